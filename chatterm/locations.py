@@ -1,0 +1,61 @@
+"""Where chatterm keeps its files. Pure functions: nothing is created on import."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_NAME = "chatterm"
+
+
+def _override(var: str) -> Path | None:
+    value = os.environ.get(var, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def config_file() -> Path:
+    """The config file: $CHATTERM_CONFIG or config.toml in the platform config dir."""
+    override = _override("CHATTERM_CONFIG")
+    if override is not None:
+        return override
+    from platformdirs import user_config_path
+
+    return user_config_path(APP_NAME) / "config.toml"
+
+
+def config_dir() -> Path:
+    return config_file().parent
+
+
+def user_themes_dir() -> Path:
+    return config_dir() / "themes"
+
+
+def data_dir() -> Path:
+    override = _override("CHATTERM_DATA_DIR")
+    if override is not None:
+        return override
+    from platformdirs import user_data_path
+
+    return user_data_path(APP_NAME)
+
+
+def cache_dir() -> Path:
+    override = _override("CHATTERM_CACHE_DIR")
+    if override is not None:
+        return override
+    from platformdirs import user_cache_path
+
+    return user_cache_path(APP_NAME)
+
+
+def database_file() -> Path:
+    return data_dir() / "chatterm.db"
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create `path` (and parents) readable by the owner only; tighten it if it exists."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path

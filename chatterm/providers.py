@@ -1,0 +1,65 @@
+"""Provider settings and the providers chatterm knows without any config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ProviderKind = Literal["openai", "mistral"]
+
+
+@dataclass(slots=True)
+class ProviderConfig:
+    name: str
+    base_url: str
+    kind: ProviderKind = "openai"
+    api_key_env: str | None = None
+    api_key: str | None = None
+    api_key_command: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    connect_timeout: float = 10.0
+    # The longest silence allowed between two bytes of a reply, not a total deadline.
+    read_timeout: float = 60.0
+    max_retries: int = 3
+    default_model: str | None = None
+
+    @property
+    def needs_key(self) -> bool:
+        return bool(self.api_key_env or self.api_key or self.api_key_command)
+
+    @property
+    def supports_prefix(self) -> bool:
+        return self.kind == "mistral"
+
+
+DEFAULT_PROVIDER = "aimlapi"
+
+
+def builtin_providers() -> dict[str, ProviderConfig]:
+    """Fresh copies each call, so a caller's edits never leak into another's."""
+    return {
+        "aimlapi": ProviderConfig(
+            name="aimlapi",
+            base_url="https://api.aimlapi.com/v1",
+            api_key_env="AIMLAPI_API_KEY",
+            default_model="gpt-4o-mini",
+        ),
+        "mistral": ProviderConfig(
+            name="mistral",
+            base_url="https://api.mistral.ai/v1",
+            kind="mistral",
+            api_key_env="MISTRAL_API_KEY",
+            default_model="mistral-small-latest",
+        ),
+        "openai": ProviderConfig(
+            name="openai",
+            base_url="https://api.openai.com/v1",
+            api_key_env="OPENAI_API_KEY",
+            default_model="gpt-4o-mini",
+        ),
+        "ollama": ProviderConfig(
+            name="ollama",
+            base_url="http://localhost:11434/v1",
+            default_model="llama3.2",
+        ),
+    }

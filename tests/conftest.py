@@ -1,0 +1,44 @@
+"""Fixtures shared by every test: an isolated environment and a loopback HTTP server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point every chatterm location at a temp dir and clear provider keys from the env."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("CHATTERM_CONFIG", str(home / "config" / "config.toml"))
+    monkeypatch.setenv("CHATTERM_DATA_DIR", str(home / "data"))
+    monkeypatch.setenv("CHATTERM_CACHE_DIR", str(home / "cache"))
+    for var in ("AIMLAPI_API_KEY", "MISTRAL_API_KEY", "OPENAI_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture
+def shared_fixtures() -> Path:
+    if not SHARED_FIXTURES.is_dir():
+        pytest.skip(f"recorded streams not available: {SHARED_FIXTURES} is absent")
+    return SHARED_FIXTURES
+
+
+@pytest.fixture
+def loopback() -> Iterator[object]:
+    """A scripted HTTP server on 127.0.0.1:0 (see tests/loopback.py)."""
+    from loopback import LoopbackServer
+
+    server = LoopbackServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
