@@ -1,0 +1,583 @@
+"""The user's config file: loading and validating it, resolving keys, and editing it safely.
+
+Nothing here touches the disk until a function is called.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import subprocess
+import tempfile
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from chatterm.conversation import Params
+from chatterm.errors import ConfigError, UsageError
+from chatterm.providers import DEFAULT_PROVIDER, ProviderConfig, builtin_providers
+
+KEY_COMMAND_TIMEOUT = 10.0
+
+# ---- value kinds -----------------------------------------------------------------------
+# Each kind knows how to check a value read from TOML and how to parse the raw string
+# typed after `chatterm config set KEY`. Checkers return the normalised value or raise
+# _BadValue with the phrase that completes "KEY must be ...".
+
+
+class _BadValue(Exception):
+    pass
+
+
+def _type_name(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date/time"
+
+
+def _need(what: str, value: object) -> _BadValue:
+    # Name the type we got, never the value: it might be a secret.
+    return _BadValue(f"must be {what}, not {_type_name(value)}")
+
+
+def _check_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _need("a string", value)
+    return value
+
+
+def _check_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _need("true or false", value)
+    return value
+
+
+def _check_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _need("a number", value)
+    return value
+
+
+def _check_positive(value: Any) -> float:
+    number = _check_number(value)
+    if number <= 0:
+        raise _BadValue("must be a number greater than 0")
+    return number
+
+
+def _check_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _need("an integer", value)
+    return value
+
+
+def _check_count(value: Any) -> int:
+    number = _check_int(value)
+    if number < 0:
+        raise _BadValue("must be an integer of 0 or more")
+    return number
+
+
+def _check_max_tokens(value: Any) -> int:
+    number = _check_int(value)
+    if number < 1:
+        raise _BadValue("must be an integer of 1 or more")
+    return number
+
+
+def _check_str_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _need("a string or a list of strings", value)
+    return list(value)
+
+
+def _check_str_table(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise _need("a table of strings", value)
+    return dict(value)
+
+
+def _check_kind(value: Any) -> str:
+    if value not in ("openai", "mistral"):
+        raise _BadValue('must be "openai" or "mistral"')
+    return value
+
+
+def _check_url(value: Any) -> str:
+    url = _check_str(value)
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise _BadValue("must be an http:// or https:// URL")
+    return url.rstrip("/")
+
+
+Checker = Callable[[Any], Any]
+
+TOP_KEYS: dict[str, Checker] = {
+    "default_provider": _check_str,
+    "default_model": _check_str,
+    "system_prompt": _check_str,
+    "stream": _check_bool,
+    "theme": _check_str,
+}
+PARAM_KEYS: dict[str, Checker] = {
+    "temperature": _check_number,
+    "top_p": _check_number,
+    "max_tokens": _check_max_tokens,
+    "stop": _check_str_list,
+    "seed": _check_int,
+    "safe_prompt": _check_bool,
+}
+PROVIDER_KEYS: dict[str, Checker] = {
+    "base_url": _check_url,
+    "kind": _check_kind,
+    "api_key_env": _check_str,
+    "api_key": _check_str,
+    "api_key_command": _check_str,
+    "headers": _check_str_table,
+    "connect_timeout": _check_positive,
+    "read_timeout": _check_positive,
+    "max_retries": _check_count,
+    "default_model": _check_str,
+}
+TABLES = ("params", "keys", "providers")
+
+
+# ---- the loaded config ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Config:
+    default_provider: str = DEFAULT_PROVIDER
+    # None means "the provider's own default_model".
+    default_model: str | None = None
+    system_prompt: str = ""
+    stream: bool = True
+    # None means "the TUI's default theme".
+    theme: str | None = None
+    params: Params = field(default_factory=Params)
+    keys: dict[str, str] = field(default_factory=dict)
+    providers: dict[str, ProviderConfig] = field(default_factory=builtin_providers)
+    path: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def provider(self, name: str | None = None) -> ProviderConfig:
+        """The named provider, or the default one; unknown names get close matches."""
+        if name is None:
+            name = self.default_provider
+            if name not in self.providers:
+                raise ConfigError(
+                    f"{self.path}: default_provider {name!r} is not a known provider"
+                    f"{_suggest(name, self.providers)}"
+                )
+        found = self.providers.get(name)
+        if found is None:
+            raise UsageError(f"unknown provider {name!r}{_suggest(name, self.providers)}")
+        return found
+
+    def model_for(self, provider_name: str | None = None) -> str | None:
+        """The model to use when none is given: default_model only applies to the
+        default provider, since a model id rarely exists on another provider."""
+        provider = self.provider(provider_name)
+        if self.default_model and provider.name == self.default_provider:
+            return self.default_model
+        return provider.default_model
+
+
+def _suggest(name: str, known: Any) -> str:
+    names = sorted(known)
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    if close:
+        return f" (did you mean {', '.join(close)}?)"
+    return f" (known: {', '.join(names)})" if names else ""
+
+
+def _key_error(path: Path, key: str, problem: str) -> ConfigError:
+    return ConfigError(f"{path}: {key} {problem}")
+
+
+def _read_toml(path: Path) -> dict[str, Any] | None:
+    """The parsed file, or None when it does not exist."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the file is not valid UTF-8") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {_toml_message(exc)}") from None
+
+
+def _toml_message(exc: tomllib.TOMLDecodeError) -> str:
+    # tomllib ends its messages with "(at line N, column M)"; lead with the line instead.
+    message = str(exc)
+    found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+    if found:
+        return f"line {found[1]}, column {found[2]}: {message[: found.start()]}"
+    return message
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read and validate the config file; a missing file gives the defaults."""
+    if path is None:
+        from chatterm.locations import config_file
+
+        path = config_file()
+    data = _read_toml(path)
+    config = Config(path=path)
+    if data is None:
+        return config
+    _apply(config, data, path)
+    _warn_if_readable(config, data, path)
+    return config
+
+
+def _apply(config: Config, data: dict[str, Any], path: Path) -> None:
+    warnings = config.warnings
+    for key, value in data.items():
+        if key in TOP_KEYS:
+            try:
+                setattr(config, key, TOP_KEYS[key](value))
+            except _BadValue as exc:
+                raise _key_error(path, key, str(exc)) from None
+        elif key in TABLES:
+            if not isinstance(value, dict):
+                raise _key_error(path, key, f"must be a table, not {_type_name(value)}")
+        else:
+            warnings.append(_unknown(path, key, [*TOP_KEYS, *TABLES]))
+
+    params = _checked_table(data.get("params", {}), "params", PARAM_KEYS, path, warnings)
+    config.params = Params.from_dict(params)
+
+    for action, key_spec in data.get("keys", {}).items():
+        if not isinstance(key_spec, str):
+            raise _key_error(path, f"keys.{action}", _need("a string", key_spec).args[0])
+        config.keys[action] = key_spec
+
+    for name, table in data.get("providers", {}).items():
+        where = f"providers.{name}"
+        if not isinstance(table, dict):
+            raise _key_error(path, where, f"must be a table, not {_type_name(table)}")
+        settings = _checked_table(table, where, PROVIDER_KEYS, path, warnings)
+        base = config.providers.get(name)
+        if base is None:
+            if "base_url" not in settings:
+                raise _key_error(path, f"{where}.base_url", "is required for a new provider")
+            base = ProviderConfig(name=name, base_url=settings["base_url"])
+        for key, value in settings.items():
+            setattr(base, key, value)
+        config.providers[name] = base
+
+
+def _checked_table(
+    table: dict[str, Any],
+    where: str,
+    schema: dict[str, Checker],
+    path: Path,
+    warnings: list[str],
+) -> dict[str, Any]:
+    checked: dict[str, Any] = {}
+    for key, value in table.items():
+        checker = schema.get(key)
+        if checker is None:
+            warnings.append(_unknown(path, f"{where}.{key}", [f"{where}.{k}" for k in schema]))
+            continue
+        try:
+            checked[key] = checker(value)
+        except _BadValue as exc:
+            raise _key_error(path, f"{where}.{key}", str(exc)) from None
+    return checked
+
+
+def _unknown(path: Path, key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"{path}: unknown key {key!r} ignored{hint}"
+
+
+def _holds_api_key(data: Any) -> bool:
+    if isinstance(data, dict):
+        return any(
+            (key == "api_key" and isinstance(value, str) and value.strip())
+            or _holds_api_key(value)
+            for key, value in data.items()
+        )
+    if isinstance(data, list):
+        return any(_holds_api_key(item) for item in data)
+    return False
+
+
+def _warn_if_readable(config: Config, data: dict[str, Any], path: Path) -> None:
+    if os.name != "posix" or not _holds_api_key(data):
+        return
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & 0o044:
+        config.warnings.append(
+            f"{path} holds an API key and is readable by others; fix it with: chmod 600 {path}"
+        )
+
+
+# ---- API keys ---------------------------------------------------------------------------
+
+
+def resolve_api_key(provider: ProviderConfig) -> str | None:
+    """The key from the env var, else `api_key`, else `api_key_command`'s first line."""
+    if provider.api_key_env:
+        from_env = os.environ.get(provider.api_key_env, "").strip()
+        if from_env:
+            return from_env
+    if provider.api_key and provider.api_key.strip():
+        return provider.api_key.strip()
+    if provider.api_key_command:
+        return _run_key_command(provider)
+    return None
+
+
+def _run_key_command(provider: ProviderConfig) -> str:
+    # The command's output is the secret: it is never echoed, logged or kept.
+    where = f"api_key_command for provider {provider.name!r}"
+    try:
+        done = subprocess.run(
+            provider.api_key_command or "",
+            shell=True,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=KEY_COMMAND_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"{where} timed out after {KEY_COMMAND_TIMEOUT:g} s") from None
+    except OSError as exc:
+        raise ConfigError(f"{where} could not run: {exc.strerror or 'error'}") from None
+    if done.returncode != 0:
+        raise ConfigError(f"{where} failed with exit status {done.returncode}")
+    # Tools like `pass show` print the secret on the first line and metadata after it;
+    # a header value with a newline would be refused anyway.
+    for line in done.stdout.decode("utf-8", "replace").splitlines():
+        if line.strip():
+            return line.strip()
+    raise ConfigError(f"{where} printed nothing")
+
+
+def missing_key_message(provider: ProviderConfig, config_path: Path | None = None) -> str:
+    if config_path is None:
+        from chatterm.locations import config_file
+
+        config_path = config_file()
+    table = f"[providers.{provider.name}]"
+    if provider.api_key_env:
+        return (
+            f"no API key for provider {provider.name!r}: set {provider.api_key_env}"
+            f" (or api_key_command in {table} of {config_path})"
+        )
+    return (
+        f"no API key for provider {provider.name!r}: set api_key_env or api_key_command"
+        f" in {table} of {config_path}"
+    )
+
+
+# ---- editing the file -------------------------------------------------------------------
+
+
+def _known_keys(parts: list[str]) -> list[str]:
+    keys = [*TOP_KEYS, *(f"params.{k}" for k in PARAM_KEYS), "keys.ACTION"]
+    name = parts[1] if len(parts) > 2 and parts[0] == "providers" else "NAME"
+    keys += [f"providers.{name}.{k}" for k in PROVIDER_KEYS]
+    keys.append(f"providers.{name}.headers.HEADER")
+    return keys
+
+
+def _checker_for(parts: list[str]) -> Checker | None:
+    match parts:
+        case [key] if key in TOP_KEYS:
+            return TOP_KEYS[key]
+        case ["params", key] if key in PARAM_KEYS:
+            return PARAM_KEYS[key]
+        case ["keys", action] if action:
+            return _check_str
+        case ["providers", name, key] if name and key in PROVIDER_KEYS:
+            return PROVIDER_KEYS[key]
+        case ["providers", name, "headers", header] if name and header:
+            return _check_str
+    return None
+
+
+def _parse_raw(checker: Checker, raw: str) -> Any:
+    """Turn the text typed on the command line into the type the key needs."""
+    text = raw.strip()
+    if checker is _check_bool:
+        lowered = text.lower()
+        if lowered in ("true", "yes", "on", "1"):
+            return True
+        if lowered in ("false", "no", "off", "0"):
+            return False
+        return raw
+    if checker in (_check_number, _check_positive):
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                return float(text)
+            except ValueError:
+                return raw
+    if checker in (_check_int, _check_count, _check_max_tokens):
+        try:
+            return int(text)
+        except ValueError:
+            return raw
+    if checker in (_check_str_list, _check_str_table) and text[:1] in ("[", "{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            try:
+                return tomllib.loads(f"v = {text}")["v"]
+            except tomllib.TOMLDecodeError:
+                raise ConfigError(f"cannot parse {text!r} as JSON or TOML") from None
+    return raw
+
+
+def set_config_value(path: Path, dotted_key: str, raw_value: str) -> None:
+    """`chatterm config set KEY VALUE`: type-check, keep every other value, write 0600.
+
+    tomli-w rewrites the whole file, so comments in it are not kept.
+    """
+    parts = dotted_key.split(".")
+    checker = _checker_for(parts)
+    if checker is None:
+        close = difflib.get_close_matches(dotted_key, _known_keys(parts), n=3, cutoff=0.5)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ConfigError(f"unknown config key {dotted_key!r}{hint}")
+    value = _parse_raw(checker, raw_value)
+    try:
+        value = checker(value)
+    except _BadValue as exc:
+        raise ConfigError(f"{dotted_key} {exc}") from None
+    _update_file(path, parts, value)
+
+
+def save_api_key(path: Path, provider_name: str, key: str) -> None:
+    """Store a key in the config file (discouraged, but asked for); the file ends up 0600."""
+    key = key.strip()
+    if not key:
+        raise ConfigError("the API key is empty")
+    _update_file(path, ["providers", provider_name, "api_key"], key)
+
+
+def _update_file(path: Path, parts: list[str], value: Any) -> None:
+    data = _read_toml(path) or {}
+    table = data
+    for part in parts[:-1]:
+        inner = table.setdefault(part, {})
+        if not isinstance(inner, dict):
+            raise ConfigError(f"{path}: {part} must be a table, not {_type_name(inner)}")
+        table = inner
+    table[parts[-1]] = value
+    # Refuse to write a file that load_config would then reject.
+    _apply(Config(path=path), data, path)
+    _write_private(path, data)
+
+
+def _write_private(path: Path, data: dict[str, Any]) -> None:
+    import tomli_w
+
+    text = tomli_w.dumps(data)
+    parent = path.parent
+    if not parent.exists():
+        parent.mkdir(parents=True, mode=0o700)
+        parent.chmod(0o700)  # mkdir's mode is filtered by the umask
+    fd, tmp_name = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=parent)
+    try:
+        # mkstemp creates the file 0600, so the key is never readable by others, even briefly.
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    path.chmod(0o600)
+
+
+# ---- showing it -------------------------------------------------------------------------
+
+_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|password", re.IGNORECASE)
+_SECRET_WORD = re.compile(r"[A-Za-z0-9_\-]{20,}")
+
+
+def mask_secret(value: str) -> str:
+    """Enough of a key to recognise it, never enough to use it: at most the last 4 chars."""
+    value = value.strip()
+    if len(value) < 12:
+        return "****"
+    return f"{value[:3]}…{value[-4:]}"
+
+
+def _mask_header(value: str) -> str:
+    scheme, sep, token = value.partition(" ")
+    if sep and scheme.lower() in ("bearer", "basic", "token") and token:
+        return f"{scheme} {mask_secret(token)}"
+    return mask_secret(value)
+
+
+def _mask_command(command: str) -> str:
+    # A command is usually `pass show x`, but `echo sk-...` happens: hide key-like words.
+    return _SECRET_WORD.sub(lambda found: mask_secret(found[0]), command)
+
+
+def masked_config(cfg: Config) -> dict[str, Any]:
+    """The effective config for `config show`, secrets masked and unset values left out."""
+    providers: dict[str, Any] = {}
+    for name, provider in sorted(cfg.providers.items()):
+        entry: dict[str, Any] = {}
+        for item in fields(ProviderConfig):
+            value = getattr(provider, item.name)
+            if item.name == "name" or value is None:
+                continue
+            if item.name == "api_key":
+                value = mask_secret(value)
+            elif item.name == "api_key_command":
+                value = _mask_command(value)
+            elif item.name == "headers":
+                value = {
+                    header: _mask_header(text) if _SECRET_HEADER.search(header) else text
+                    for header, text in value.items()
+                }
+            entry[item.name] = value
+        providers[name] = entry
+    shown: dict[str, Any] = {
+        "path": str(cfg.path) if cfg.path else None,
+        "default_provider": cfg.default_provider,
+        "default_model": cfg.default_model,
+        "system_prompt": cfg.system_prompt,
+        "stream": cfg.stream,
+        "theme": cfg.theme,
+        "params": {k: v for k, v in cfg.params.to_dict().items() if v is not None},
+        "keys": dict(cfg.keys),
+        "providers": providers,
+    }
+    return {k: v for k, v in shown.items() if v is not None}
