@@ -1,0 +1,1 @@
+"""The `chatterm` command line. Uses only the headless core; the TUI is loaded on demand."""

@@ -1,0 +1,198 @@
+"""`chatterm ask`: one prompt, the reply streamed to stdout, saved unless --no-save."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import TYPE_CHECKING, Any
+
+from chatterm.cli.common import load_config, open_store
+from chatterm.cli.output import Out, warn
+from chatterm.conversation import Conversation, Message, MessageState, Params
+from chatterm.errors import UsageError
+
+if TYPE_CHECKING:
+    from chatterm.config import Config
+    from chatterm.exchange import SessionEvent
+    from chatterm.store import Store
+
+
+def read_prompt(words: list[str]) -> str:
+    if words and words != ["-"]:
+        return " ".join(words)
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UsageError("no prompt: give it as arguments, or pipe it on stdin")
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UsageError(f"stdin is not valid UTF-8 (byte {error.start})") from None
+
+
+def params_from_args(args: argparse.Namespace) -> Params:
+    return Params(
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_tokens=args.max_tokens,
+        stop=list(args.stop),
+        seed=args.seed,
+        safe_prompt=args.safe_prompt,
+    )
+
+
+def pick_conversation(
+    args: argparse.Namespace, config: Config, store: Store | None
+) -> Conversation:
+    if args.continue_last or args.conversation:
+        if store is None:
+            raise UsageError("no saved conversations to continue")
+        if args.conversation:
+            conversation_id = store.resolve_id(args.conversation)
+        else:
+            last = store.last_conversation_id()
+            if last is None:
+                raise UsageError("there is no conversation to continue yet")
+            conversation_id = last
+        conversation = store.get_conversation(conversation_id)
+        if args.provider or args.model:
+            provider = config.provider(args.provider or conversation.provider)
+            conversation.provider = provider.name
+            conversation.model = args.model or provider.default_model or conversation.model
+        if args.system is not None:
+            conversation.system_prompt = args.system
+        conversation.params = conversation.params.merged(params_from_args(args))
+        return conversation
+    provider = config.provider(args.provider or config.default_provider)
+    model = args.model or (
+        config.default_model if provider.name == config.default_provider else None
+    ) or provider.default_model
+    if not model:
+        raise UsageError(f"no model chosen for provider '{provider.name}': pass -m MODEL")
+    return Conversation(
+        provider=provider.name,
+        model=model,
+        system_prompt=args.system if args.system is not None else config.system_prompt,
+        params=params_from_args(args),
+    )
+
+
+def reply_json(message: Message, conversation: Conversation | None) -> dict[str, Any]:
+    return {
+        "role": str(message.role),
+        "content": message.content,
+        "reasoning": message.reasoning,
+        "refusal": message.refusal,
+        "tool_calls": [call.to_dict() for call in message.tool_calls],
+        "finish_reason": message.finish_reason,
+        "usage": message.usage.to_dict() if message.usage else None,
+        "model": message.model,
+        "provider": message.provider,
+        "state": str(message.state),
+        "error": message.error,
+        "conversation_id": conversation.id if conversation else None,
+    }
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    from chatterm.exchange import ChatSession
+    from chatterm.store import Store
+
+    config = load_config()
+    if args.no_stream:
+        config.stream = False
+    prompt = read_prompt(args.prompt)
+    if args.no_save:
+        # Reading an earlier conversation is fine; nothing of this exchange is written.
+        store = None
+        if args.continue_last or args.conversation:
+            with open_store() as reader:
+                conversation = pick_conversation(args, config, reader)
+        else:
+            conversation = pick_conversation(args, config, None)
+    else:
+        store = Store.open()
+        conversation = pick_conversation(args, config, store)
+    if args.prefix is not None and not config.provider(conversation.provider).supports_prefix:
+        raise UsageError(
+            f"--prefix needs a provider of kind mistral; '{conversation.provider}' "
+            "does not support an assistant prefix"
+        )
+    out = Out()
+    session = ChatSession(store, config, conversation, persisted=bool(conversation.messages))
+    printer = _Printer(out, quiet=args.json)
+    try:
+        message = asyncio.run(session.send(prompt, printer, prefix=args.prefix))
+    finally:
+        if store is not None:
+            store.close()
+    if args.json:
+        out.json(reply_json(message, conversation if store is not None else None))
+    else:
+        printer.finish(message)
+    return _report(message, unknown_model=printer.unknown_model)
+
+
+class _Printer:
+    """Streams reply text to stdout as it arrives; nothing else goes there."""
+
+    def __init__(self, out: Out, *, quiet: bool) -> None:
+        self.out = out
+        self.quiet = quiet
+        self.printed = 0
+        self.unknown_model = False
+
+    def __call__(self, event: SessionEvent) -> None:
+        from chatterm.api.types import ApiError
+        from chatterm.exchange import ReplyDelta, ReplyFailed, ReplyRetrying, ReplyStarted
+
+        if isinstance(event, ReplyStarted):
+            if not self.quiet and event.message.content:
+                # An assistant prefix is part of the reply the user sees.
+                self._write(event.message.content)
+        elif isinstance(event, ReplyDelta):
+            if not self.quiet:
+                self._write(event.delta.content or event.delta.refusal)
+        elif isinstance(event, ReplyFailed):
+            self.unknown_model = isinstance(event.error, ApiError) and event.error.unknown_model
+        elif isinstance(event, ReplyRetrying):
+            retry = event.retrying
+            warn(
+                f"{retry.reason}; retrying in {retry.delay:.1f} s "
+                f"(attempt {retry.attempt} of {retry.max_retries})"
+            )
+
+    def _write(self, text: str) -> None:
+        if text:
+            self.out.write(text)
+            self.printed += len(text)
+
+    def finish(self, message: Message) -> None:
+        # Without streaming (or when the server sent everything in the final chunk), the
+        # text only exists on the finished message.
+        text = message.content or message.refusal
+        if self.printed < len(text):
+            self.out.write(text[self.printed:])
+        self.out.end_line()
+
+
+def _model_hint(message: Message) -> str:
+    """Close catalog matches for a model id the server did not know."""
+    from chatterm.catalog import builtin_catalog, close_matches
+
+    matches = close_matches(message.model or "", builtin_catalog(message.provider or ""))
+    return f"; did you mean: {', '.join(matches)}?" if matches else ""
+
+
+def _report(message: Message, *, unknown_model: bool) -> int:
+    if message.state is MessageState.COMPLETE:
+        return 0
+    detail = message.error or "the stream ended before the reply was complete"
+    if unknown_model:
+        detail += _model_hint(message)
+    if message.state is MessageState.INTERRUPTED:
+        kept = "the partial reply was kept" if message.conversation_id else "nothing was saved"
+        warn(f"error: {detail} ({kept}, marked interrupted)")
+    else:
+        warn(f"error: {detail}")
+    return 1

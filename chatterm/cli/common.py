@@ -1,0 +1,33 @@
+"""What several commands need: the config (with its warnings on stderr) and the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from chatterm.cli.output import warn
+
+if TYPE_CHECKING:
+    from chatterm.config import Config
+    from chatterm.store import Store
+
+
+def load_config() -> Config:
+    from chatterm.config import load_config as load
+
+    config = load()
+    for warning in config.warnings:
+        warn(f"warning: {warning}")
+    return config
+
+
+@contextmanager
+def open_store() -> Iterator[Store]:
+    from chatterm.store import Store
+
+    store = Store.open()
+    try:
+        yield store
+    finally:
+        store.close()

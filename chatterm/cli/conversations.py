@@ -1,0 +1,200 @@
+"""Commands over saved conversations: list, show, search, export, import, delete, rename."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from chatterm.cli.common import open_store
+from chatterm.cli.output import Out, relative_time, short_id
+from chatterm.conversation import HIT_END, HIT_START, Conversation, Message, Role
+from chatterm.errors import ChattermError, UsageError
+from chatterm.sanitize import neutralise
+
+
+def run(command: str, args: argparse.Namespace) -> int:
+    handler = {
+        "list": _list,
+        "show": _show,
+        "search": _search,
+        "export": _export,
+        "import": _import,
+        "delete": _delete,
+        "rename": _rename,
+    }[command]
+    return handler(args)
+
+
+def _list(args: argparse.Namespace) -> int:
+    out = Out()
+    with open_store() as store:
+        summaries = store.list_conversations(limit=args.limit)
+    if args.json:
+        out.json([
+            {
+                "id": s.id,
+                "title": s.title,
+                "provider": s.provider,
+                "model": s.model,
+                "created_at": s.created_at,
+                "updated_at": s.updated_at,
+                "message_count": s.message_count,
+            }
+            for s in summaries
+        ])
+        return 0
+    if not summaries:
+        print("No conversations yet. Start one with: chatterm ask \"hello\"", file=sys.stderr)
+        return 0
+    for s in summaries:
+        when = relative_time(s.updated_at)
+        out.line(f"{short_id(s.id)}  {when:>10}  {s.model:<28.28}  {s.title}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from chatterm.transfer import export_json
+
+    out = Out()
+    with open_store() as store:
+        conversation = store.get_conversation(store.resolve_id(args.id))
+    if args.json:
+        out.write(export_json(conversation))
+        out.end_line()
+        return 0
+    out.line(f"# {conversation.title or 'Untitled'}  ({conversation.id})")
+    out.line(f"provider: {conversation.provider}  model: {conversation.model}")
+    if conversation.system_prompt:
+        out.line(f"\n[system]\n{conversation.system_prompt}")
+    for message in conversation.messages:
+        out.line("")
+        out.line(_heading(message))
+        if message.reasoning:
+            out.line("(reasoning) " + message.reasoning.strip())
+        if message.refusal:
+            out.line("(refusal) " + message.refusal)
+        if message.content:
+            out.line(message.content)
+        for call in message.tool_calls:
+            out.line(f"(tool call {call.name}) {call.arguments}")
+        if message.error:
+            out.line(f"(error) {message.error}")
+    return 0
+
+
+def _heading(message: Message) -> str:
+    if message.role is Role.ASSISTANT:
+        label = f"[assistant · {message.provider}/{message.model}"
+        if message.state.value != "complete":
+            label += f" · {message.state.value}"
+        return label + "]"
+    if message.role is Role.TOOL:
+        return f"[tool · {message.tool_call_id}]"
+    return f"[{message.role.value}]"
+
+
+def _search(args: argparse.Namespace) -> int:
+    out = Out()
+    query = " ".join(args.query)
+    with open_store() as store:
+        hits = store.search(query, limit=args.limit)
+    if args.json:
+        out.json([
+            {
+                "conversation_id": h.conversation_id,
+                "message_id": h.message_id,
+                "title": h.title,
+                "role": str(h.role),
+                "snippet": h.snippet.replace(HIT_START, "").replace(HIT_END, ""),
+                "created_at": h.created_at,
+            }
+            for h in hits
+        ])
+        return 0
+    if not hits:
+        print(f"No matches for {query!r}.", file=sys.stderr)
+        return 0
+    start, end = ("\x1b[1;33m", "\x1b[0m") if out.is_tty else ("[", "]")
+    for hit in hits:
+        snippet = _highlight(" ".join(hit.snippet.split()), start, end)
+        title = neutralise(hit.title)
+        out.stream.write(f"{short_id(hit.conversation_id)}  {title}\n    {snippet}\n")
+    out.stream.flush()
+    return 0
+
+
+def _highlight(snippet: str, start: str, end: str) -> str:
+    """Swap the store's hit markers for ours; the markers are controls, so split first."""
+    pieces = []
+    for chunk in snippet.split(HIT_START):
+        inside, _, after = chunk.partition(HIT_END) if HIT_END in chunk else ("", "", chunk)
+        if inside:
+            pieces.append(start + neutralise(inside) + end)
+        pieces.append(neutralise(after))
+    return "".join(pieces)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from chatterm.transfer import export_json, export_markdown, write_atomically
+
+    with open_store() as store:
+        conversation = store.get_conversation(store.resolve_id(args.id))
+    text = export_json(conversation) if args.format == "json" else export_markdown(conversation)
+    if args.output:
+        write_atomically(Path(args.output).expanduser(), text)
+        print(f"exported {short_id(conversation.id)} to {args.output}", file=sys.stderr)
+        return 0
+    Out().write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from chatterm.transfer import parse_import
+
+    data = _read_bytes(args.file)
+    conversation: Conversation = parse_import(data)
+    with open_store() as store:
+        store.import_conversation(conversation)
+    print(conversation.id)
+    return 0
+
+
+def _read_bytes(name: str) -> bytes:
+    if name == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(name).expanduser().read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {name}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{name} is a directory, not an export file") from None
+    except OSError as error:
+        raise ChattermError(f"cannot read {name}: {error.strerror}") from None
+
+
+def _delete(args: argparse.Namespace) -> int:
+    with open_store() as store:
+        conversation_id = store.resolve_id(args.id)
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise UsageError("refusing to delete without confirmation: pass --yes")
+            title = store.get_conversation(conversation_id, last_n=1).title or conversation_id
+            answer = input(f"Delete '{title}' ({short_id(conversation_id)})? [y/N] ")
+            if answer.strip().lower() not in {"y", "yes"}:
+                print("Not deleted.", file=sys.stderr)
+                return 1
+        store.delete_conversation(conversation_id)
+    print(f"deleted {short_id(conversation_id)}", file=sys.stderr)
+    return 0
+
+
+def _rename(args: argparse.Namespace) -> int:
+    title = " ".join(args.title).strip()
+    if not title:
+        raise UsageError("the new title is empty")
+    with open_store() as store:
+        conversation_id = store.resolve_id(args.id)
+        store.rename_conversation(conversation_id, title)
+    print(f"renamed {short_id(conversation_id)} to {title!r}", file=sys.stderr)
+    return 0

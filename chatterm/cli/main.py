@@ -1,0 +1,181 @@
+"""Argument parsing and dispatch. Every command module is imported only when it runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from chatterm import __version__
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line plus a hint, with exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"chatterm: {message}\n(run '{self.prog} --help' for usage)\n")
+        raise SystemExit(2)
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="chatterm",
+        description="Chat with large language models in the terminal. "
+        "With no command, opens the full-screen app.",
+    )
+    parser.add_argument("--version", action="version", version=f"chatterm {__version__}")
+    parser.add_argument("-c", "--continue", dest="continue_last", action="store_true",
+                        help="reopen the last conversation in the app")
+    parser.add_argument("--resume", metavar="ID",
+                        help="reopen conversation ID (or a unique prefix)")
+    parser.add_argument("--provider", help="provider for a new chat")
+    parser.add_argument("-m", "--model", help="model for a new chat")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    ask = commands.add_parser("ask", help="send a prompt and stream the reply to stdout",
+                              description="Send a prompt and stream the reply to stdout. "
+                              "The prompt comes from the arguments, or stdin when none is "
+                              "given or it is '-'.")
+    ask.add_argument("prompt", nargs="*", help="the prompt ('-' or nothing: read stdin)")
+    ask.add_argument("--provider", help="provider to use (default: config default_provider)")
+    ask.add_argument("-m", "--model", help="model id (sent even if not in the catalog)")
+    ask.add_argument("--system", help="system prompt")
+    ask.add_argument("--stop", action="append", default=[], metavar="SEQ",
+                     help="stop sequence (repeatable)")
+    ask.add_argument("--temperature", type=_float)
+    ask.add_argument("--top-p", type=_float)
+    ask.add_argument("--max-tokens", type=_positive_int)
+    ask.add_argument("--seed", type=_int)
+    ask.add_argument("--no-stream", action="store_true", help="wait for the whole reply")
+    target = ask.add_mutually_exclusive_group()
+    target.add_argument("-c", "--continue", dest="continue_last", action="store_true",
+                        help="add to the last conversation")
+    target.add_argument("--conversation", metavar="ID", help="add to conversation ID")
+    ask.add_argument("--prefix", metavar="TEXT",
+                     help="make the reply start with TEXT (providers of kind mistral)")
+    ask.add_argument("--safe-prompt", action="store_true",
+                     help="ask the provider to prepend its safety prompt (kind mistral)")
+    ask.add_argument("--no-save", action="store_true", help="don't save this exchange")
+    ask.add_argument("--json", action="store_true", help="print the final reply as JSON")
+
+    lst = commands.add_parser("list", help="list saved conversations, newest first")
+    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--limit", type=_positive_int, default=None)
+
+    show = commands.add_parser("show", help="print a conversation")
+    show.add_argument("id", help="conversation id or unique prefix")
+    show.add_argument("--json", action="store_true", help="print the export format")
+
+    search = commands.add_parser("search", help="full-text search of saved conversations")
+    search.add_argument("query", nargs="+")
+    search.add_argument("--json", action="store_true")
+    search.add_argument("--limit", type=_positive_int, default=50)
+
+    export = commands.add_parser("export", help="export a conversation")
+    export.add_argument("id")
+    export.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default stdout)")
+
+    imp = commands.add_parser("import", help="import a conversation exported as JSON")
+    imp.add_argument("file", help="the export file, or '-' for stdin")
+
+    delete = commands.add_parser("delete", help="delete a conversation")
+    delete.add_argument("id")
+    delete.add_argument("--yes", action="store_true", help="don't ask for confirmation")
+
+    rename = commands.add_parser("rename", help="rename a conversation")
+    rename.add_argument("id")
+    rename.add_argument("title", nargs="+")
+
+    models = commands.add_parser("models", help="list models, grouped by vendor")
+    models.add_argument("--provider")
+    models.add_argument("--refresh", action="store_true",
+                        help="fetch the provider's live /models and merge it with the catalog")
+    models.add_argument("--json", action="store_true")
+
+    config = commands.add_parser("config", help="show or edit the config file")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION",
+                                            parser_class=_Parser, required=True)
+    config_commands.add_parser("path", help="print the config file's path")
+    config_commands.add_parser("show", help="print the effective config, keys masked")
+    set_cmd = config_commands.add_parser("set", help="set KEY to VALUE (dotted keys)")
+    set_cmd.add_argument("key", help="e.g. default_model, params.temperature")
+    set_cmd.add_argument("value")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from chatterm.errors import ChattermError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ChattermError as error:
+        from chatterm.cli.output import error_line
+        from chatterm.redact import redact
+
+        sys.stderr.write(f"chatterm: error: {redact(error_line(error.message))}\n")
+        return error.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("chatterm: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`); that is not an error worth a traceback.
+        _silence_stdout()
+        return 0
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    command = args.command
+    if command is None:
+        from chatterm.cli.tui import open_tui
+
+        return open_tui(args)
+    if command == "ask":
+        from chatterm.cli.ask import run_ask
+
+        return run_ask(args)
+    if command in {"list", "show", "search", "export", "import", "delete", "rename"}:
+        from chatterm.cli import conversations
+
+        return conversations.run(command, args)
+    if command == "models":
+        from chatterm.cli.models import run_models
+
+        return run_models(args)
+    if command == "config":
+        from chatterm.cli.config_cmd import run_config
+
+        return run_config(args)
+    raise AssertionError(f"unhandled command {command}")

@@ -1,0 +1,399 @@
+"""The headless chat engine: one conversation, its replies streamed into the store.
+
+Both the CLI and the TUI drive conversations through `ChatSession`, so saving while
+streaming, stopping, continuing and retrying behave the same everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from chatterm.api.types import (
+    ApiError,
+    AssembledReply,
+    ChatRequest,
+    Delta,
+    Finished,
+    Retrying,
+)
+from chatterm.conversation import (
+    Conversation,
+    Message,
+    MessageState,
+    Role,
+    now,
+    title_from_prompt,
+)
+from chatterm.errors import ChattermError, ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from chatterm.config import Config
+    from chatterm.providers import ProviderConfig
+    from chatterm.store import Store
+
+# A crash may lose at most this much of a streaming reply.
+SAVE_INTERVAL = 0.5
+
+# Sent (never stored) when a provider cannot take an assistant prefix.
+CONTINUE_INSTRUCTION = (
+    "Your previous reply was cut off. Continue it exactly where it stopped, without "
+    "repeating anything and without any preamble."
+)
+
+
+@dataclass(slots=True)
+class ReplyStarted:
+    message: Message
+
+
+@dataclass(slots=True)
+class ReplyDelta:
+    message: Message
+    delta: Delta
+
+
+@dataclass(slots=True)
+class ReplyRetrying:
+    message: Message
+    retrying: Retrying
+
+
+@dataclass(slots=True)
+class ReplyFinished:
+    message: Message
+
+
+@dataclass(slots=True)
+class ReplyFailed:
+    message: Message
+    error: ChattermError
+
+
+SessionEvent = ReplyStarted | ReplyDelta | ReplyRetrying | ReplyFinished | ReplyFailed
+EventSink = Callable[[SessionEvent], None]
+
+
+class StreamingClient(Protocol):
+    """What the session needs from chatterm.api.client.ChatClient."""
+
+    def stream(self, request: ChatRequest) -> Any: ...
+
+    async def aclose(self) -> None: ...
+
+
+ClientFactory = Callable[["ProviderConfig", "str | None"], StreamingClient]
+
+
+def _default_client_factory(provider: ProviderConfig, api_key: str | None) -> StreamingClient:
+    # Imported here so that loading the CLI or the UI does not pay for httpx.
+    from chatterm.api.client import ChatClient
+
+    return ChatClient(provider, api_key)
+
+
+def _ignore(_event: SessionEvent) -> None:
+    return None
+
+
+def wire_messages(conversation: Conversation, upto: int | None = None) -> list[dict[str, Any]]:
+    """The history as the chat/completions API wants it, system prompt first."""
+    wire: list[dict[str, Any]] = []
+    if conversation.system_prompt.strip():
+        wire.append({"role": "system", "content": conversation.system_prompt})
+    messages = conversation.messages if upto is None else conversation.messages[:upto]
+    for message in messages:
+        if message.role is Role.ASSISTANT:
+            if not (message.content or message.tool_calls):
+                # A failed reply with no text carries nothing the model should see.
+                continue
+            item: dict[str, Any] = {"role": "assistant", "content": message.content}
+            if message.tool_calls:
+                item["tool_calls"] = [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": call.arguments},
+                    }
+                    for call in message.tool_calls
+                ]
+            wire.append(item)
+        elif message.role is Role.TOOL:
+            wire.append(
+                {
+                    "role": "tool",
+                    "content": message.content,
+                    "tool_call_id": message.tool_call_id or "",
+                }
+            )
+        else:
+            wire.append({"role": str(message.role), "content": message.content})
+    return wire
+
+
+class ChatSession:
+    def __init__(
+        self,
+        store: Store | None,
+        config: Config,
+        conversation: Conversation,
+        *,
+        api_key: str | None = None,
+        client_factory: ClientFactory | None = None,
+        persisted: bool | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.conversation = conversation
+        self._api_key = api_key
+        # An explicit key belongs to the provider the session started with, not to a later one.
+        self._api_key_provider = conversation.provider
+        self._client_factory = client_factory or _default_client_factory
+        # A conversation loaded from the store already has a row; a new one gets it on send.
+        self._persisted = bool(conversation.messages) if persisted is None else persisted
+
+    # ---- settings ----------------------------------------------------------------------
+
+    def set_model(self, provider: str, model: str) -> None:
+        """Use `provider`/`model` from the next reply on; earlier replies keep their label."""
+        self.config.provider(provider)  # fail now, not at the next send
+        self.conversation.provider = provider
+        self.conversation.model = model
+        self._save_conversation()
+
+    def provider_config(self) -> ProviderConfig:
+        return self.config.provider(self.conversation.provider)
+
+    def api_key(self) -> str | None:
+        """The key for the current provider; raises ConfigError when one is needed but absent."""
+        from chatterm.config import missing_key_message, resolve_api_key
+
+        provider = self.provider_config()
+        if self._api_key is not None and provider.name == self._api_key_provider:
+            return self._api_key
+        key = resolve_api_key(provider)
+        if key is None and provider.needs_key:
+            raise ConfigError(missing_key_message(provider))
+        return key
+
+    # ---- the three ways to get a reply -------------------------------------------------
+
+    async def send(
+        self, prompt: str, on_event: EventSink = _ignore, *, prefix: str | None = None
+    ) -> Message:
+        """Add `prompt` as a user message and stream the reply (starting with `prefix`)."""
+        if not prompt.strip():
+            raise UsageError("the prompt is empty")
+        key = self.api_key()
+        parent = self.conversation.messages[-1].id if self.conversation.messages else None
+        user = Message(
+            role=Role.USER,
+            content=prompt,
+            conversation_id=self.conversation.id,
+            parent_id=parent,
+        )
+        if not self.conversation.title:
+            self.conversation.title = title_from_prompt(prompt)
+        self._ensure_persisted()
+        self.conversation.messages.append(user)
+        if self.store is not None:
+            self.store.add_message(user)
+        reply = Message(
+            role=Role.ASSISTANT,
+            conversation_id=self.conversation.id,
+            parent_id=user.id,
+            state=MessageState.STREAMING,
+            provider=self.conversation.provider,
+            model=self.conversation.model,
+        )
+        self.conversation.messages.append(reply)
+        if self.store is not None:
+            self.store.add_message(reply)
+        request = self._request(wire_messages(self.conversation, upto=-1), prefix=prefix)
+        return await self._stream_into(reply, request, key, on_event)
+
+    async def retry(self, on_event: EventSink = _ignore) -> Message:
+        """Regenerate the last assistant reply in place, with the current model."""
+        reply = self._last_reply()
+        key = self.api_key()
+        reply.content = ""
+        reply.reasoning = ""
+        reply.refusal = ""
+        reply.tool_calls = []
+        reply.usage = None
+        reply.finish_reason = None
+        reply.error = None
+        reply.provider = self.conversation.provider
+        reply.model = self.conversation.model
+        reply.created_at = now()
+        reply.state = MessageState.STREAMING
+        self._save_message(reply)
+        index = self.conversation.messages.index(reply)
+        request = self._request(wire_messages(self.conversation, upto=index))
+        return await self._stream_into(reply, request, key, on_event)
+
+    async def continue_reply(self, on_event: EventSink = _ignore) -> Message:
+        """Resume a cut-off reply: with an assistant prefix where supported, else a follow-up."""
+        reply = self._last_reply()
+        if reply.state is MessageState.COMPLETE and reply.finish_reason not in (None, "length"):
+            raise UsageError("the last reply is complete; use retry to regenerate it")
+        key = self.api_key()
+        index = self.conversation.messages.index(reply)
+        provider = self.provider_config()
+        kept = reply.content
+        if provider.supports_prefix and kept:
+            request = self._request(wire_messages(self.conversation, upto=index), prefix=kept)
+            base = ""  # the assembled reply starts with the prefix already
+        else:
+            history = wire_messages(self.conversation, upto=index + 1)
+            history.append({"role": "user", "content": CONTINUE_INSTRUCTION})
+            request = self._request(history)
+            base = kept
+        reply.state = MessageState.STREAMING
+        reply.error = None
+        reply.finish_reason = None
+        reply.provider = self.conversation.provider
+        reply.model = self.conversation.model
+        self._save_message(reply)
+        return await self._stream_into(reply, request, key, on_event, base=base)
+
+    # ---- internals ---------------------------------------------------------------------
+
+    def _last_reply(self) -> Message:
+        for message in reversed(self.conversation.messages):
+            if message.role is Role.ASSISTANT:
+                return message
+            if message.role is Role.USER:
+                break
+        raise UsageError("there is no reply to act on yet")
+
+    def _request(self, messages: list[dict[str, Any]], prefix: str | None = None) -> ChatRequest:
+        params = self.config.params.merged(self.conversation.params)
+        return ChatRequest(
+            model=self.conversation.model,
+            messages=messages,
+            params=params,
+            stream=self.config.stream,
+            prefix=prefix,
+        )
+
+    async def _stream_into(
+        self,
+        reply: Message,
+        request: ChatRequest,
+        key: str | None,
+        on_event: EventSink,
+        *,
+        base: str | None = None,
+    ) -> Message:
+        """Stream `request` into `reply`, saving at least every SAVE_INTERVAL seconds."""
+        base = reply.content if base is None else base
+        base_reasoning = reply.reasoning if base else ""
+        if base == "" and request.prefix:
+            reply.content = request.prefix
+        on_event(ReplyStarted(reply))
+        dirty = False
+        saver_stop = asyncio.Event()
+
+        async def save_periodically() -> None:
+            nonlocal dirty
+            while not saver_stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(saver_stop.wait(), SAVE_INTERVAL)
+                if dirty:
+                    dirty = False
+                    self._save_message(reply)
+
+        saver = asyncio.create_task(save_periodically())
+        client = self._client_factory(self.provider_config(), key)
+        try:
+            async for event in client.stream(request):
+                if isinstance(event, Delta):
+                    if event.content:
+                        reply.content += event.content
+                    if event.reasoning:
+                        reply.reasoning += event.reasoning
+                    if event.refusal:
+                        reply.refusal += event.refusal
+                    dirty = True
+                    on_event(ReplyDelta(reply, event))
+                elif isinstance(event, Retrying):
+                    on_event(ReplyRetrying(reply, event))
+                elif isinstance(event, Finished):
+                    self._apply(reply, event.reply, base, base_reasoning)
+                    reply.state = event.reply.state
+            if reply.state is MessageState.STREAMING:
+                # The client ended without a Finished event: treat as cut off.
+                reply.state = MessageState.INTERRUPTED
+        except ChattermError as error:
+            partial = error.partial if isinstance(error, ApiError) else None
+            if partial is not None:
+                self._apply(reply, partial, base, base_reasoning)
+            reply.state = MessageState.INTERRUPTED if reply.content else MessageState.ERROR
+            reply.error = error.message
+            self._finish(reply, saver_stop)
+            on_event(ReplyFailed(reply, error))
+            await _settle(saver)
+            await _close_quietly(client)
+            return reply
+        except BaseException:
+            # Esc, quit or Ctrl+C: the partial reply is kept and reads as interrupted.
+            reply.state = MessageState.INTERRUPTED
+            reply.error = reply.error or "stopped"
+            self._finish(reply, saver_stop)
+            saver.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(_close_quietly(client))
+            raise
+        self._finish(reply, saver_stop)
+        await _settle(saver)
+        await _close_quietly(client)
+        on_event(ReplyFinished(reply))
+        return reply
+
+    def _finish(self, reply: Message, saver_stop: asyncio.Event) -> None:
+        saver_stop.set()
+        self.conversation.updated_at = now()
+        self._save_message(reply)
+
+    @staticmethod
+    def _apply(reply: Message, assembled: AssembledReply, base: str, base_reasoning: str) -> None:
+        """Take the assembler's view as the truth: it saw every chunk, deltas may be filtered."""
+        reply.content = base + assembled.content
+        if assembled.reasoning:
+            reply.reasoning = base_reasoning + assembled.reasoning
+        if assembled.refusal:
+            reply.refusal = assembled.refusal
+        if assembled.tool_calls:
+            reply.tool_calls = list(assembled.tool_calls)
+        reply.finish_reason = assembled.finish_reason
+        if assembled.usage is not None:
+            reply.usage = assembled.usage
+
+    def _ensure_persisted(self) -> None:
+        if self._persisted or self.store is None:
+            self._persisted = True
+            return
+        self.store.create_conversation(self.conversation)
+        self._persisted = True
+
+    def _save_conversation(self) -> None:
+        if self.store is not None and self._persisted:
+            self.store.update_conversation(self.conversation)
+
+    def _save_message(self, message: Message) -> None:
+        if self.store is not None and self._persisted:
+            self.store.update_message(message)
+
+
+async def _settle(task: asyncio.Task[None]) -> None:
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _close_quietly(client: StreamingClient) -> None:
+    with contextlib.suppress(Exception):
+        await client.aclose()
