@@ -1,0 +1,61 @@
+"""Model text must never reach a terminal with its control sequences intact."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatterm.redact import mask_key, redact
+from chatterm.sanitize import has_controls, neutralise
+
+HOSTILE = {
+    "osc52 clipboard write": "\x1b]52;c;ZWNobyBwd25lZA==\x07",
+    "osc8 file link": "\x1b]8;;file:///etc/passwd\x1b\\click\x1b]8;;\x1b\\",
+    "clear screen": "\x1b[2J\x1b[H",
+    "title change": "\x1b]0;owned\x07",
+    "c1 csi": "\x9b31m red \x9d0;title\x9c",
+    "carriage return overwrite": "safe\rEVIL",
+    "backspace": "abc\x08\x08\x08xyz",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_sequences_are_neutralised(name: str) -> None:
+    cleaned = neutralise(HOSTILE[name])
+    assert not has_controls(cleaned)
+    assert "\x1b" not in cleaned
+    assert not any(0x80 <= ord(ch) <= 0x9F for ch in cleaned)
+
+
+def test_newline_tab_and_unicode_survive() -> None:
+    text = "line one\n\tindented — ünïcödé ✓ 日本語\n"
+    assert neutralise(text) == text
+
+
+def test_escape_becomes_visible_symbol() -> None:
+    assert neutralise("a\x1b[2Jb") == "a\u241b[2Jb"
+    assert neutralise("\x7f") == "\u2421"
+    assert neutralise("\x9b") == "\\x9b"
+
+
+def test_redact_masks_keys_but_keeps_model_ids_and_conversation_ids() -> None:
+    text = (
+        "Incorrect API key provided: sk-proj-abcdefghijklmnop1234 "
+        "(Authorization: Bearer abcdefghijk123) for model meta-llama/Llama-3-70b-chat-hf "
+        "in conversation 3f2a9b1c4d5e6f708192a3b4c5d6e7f8"
+    )
+    cleaned = redact(text)
+    assert "sk-proj-abcdefghijklmnop1234" not in cleaned
+    assert "abcdefghijk123" not in cleaned
+    assert "meta-llama/Llama-3-70b-chat-hf" in cleaned
+    assert "3f2a9b1c4d5e6f708192a3b4c5d6e7f8" in cleaned
+
+
+def test_redact_known_secret_anywhere() -> None:
+    assert "hunter22" not in redact("the key hunter22 failed", secrets=["hunter22"])
+
+
+def test_mask_key_shows_only_a_tail() -> None:
+    masked = mask_key("sk-abcdefghijklmnopqrstuvwxyz")
+    assert masked.endswith("wxyz")
+    assert "mnop" not in masked
+    assert mask_key("short") == "…" * 3
