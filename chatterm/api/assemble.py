@@ -1,0 +1,318 @@
+"""Build one reply out of streamed chat-completion chunks, whatever dialect they are in.
+
+Providers differ in small ways (Mistral's list-of-chunks content, DeepSeek's
+`reasoning_content`, OpenRouter's `reasoning`, usage in a separate chunk, on the last
+chunk or in `meta.usage`, errors inside a 200 stream). All of it lands in one
+`AssembledReply`, and every returned `Delta` is exactly what was appended to it, so a
+consumer that concatenates deltas sees the same text as `reply`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from chatterm.api.server_errors import error_from_stream, one_line
+from chatterm.api.sse import SSEDecoder, SSEEvent
+from chatterm.api.types import ApiError, AssembledReply, Delta
+from chatterm.conversation import ToolCall, Usage
+
+DONE = "[DONE]"
+
+# Keys whose value is a money figure in the provider's unit (AI/ML API `meta.usage`
+# reports credits, OpenRouter reports `usage.cost`).
+_COST_KEYS = ("cost", "usd_spent", "cost_usd", "total_cost", "credits_used")
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def merge_usage(current: Usage | None, raw: Any, *, meta: bool = False) -> Usage | None:
+    """Fold a usage object into what we have; `null` or junk never wipes earlier figures."""
+    if not isinstance(raw, dict) or not raw:
+        return current
+    usage = current or Usage()
+    for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        value = _int(raw.get(name))
+        if value is not None:
+            setattr(usage, name, value)
+    details = raw.get("completion_tokens_details")
+    reasoning = _int(details.get("reasoning_tokens")) if isinstance(details, dict) else None
+    if reasoning is None:
+        reasoning = _int(raw.get("reasoning_tokens"))
+    if reasoning is not None:
+        usage.reasoning_tokens = reasoning
+    for key in _COST_KEYS:
+        cost = _number(raw.get(key))
+        if cost is not None:
+            usage.cost = cost
+            break
+    if meta:
+        usage.raw["meta"] = dict(raw)
+    else:
+        usage.raw.update(raw)
+    return usage
+
+
+def _text_parts(content: Any) -> tuple[str, str]:
+    """(text, thinking) from a content value: a string or Mistral's list of chunks."""
+    if isinstance(content, str):
+        return content, ""
+    if not isinstance(content, list):
+        return "", ""
+    text: list[str] = []
+    thinking: list[str] = []
+    for part in content:
+        if isinstance(part, str):
+            text.append(part)
+            continue
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type")
+        if kind == "thinking":
+            inner_text, inner_thinking = _text_parts(part.get("thinking"))
+            thinking.append(inner_text + inner_thinking)
+        elif kind in (None, "text", "output_text") and isinstance(part.get("text"), str):
+            text.append(part["text"])
+    return "".join(text), "".join(thinking)
+
+
+def _reasoning_of(delta: dict[str, Any]) -> str:
+    # Providers send either key; a few send both with the same text, so take one.
+    for key in ("reasoning_content", "reasoning"):
+        value = delta.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+class _PrefixFilter:
+    """Makes the reply start with the prefix exactly once, echoed by the server or not.
+
+    The prefix is emitted up front; incoming content that repeats it is swallowed as it
+    arrives. If the content turns out to differ, the swallowed part is given back.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.matched = 0
+        self.decided = False
+
+    def feed(self, text: str) -> str:
+        if self.decided or not text:
+            return text
+        want = self.prefix[self.matched :]
+        common = 0
+        limit = min(len(want), len(text))
+        while common < limit and want[common] == text[common]:
+            common += 1
+        if common == len(want):
+            self.decided = True  # the whole prefix was echoed
+            return text[common:]
+        if common == len(text):
+            self.matched += common  # still matching; wait for more
+            return ""
+        self.decided = True  # not an echo after all: restore what we held back
+        held = self.prefix[: self.matched]
+        return held + text
+
+
+class StreamAssembler:
+    """feed(chunk) -> Delta for one parsed chunk; feed_event(sse_event) for raw events.
+
+    Raises ApiError(partial=reply) when the stream carries an error.
+    """
+
+    def __init__(self, prefix: str | None = None) -> None:
+        self.reply = AssembledReply()
+        self._prefix = _PrefixFilter(prefix) if prefix else None
+        self._prefix_sent = False
+        self._calls: dict[Any, ToolCall] = {}
+        self.chunks = 0
+
+    @property
+    def done(self) -> bool:
+        return self.reply.saw_done
+
+    # ---- raw SSE events -------------------------------------------------------------
+
+    def feed_event(self, event: SSEEvent) -> Delta:
+        data = event.data.strip()
+        if event.event == "error":
+            payload = self._parse(data, warn=False)
+            self._raise(payload if payload is not None else data)
+        if not data:
+            return Delta()
+        if data == DONE:
+            self.reply.saw_done = True
+            return self._start_delta(Delta())
+        payload = self._parse(data, warn=True)
+        if payload is None:
+            return Delta()
+        if not isinstance(payload, dict):
+            self._warn(f"skipped a chunk that is not a JSON object: {one_line(data, 60)}")
+            return Delta()
+        return self.feed(payload)
+
+    def _parse(self, data: str, *, warn: bool) -> Any:
+        try:
+            return json.loads(data)
+        except ValueError:
+            if warn:
+                self._warn(f"skipped a chunk that is not valid JSON: {one_line(data, 60)}")
+            return None
+
+    def _warn(self, message: str) -> None:
+        self.reply.warnings.append(message)
+
+    # ---- parsed chunks --------------------------------------------------------------
+
+    def feed(self, chunk: dict[str, Any]) -> Delta:
+        self.chunks += 1
+        reply = self.reply
+        delta = self._start_delta(Delta())
+        model = chunk.get("model")
+        if isinstance(model, str) and model:
+            reply.model = model
+        choices = chunk.get("choices")
+        if isinstance(choices, list):
+            for choice in choices:
+                if isinstance(choice, dict):
+                    self._apply_choice(choice, delta)
+        elif choices is not None:
+            self._warn("ignored a chunk whose `choices` is not a list")
+        reply.usage = merge_usage(reply.usage, chunk.get("usage"))
+        meta = chunk.get("meta")
+        if isinstance(meta, dict):
+            reply.usage = merge_usage(reply.usage, meta.get("usage"), meta=True)
+        if chunk.get("error"):
+            # The chunk's own content is kept before reporting the error (OpenRouter
+            # sends both in one chunk).
+            self._raise(chunk)
+        return delta
+
+    def _apply_choice(self, choice: dict[str, Any], delta: Delta) -> None:
+        # Only the first choice is shown; n>1 is not something chatterm asks for.
+        index = choice.get("index", 0)
+        if isinstance(index, int) and index != 0:
+            return
+        body = choice.get("delta")
+        if not isinstance(body, dict):
+            body = choice.get("message")  # some servers stream full messages
+        if isinstance(body, dict):
+            text, thinking = _text_parts(body.get("content"))
+            reasoning = _reasoning_of(body) + thinking
+            if reasoning:
+                self.reply.reasoning += reasoning
+                delta.reasoning += reasoning
+            if text:
+                self._add_content(text, delta)
+            refusal = body.get("refusal")
+            if isinstance(refusal, str) and refusal:
+                self.reply.refusal += refusal
+                delta.refusal += refusal
+            calls = body.get("tool_calls")
+            if isinstance(calls, list):
+                self._merge_tool_calls(calls)
+        finish = choice.get("finish_reason")
+        if isinstance(finish, str) and finish:
+            self.reply.finish_reason = finish
+
+    def _start_delta(self, delta: Delta) -> Delta:
+        # The prefix is part of the reply from the very first event on.
+        if self._prefix and not self._prefix_sent:
+            self._prefix_sent = True
+            self.reply.content += self._prefix.prefix
+            delta.content += self._prefix.prefix
+        return delta
+
+    def _add_content(self, text: str, delta: Delta) -> None:
+        if self._prefix:
+            text = self._prefix.feed(text)
+        if text:
+            self.reply.content += text
+            delta.content += text
+
+    def _merge_tool_calls(self, calls: list[Any]) -> None:
+        for position, raw in enumerate(calls):
+            if not isinstance(raw, dict):
+                continue
+            call = self._find_call(raw, position, len(calls))
+            function = raw.get("function")
+            if not isinstance(function, dict):
+                function = {}
+            call_id = raw.get("id")
+            if isinstance(call_id, str) and call_id and not call.id:
+                call.id = call_id
+            name = function.get("name")
+            if isinstance(name, str) and name and not call.name:
+                call.name = name
+            arguments = function.get("arguments")
+            if isinstance(arguments, str):
+                call.arguments += arguments
+            elif isinstance(arguments, dict | list):
+                call.arguments += json.dumps(arguments, ensure_ascii=False)
+
+    def _find_call(self, raw: dict[str, Any], position: int, count: int) -> ToolCall:
+        index = raw.get("index")
+        call_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+        if isinstance(index, int) and not isinstance(index, bool):
+            key: Any = ("index", index)
+        elif call_id:
+            # Mistral may omit index; an id we have seen continues that call.
+            for call in self.reply.tool_calls:
+                if call.id == call_id:
+                    return call
+            key = ("id", call_id)
+        elif count == 1 and self.reply.tool_calls:
+            return self.reply.tool_calls[-1]  # a bare fragment continues the last call
+        else:
+            key = ("position", position)
+        call = self._calls.get(key)
+        if call is None:
+            call = ToolCall(id="", name="")
+            self._calls[key] = call
+            self.reply.tool_calls.append(call)
+        return call
+
+    def _raise(self, payload: Any) -> None:
+        self._start_delta(Delta())  # the partial reply starts with the prefix too
+        if payload in ("", None):
+            payload = "(no details given)"
+        message, code, status = error_from_stream(payload)
+        raise ApiError(message, status=status, code=code, partial=self.reply)
+
+
+def assemble_response(data: Any, prefix: str | None = None) -> AssembledReply:
+    """An AssembledReply from a non-streaming chat-completion body (a parsed JSON object)."""
+    if not isinstance(data, dict):
+        raise ApiError("the server answered with JSON that is not a chat completion")
+    assembler = StreamAssembler(prefix)
+    assembler.feed(data)
+    reply = assembler.reply
+    if not isinstance(data.get("choices"), list) or not data["choices"]:
+        raise ApiError("the server's answer holds no choices", partial=reply)
+    return reply
+
+
+def assemble_stream(
+    chunks: Iterable[bytes], prefix: str | None = None, decoder: SSEDecoder | None = None
+) -> AssembledReply:
+    """Decode and assemble a whole byte stream (handy for tests and tools)."""
+    decoder = decoder or SSEDecoder()
+    assembler = StreamAssembler(prefix)
+    for chunk in chunks:
+        for event in decoder.feed(chunk):
+            assembler.feed_event(event)
+    for event in decoder.close():
+        assembler.feed_event(event)
+    assembler.reply.warnings.extend(decoder.warnings)
+    return assembler.reply
