@@ -230,7 +230,7 @@ def test_loading_has_no_import_side_effects(tmp_path: Path) -> None:
 
     env = dict(os.environ, CHATTERM_CONFIG=str(tmp_path / "c" / "config.toml"),
                PYTHONPATH=str(REPO_ROOT))
-    code = "import chatterm.config"
+    code = "import chatterm.config, chatterm.catalog, chatterm.model_list"
     subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=tmp_path)
     assert not (tmp_path / "c").exists()
 
