@@ -186,6 +186,15 @@ async def test_unreadable_answer_is_reported(models_server: ModelsServer) -> Non
     assert "authorization" not in models_server.seen_headers[0]
 
 
+async def test_answer_that_is_not_json(models_server: ModelsServer) -> None:
+    models_server.body = b"<html>maintenance</html>"
+    provider = aimlapi_at(models_server.url)
+    listing = await fetch_models(provider, "k", refresh=True, client_factory=HttpxLister)
+    assert listing.note == ("offline: showing the built-in catalog (error: the answer from "
+                            f"{models_server.url}/models is not JSON)")
+    assert len(listing.models) == 82
+
+
 async def test_mistral_provider_refresh(models_server: ModelsServer) -> None:
     serve(models_server, {"object": "list", "data": [
         {"id": "mistral-small-latest", "owned_by": "mistralai",
