@@ -231,7 +231,8 @@ def test_prefix_appears_exactly_once(pieces: list[str]) -> None:
     a = StreamAssembler(prefix="Once upon a time")
     streamed = feed_all(a, [chunk({"content": p}) for p in pieces])
     assert a.reply.content == "Once upon a time there was"
-    assert streamed == a.reply.content
+    # Deltas carry only what follows the prefix, which the caller already shows.
+    assert streamed == " there was"
 
 
 def test_prefix_partial_match_that_diverges_is_given_back() -> None:
@@ -239,15 +240,22 @@ def test_prefix_partial_match_that_diverges_is_given_back() -> None:
     streamed = feed_all(a, [chunk({"content": "Dear"}), chunk({"content": " Madam"})])
     # "Dear" looked like an echo but the reply went elsewhere: nothing is lost.
     assert a.reply.content == "Dear SirDear Madam"
-    assert streamed == a.reply.content
+    assert "Dear Sir" + streamed == a.reply.content
 
 
-def test_prefix_is_in_the_first_delta_and_in_partials() -> None:
+def test_prefix_is_in_the_reply_from_the_start_and_in_partials() -> None:
     a = StreamAssembler(prefix="Hi")
-    assert a.feed(chunk({"role": "assistant"})).content == "Hi"
+    assert a.reply.content == "Hi"
+    assert a.feed(chunk({"role": "assistant"})).content == ""
     with pytest.raises(ApiError) as info:
         a.feed_event(SSEEvent("error", '{"message": "x"}'))
     assert info.value.partial is not None and info.value.partial.content == "Hi"
+
+
+def test_reply_cut_inside_the_echo_keeps_the_prefix_once() -> None:
+    reply = assemble_stream([sse(chunk({"content": "Once up"}), done=False)],
+                            prefix="Once upon a time")
+    assert reply.content == "Once upon a time"
 
 
 # ---- non-streaming ----------------------------------------------------------------

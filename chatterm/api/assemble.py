@@ -3,8 +3,8 @@
 Providers differ in small ways (Mistral's list-of-chunks content, DeepSeek's
 `reasoning_content`, OpenRouter's `reasoning`, usage in a separate chunk, on the last
 chunk or in `meta.usage`, errors inside a 200 stream). All of it lands in one
-`AssembledReply`, and every returned `Delta` is exactly what was appended to it, so a
-consumer that concatenates deltas sees the same text as `reply`.
+`AssembledReply`, and every returned `Delta` is exactly what was appended to it: a
+consumer that starts from the prefix (if any) and appends the deltas sees `reply`.
 """
 
 from __future__ import annotations
@@ -97,8 +97,8 @@ def _reasoning_of(delta: dict[str, Any]) -> str:
 class _PrefixFilter:
     """Makes the reply start with the prefix exactly once, echoed by the server or not.
 
-    The prefix is emitted up front; incoming content that repeats it is swallowed as it
-    arrives. If the content turns out to differ, the swallowed part is given back.
+    Incoming content that repeats the prefix is swallowed as it arrives. If the content
+    turns out to differ, the swallowed part is given back.
     """
 
     def __init__(self, prefix: str) -> None:
@@ -132,9 +132,10 @@ class StreamAssembler:
     """
 
     def __init__(self, prefix: str | None = None) -> None:
-        self.reply = AssembledReply()
+        # The prefix is the reply's start from the outset (the caller already shows it),
+        # so deltas only carry what the server adds after it.
+        self.reply = AssembledReply(content=prefix or "")
         self._prefix = _PrefixFilter(prefix) if prefix else None
-        self._prefix_sent = False
         self._calls: dict[Any, ToolCall] = {}
         self.chunks = 0
 
@@ -153,7 +154,7 @@ class StreamAssembler:
             return Delta()
         if data == DONE:
             self.reply.saw_done = True
-            return self._start_delta(Delta())
+            return Delta()
         payload = self._parse(data, warn=True)
         if payload is None:
             return Delta()
@@ -178,7 +179,7 @@ class StreamAssembler:
     def feed(self, chunk: dict[str, Any]) -> Delta:
         self.chunks += 1
         reply = self.reply
-        delta = self._start_delta(Delta())
+        delta = Delta()
         model = chunk.get("model")
         if isinstance(model, str) and model:
             reply.model = model
@@ -225,14 +226,6 @@ class StreamAssembler:
         finish = choice.get("finish_reason")
         if isinstance(finish, str) and finish:
             self.reply.finish_reason = finish
-
-    def _start_delta(self, delta: Delta) -> Delta:
-        # The prefix is part of the reply from the very first event on.
-        if self._prefix and not self._prefix_sent:
-            self._prefix_sent = True
-            self.reply.content += self._prefix.prefix
-            delta.content += self._prefix.prefix
-        return delta
 
     def _add_content(self, text: str, delta: Delta) -> None:
         if self._prefix:
@@ -284,7 +277,6 @@ class StreamAssembler:
         return call
 
     def _raise(self, payload: Any) -> None:
-        self._start_delta(Delta())  # the partial reply starts with the prefix too
         if payload in ("", None):
             payload = "(no details given)"
         message, code, status = error_from_stream(payload)

@@ -15,6 +15,7 @@ from http import HTTPStatus
 from typing import Any
 
 from chatterm.api.types import ApiError
+from chatterm.redact import redact as redact_common
 
 MAX_MESSAGE = 300
 _REDACTED = "[REDACTED]"
@@ -54,10 +55,12 @@ def _looks_secret(token: str) -> bool:
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Replace anything that looks like an API key or bearer token."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, _REDACTED)
+    """Replace anything that looks like an API key or bearer token.
+
+    Stricter than chatterm.redact: a server message has no conversation ids to keep
+    readable, so 32-hex keys (the AI/ML API's shape) and shorter opaque runs go too.
+    """
+    text = redact_common(text, [s for s in secrets if s])
     text = _BEARER.sub(lambda m: f"{m.group(1)} {_REDACTED}", text)
     text = _SK_KEY.sub(lambda m: f"{m.group(1)}-{_REDACTED}", text)
     text = _KEY_ASSIGN.sub(lambda m: f"{m.group(1)}{m.group(2)}{_REDACTED}", text)
