@@ -1,0 +1,107 @@
+"""Mapping between table rows and the conversation dataclasses (and nothing else)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chatterm.conversation import (
+    Conversation,
+    ConversationSummary,
+    Message,
+    MessageState,
+    Params,
+    Role,
+    ToolCall,
+    Usage,
+)
+
+MESSAGE_COLUMNS = (
+    "id, conversation_id, parent_id, role, state, created_at, provider, model, "
+    "finish_reason, tool_call_id, error, usage, tool_calls, refusal, reasoning, content"
+)
+CONVERSATION_COLUMNS = (
+    "id, title, created_at, updated_at, provider, model, system_prompt, params"
+)
+SUMMARY_COLUMNS = "id, title, provider, model, created_at, updated_at, message_count"
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def message_from_row(row: tuple[Any, ...]) -> Message:
+    (mid, conversation_id, parent_id, role, state, created_at, provider, model,
+     finish_reason, tool_call_id, error, usage, tool_calls, refusal, reasoning, content) = row
+    return Message(
+        id=mid,
+        conversation_id=conversation_id,
+        parent_id=parent_id,
+        role=Role(role),
+        state=MessageState(state),
+        created_at=created_at,
+        provider=provider,
+        model=model,
+        finish_reason=finish_reason,
+        tool_call_id=tool_call_id,
+        error=error,
+        usage=Usage.from_dict(json.loads(usage)) if usage else None,
+        tool_calls=[ToolCall.from_dict(c) for c in json.loads(tool_calls)] if tool_calls else [],
+        refusal=refusal,
+        reasoning=reasoning,
+        content=content,
+    )
+
+
+def message_values(message: Message) -> dict[str, Any]:
+    """Named parameters for INSERT/UPDATE of `message` (without position and writer)."""
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "parent_id": message.parent_id,
+        "role": str(message.role),
+        "state": str(message.state),
+        "created_at": float(message.created_at),
+        "provider": message.provider,
+        "model": message.model,
+        "finish_reason": message.finish_reason,
+        "tool_call_id": message.tool_call_id,
+        "error": message.error,
+        "usage": dumps(message.usage.to_dict()) if message.usage else None,
+        "tool_calls": dumps([c.to_dict() for c in message.tool_calls])
+        if message.tool_calls else None,
+        "refusal": message.refusal or "",
+        "reasoning": message.reasoning or "",
+        "content": message.content or "",
+    }
+
+
+def conversation_from_row(row: tuple[Any, ...]) -> Conversation:
+    cid, title, created_at, updated_at, provider, model, system_prompt, params = row
+    return Conversation(
+        id=cid,
+        title=title,
+        created_at=created_at,
+        updated_at=updated_at,
+        provider=provider,
+        model=model,
+        system_prompt=system_prompt,
+        params=Params.from_dict(json.loads(params) if params else None),
+    )
+
+
+def conversation_values(conv: Conversation) -> dict[str, Any]:
+    return {
+        "id": conv.id,
+        "title": conv.title,
+        "created_at": float(conv.created_at),
+        "updated_at": float(conv.updated_at),
+        "provider": conv.provider,
+        "model": conv.model,
+        "system_prompt": conv.system_prompt or "",
+        "params": dumps(conv.params.to_dict()),
+    }
+
+
+def summary_from_row(row: tuple[Any, ...]) -> ConversationSummary:
+    return ConversationSummary(*row)

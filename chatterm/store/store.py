@@ -1,0 +1,407 @@
+"""The conversation store: every read and write chatterm makes to its SQLite database.
+
+Positions: the messages of a conversation are numbered 0, 1, 2, … without gaps (the store
+never deletes single messages), so in a conversation of `count_messages(id)` messages the
+i-th of the last `n` loaded ones sits at position `count - n + i`. That is what
+`load_messages(before_position=...)` takes for lazy scroll-back; `position_of()` answers
+it for one message id.
+
+Search: a message is added to the full-text index when it leaves `streaming` (complete,
+interrupted or error), not on each partial write, so saving a growing 1 MB reply every
+half second stays a single cheap UPDATE. Text still streaming is not searchable until it
+ends or, after a crash, until the next start marks it interrupted.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+from chatterm import locations
+from chatterm.conversation import (
+    HIT_END,
+    HIT_START,
+    Conversation,
+    ConversationSummary,
+    Message,
+    MessageState,
+    Role,
+    SearchHit,
+)
+from chatterm.errors import StoreError, UsageError
+from chatterm.store import database, fts, rows, schema, writers
+
+T = TypeVar("T")
+
+_INSERT_MESSAGE = (
+    "INSERT INTO messages (id, conversation_id, position, parent_id, role, state, "
+    "created_at, provider, model, finish_reason, tool_call_id, writer, error, usage, "
+    "tool_calls, refusal, reasoning, content) VALUES (:id, :conversation_id, :position, "
+    ":parent_id, :role, :state, :created_at, :provider, :model, :finish_reason, "
+    ":tool_call_id, :writer, :error, :usage, :tool_calls, :refusal, :reasoning, :content)"
+)
+_INSERT_CONVERSATION = (
+    "INSERT INTO conversations (id, title, created_at, updated_at, provider, model, "
+    "system_prompt, params, message_count) VALUES (:id, :title, :created_at, :updated_at, "
+    ":provider, :model, :system_prompt, :params, :message_count)"
+)
+_SNIPPET_TOKENS = 16
+
+
+class Store:
+    """A connection to the database; safe to share between threads (calls are serialised)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+        self._lock = threading.RLock()
+        self._writer = writers.WriterLock(path)
+        self._closed = False
+
+    # ---- opening and closing -----------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path | None = None, *,
+             migrations: Sequence[schema.Migration] | None = None) -> Store:
+        """Open (creating or upgrading) the database; `migrations` is for tests only."""
+        path = Path(path) if path is not None else locations.database_file()
+        steps = schema.MIGRATIONS if migrations is None else migrations
+        conn = database.connect(path, schema.latest_version(steps))
+        try:
+            schema.migrate(conn, path, steps)
+            store = cls(conn, path)
+            store.recover_interrupted()
+        except sqlite3.Error as exc:
+            conn.close()
+            raise database.translate(exc, path) from exc
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                if self._writer.token is not None:
+                    # Our own streams end here: what was saved is kept, as interrupted.
+                    with database.transaction(self._conn):
+                        self._conn.execute(
+                            "UPDATE messages SET state = 'interrupted', writer = NULL "
+                            "WHERE state = 'streaming' AND writer = ?", (self._writer.token,))
+            except sqlite3.Error:
+                pass  # the next start recovers them anyway
+            finally:
+                self._writer.release()
+                self._conn.close()
+                self._closed = True
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def recover_interrupted(self) -> int:
+        """Mark streaming messages whose writer is gone as interrupted; returns how many."""
+        def work() -> int:
+            tokens = [row[0] for row in self._conn.execute(
+                "SELECT DISTINCT writer FROM messages WHERE state = 'streaming'")]
+            dead = [t for t in tokens if t is None or (
+                t != self._writer.token and not writers.is_alive(self.path, t))]
+            changed = 0
+            if dead:
+                with database.transaction(self._conn):
+                    for token in dead:
+                        changed += self._conn.execute(
+                            "UPDATE messages SET state = 'interrupted', writer = NULL "
+                            "WHERE state = 'streaming' AND writer IS ?", (token,)).rowcount
+            writers.sweep(self.path)
+            return changed
+        return self._run(work)
+
+    # ---- conversations -----------------------------------------------------------------
+
+    def create_conversation(self, conv: Conversation) -> None:
+        """Insert `conv` and any messages it already holds."""
+        self._run(lambda: self._insert_whole(conv))
+
+    def import_conversation(self, conv: Conversation) -> None:
+        """Insert a whole conversation in one transaction: all of it or nothing."""
+        self._run(lambda: self._insert_whole(conv))
+
+    def _insert_whole(self, conv: Conversation) -> None:
+        conv_values = rows.conversation_values(conv)
+        conv_values["message_count"] = len(conv.messages)
+
+        def message_rows() -> Iterator[dict[str, Any]]:
+            for position, message in enumerate(conv.messages):
+                message.conversation_id = conv.id
+                values = rows.message_values(message)
+                values["position"] = position
+                values["writer"] = (self._writer.acquire()
+                                    if message.state is MessageState.STREAMING else None)
+                yield values
+
+        try:
+            with database.transaction(self._conn):
+                self._conn.execute(_INSERT_CONVERSATION, conv_values)
+                self._conn.executemany(_INSERT_MESSAGE, message_rows())
+        except sqlite3.IntegrityError as exc:
+            raise self._explain_conflict(conv, exc) from exc
+
+    def _explain_conflict(self, conv: Conversation, exc: sqlite3.IntegrityError) -> Exception:
+        if self._conn.execute("SELECT 1 FROM conversations WHERE id = ?", (conv.id,)).fetchone():
+            return UsageError(f"a conversation with id {conv.id} already exists")
+        ids = [m.id for m in conv.messages]
+        if len(set(ids)) != len(ids):
+            return UsageError(f"conversation {conv.id} holds the same message id twice")
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            found = self._conn.execute(
+                f"SELECT id FROM messages WHERE id IN ({','.join('?' * len(chunk))}) LIMIT 1",
+                chunk).fetchone()
+            if found:
+                return UsageError(f"a message with id {found[0]} already exists")
+        return StoreError(f"cannot save conversation {conv.id} in {self.path}: {exc}")
+
+    def update_conversation(self, conv: Conversation) -> None:
+        """Save title, provider, model, system prompt, params (updated_at never goes back)."""
+        values = rows.conversation_values(conv)
+
+        def work() -> None:
+            with database.transaction(self._conn):
+                cursor = self._conn.execute(
+                    "UPDATE conversations SET title = :title, provider = :provider, "
+                    "model = :model, system_prompt = :system_prompt, params = :params, "
+                    "updated_at = max(updated_at, :updated_at) WHERE id = :id", values)
+            if cursor.rowcount == 0:
+                raise self._unknown(conv.id)
+        self._run(work)
+
+    def rename_conversation(self, conversation_id: str, title: str) -> None:
+        def work() -> None:
+            with database.transaction(self._conn):
+                cursor = self._conn.execute(
+                    "UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
+            if cursor.rowcount == 0:
+                raise self._unknown(conversation_id)
+        self._run(work)
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        """Delete a conversation and (by cascade) its messages and their index entries."""
+        def work() -> None:
+            with database.transaction(self._conn):
+                cursor = self._conn.execute(
+                    "DELETE FROM conversations WHERE id = ?", (conversation_id,))
+            if cursor.rowcount == 0:
+                raise self._unknown(conversation_id)
+        self._run(work)
+
+    def get_conversation(self, conversation_id: str, *,
+                         last_n: int | None = None) -> Conversation:
+        """The conversation with its messages in order; only the last `last_n` if given."""
+        def work() -> Conversation:
+            row = self._conn.execute(
+                f"SELECT {rows.CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
+                (conversation_id,)).fetchone()
+            if row is None:
+                raise self._unknown(conversation_id)
+            conv = rows.conversation_from_row(row)
+            conv.messages = self._select_messages(conversation_id, None, last_n)
+            return conv
+        return self._run(work)
+
+    def count_messages(self, conversation_id: str) -> int:
+        def work() -> int:
+            row = self._conn.execute(
+                "SELECT message_count FROM conversations WHERE id = ?",
+                (conversation_id,)).fetchone()
+            if row is None:
+                raise self._unknown(conversation_id)
+            return int(row[0])
+        return self._run(work)
+
+    def list_conversations(self, limit: int | None = None,
+                           offset: int = 0) -> list[ConversationSummary]:
+        """Summaries, most recently updated first; never reads message text."""
+        def work() -> list[ConversationSummary]:
+            cursor = self._conn.execute(
+                f"SELECT {rows.SUMMARY_COLUMNS} FROM conversations "
+                "ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?",
+                (-1 if limit is None else max(0, limit), max(0, offset)))
+            return [rows.summary_from_row(row) for row in cursor]
+        return self._run(work)
+
+    def last_conversation_id(self) -> str | None:
+        def work() -> str | None:
+            row = self._conn.execute(
+                "SELECT id FROM conversations ORDER BY updated_at DESC, id DESC LIMIT 1"
+            ).fetchone()
+            return row[0] if row else None
+        return self._run(work)
+
+    def resolve_id(self, prefix: str) -> str:
+        """The id of the one conversation whose id is `prefix` or starts with it."""
+        wanted = prefix.strip()
+        if not wanted:
+            raise UsageError("no conversation id given")
+
+        def work() -> str:
+            for candidate in dict.fromkeys((wanted, wanted.lower())):
+                if self._conn.execute("SELECT 1 FROM conversations WHERE id = ?",
+                                      (candidate,)).fetchone():
+                    return candidate
+                # A range scan on the primary key, so no LIKE/GLOB escaping is needed.
+                found = [row[0] for row in self._conn.execute(
+                    "SELECT id FROM conversations WHERE id >= ? AND id < ? ORDER BY id "
+                    "LIMIT 6", (candidate, candidate + "\U0010ffff"))]
+                if len(found) == 1:
+                    return found[0]
+                if found:
+                    shown = ", ".join(f"{fid[:12]}…" for fid in found[:5])
+                    more = " and more" if len(found) > 5 else ""
+                    raise UsageError(f"'{prefix}' is ambiguous: matches {shown}{more}")
+            raise UsageError(f"no conversation matches '{prefix}'")
+        return self._run(work)
+
+    # ---- messages ----------------------------------------------------------------------
+
+    def add_message(self, message: Message) -> int:
+        """Append `message` to its conversation; returns the position it was given."""
+        conversation_id = message.conversation_id
+        if not conversation_id:
+            raise ValueError("add_message needs message.conversation_id")
+
+        def work() -> int:
+            values = rows.message_values(message)
+            values["writer"] = (self._writer.acquire()
+                                if message.state is MessageState.STREAMING else None)
+            with database.transaction(self._conn):
+                # Under the write lock, so concurrent writers can never pick the same slot.
+                position = self._conn.execute(
+                    "SELECT coalesce(max(position) + 1, 0) FROM messages "
+                    "WHERE conversation_id = ?", (conversation_id,)).fetchone()[0]
+                values["position"] = position
+                bumped = self._conn.execute(
+                    "UPDATE conversations SET message_count = message_count + 1, "
+                    "updated_at = max(updated_at, ?) WHERE id = ?",
+                    (time.time(), conversation_id)).rowcount
+                if bumped == 0:
+                    raise self._unknown(conversation_id)
+                self._conn.execute(_INSERT_MESSAGE, values)
+            return int(position)
+        return self._run(work)
+
+    def update_message(self, message: Message) -> bool:
+        """Save a message's changing fields; cheap enough for every partial write of a stream.
+
+        Returns False when the message no longer exists (its conversation was deleted).
+        """
+        values = rows.message_values(message)
+
+        def work() -> bool:
+            values["writer"] = (self._writer.acquire()
+                                if message.state is MessageState.STREAMING else None)
+            with database.transaction(self._conn):
+                cursor = self._conn.execute(
+                    "UPDATE messages SET content = :content, reasoning = :reasoning, "
+                    "refusal = :refusal, state = :state, finish_reason = :finish_reason, "
+                    "usage = :usage, tool_calls = :tool_calls, error = :error, "
+                    "model = :model, provider = :provider, writer = :writer WHERE id = :id",
+                    values)
+            return cursor.rowcount > 0
+        return self._run(work)
+
+    def load_messages(self, conversation_id: str, before_position: int | None,
+                      limit: int) -> list[Message]:
+        """Up to `limit` messages just before `before_position` (None: the end), in order."""
+        return self._run(lambda: self._select_messages(conversation_id, before_position,
+                                                       limit))
+
+    def position_of(self, message_id: str) -> int:
+        def work() -> int:
+            row = self._conn.execute("SELECT position FROM messages WHERE id = ?",
+                                     (message_id,)).fetchone()
+            if row is None:
+                raise UsageError(f"no message has id {message_id}")
+            return int(row[0])
+        return self._run(work)
+
+    def _select_messages(self, conversation_id: str, before_position: int | None,
+                         limit: int | None) -> list[Message]:
+        before = before_position if before_position is not None else 2**62
+        if limit is None:
+            cursor = self._conn.execute(
+                f"SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? "
+                "AND position < ? ORDER BY position", (conversation_id, before))
+            return [rows.message_from_row(row) for row in cursor]
+        # Walk the (conversation_id, position) index backwards and stop after `limit`.
+        cursor = self._conn.execute(
+            f"SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? "
+            "AND position < ? ORDER BY position DESC LIMIT ?",
+            (conversation_id, before, max(0, limit)))
+        found = [rows.message_from_row(row) for row in cursor]
+        found.reverse()
+        return found
+
+    # ---- search ------------------------------------------------------------------------
+
+    def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+        """Messages matching every word of `query` (the last as a prefix), best first."""
+        expression = fts.match_expression(query)
+        if expression is None or limit <= 0:
+            return []
+
+        def work() -> list[SearchHit]:
+            # Rank first, then build snippets for the winners only: snippet() reads the
+            # message text, which is the expensive part.
+            seqs = [row[0] for row in self._conn.execute(
+                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? "
+                "ORDER BY rank LIMIT ?", (expression, limit))]
+            if not seqs:
+                return []
+            marks = ",".join("?" * len(seqs))
+            found = {row[0]: row[1:] for row in self._conn.execute(
+                "SELECT f.rowid, m.conversation_id, m.id, c.title, m.role, m.created_at, "
+                f"snippet(messages_fts, -1, ?, ?, '…', {_SNIPPET_TOKENS}) "
+                "FROM messages_fts AS f JOIN messages AS m ON m.seq = f.rowid "
+                "JOIN conversations AS c ON c.id = m.conversation_id "
+                f"WHERE messages_fts MATCH ? AND f.rowid IN ({marks})",
+                (HIT_START, HIT_END, expression, *seqs))}
+            hits = []
+            for seq in seqs:
+                if seq in found:
+                    cid, mid, title, role, created_at, snippet = found[seq]
+                    hits.append(SearchHit(conversation_id=cid, message_id=mid, title=title,
+                                          role=Role(role), snippet=snippet,
+                                          created_at=created_at))
+            return hits
+        return self._run(work)
+
+    # ---- plumbing ----------------------------------------------------------------------
+
+    def _unknown(self, conversation_id: str) -> UsageError:
+        return UsageError(f"no conversation matches '{conversation_id}'")
+
+    def _run(self, work: Callable[[], T]) -> T:
+        """Run `work` under the thread lock, turning SQLite failures into StoreError."""
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"the store for {self.path} is closed")
+            try:
+                return work()
+            except sqlite3.Error as exc:
+                raise database.translate(exc, self.path) from exc
+
+    @contextmanager
+    def raw_connection(self) -> Iterator[sqlite3.Connection]:
+        """The underlying connection, for tests and diagnostics (integrity checks)."""
+        with self._lock:
+            yield self._conn
