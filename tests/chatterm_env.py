@@ -1,0 +1,62 @@
+"""Test helpers: write a config pointing at the loopback server, run the CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_config(
+    base_url: str,
+    *,
+    kind: str = "openai",
+    model: str = "test-model",
+    extra: str = "",
+    provider: str = "test",
+    api_key_env: str | None = None,
+) -> Path:
+    """Write a config whose default provider is the loopback server; returns its path."""
+    path = Path(os.environ["CHATTERM_CONFIG"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key_line = f'api_key_env = "{api_key_env}"\n' if api_key_env else ""
+    path.write_text(
+        f'default_provider = "{provider}"\n'
+        f'default_model = "{model}"\n'
+        f"{extra}\n"
+        f"[providers.{provider}]\n"
+        f'base_url = "{base_url}"\n'
+        f'kind = "{kind}"\n'
+        f"{key_line}"
+        "max_retries = 2\n"
+        "read_timeout = 5\n"
+        "connect_timeout = 2\n",
+        encoding="utf-8",
+    )
+    path.chmod(0o600)
+    return path
+
+
+def run_cli(
+    *args: str,
+    input: bytes | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `python -m chatterm ARGS` with the test's isolated environment."""
+    full_env = dict(os.environ)
+    full_env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
+    full_env.pop("CHATTERM_BACKOFF_BASE", None)
+    if env:
+        full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "chatterm", *args],
+        input=input if input is not None else b"",
+        capture_output=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=REPO_ROOT,
+    )
