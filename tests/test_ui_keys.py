@@ -1,0 +1,158 @@
+"""The key map: defaults, [keys] rebinding (taking effect in a running app), bad entries."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual.app import App, ComposeResult
+from textual.widgets import Footer, Input
+
+from chatterm.config import load_config
+from chatterm.ui.commands import PALETTE_ACTIONS
+from chatterm.ui.keys import (
+    ACTIONS_BY_NAME,
+    DEFAULT_KEYMAP,
+    KEY_HELP,
+    app_bindings,
+    binding_id,
+    key_problem,
+    keys_for,
+    resolve_keys,
+    textual_keymap,
+)
+
+
+def test_defaults_cover_the_issue_keys() -> None:
+    assert DEFAULT_KEYMAP["send"] == "enter"
+    assert keys_for(DEFAULT_KEYMAP, "newline") == ["shift+enter", "ctrl+j", "alt+enter"]
+    assert DEFAULT_KEYMAP["stop"] == "escape"
+    assert DEFAULT_KEYMAP["retry"] == "ctrl+r"
+    assert DEFAULT_KEYMAP["switch_model"] == "ctrl+o"
+    assert DEFAULT_KEYMAP["toggle_sidebar"] == "ctrl+b"
+    assert DEFAULT_KEYMAP["search_chats"] == "ctrl+f"
+    assert DEFAULT_KEYMAP["new_chat"] == "ctrl+n"
+    assert DEFAULT_KEYMAP["quit"] == "ctrl+q"
+    # No two app actions share a default key.
+    seen: dict[str, str] = {}
+    for action, spec in DEFAULT_KEYMAP.items():
+        for key in keys_for(DEFAULT_KEYMAP, action):
+            if ACTIONS_BY_NAME[action].scope == "app":
+                assert key not in seen, (key, action, seen.get(key))
+                seen[key] = action
+        assert spec == "" or key_problem(spec) is None
+
+
+def test_key_help_lists_every_action_and_the_palette_uses_known_actions() -> None:
+    assert [row[0] for row in KEY_HELP] == list(DEFAULT_KEYMAP)
+    assert all(description for _, _, description in KEY_HELP)
+    assert set(PALETTE_ACTIONS) <= set(ACTIONS_BY_NAME)
+
+
+def test_resolve_applies_valid_entries_and_reports_bad_ones() -> None:
+    keymap, problems = resolve_keys({
+        "switch_model": "ctrl+l",
+        "bogus_action": "ctrl+x",
+        "retry": "ctl+r",
+        "new_chat": "f99x",
+        "rename_chat": "ctrl+e",
+        "quit": 3,
+    })
+    assert keymap["switch_model"] == "ctrl+l"
+    # Rejected entries keep their defaults.
+    assert keymap["retry"] == "ctrl+r"
+    assert keymap["new_chat"] == "ctrl+n"
+    assert keymap["rename_chat"] == "f2"
+    assert keymap["quit"] == "ctrl+q"
+    assert len(problems) == 5
+    text = "\n".join(problems)
+    assert "[keys] bogus_action: unknown action" in text
+    assert "[keys] retry: 'ctl+r' has an unknown modifier 'ctl'" in text
+    assert "[keys] new_chat: 'f99x' is not a key" in text
+    assert "[keys] rename_chat: 'ctrl+e' edits text in the prompt" in text
+    assert "[keys] quit: must be a string" in text
+    assert all("\n" not in problem for problem in problems)
+
+
+def test_resolve_suggests_close_action_names() -> None:
+    _, problems = resolve_keys({"swich_model": "ctrl+l"})
+    assert problems == ["[keys] swich_model: unknown action (did you mean switch_model?)"]
+
+
+def test_taking_another_actions_key_moves_it_and_says_so() -> None:
+    keymap, problems = resolve_keys({"stop": "ctrl+b"})
+    assert keymap["stop"] == "ctrl+b"
+    assert keymap["toggle_sidebar"] == ""
+    assert problems == [
+        "[keys] stop: 'ctrl+b' was the key for toggle_sidebar, which is now unbound"
+    ]
+    # Two user entries on one key: the second keeps its default.
+    keymap, problems = resolve_keys({"retry": "f9", "new_chat": "f9"})
+    assert keymap["retry"] == "f9"
+    assert keymap["new_chat"] == "ctrl+n"
+    assert len(problems) == 1 and "also given to" in problems[0]
+
+
+def test_empty_string_unbinds() -> None:
+    keymap, problems = resolve_keys({"retry": ""})
+    assert keymap["retry"] == "" and problems == []
+    assert textual_keymap(keymap)[binding_id("retry")] not in ("", "ctrl+r")
+
+
+def test_keys_table_from_a_real_config_file(isolated_env: Any) -> None:
+    path = isolated_env / "config" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text('[keys]\nswitch_model = "ctrl+l"\nzzz = "f4"\n', encoding="utf-8")
+    config = load_config(path)
+    keymap, problems = resolve_keys(config.keys)
+    assert keymap["switch_model"] == "ctrl+l"
+    assert problems == ["[keys] zzz: unknown action (known: " + ", ".join(ACTIONS_BY_NAME)
+                        + ")"]
+
+
+class KeysApp(App[None]):
+    BINDINGS: ClassVar[list[Any]] = app_bindings()
+
+    def __init__(self, config_keys: dict[str, str]) -> None:
+        super().__init__()
+        self.keymap, self.problems = resolve_keys(config_keys)
+        self.called: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Input(id="typing")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_keymap(textual_keymap(self.keymap))
+
+    def action_switch_model(self) -> None:
+        self.called.append("switch_model")
+
+    def action_toggle_sidebar(self) -> None:
+        self.called.append("toggle_sidebar")
+
+    def action_new_chat(self) -> None:
+        self.called.append("new_chat")
+
+
+async def test_rebinding_takes_effect_in_a_running_app() -> None:
+    app = KeysApp({"switch_model": "ctrl+l", "new_chat": ""})
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+o")  # the old key does nothing now
+        await pilot.press("ctrl+l")
+        await pilot.press("ctrl+b")
+        await pilot.press("ctrl+n")  # unbound
+        await pilot.pause()
+        assert app.called == ["switch_model", "toggle_sidebar"]
+        # The footer shows the new key, not the old one.
+        shown = {b.binding.action: b.binding.key for b in app.screen.active_bindings.values()}
+        assert shown["switch_model"] == "ctrl+l"
+
+
+async def test_default_bindings_work_while_typing_in_an_input() -> None:
+    app = KeysApp({})
+    async with app.run_test() as pilot:
+        app.query_one("#typing", Input).focus()
+        await pilot.press("h", "i", "ctrl+o")
+        await pilot.pause()
+        assert app.called == ["switch_model"]
+        assert app.query_one("#typing", Input).value == "hi"
