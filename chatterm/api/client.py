@@ -1,0 +1,464 @@
+"""The async HTTP client: one chat request, streamed or not, with retries and clear errors.
+
+httpx is imported on the first request, not when this module is imported, so code that
+only builds a ChatClient (or never sends anything) does not pay for it.
+
+Retry policy: 429 (honouring Retry-After, capped), 5xx and connection failures are
+retried before the first byte of a reply, with exponential backoff and jitter, up to
+`provider.max_retries`; a `Retrying` event is yielded before each wait. Nothing is
+retried once a 200 has arrived, and 4xx answers are never retried.
+
+The backoff base delay is `ChatClient(..., backoff_base=...)`, else the environment
+variable CHATTERM_BACKOFF_BASE (seconds; meant for tests that run the CLI), else
+BACKOFF_BASE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import os
+import random
+import socket
+import ssl
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from chatterm import __version__
+from chatterm.api.assemble import StreamAssembler, assemble_response
+from chatterm.api.payload import build_payload
+from chatterm.api.server_errors import clean, error_from_response
+from chatterm.api.sse import SSEDecoder
+from chatterm.api.types import (
+    ApiError,
+    AssembledReply,
+    ChatRequest,
+    ClientEvent,
+    Delta,
+    Finished,
+    Retrying,
+    Started,
+)
+from chatterm.providers import ProviderConfig
+
+if TYPE_CHECKING:
+    import httpx
+
+BACKOFF_BASE = 1.0  # seconds before the first retry; doubles each time
+BACKOFF_MAX = 30.0
+RETRY_AFTER_CAP = 60.0  # a server asking for longer is not waited for longer
+MAX_REDIRECTS = 5
+ERROR_BODY_LIMIT = 256 * 1024  # an error page is summarised, never read in full
+
+_REDIRECTS = {301, 302, 303, 307, 308}
+_DNS_WORDS = ("name or service not known", "nodename nor servname", "name resolution",
+              "getaddrinfo failed", "no address associated", "host not found")
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if seconds == seconds else None  # NaN guard
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return (url.scheme, url.host, url.port or default)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _merge(into: Delta, delta: Delta) -> None:
+    into.content += delta.content
+    into.reasoning += delta.reasoning
+    into.refusal += delta.refusal
+
+
+def _has_text(delta: Delta) -> bool:
+    return bool(delta.content or delta.reasoning or delta.refusal)
+
+
+class ChatClient:
+    """One provider, one key. Use as an async context manager or call aclose()."""
+
+    def __init__(
+        self,
+        provider: ProviderConfig,
+        api_key: str | None = None,
+        *,
+        transport: Any = None,
+        backoff_base: float | None = None,
+        retry_after_cap: float = RETRY_AFTER_CAP,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.provider = provider
+        self._api_key = api_key or None
+        self._transport = transport
+        if backoff_base is None:
+            env = os.environ.get("CHATTERM_BACKOFF_BASE")
+            try:
+                backoff_base = float(env) if env else BACKOFF_BASE
+            except ValueError:
+                backoff_base = BACKOFF_BASE
+        self.backoff_base = max(0.0, backoff_base)
+        self.retry_after_cap = retry_after_cap
+        self._rng = rng or random.Random()
+        self._http: httpx.AsyncClient | None = None
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    async def __aenter__(self) -> ChatClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            import httpx
+
+            p = self.provider
+            self._http = httpx.AsyncClient(
+                # read = the longest silence between two bytes, not a total deadline.
+                timeout=httpx.Timeout(connect=p.connect_timeout, read=p.read_timeout,
+                                      write=p.read_timeout, pool=p.connect_timeout),
+                # Redirects are followed by hand so the key never leaves its origin.
+                follow_redirects=False,
+                # A plain-http provider never opens TLS (redirects stay on its origin),
+                # so skip loading the CA bundle, which costs ~60 ms per client.
+                verify=not p.base_url.lower().startswith("http://"),
+                transport=self._transport,
+            )
+        return self._http
+
+    # ---- helpers --------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return self.provider.base_url.rstrip("/") + "/" + path
+
+    def _headers(self, accept: str) -> dict[str, str]:
+        headers = {"Accept": accept, "User-Agent": f"chatterm/{__version__}"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        headers.update(self.provider.headers)
+        return headers
+
+    def _secrets(self) -> list[str]:
+        return [s for s in (self._api_key, *self.provider.headers.values()) if s]
+
+    def _error(self, message: str, **kwargs: Any) -> ApiError:
+        kwargs.setdefault("provider", self.provider.name)
+        kwargs.setdefault("url", self.provider.base_url)
+        return ApiError(clean(message, self._secrets()), **kwargs)
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(BACKOFF_MAX, self.backoff_base * 2 ** (attempt - 1))
+        return delay * (0.5 + self._rng.random())  # jitter: 0.5x to 1.5x
+
+    def _transport_error(self, exc: Exception) -> ApiError:
+        """An error raised before any answer arrived, naming the provider and its URL."""
+        import httpx
+
+        p = self.provider
+        where = f"cannot reach {p.name} at {p.base_url}"
+        chain = _chain(exc)
+        text = " ".join(str(e) for e in chain).lower()
+        retryable = True
+        if isinstance(exc, httpx.ConnectTimeout):
+            reason = f"connection timed out after {p.connect_timeout:g} s"
+        elif isinstance(exc, httpx.PoolTimeout):
+            reason = f"no connection available after {p.connect_timeout:g} s"
+        elif isinstance(exc, httpx.ReadTimeout):
+            where = f"{p.name} at {p.base_url} did not answer"
+            reason = f"nothing arrived for {p.read_timeout:g} s"
+            retryable = False  # the request may be running; do not pay for it twice
+        elif any(isinstance(e, socket.gaierror) for e in chain) or any(
+            w in text for w in _DNS_WORDS
+        ):
+            reason = "the host name could not be resolved"
+            retryable = False
+        elif any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
+            reason = "connection refused"
+        elif any(isinstance(e, ssl.SSLError) for e in chain):
+            reason = f"TLS failed ({exc})"
+            retryable = False
+        elif isinstance(exc, httpx.UnsupportedProtocol):
+            reason = "base_url must start with http:// or https://"
+            retryable = False
+        elif isinstance(exc, httpx.ConnectError):
+            reason = f"connection failed ({exc})"
+        else:
+            reason = f"the connection failed before an answer ({type(exc).__name__}: {exc})"
+        return self._error(f"{where}: {reason}", retryable=retryable)
+
+    # ---- sending, redirects, retries -------------------------------------------------
+
+    async def _send(self, method: str, url: str, body: Any, accept: str) -> httpx.Response:
+        """Send, following same-origin redirects only."""
+        import httpx
+
+        client = self._client()
+        try:
+            target = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise self._error(f"{self.provider.name}: invalid base_url ({exc})") from None
+        start = _origin(target)
+        for _ in range(MAX_REDIRECTS + 1):
+            request = client.build_request(method, target, json=body, headers=self._headers(accept))
+            response = await client.send(request, stream=True)
+            location = response.headers.get("location")
+            if response.status_code not in _REDIRECTS or not location:
+                return response
+            await response.aclose()
+            new = target.join(location)
+            if _origin(new) != start:
+                raise self._error(
+                    f"{self.provider.name} redirected to another origin "
+                    f"({new.scheme}://{new.host}{f':{new.port}' if new.port else ''}); not "
+                    f"following it so the API key stays with {start[0]}://{start[1]} - "
+                    "check base_url",
+                    status=response.status_code,
+                )
+            if response.status_code == 303 and method != "GET":
+                # 303 means "GET something else": the chat request would be lost.
+                raise self._error(
+                    f"{self.provider.name} answered {method} {target.path} with "
+                    f"303 See Other ({new.path}); check base_url",
+                    status=303,
+                )
+            target = new
+        raise self._error(f"{self.provider.name}: too many redirects from {url}")
+
+    async def _attempts(
+        self, method: str, url: str, body: Any, accept: str
+    ) -> AsyncIterator[Retrying | httpx.Response]:
+        """Yields a Retrying per retry, then the 2xx response (open; caller closes it)."""
+        import httpx
+
+        max_retries = max(0, self.provider.max_retries)
+        attempt = 0
+        while True:
+            retry_after: float | None = None
+            try:
+                response = await self._send(method, url, body, accept)
+            except ApiError:
+                raise
+            except httpx.TransportError as exc:
+                error = self._transport_error(exc)
+            else:
+                if response.status_code < 300:
+                    yield response
+                    return
+                try:
+                    raw = await self._read_limited(response)
+                finally:
+                    await response.aclose()
+                error = error_from_response(
+                    response.status_code, raw, response.headers.get("content-type"),
+                    self.provider.name, url, secrets=self._secrets(),
+                )
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if not error.retryable or attempt >= max_retries:
+                if attempt:
+                    error = self._error(
+                        f"{error.message} (gave up after {attempt} "
+                        f"{'retry' if attempt == 1 else 'retries'})",
+                        status=error.status, code=error.code, url=error.url,
+                        unknown_model=error.unknown_model,
+                    )
+                raise error
+            attempt += 1
+            if retry_after is not None:
+                delay = min(retry_after, self.retry_after_cap)
+            else:
+                delay = self._backoff(attempt)
+            yield Retrying(attempt=attempt, max_retries=max_retries, delay=delay,
+                           reason=error.message)
+            await asyncio.sleep(delay)
+
+    async def _read_limited(self, response: httpx.Response) -> bytes:
+        import httpx
+
+        data = bytearray()
+        try:
+            async for part in response.aiter_bytes():
+                data += part
+                if len(data) >= ERROR_BODY_LIMIT:
+                    break
+        except httpx.TransportError:
+            pass  # the status says enough; a cut error body is still worth showing
+        return bytes(data[:ERROR_BODY_LIMIT])
+
+    async def _open(
+        self, method: str, url: str, body: Any, accept: str
+    ) -> AsyncIterator[Retrying | httpx.Response]:
+        async with contextlib.aclosing(self._attempts(method, url, body, accept)) as attempts:
+            async for item in attempts:
+                yield item
+
+    # ---- public API -----------------------------------------------------------------
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ClientEvent]:
+        """Started, then Delta events, then Finished; Retrying events may come first.
+
+        Raises ApiError on failure; `.partial` holds whatever streamed before it.
+        A stream that ends cleanly but without finish_reason or [DONE] is not an
+        error: Finished carries a reply whose state is interrupted.
+        """
+        payload = build_payload(self.provider, request)  # may refuse before any request
+        url = self._url("chat/completions")
+        accept = "text/event-stream" if request.stream else "application/json"
+        response: httpx.Response | None = None
+        async for item in self._open("POST", url, payload, accept):
+            if isinstance(item, Retrying):
+                yield item
+            else:
+                response = item
+        assert response is not None
+        try:
+            yield Started()
+            content_type = response.headers.get("content-type", "").lower()
+            if "event-stream" in content_type or (request.stream and "json" not in content_type):
+                async for event in self._read_stream(response, request.prefix):
+                    yield event
+            else:
+                async for event in self._read_whole(response, request.prefix):
+                    yield event
+        finally:
+            await response.aclose()
+
+    async def _read_stream(
+        self, response: httpx.Response, prefix: str | None
+    ) -> AsyncIterator[ClientEvent]:
+        import httpx
+
+        p = self.provider
+        decoder = SSEDecoder()
+        assembler = StreamAssembler(prefix)
+        reply = assembler.reply
+        warned = 0
+
+        def feed(events: list[Any]) -> Delta:
+            nonlocal warned
+            out = Delta()
+            for event in events:
+                if assembler.done:
+                    break  # nothing after [DONE] counts
+                _merge(out, assembler.feed_event(event))
+            reply.warnings.extend(decoder.warnings[warned:])
+            warned = len(decoder.warnings)
+            return out
+
+        try:
+            async for data in response.aiter_bytes():
+                delta = feed(decoder.feed(data))
+                if _has_text(delta):
+                    yield delta
+                if assembler.done:
+                    break
+            else:
+                delta = feed(decoder.close())
+                if _has_text(delta):
+                    yield delta
+        except ApiError as exc:
+            raise self._error(f"{p.name}: {exc.message}", status=exc.status, code=exc.code,
+                              partial=exc.partial, url=str(response.url)) from None
+        except httpx.ReadTimeout:
+            raise self._error(
+                f"{p.name}: nothing arrived for {p.read_timeout:g} s; the reply is incomplete",
+                partial=reply, url=str(response.url),
+            ) from None
+        except httpx.TransportError as exc:
+            raise self._error(
+                f"{p.name}: the connection dropped mid-reply ({type(exc).__name__}: {exc})",
+                partial=reply, url=str(response.url),
+            ) from None
+        yield Finished(reply)
+
+    async def _read_whole(
+        self, response: httpx.Response, prefix: str | None
+    ) -> AsyncIterator[ClientEvent]:
+        import httpx
+
+        p = self.provider
+        try:
+            raw = await response.aread()
+        except httpx.ReadTimeout:
+            raise self._error(f"{p.name}: nothing arrived for {p.read_timeout:g} s; "
+                              "no reply", partial=AssembledReply()) from None
+        except httpx.TransportError as exc:
+            raise self._error(f"{p.name}: the connection dropped before the reply was "
+                              f"complete ({type(exc).__name__}: {exc})",
+                              partial=AssembledReply()) from None
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise self._error(
+                f"{p.name}: the answer is not JSON: {raw[:200].decode('utf-8', 'replace')}"
+            ) from None
+        try:
+            reply = assemble_response(data, prefix)
+        except ApiError as exc:
+            raise self._error(f"{p.name}: {exc.message}", status=exc.status, code=exc.code,
+                              partial=exc.partial) from None
+        added = reply.content[len(prefix or ""):] if prefix else reply.content
+        delta = Delta(content=added, reasoning=reply.reasoning, refusal=reply.refusal)
+        if _has_text(delta):
+            yield delta
+        yield Finished(reply)
+
+    async def list_models(self) -> Any:
+        """Parsed JSON of GET {base_url}/models; ApiError when that fails."""
+        import httpx
+
+        p = self.provider
+        url = self._url("models")
+        response: httpx.Response | None = None
+        async for item in self._open("GET", url, None, "application/json"):
+            if not isinstance(item, Retrying):
+                response = item
+        assert response is not None
+        try:
+            raw = await response.aread()
+        except httpx.ReadTimeout:
+            raise self._error(f"{p.name}: nothing arrived for {p.read_timeout:g} s from "
+                              f"{url}") from None
+        except httpx.TransportError as exc:
+            raise self._error(f"{p.name}: the connection dropped while listing models "
+                              f"({type(exc).__name__}: {exc})") from None
+        finally:
+            await response.aclose()
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise self._error(f"{p.name}: GET {url} did not answer with JSON",
+                              status=response.status_code) from None
