@@ -1,0 +1,1 @@
+"""chatterm's Textual user interface."""

@@ -1,0 +1,55 @@
+"""Textual messages that carry user intent from widgets up to the chat screen and app.
+
+Widgets never call the engine themselves: they post one of these and the screen, which
+owns the ChatSession, decides what happens. That keeps every flow testable in one place.
+"""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+
+class PromptSubmitted(Message):
+    """The user pressed Enter in the prompt."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class MessageActionRequested(Message):
+    """A message view asks for an action on its message: retry, continue, copy, copy_code."""
+
+    def __init__(self, message_id: str | None, action: str) -> None:
+        super().__init__()
+        self.message_id = message_id
+        self.action = action
+
+
+class OlderMessagesWanted(Message):
+    """The user scrolled to the top of the message list and earlier messages exist."""
+
+
+class ConversationChanged(Message):
+    """A conversation was created, renamed, deleted or got a new reply: lists should refresh."""
+
+    def __init__(self, conversation_id: str | None) -> None:
+        super().__init__()
+        self.conversation_id = conversation_id
+
+
+class ConversationOpenRequested(Message):
+    """Open a saved conversation by id (from a list, a search hit or the palette)."""
+
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__()
+        self.conversation_id = conversation_id
+
+
+class ProviderConfigured(Message):
+    """The first-run screen saved a key or switched provider: retry what failed."""
+
+    def __init__(self, provider: str, model: str | None) -> None:
+        super().__init__()
+        self.provider = provider
+        self.model = model

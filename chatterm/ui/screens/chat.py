@@ -1,0 +1,547 @@
+"""The main screen: the conversation, the status line and the prompt.
+
+This screen owns the ChatSession of the open conversation. Replies run in one Textual
+worker at a time; the session calls `_on_event` on the event loop for every step, so
+widgets are updated directly, without thread hops. Stopping is cancelling that worker:
+the session then marks the partial reply interrupted and saves it before the worker ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
+
+from chatterm.conversation import Conversation, Message, MessageState, Role
+from chatterm.errors import ChattermError, ConfigError
+from chatterm.sanitize import neutralise
+from chatterm.ui.events import (
+    ConversationChanged,
+    MessageActionRequested,
+    OlderMessagesWanted,
+    PromptSubmitted,
+)
+from chatterm.ui.launch import FIRST_PAGE, OpenedConversation
+from chatterm.ui.widgets.message_view import (
+    AssistantMessage,
+    MessageList,
+    MessageView,
+    SystemMessage,
+    UserMessage,
+    code_blocks,
+    usage_text,
+    view_for,
+)
+from chatterm.ui.widgets.prompt import PromptInput
+from chatterm.ui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from chatterm.exchange import ChatSession, SessionEvent
+    from chatterm.ui.app import ChattermApp
+
+ReplyKind = Literal["send", "retry", "continue"]
+
+IDLE_HINT = "Enter sends · Shift+Enter/Ctrl+J newline · Ctrl+O model · Ctrl+B chats"
+
+
+class ChatScreen(Screen[None]):
+    """One conversation at a time; `open_conversation` swaps it."""
+
+    AUTO_FOCUS = "#prompt"
+
+    BINDINGS: ClassVar = []
+
+    def __init__(self, opened: OpenedConversation) -> None:
+        super().__init__()
+        self.opened = opened
+        self.session: ChatSession | None = None
+        self.reply_worker: Worker[Any] | None = None
+        self._pending_views: list[MessageView] = []
+        self._active_view: AssistantMessage | None = None
+        self._loading_older = False
+        self._key_check: asyncio.Task[Any] | None = None
+
+    @property
+    def chat_app(self) -> ChattermApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def conversation(self) -> Conversation:
+        return self.opened.conversation
+
+    # ---- layout ------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="title-bar", markup=False)
+        with Horizontal(id="body"):
+            yield Vertical(id="sidebar-slot")
+            with Vertical(id="chat"):
+                yield MessageList(id="messages")
+                yield StatusBar(id="status")
+                yield PromptInput(id="prompt", placeholder="Ask anything…")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#sidebar-slot").display = False
+        self.prompt.focus()
+        self._show_conversation()
+
+    @property
+    def prompt(self) -> PromptInput:
+        return self.query_one("#prompt", PromptInput)
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one("#status", StatusBar)
+
+    @property
+    def message_list(self) -> MessageList:
+        return self.query_one("#messages", MessageList)
+
+    @property
+    def busy(self) -> bool:
+        return self.reply_worker is not None and not self.reply_worker.is_finished
+
+    # ---- showing a conversation --------------------------------------------------------
+
+    def _show_conversation(self) -> None:
+        conversation = self.conversation
+        self.session = None
+        self._refresh_title()
+        self.status.set_model(conversation.provider, conversation.model or "(no model)")
+        self.status.show_idle(IDLE_HINT)
+        message_list = self.message_list
+        message_list.remove_children()
+        views: list[MessageView] = []
+        if conversation.system_prompt.strip() and self.opened.first_position == 0:
+            views.append(SystemMessage(Message(role=Role.SYSTEM,
+                                               content=conversation.system_prompt)))
+        last_reply = _last_reply_index(conversation.messages)
+        for index, message in enumerate(conversation.messages):
+            views.append(view_for(message, is_last=index == last_reply))
+        message_list.has_older = self.opened.first_position > 0
+        if views:
+            message_list.mount_all(views)
+        message_list.anchor()
+        self._check_key()
+
+    def open_conversation(self, opened: OpenedConversation) -> None:
+        """Show another conversation; a reply still streaming is stopped (and saved) first."""
+        self._switch_to(opened)
+
+    @work(group="switch", exclusive=True)
+    async def _switch_to(self, opened: OpenedConversation) -> None:
+        await self.stop_and_wait()
+        self.opened = opened
+        self._show_conversation()
+        self.prompt.focus()
+        self.post_message(ConversationChanged(opened.conversation.id))
+
+    def _refresh_title(self) -> None:
+        conversation = self.conversation
+        title = conversation.title or "New chat"
+        parts: list[str | tuple[str, str]] = [(neutralise(title), "bold")]
+        if self.opened.saved:
+            parts.append((f"  {conversation.id[:8]}", "$text-muted"))
+        self.query_one("#title-bar", Static).update(Content.assemble(*parts))
+
+    def _check_key(self) -> None:
+        """After the first paint: is a key set for the provider? (may run a key command)."""
+        self.run_worker(self._key_check_work(), group="key-check", exclusive=True)
+
+    async def _key_check_work(self) -> None:
+        app = self.chat_app
+        provider_name = self.conversation.provider
+        try:
+            key = await asyncio.to_thread(app.key_for, provider_name)
+        except ChattermError as error:
+            self.status.show_error(error.message)
+            return
+        if key is None and app.provider_needs_key(provider_name):
+            app.open_first_run(provider_name)
+
+    # ---- sending -----------------------------------------------------------------------
+
+    @on(PromptSubmitted)
+    def _on_prompt_submitted(self, event: PromptSubmitted) -> None:
+        event.stop()
+        self.submit(event.text)
+
+    def submit(self, text: str) -> bool:
+        """Send `text` as the next user message; False (and nothing changes) if impossible."""
+        if not text.strip():
+            return False
+        if self.busy:
+            self.notify("A reply is still streaming: Esc stops it.", severity="warning")
+            return False
+        if not self.conversation.model:
+            self.status.show_error("no model chosen: press Ctrl+O to pick one")
+            return False
+        self.prompt.clear()
+        user_view = UserMessage(Message(role=Role.USER, content=text), classes="user")
+        reply = Message(
+            role=Role.ASSISTANT,
+            state=MessageState.STREAMING,
+            provider=self.conversation.provider,
+            model=self.conversation.model,
+        )
+        reply_view = AssistantMessage(reply, is_last=True)
+        for view in self.message_list.views():
+            if isinstance(view, AssistantMessage):
+                view.set_last(False)
+        self._pending_views = [user_view, reply_view]
+        self.message_list.mount_all(self._pending_views)
+        self.message_list.scroll_end(animate=False)
+        self._start_reply("send", text)
+        return True
+
+    def _start_reply(self, kind: ReplyKind, prompt: str = "") -> None:
+        self.status.show_waiting()
+        self.reply_worker = self.run_worker(
+            self._reply(kind, prompt), group="reply", exclusive=True, exit_on_error=False
+        )
+
+    async def _reply(self, kind: ReplyKind, prompt: str) -> None:
+        started = False
+
+        def on_event(event: SessionEvent) -> None:
+            nonlocal started
+            started = True
+            self._on_event(kind, event)
+
+        try:
+            session = await self._ready_session()
+            if kind == "send":
+                await session.send(prompt, on_event)
+            elif kind == "retry":
+                await session.retry(on_event)
+            else:
+                await session.continue_reply(on_event)
+        except asyncio.CancelledError:
+            if started:
+                self._finish_active("stopped: the partial reply is kept (Ctrl+G continues)")
+            else:
+                self._drop_pending(prompt)
+                self.status.show_note("stopped before the request was sent")
+            raise
+        except ChattermError as error:
+            # Raised before anything streamed: no key, nothing to retry, a bad provider...
+            if started:
+                self._finish_active(error.message, error=True)
+            else:
+                self._drop_pending(prompt)
+                self.status.show_error(error.message)
+                if isinstance(error, ConfigError) and "API key" in error.message:
+                    self.chat_app.open_first_run(self.conversation.provider)
+        except Exception as error:  # a bug must never leave the prompt dead
+            self.log.error("reply failed", repr(error))
+            message = f"unexpected error: {type(error).__name__}: {error}"
+            if started:
+                self._finish_active(message, error=True)
+            else:
+                self._drop_pending(prompt)
+                self.status.show_error(message)
+        finally:
+            self._pending_views = []
+            self._active_view = None
+            if started:
+                self.opened.saved = self.opened.saved or self.chat_app.store is not None
+                self._refresh_title()
+                self.post_message(ConversationChanged(self.conversation.id))
+
+    def _drop_pending(self, prompt: str) -> None:
+        """Nothing was sent: take the optimistic views back and give the text back."""
+        for view in self._pending_views:
+            view.remove()
+        self._pending_views = []
+        if prompt and not self.prompt.text:
+            self.prompt.load_text(prompt)
+            self.prompt.move_cursor(self.prompt.document.end)
+        views = self.message_list.views()
+        last = _last_reply_view(views)
+        if last is not None:
+            last.set_last(True)
+
+    def _finish_active(self, note: str, *, error: bool = False) -> None:
+        view = self._active_view
+        if view is not None:
+            view.finish(view.message)
+        if error:
+            self.status.show_error(note)
+        else:
+            self.status.show_note(note)
+
+    def _on_event(self, kind: ReplyKind, event: SessionEvent) -> None:
+        from chatterm.exchange import (
+            ReplyDelta,
+            ReplyFailed,
+            ReplyFinished,
+            ReplyRetrying,
+            ReplyStarted,
+        )
+
+        if isinstance(event, ReplyDelta):
+            view = self._active_view
+            if view is None:
+                return
+            delta = event.delta
+            if delta.content:
+                view.append_content(delta.content)
+            if delta.reasoning:
+                view.append_reasoning()
+            if delta.refusal:
+                view.append_refusal()
+            self.status.count_token()
+        elif isinstance(event, ReplyStarted):
+            self._bind_started(kind, event.message)
+        elif isinstance(event, ReplyRetrying):
+            retrying = event.retrying
+            self.status.show_retry(
+                retrying.delay, retrying.attempt, retrying.max_retries, retrying.reason
+            )
+        elif isinstance(event, ReplyFinished):
+            message = event.message
+            if self._active_view is not None:
+                self._active_view.finish(message)
+            if message.state is MessageState.COMPLETE:
+                self.status.show_done(usage_text(message.usage))
+            else:
+                self.status.show_note(
+                    "the reply was cut off: Ctrl+G continues it, Ctrl+R retries"
+                )
+        elif isinstance(event, ReplyFailed):
+            if self._active_view is not None:
+                self._active_view.finish(event.message)
+            self.status.show_error(f"{event.error.message} (Ctrl+R retries)")
+
+    def _bind_started(self, kind: ReplyKind, message: Message) -> None:
+        """Tie the session's real message to the view that shows it."""
+        message_list = self.message_list
+        if kind == "send" and self._pending_views:
+            user_view, reply_view = self._pending_views
+            messages = self.conversation.messages
+            if len(messages) >= 2 and messages[-2].role is Role.USER:
+                user_view.message = messages[-2]
+            reply_view.message = message
+            view = reply_view
+        else:
+            found = message_list.view_for_id(message.id)
+            if isinstance(found, AssistantMessage):
+                view = found
+                view.restart(message)
+            else:
+                view = AssistantMessage(message, is_last=True)
+                message_list.mount(view)
+        self._active_view = view  # type: ignore[assignment]
+        if message.state is MessageState.STREAMING:
+            self.status.show_waiting()
+
+    async def _ready_session(self) -> ChatSession:
+        """The session, with the whole history loaded (requests carry all of it)."""
+        app = self.chat_app
+        if not self.opened.complete and app.store is not None:
+            store = app.store
+            full = await asyncio.to_thread(store.get_conversation, self.conversation.id)
+            conversation = self.conversation
+            conversation.messages = full.messages
+            self.opened.complete = True
+            self.session = None
+        if self.session is None:
+            from chatterm.exchange import ChatSession
+
+            self.session = ChatSession(
+                app.store,
+                app.config,
+                self.conversation,
+                api_key=app.cached_key(self.conversation.provider),
+                persisted=self.opened.saved,
+            )
+        return self.session
+
+    # ---- stop, retry, continue ---------------------------------------------------------
+
+    def stop(self) -> bool:
+        """Esc: stop the stream (or the retry countdown). The partial reply is kept."""
+        if not self.busy:
+            return False
+        assert self.reply_worker is not None
+        self.reply_worker.cancel()
+        return True
+
+    async def stop_and_wait(self) -> None:
+        """Stop a running reply and wait until the session has saved it."""
+        worker = self.reply_worker
+        if worker is None or worker.is_finished:
+            return
+        worker.cancel()
+        with contextlib.suppress(WorkerCancelled, WorkerFailed, asyncio.CancelledError):
+            await worker.wait()
+
+    def retry(self) -> None:
+        if self.busy:
+            self.notify("A reply is still streaming: Esc stops it first.", severity="warning")
+            return
+        if _last_reply_index(self.conversation.messages) is None and self.opened.complete:
+            self.status.show_error("there is no reply to retry yet")
+            return
+        self._start_reply("retry")
+
+    def continue_reply(self) -> None:
+        if self.busy:
+            self.notify("A reply is still streaming.", severity="warning")
+            return
+        index = _last_reply_index(self.conversation.messages)
+        if index is None:
+            self.status.show_error("there is no reply to continue yet")
+            return
+        last = self.conversation.messages[index]
+        if not last.content.strip():
+            # Nothing was kept to continue from: a fresh attempt is the same thing.
+            self._start_reply("retry")
+            return
+        self._start_reply("continue")
+
+    # ---- model ---------------------------------------------------------------------------
+
+    def apply_model(self, provider: str, model: str) -> None:
+        """Use provider/model from the next reply of this conversation on."""
+        conversation = self.conversation
+        try:
+            if self.session is not None:
+                self.session.set_model(provider, model)
+            else:
+                self.chat_app.config.provider(provider)
+                conversation.provider = provider
+                conversation.model = model
+                store = self.chat_app.store
+                if store is not None and self.opened.saved:
+                    store.update_conversation(conversation)
+        except ChattermError as error:
+            self.status.show_error(error.message)
+            return
+        self.status.set_model(provider, model)
+        self.status.show_note(f"next reply: {model} ({provider})")
+        self._check_key()
+
+    # ---- scroll-back -------------------------------------------------------------------
+
+    @on(OlderMessagesWanted)
+    def _on_older_wanted(self, event: OlderMessagesWanted) -> None:
+        event.stop()
+        self.load_older()
+
+    def load_older(self, page: int = FIRST_PAGE) -> int:
+        """Mount up to `page` earlier messages above the first one; returns how many."""
+        opened = self.opened
+        store = self.chat_app.store
+        if self._loading_older or opened.first_position <= 0 or store is None:
+            return 0
+        self._loading_older = True
+        try:
+            older = store.load_messages(self.conversation.id, opened.first_position, page)
+        except ChattermError as error:
+            self.status.show_error(error.message)
+            self._loading_older = False
+            return 0
+        opened.first_position -= len(older)
+        message_list = self.message_list
+        message_list.has_older = opened.first_position > 0
+        views: list[MessageView] = []
+        if opened.first_position == 0 and self.conversation.system_prompt.strip():
+            views.append(SystemMessage(Message(role=Role.SYSTEM,
+                                               content=self.conversation.system_prompt)))
+        views.extend(view_for(message) for message in older)
+        current = message_list.views()
+        anchor_view = current[0] if current else None
+        if anchor_view is not None:
+            message_list.mount_all(views, before=anchor_view)
+        else:
+            message_list.mount_all(views)
+
+        def keep_place() -> None:
+            # Stay on the message that was at the top, instead of jumping to the oldest.
+            if anchor_view is not None:
+                message_list.scroll_to(y=anchor_view.virtual_region.y, animate=False,
+                                       immediate=True)
+            self._loading_older = False
+
+        self.call_after_refresh(keep_place)
+        return len(older)
+
+    # ---- per-message actions -----------------------------------------------------------
+
+    @on(MessageActionRequested)
+    def _on_message_action(self, event: MessageActionRequested) -> None:
+        event.stop()
+        if event.action == "focus_prompt":
+            self.prompt.focus()
+            return
+        message = self._message_by_id(event.message_id)
+        if message is None:
+            return
+        if event.action == "copy":
+            self.copy_text(message.content, "message")
+        elif event.action == "copy_code":
+            self.copy_code(message)
+
+    def _message_by_id(self, message_id: str | None) -> Message | None:
+        if message_id is None:
+            return None
+        view = self.message_list.view_for_id(message_id)
+        return view.message if view is not None else None
+
+    def copy_text(self, text: str, what: str) -> None:
+        if not text:
+            self.notify(f"The {what} is empty.", severity="warning")
+            return
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied the {what} ({len(text):,} characters).")
+
+    def copy_code(self, message: Message) -> None:
+        blocks = code_blocks(message.content)
+        if not blocks:
+            self.notify("This message has no code block.", severity="warning")
+            return
+        focused = self.focused
+        # Pressing the key again on the same message walks through its blocks.
+        index = 0
+        if isinstance(focused, MessageView) and focused.message.id == message.id:
+            index = focused._code_index % len(blocks)
+            focused._code_index += 1
+        self.copy_text(blocks[index], f"code block {index + 1} of {len(blocks)}")
+
+    def last_reply(self) -> Message | None:
+        index = _last_reply_index(self.conversation.messages)
+        return self.conversation.messages[index] if index is not None else None
+
+    def focused_or_last_reply(self) -> Message | None:
+        focused = self.focused
+        if isinstance(focused, MessageView):
+            return focused.message
+        return self.last_reply()
+
+
+def _last_reply_index(messages: list[Message]) -> int | None:
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index].role is Role.ASSISTANT:
+            return index
+        if messages[index].role is Role.USER:
+            return None
+    return None
+
+
+def _last_reply_view(views: list[MessageView]) -> AssistantMessage | None:
+    for view in reversed(views):
+        if isinstance(view, AssistantMessage):
+            return view
+        if isinstance(view, UserMessage):
+            return None
+    return None

@@ -1,0 +1,363 @@
+"""One widget per message role, and the scrolling list that holds them.
+
+Everything a model (or a user) wrote goes through `neutralise` before it reaches a widget:
+escape sequences in a reply must show up as visible text, never act on the terminal.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.widgets import Collapsible, Static
+
+from chatterm.conversation import Message, MessageState, Role, Usage
+from chatterm.sanitize import neutralise
+from chatterm.ui.events import MessageActionRequested, OlderMessagesWanted
+from chatterm.ui.widgets.streaming_markdown import StreamingMarkdown
+
+# Showing a megabyte prompt in full would cost seconds of layout for no reader; the full
+# text is still saved and sent, only the view is cut.
+DISPLAY_LIMIT = 32_000
+
+_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S)
+
+
+def code_blocks(markdown: str) -> list[str]:
+    """The bodies of the fenced code blocks in `markdown`, in order."""
+    return [found["body"].rstrip("\n") for found in _FENCE.finditer(markdown)]
+
+
+def clipped(text: str) -> str:
+    if len(text) <= DISPLAY_LIMIT:
+        return text
+    hidden = len(text) - DISPLAY_LIMIT
+    return f"{text[:DISPLAY_LIMIT]}\n… ({hidden:,} more characters not shown; all were saved)"
+
+
+def usage_text(usage: Usage | None) -> str:
+    if usage is None:
+        return ""
+    parts: list[str] = []
+    if usage.prompt_tokens is not None or usage.completion_tokens is not None:
+        parts.append(f"{usage.prompt_tokens or 0:,} in · {usage.completion_tokens or 0:,} out")
+    elif usage.total_tokens is not None:
+        parts.append(f"{usage.total_tokens:,} tokens")
+    if usage.reasoning_tokens:
+        parts.append(f"{usage.reasoning_tokens:,} reasoning")
+    if usage.cost is not None:
+        parts.append(f"${usage.cost:.4f}" if usage.cost < 1 else f"${usage.cost:.2f}")
+    return " · ".join(parts)
+
+
+class MessageView(Vertical, can_focus=True):
+    """Common frame: a header line naming the role, then the role's own body."""
+
+    BINDINGS: ClassVar = [
+        Binding("c", "copy_message", "Copy message"),
+        Binding("b", "copy_code", "Copy code"),
+        Binding("up", "focus_sibling(-1)", show=False),
+        Binding("down", "focus_sibling(1)", show=False),
+    ]
+
+    role_label = ""
+
+    def __init__(self, message: Message, *, classes: str = "") -> None:
+        super().__init__(classes=f"message {classes}".strip())
+        self.message = message
+        self._code_index = 0
+
+    @property
+    def message_id(self) -> str:
+        return self.message.id
+
+    def header(self) -> Content:
+        return Content.styled(self.role_label, "bold")
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.header(), classes="msg-header", markup=False)
+
+    def refresh_header(self) -> None:
+        self.query_one(".msg-header", Static).update(self.header())
+
+    def action_copy_message(self) -> None:
+        self.post_message(MessageActionRequested(self.message.id, "copy"))
+
+    def action_copy_code(self) -> None:
+        self.post_message(MessageActionRequested(self.message.id, "copy_code"))
+
+    def action_focus_sibling(self, step: int) -> None:
+        views = [view for view in self.parent.children if isinstance(view, MessageView)]
+        index = views.index(self) + step
+        if 0 <= index < len(views):
+            views[index].focus()
+            views[index].scroll_visible(animate=False)
+        elif step > 0:
+            self.post_message(MessageActionRequested(None, "focus_prompt"))
+
+
+class UserMessage(MessageView):
+    role_label = "you"
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        yield Static(
+            Content(neutralise(clipped(self.message.content))), classes="msg-body", markup=False
+        )
+
+
+class SystemMessage(MessageView):
+    """The system prompt: folded by default, since it rarely changes and can be long."""
+
+    role_label = "system"
+
+    def compose(self) -> ComposeResult:
+        with Collapsible(title="System prompt", collapsed=True):
+            yield Static(
+                Content(neutralise(clipped(self.message.content))),
+                classes="msg-body",
+                markup=False,
+            )
+
+    def refresh_header(self) -> None:
+        return None
+
+
+class ToolMessage(MessageView):
+    role_label = "tool"
+
+    def header(self) -> Content:
+        call = self.message.tool_call_id or ""
+        return Content.assemble(("tool result", "bold"), (f"  {call}", "$text-muted"))
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        yield Static(
+            Content(neutralise(clipped(self.message.content))), classes="msg-body", markup=False
+        )
+
+
+class AssistantMessage(MessageView):
+    """A reply: model label, folded reasoning, refusal, Markdown body, tool calls, usage.
+
+    While streaming, `append_*` is called once per delta; everything but the Markdown
+    body is throttled so a long reasoning trace does not re-render per token.
+    """
+
+    role_label = "assistant"
+
+    def __init__(self, message: Message, *, is_last: bool = False) -> None:
+        super().__init__(message)
+        self.is_last = is_last
+        self.streaming = message.state is MessageState.STREAMING
+        self._body: StreamingMarkdown | None = None
+        self._reasoning_dirty = False
+
+    # ---- composition -------------------------------------------------------------------
+
+    def header(self) -> Content:
+        message = self.message
+        parts: list[str | tuple[str, str]] = [(message.model or "assistant", "bold $accent")]
+        if message.provider:
+            parts.append((f"  {message.provider}", "$text-muted"))
+        badge = {
+            MessageState.INTERRUPTED: ("  ⏸ interrupted", "$warning"),
+            MessageState.ERROR: ("  ✗ error", "$error"),
+        }.get(message.state)
+        if badge and not self.streaming:
+            parts.append(badge)
+        return Content.assemble(*parts)
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        message = self.message
+        if message.reasoning:
+            yield self._reasoning_box(message.reasoning)
+        if message.refusal:
+            yield self._refusal_box(message.refusal)
+        if self.streaming:
+            self._body = StreamingMarkdown(classes="msg-body")
+            if message.content:
+                self._body.append(neutralise(message.content))
+        else:
+            # History: rendered once, straight from the stored text.
+            self._body = StreamingMarkdown(neutralise(clipped(message.content)),
+                                           classes="msg-body")
+        yield self._body
+        if message.tool_calls:
+            yield self._tool_calls_box()
+        yield Static(self.footer(), classes="msg-footer", markup=False)
+
+    def _reasoning_box(self, text: str) -> Collapsible:
+        return Collapsible(
+            Static(Content(neutralise(text)), classes="reasoning-text", markup=False),
+            title="Reasoning",
+            collapsed=True,
+            classes="reasoning",
+        )
+
+    def _refusal_box(self, text: str) -> Static:
+        return Static(
+            Content.assemble(("Refused: ", "bold $error"), neutralise(text)),
+            classes="refusal",
+            markup=False,
+        )
+
+    def _tool_calls_box(self) -> Static:
+        lines: list[str | tuple[str, str]] = []
+        for index, call in enumerate(self.message.tool_calls):
+            if index:
+                lines.append("\n")
+            lines.append(("⚙ " + neutralise(call.name or "?"), "bold"))
+            lines.append(("(" + neutralise(clipped(call.arguments)) + ")", "$text-muted"))
+        return Static(Content.assemble(*lines), classes="tool-calls", markup=False)
+
+    def footer(self) -> Content:
+        message = self.message
+        parts: list[str | tuple[str, str] | Content] = []
+        if self.streaming:
+            return Content("")
+        used = usage_text(message.usage)
+        if used:
+            parts.append((used, "$text-muted"))
+        if message.state in (MessageState.ERROR, MessageState.INTERRUPTED) and message.error:
+            if parts:
+                parts.append("\n")
+            parts.append((neutralise(message.error), "$error"))
+        if self.is_last and message.state is not MessageState.STREAMING:
+            actions: list[tuple[str, str]] = []
+            if message.state in (MessageState.INTERRUPTED,) or message.finish_reason == "length":
+                actions.append(("continue", "continue_reply"))
+            actions.append(("retry" if message.state is not MessageState.COMPLETE
+                            else "regenerate", "retry"))
+            if parts:
+                parts.append("\n")
+            for index, (label, action) in enumerate(actions):
+                if index:
+                    parts.append("  ")
+                parts.append(Content.from_markup(f"[@click=app.{action}]\\[{label}][/]"))
+        return Content.assemble(*parts) if parts else Content("")
+
+    def refresh_footer(self) -> None:
+        self.query_one(".msg-footer", Static).update(self.footer())
+
+    # ---- streaming ---------------------------------------------------------------------
+
+    def restart(self, message: Message) -> None:
+        """A retry or continue starts streaming into this view again."""
+        self.message = message
+        self.streaming = True
+        old = self._body
+        self._body = StreamingMarkdown(classes="msg-body")
+        if old is not None:
+            self.mount(self._body, after=old)
+            old.remove()
+        else:
+            self.mount(self._body, before=self.query_one(".msg-footer"))
+        if message.content:
+            self._body.append(neutralise(message.content))
+        for box in self.query(".reasoning, .refusal, .tool-calls"):
+            box.remove()
+        if message.reasoning:
+            self.mount(self._reasoning_box(message.reasoning), before=self._body)
+        self.refresh_header()
+        self.refresh_footer()
+
+    def append_content(self, text: str) -> None:
+        if text and self._body is not None:
+            self._body.append(neutralise(text))
+
+    def append_reasoning(self) -> None:
+        """Reasoning is redrawn from the message, at most a few times a second."""
+        if not self.query(".reasoning"):
+            assert self._body is not None
+            self.mount(self._reasoning_box(self.message.reasoning), before=self._body)
+            return
+        if not self._reasoning_dirty:
+            self._reasoning_dirty = True
+            self.set_timer(0.2, self._draw_reasoning)
+
+    def _draw_reasoning(self) -> None:
+        self._reasoning_dirty = False
+        for text in self.query(".reasoning-text").results(Static):
+            text.update(Content(neutralise(self.message.reasoning)))
+
+    def append_refusal(self) -> None:
+        for box in self.query(".refusal"):
+            box.remove()
+        assert self._body is not None
+        self.mount(self._refusal_box(self.message.refusal), before=self._body)
+
+    def finish(self, message: Message) -> None:
+        """The reply ended (complete, interrupted or failed): final render, state, usage."""
+        self.message = message
+        self.streaming = False
+        if self._body is not None:
+            self._body.finish(neutralise(clipped(message.content)))
+        if message.reasoning:
+            self._draw_reasoning()
+        if message.tool_calls and not self.query(".tool-calls"):
+            self.mount(self._tool_calls_box(), before=self.query_one(".msg-footer"))
+        self.refresh_header()
+        self.refresh_footer()
+
+    def set_last(self, is_last: bool) -> None:
+        if self.is_last != is_last:
+            self.is_last = is_last
+            if self.is_mounted:
+                self.refresh_footer()
+
+    @property
+    def body_text(self) -> str:
+        return self._body.text if self._body is not None else ""
+
+
+def view_for(message: Message, *, is_last: bool = False) -> MessageView:
+    if message.role is Role.ASSISTANT:
+        return AssistantMessage(message, is_last=is_last)
+    if message.role is Role.USER:
+        return UserMessage(message, classes="user")
+    if message.role is Role.SYSTEM:
+        return SystemMessage(message, classes="system")
+    return ToolMessage(message, classes="tool")
+
+
+class MessageList(VerticalScroll):
+    """The conversation, newest at the bottom; asks for older messages at the top.
+
+    It is anchored to the bottom so a stream stays in view, Textual releases the anchor
+    when the user scrolls up and restores it when they come back down.
+    """
+
+    can_focus = False
+    # Starts as True so the first scroll-to-top after a load asks for older messages.
+    has_older: bool = False
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self.has_older and new_value <= 0 < old_value:
+            self.post_message(OlderMessagesWanted())
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        # Already at the top, the wheel moves nothing and scroll_y never changes.
+        if self.has_older and self.scroll_y <= 0:
+            self.post_message(OlderMessagesWanted())
+        super()._on_mouse_scroll_up(event)
+
+    def views(self) -> list[MessageView]:
+        return [child for child in self.children if isinstance(child, MessageView)]
+
+    def view_for_id(self, message_id: str) -> MessageView | None:
+        for view in reversed(self.views()):
+            if view.message.id == message_id:
+                return view
+        return None
+

@@ -1,0 +1,153 @@
+"""The one-line status under the messages: what the reply is doing, and the current model."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.timer import Timer
+from textual.widgets import Static
+
+# Tests swap this for a fake clock so rates and countdowns are deterministic.
+clock: Callable[[], float] = time.monotonic
+
+# Redrawing the rate on every token would cost a layout per token; 4 Hz reads as live.
+RATE_REFRESH = 0.25
+
+
+def format_count(value: int) -> str:
+    return f"{value:,}"
+
+
+class StatusBar(Horizontal):
+    """Left: the reply's state (waiting, tokens/s, 429 countdown, error). Right: the model."""
+
+    DEFAULT_CSS = """
+    StatusBar {
+        height: 1;
+        width: 1fr;
+    }
+    StatusBar > #status-state {
+        width: 1fr;
+        height: 1;
+    }
+    StatusBar > #status-model {
+        width: auto;
+        height: 1;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.state = "idle"
+        self._tokens = 0
+        self._first_token_at: float | None = None
+        self._last_drawn = 0.0
+        self._started_at = 0.0
+        self._countdown_end = 0.0
+        self._countdown_text = ""
+        self._countdown_timer: Timer | None = None
+        self.provider = ""
+        self.model = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="status-state", markup=False)
+        yield Static("", id="status-model", markup=False)
+
+    # ---- the right side ----------------------------------------------------------------
+
+    def set_model(self, provider: str, model: str) -> None:
+        self.provider = provider
+        self.model = model
+        self.query_one("#status-model", Static).update(
+            Content.assemble((provider, "$text-muted"), " · ", (model, "bold"), " ")
+        )
+
+    # ---- the left side -----------------------------------------------------------------
+
+    def _left(self, content: Content | str) -> None:
+        self.query_one("#status-state", Static).update(content)
+
+    @property
+    def text(self) -> str:
+        """What the left side shows, as plain text (for tests and the tmux check)."""
+        return str(self.query_one("#status-state", Static).render())
+
+    def show_idle(self, hint: str = "") -> None:
+        self._stop_countdown()
+        self.state = "idle"
+        self._left(Content.styled(hint, "$text-muted") if hint else "")
+
+    def show_waiting(self) -> None:
+        self._stop_countdown()
+        self.state = "waiting"
+        self._tokens = 0
+        self._first_token_at = None
+        self._started_at = clock()
+        self._left(Content.assemble(("waiting…", "$warning"), ("  Esc stops", "$text-muted")))
+
+    def count_token(self) -> None:
+        """One delta arrived; redraw the rate at most every RATE_REFRESH seconds."""
+        now = clock()
+        if self.state != "streaming":
+            self._stop_countdown()
+            self.state = "streaming"
+            self._first_token_at = now
+            self._last_drawn = 0.0
+        self._tokens += 1
+        if now - self._last_drawn >= RATE_REFRESH:
+            self._last_drawn = now
+            self._draw_rate(now)
+
+    def _draw_rate(self, now: float) -> None:
+        elapsed = now - (self._first_token_at or now)
+        rate = f"{self._tokens / elapsed:.0f} tok/s" if elapsed > 0.05 else "…"
+        self._left(
+            Content.assemble(
+                ("streaming", "$success"),
+                f"  {format_count(self._tokens)} tokens · {rate}",
+                ("  Esc stops", "$text-muted"),
+            )
+        )
+
+    def show_retry(self, delay: float, attempt: int, max_retries: int, reason: str) -> None:
+        """A countdown to the next attempt, redrawn every second; Esc cancels it."""
+        self._stop_countdown()
+        self.state = "retrying"
+        self._countdown_end = clock() + max(0.0, delay)
+        self._countdown_text = f"{reason} · retry {attempt}/{max_retries}"
+        self._draw_countdown()
+        self._countdown_timer = self.set_interval(1.0, self._draw_countdown)
+
+    def _draw_countdown(self) -> None:
+        left = max(0, round(self._countdown_end - clock()))
+        self._left(
+            Content.assemble(
+                (self._countdown_text, "$warning"),
+                f" in {left} s",
+                ("  Esc cancels", "$text-muted"),
+            )
+        )
+
+    def _stop_countdown(self) -> None:
+        if self._countdown_timer is not None:
+            self._countdown_timer.stop()
+            self._countdown_timer = None
+
+    def show_done(self, summary: str = "") -> None:
+        self._stop_countdown()
+        self.state = "idle"
+        self._left(Content.styled(summary, "$text-muted") if summary else "")
+
+    def show_error(self, text: str) -> None:
+        self._stop_countdown()
+        self.state = "error"
+        self._left(Content.assemble(("error: ", "bold $error"), (text, "$error")))
+
+    def show_note(self, text: str) -> None:
+        self._stop_countdown()
+        self.state = "idle"
+        self._left(Content.styled(text, "$text-muted"))

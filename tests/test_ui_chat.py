@@ -1,0 +1,498 @@
+"""Pilot tests of the chat screen against the real client and the loopback HTTP server."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from loopback import Delay, Drop, Hold, Reply, json_reply, sse_event, sse_reply, stream_reply
+from ui_helpers import (
+    LOOP_KEY,
+    LOOP_KEY_ENV,
+    running,
+    screen_text,
+    terminal_output,
+    wait_until,
+    write_config,
+)
+
+from chatterm.conversation import Conversation, Message, MessageState, Role
+from chatterm.store import Store
+from chatterm.ui.launch import LaunchOptions
+
+CHAT = "chat/completions"
+
+
+@pytest.fixture
+def server(loopback: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
+    write_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url)
+    return loopback
+
+
+def saved(conversation_id: str) -> Conversation:
+    with Store.open() as store:
+        return store.get_conversation(conversation_id)
+
+
+def replies(app: Any) -> list[Any]:
+    from chatterm.ui.widgets.message_view import AssistantMessage
+
+    return [v for v in app.chat.message_list.views() if isinstance(v, AssistantMessage)]
+
+
+async def type_and_send(pilot: Any, text: str) -> None:
+    pilot.app.chat.prompt.insert(text)
+    await pilot.press("enter")
+
+
+async def until_idle(pilot: Any) -> None:
+    await wait_until(pilot, lambda: not pilot.app.chat.busy, what="the reply to end")
+
+
+# ---- launch ----------------------------------------------------------------------------
+
+
+async def test_opens_with_prompt_focused_and_model_shown(server: Any) -> None:
+    async with running() as (app, _pilot):
+        assert app.focused is app.chat.prompt
+        assert "loop · model-a" in screen_text(app)
+
+
+# ---- send and stream -------------------------------------------------------------------
+
+
+async def test_send_streams_live_then_saves(server: Any) -> None:
+    hold = threading.Event()
+    server.script(CHAT, sse_reply(["Hel", "lo ", "**world**"], hold=hold, model="model-a",
+                                  usage={"prompt_tokens": 3, "completion_tokens": 5}))
+    async with running() as (app, pilot):
+        await type_and_send(pilot, "hi there")
+        assert app.chat.prompt.text == ""
+        # The first token is on screen while the server is still holding the rest.
+        await wait_until(pilot, lambda: "Hel" in screen_text(app), what="the first token")
+        assert app.chat.busy
+        assert app.chat.status.state in ("waiting", "streaming")
+        hold.set()
+        await until_idle(pilot)
+        await wait_until(pilot, lambda: "world" in screen_text(app), what="the last word")
+        text = screen_text(app)
+        assert "3 in · 5 out" in text
+        request = server.requests[0]
+        assert request.json["model"] == "model-a"
+        assert request.json["messages"] == [{"role": "user", "content": "hi there"}]
+        assert request.headers["authorization"] == f"Bearer {LOOP_KEY}"
+        conversation = saved(app.chat.conversation.id)
+        assert conversation.title == "hi there"
+        user, reply = conversation.messages
+        assert (user.role, user.content) == (Role.USER, "hi there")
+        assert reply.content == "Hello **world**"
+        assert reply.state is MessageState.COMPLETE
+        assert reply.model == "model-a"
+        assert app.focused is app.chat.prompt
+
+
+async def test_enter_sends_but_newline_keys_do_not(server: Any) -> None:
+    async with running() as (app, pilot):
+        await pilot.press("a", "shift+enter", "b", "ctrl+j", "c", "alt+enter", "d")
+        assert app.chat.prompt.text == "a\nb\nc\nd"
+        assert not server.requests
+        assert not app.chat.busy
+
+
+async def test_alt_enter_from_a_legacy_terminal_is_a_newline() -> None:
+    # Outside the kitty protocol, Alt+Enter arrives as ESC CR; it must not send.
+    from textual._xterm_parser import XTermParser
+
+    from chatterm.ui.app import _teach_alt_enter
+
+    _teach_alt_enter()
+    parser = XTermParser()
+    keys = [event.key for event in [*parser.feed("\x1b\r"), *parser.feed("")]]
+    assert keys == ["alt+enter"]
+
+
+async def test_one_megabyte_paste_is_taken_and_sent(server: Any) -> None:
+    from textual import events
+
+    big = ("lorem ipsum dolor sit amet " * 40 + "\n") * 970  # about 1 MB
+    assert len(big) > 1_000_000
+    server.script(CHAT, sse_reply(["ok"]))
+    async with running() as (app, pilot):
+        app.post_message(events.Paste(big))  # as the driver delivers a bracketed paste
+        await wait_until(pilot, lambda: len(app.chat.prompt.text) == len(big),
+                         what="the paste to land")
+        await pilot.press("enter")
+        await until_idle(pilot)
+        assert server.requests[0].json["messages"][-1]["content"] == big
+        # The view shows a clipped copy; the store has all of it.
+        from chatterm.ui.widgets.message_view import UserMessage
+
+        user_view = next(v for v in app.chat.message_list.views() if isinstance(v, UserMessage))
+        shown = str(user_view.query_one(".msg-body").render())
+        assert "more characters not shown" in shown
+        assert len(shown) < 100_000
+        assert saved(app.chat.conversation.id).messages[0].content == big
+
+
+# ---- stop, continue, retry ----------------------------------------------------------------
+
+
+async def test_escape_stops_and_keeps_partial_then_continue(server: Any) -> None:
+    hold = threading.Event()
+    server.script(CHAT, sse_reply(["Once upon", " a time"], hold=hold))
+    server.script(CHAT, sse_reply([" there was", " a dragon."]))
+    async with running() as (app, pilot):
+        await type_and_send(pilot, "tell a story")
+        await wait_until(pilot, lambda: "Once upon" in screen_text(app), what="first tokens")
+        await pilot.press("escape")
+        await until_idle(pilot)
+        hold.set()
+        stored = saved(app.chat.conversation.id).messages[-1]
+        assert stored.state is MessageState.INTERRUPTED
+        assert stored.content == "Once upon"
+        assert "interrupted" in screen_text(app)
+        # The prompt works again right away.
+        assert app.focused is app.chat.prompt
+        await pilot.press("ctrl+g")
+        await until_idle(pilot)
+        second = server.requests[1].json
+        assert second["messages"][-2] == {"role": "assistant", "content": "Once upon"}
+        assert "cut off" in second["messages"][-1]["content"]
+        stored = saved(app.chat.conversation.id).messages[-1]
+        assert stored.content == "Once upon there was a dragon."
+        assert stored.state is MessageState.COMPLETE
+        assert len(replies(app)) == 1
+        await wait_until(pilot, lambda: "a dragon." in screen_text(app), what="continued text")
+
+
+async def test_error_shows_retry_and_ctrl_r_regenerates(server: Any) -> None:
+    server.script(CHAT, json_reply({"error": {"message": "Invalid API key provided",
+                                               "type": "invalid_request_error"}}, status=401))
+    server.script(CHAT, sse_reply(["second ", "try"]))
+    async with running() as (app, pilot):
+        await type_and_send(pilot, "hello")
+        await until_idle(pilot)
+        text = screen_text(app)
+        assert "Invalid API key provided" in text
+        assert "[retry]" in text
+        assert app.chat.status.state == "error"
+        assert len(server.requests) == 1  # a 401 is never retried on its own
+        stored = saved(app.chat.conversation.id).messages[-1]
+        assert stored.state is MessageState.ERROR
+        await pilot.press("ctrl+r")
+        await until_idle(pilot)
+        assert len(server.requests) == 2
+        assert server.requests[1].json["messages"] == [{"role": "user", "content": "hello"}]
+        stored = saved(app.chat.conversation.id).messages
+        assert [m.role for m in stored] == [Role.USER, Role.ASSISTANT]
+        assert stored[-1].content == "second try"
+        assert stored[-1].state is MessageState.COMPLETE
+        await wait_until(pilot, lambda: "second try" in screen_text(app), what="new reply")
+        assert "Invalid API key" not in screen_text(app).split("you")[-1]
+
+
+async def test_drop_mid_stream_keeps_partial_and_offers_continue(server: Any) -> None:
+    chunks = [sse_event({"choices": [{"index": 0, "delta": {"content": t}}]})
+              for t in ("partial ", "answer")]
+    server.script(CHAT, stream_reply([*chunks, Delay(0.05), Drop()]))
+    async with running() as (app, pilot):
+        await type_and_send(pilot, "go")
+        await until_idle(pilot)
+        stored = saved(app.chat.conversation.id).messages[-1]
+        assert stored.content == "partial answer"
+        assert stored.state is MessageState.INTERRUPTED
+        text = screen_text(app)
+        assert "partial answer" in text
+        assert "[continue]" in text and "[retry]" in text
+        assert app.chat.status.state == "error"
+        # The app is still usable: type and the prompt takes it.
+        await pilot.press("x")
+        assert app.chat.prompt.text == "x"
+
+
+async def test_429_countdown_is_shown_and_escape_cancels_it(server: Any) -> None:
+    server.script(CHAT, json_reply({"error": {"message": "Rate limit reached"}}, status=429,
+                                   headers={"Retry-After": "30"}))
+    async with running() as (app, pilot):
+        await type_and_send(pilot, "hello")
+        await wait_until(pilot, lambda: app.chat.status.state == "retrying",
+                         what="the retry countdown")
+        assert "in 30 s" in app.chat.status.text or "in 29 s" in app.chat.status.text
+        assert "Esc cancels" in app.chat.status.text
+        await pilot.press("escape")
+        await until_idle(pilot)
+        assert len(server.requests) == 1
+        assert app.chat.status.state != "retrying"
+        stored = saved(app.chat.conversation.id).messages[-1]
+        assert stored.state in (MessageState.INTERRUPTED, MessageState.ERROR)
+        assert app.focused is app.chat.prompt
+
+
+async def test_429_then_success_after_retry_after(server: Any) -> None:
+    server.script(CHAT, json_reply({"error": {"message": "slow down"}}, status=429,
+                                   headers={"Retry-After": "1"}))
+    server.script(CHAT, sse_reply(["made it"]))
+    async with running() as (app, pilot):
+        await type_and_send(pilot, "hello")
+        await wait_until(pilot, lambda: app.chat.status.state == "retrying",
+                         what="the retry countdown")
+        await until_idle(pilot)
+        assert len(server.requests) == 2
+        await wait_until(pilot, lambda: "made it" in screen_text(app), what="the reply")
+
+
+async def test_quit_mid_stream_keeps_the_partial_reply(server: Any) -> None:
+    hold = threading.Event()
+    server.script(CHAT, sse_reply(["kept ", "never sent"], hold=hold))
+    try:
+        async with running() as (app, pilot):
+            await type_and_send(pilot, "hello")
+            await wait_until(pilot, lambda: "kept" in screen_text(app), what="first token")
+            conversation_id = app.chat.conversation.id
+            await pilot.press("ctrl+q")
+            await wait_until(pilot, lambda: not app.is_running, what="the app to exit")
+    finally:
+        hold.set()
+    stored = saved(conversation_id).messages[-1]
+    assert stored.content == "kept "
+    assert stored.state is MessageState.INTERRUPTED
+
+
+# ---- model switch ----------------------------------------------------------------------
+
+
+async def test_model_switch_mid_conversation_sends_history_to_new_model(server: Any) -> None:
+    server.script(CHAT, sse_reply(["from A"], model="model-a"))
+    server.script(CHAT, sse_reply(["from B"], model="model-b"))
+    async with running() as (app, pilot):
+        await type_and_send(pilot, "first")
+        await until_idle(pilot)
+        app.chat.apply_model("loop", "model-b")
+        await pilot.pause()
+        assert "loop · model-b" in screen_text(app)
+        await type_and_send(pilot, "second")
+        await until_idle(pilot)
+        second = server.requests[1].json
+        assert second["model"] == "model-b"
+        assert second["messages"] == [
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "from A"},
+            {"role": "user", "content": "second"},
+        ]
+        labels = [view.message.model for view in replies(app)]
+        assert labels == ["model-a", "model-b"]
+        headers = [str(view.header()) for view in replies(app)]
+        assert "model-a" in headers[0] and "model-b" in headers[1]
+        stored = saved(app.chat.conversation.id)
+        assert [m.model for m in stored.messages if m.role is Role.ASSISTANT] == [
+            "model-a", "model-b"]
+        assert stored.model == "model-b"
+
+
+# ---- resume and long conversations -----------------------------------------------------
+
+
+def seed_conversation(count: int, *, title: str = "seeded", model: str = "model-a") -> str:
+    conversation = Conversation(provider="loop", model=model, title=title)
+    for index in range(count):
+        role = Role.USER if index % 2 == 0 else Role.ASSISTANT
+        conversation.messages.append(Message(
+            role=role, content=f"message number {index}", conversation_id=conversation.id,
+            provider="loop" if role is Role.ASSISTANT else None,
+            model=model if role is Role.ASSISTANT else None,
+        ))
+    with Store.open() as store:
+        store.create_conversation(conversation)
+    return conversation.id
+
+
+async def test_resume_by_prefix_mounts_last_page_and_sends_full_history(server: Any) -> None:
+    conversation_id = seed_conversation(120)
+    server.script(CHAT, sse_reply(["answer"]))
+    async with running(LaunchOptions(resume_id=conversation_id[:10])) as (app, pilot):
+        chat = app.chat
+        assert chat.conversation.id == conversation_id
+        views = chat.message_list.views()
+        assert len(views) == 50
+        assert views[-1].message.content == "message number 119"
+        assert "message number 119" in screen_text(app)
+        await type_and_send(pilot, "one more")
+        await until_idle(pilot)
+        sent = server.requests[0].json["messages"]
+        assert len(sent) == 121
+        assert sent[0]["content"] == "message number 0"
+        assert len(saved(conversation_id).messages) == 122
+
+
+async def test_scrolling_to_the_top_loads_earlier_messages(server: Any) -> None:
+    conversation_id = seed_conversation(120)
+    async with running(LaunchOptions(resume_id=conversation_id)) as (app, pilot):
+        chat = app.chat
+        message_list = chat.message_list
+        first = message_list.views()[0]
+        assert first.message.content == "message number 70"
+        message_list.scroll_home(animate=False)
+        await wait_until(pilot, lambda: len(message_list.views()) == 100,
+                         what="a second page")
+        # The view stays where the reader was, not at the oldest message.
+        await wait_until(pilot, lambda: message_list.scroll_y > 0, what="the place kept")
+        message_list.scroll_home(animate=False)
+        await wait_until(pilot, lambda: len(message_list.views()) == 120, what="the rest")
+        assert message_list.views()[0].message.content == "message number 0"
+        assert not message_list.has_older
+
+
+async def test_continue_flag_reopens_the_last_conversation(server: Any) -> None:
+    seed_conversation(4, title="older")
+    newest = seed_conversation(2, title="newest")
+    async with running(LaunchOptions(continue_last=True)) as (app, _pilot):
+        assert app.chat.conversation.id == newest
+        assert "newest" in screen_text(app)
+
+
+# ---- hostile text ----------------------------------------------------------------------
+
+HOSTILE = (
+    "clip\x1b]52;c;ZXZpbCBjbGlwYm9hcmQ=\x07 "
+    "link\x1b]8;;file:///etc/passwd\x1b\\click\x1b]8;;\x1b\\ "
+    "wipe\x1b[2J\x1b[H "
+    "title\x1b]0;pwned\x07\x1b]2;pwned2\x1b\\ "
+    "c1\x9b31m\x9d0;x\x9c end"
+)
+
+
+async def test_hostile_escape_sequences_never_reach_the_terminal(server: Any) -> None:
+    server.script(CHAT, sse_reply([HOSTILE[:30], HOSTILE[30:]],
+                                  reasoning=["think\x1b]52;c;eA==\x07"]))
+    async with running() as (app, pilot):
+        await type_and_send(pilot, "be nasty")
+        await until_idle(pilot)
+        output = terminal_output(app)
+        for raw in ("\x1b]52", "\x1b]8;;file", "\x1b[2J", "\x1b]0;", "\x1b]2;", "\x07",
+                    "\x9b", "\x9d", "\x9c"):
+            assert raw not in output, f"{raw!r} reached the terminal"
+        text = screen_text(app)
+        assert "␛]52;c;ZXZpbCBjbGlwYm9hcmQ=␇" in text
+        assert "end" in text
+        # What the model sent is stored as sent: only the display is neutralised.
+        assert saved(app.chat.conversation.id).messages[-1].content == HOSTILE
+
+
+# ---- first run ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def keyless(loopback: Any) -> Any:
+    """The loopback provider needs a key (via its env var) and none is set."""
+    write_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url)
+    return loopback
+
+
+async def test_first_run_explains_and_saves_a_pasted_key(keyless: Any) -> None:
+    from chatterm.ui.screens.first_run import FirstRunScreen
+
+    keyless.script(CHAT, sse_reply(["welcome"]))
+    secret = "sk-pasted-secret-key-abcdef123456"
+    async with running() as (app, pilot):
+        await wait_until(pilot, lambda: isinstance(app.screen, FirstRunScreen),
+                         what="the first-run screen")
+        text = screen_text(app)
+        assert LOOP_KEY_ENV in text and "loop" in text
+        app.screen.query_one("#fr-key").value = secret
+        await pilot.click("#fr-save")
+        await wait_until(pilot, lambda: app.screen is app.chat, what="back to the chat")
+        config_file = Path(os.environ["CHATTERM_CONFIG"])
+        assert secret in config_file.read_text()
+        assert config_file.stat().st_mode & 0o777 == 0o600
+        assert secret not in screen_text(app)
+        await type_and_send(pilot, "hello")
+        await until_idle(pilot)
+        assert keyless.requests[0].headers["authorization"] == f"Bearer {secret}"
+
+
+async def test_first_run_can_switch_to_a_keyless_url(keyless: Any) -> None:
+    from chatterm.ui.screens.first_run import FirstRunScreen
+
+    keyless.script(CHAT, sse_reply(["local hello"]))
+    async with running() as (app, pilot):
+        await wait_until(pilot, lambda: isinstance(app.screen, FirstRunScreen),
+                         what="the first-run screen")
+        app.screen.query_one("#fr-url").value = keyless.url
+        app.screen.query_one("#fr-model").value = "local-model"
+        await pilot.click("#fr-use-url")
+        await wait_until(pilot, lambda: app.screen is app.chat, what="back to the chat")
+        assert "local · local-model" in screen_text(app)
+        await type_and_send(pilot, "hello")
+        await until_idle(pilot)
+        request = keyless.requests[0]
+        assert request.json["model"] == "local-model"
+        assert "authorization" not in request.headers
+        assert 'default_provider = "local"' in Path(os.environ["CHATTERM_CONFIG"]).read_text()
+
+
+async def test_without_a_key_saved_chats_stay_browsable(keyless: Any) -> None:
+    conversation_id = seed_conversation(6, title="old chat")
+    async with running(LaunchOptions(resume_id=conversation_id)) as (app, pilot):
+        from chatterm.ui.screens.first_run import FirstRunScreen
+
+        await wait_until(pilot, lambda: isinstance(app.screen, FirstRunScreen),
+                         what="the first-run screen")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.chat, what="the chat screen")
+        assert "message number 5" in screen_text(app)
+        # Sending without a key brings the explanation back instead of failing silently.
+        await type_and_send(pilot, "hello")
+        await wait_until(pilot, lambda: isinstance(app.screen, FirstRunScreen),
+                         what="the first-run screen again")
+        assert not keyless.requests
+
+
+# ---- misc ------------------------------------------------------------------------------
+
+
+async def test_copy_last_reply_uses_the_clipboard(server: Any) -> None:
+    server.script(CHAT, sse_reply(["see:\n\n```python\nprint('hi')\n```\n"]))
+    async with running() as (app, pilot):
+        await type_and_send(pilot, "code please")
+        await until_idle(pilot)
+        await pilot.press("f3")
+        assert app.clipboard.startswith("see:")
+        view = replies(app)[-1]
+        view.focus()
+        await pilot.press("b")
+        assert app.clipboard == "print('hi')"
+
+
+async def test_stalled_server_is_reported_and_the_app_recovers(server: Any) -> None:
+    write_config(Path(os.environ["CHATTERM_CONFIG"]), server.url, read_timeout=1)
+    server.script(CHAT, stream_reply([sse_event({"choices": [{"index": 0, "delta": {
+        "content": "slow"}}]}), Hold(threading.Event(), timeout=8)]))
+    server.script(CHAT, sse_reply(["fine"]))
+    async with running() as (app, pilot):
+        await type_and_send(pilot, "hello")
+        await wait_until(pilot, lambda: "slow" in screen_text(app), what="first token")
+        await wait_until(pilot, lambda: not app.chat.busy, timeout=20, what="read timeout")
+        stored = saved(app.chat.conversation.id).messages[-1]
+        assert stored.content == "slow"
+        assert stored.state is MessageState.INTERRUPTED
+        await pilot.press("ctrl+r")
+        await until_idle(pilot)
+        await wait_until(pilot, lambda: "fine" in screen_text(app), what="the retried reply")
+
+
+async def test_unknown_reply_shape_never_locks_the_prompt(server: Any) -> None:
+    server.script(CHAT, Reply(500, {"Content-Type": "text/html"},
+                              [b"<html><title>Bad Gateway</title></html>"], chunked=False))
+    server.always(CHAT, Reply(502, {"Content-Type": "text/html"},
+                              [b"<html><title>Bad Gateway</title></html>"], chunked=False))
+    async with running() as (app, pilot):
+        await type_and_send(pilot, "hello")
+        await until_idle(pilot)
+        assert app.chat.status.state == "error"
+        assert "<html>" not in screen_text(app)
+        await pilot.press("y")
+        assert app.chat.prompt.text == "y"
