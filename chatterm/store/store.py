@@ -51,6 +51,8 @@ _INSERT_CONVERSATION = (
     ":provider, :model, :system_prompt, :params, :message_count)"
 )
 _SNIPPET_TOKENS = 16
+# Search ranks (bm25) the most recent this-many matches; see Store.search.
+SEARCH_WINDOW = 1000
 
 
 class Store:
@@ -133,7 +135,14 @@ class Store:
         self._run(lambda: self._insert_whole(conv))
 
     def import_conversation(self, conv: Conversation) -> None:
-        """Insert a whole conversation in one transaction: all of it or nothing."""
+        """Insert a whole conversation in one transaction: all of it or nothing.
+
+        UsageError if its id (or a message id) is already in the store. A message saved
+        as `streaming` in the file is imported as `interrupted`: nobody is streaming it.
+        """
+        for message in conv.messages:
+            if message.state is MessageState.STREAMING:
+                message.state = MessageState.INTERRUPTED
         self._run(lambda: self._insert_whole(conv))
 
     def _insert_whole(self, conv: Conversation) -> None:
@@ -153,6 +162,10 @@ class Store:
             with database.transaction(self._conn):
                 self._conn.execute(_INSERT_CONVERSATION, conv_values)
                 self._conn.executemany(_INSERT_MESSAGE, message_rows())
+                self._conn.execute(
+                    "INSERT INTO messages_fts(rowid, content, reasoning) "
+                    "SELECT seq, content, reasoning FROM messages "
+                    "WHERE conversation_id = ? AND state != 'streaming'", (conv.id,))
         except sqlite3.IntegrityError as exc:
             raise self._explain_conflict(conv, exc) from exc
 
@@ -295,7 +308,11 @@ class Store:
                     (time.time(), conversation_id)).rowcount
                 if bumped == 0:
                     raise self._unknown(conversation_id)
-                self._conn.execute(_INSERT_MESSAGE, values)
+                seq = self._conn.execute(_INSERT_MESSAGE, values).lastrowid
+                if message.state is not MessageState.STREAMING:
+                    self._conn.execute(
+                        "INSERT INTO messages_fts(rowid, content, reasoning) VALUES (?, ?, ?)",
+                        (seq, values["content"], values["reasoning"]))
             return int(position)
         return self._run(work)
 
@@ -354,31 +371,41 @@ class Store:
     # ---- search ------------------------------------------------------------------------
 
     def search(self, query: str, limit: int = 50) -> list[SearchHit]:
-        """Messages matching every word of `query` (the last as a prefix), best first."""
+        """Messages matching every word of `query` (the last as a prefix), best first.
+
+        "Best" is bm25 relevance among the SEARCH_WINDOW most recent matching messages,
+        which keeps a search for a very common word as fast as one for a rare word.
+        """
         expression = fts.match_expression(query)
         if expression is None or limit <= 0:
             return []
 
         def work() -> list[SearchHit]:
-            # Rank first, then build snippets for the winners only: snippet() reads the
-            # message text, which is the expensive part.
-            seqs = [row[0] for row in self._conn.execute(
+            # Ranking every match of a common word costs O(matches) bm25 calls, so only
+            # the most recent SEARCH_WINDOW matches are ranked: find the oldest of them
+            # cheaply (FTS5 walks its index by rowid), then rank above that floor.
+            floor = self._conn.execute(
                 "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? "
-                "ORDER BY rank LIMIT ?", (expression, limit))]
-            if not seqs:
+                "ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                (expression, SEARCH_WINDOW - 1)).fetchone()
+            # A pure FTS query, so FTS5 sorts by rank itself and snippet() is computed for
+            # the rows returned only (snippet reads the message text: the costly part).
+            ranked = self._conn.execute(
+                f"SELECT rowid, snippet(messages_fts, -1, ?, ?, '…', {_SNIPPET_TOKENS}) "
+                "FROM messages_fts WHERE messages_fts MATCH ? AND rowid >= ? "
+                "ORDER BY rank LIMIT ?",
+                (HIT_START, HIT_END, expression, floor[0] if floor else 0, limit)).fetchall()
+            if not ranked:
                 return []
-            marks = ",".join("?" * len(seqs))
-            found = {row[0]: row[1:] for row in self._conn.execute(
-                "SELECT f.rowid, m.conversation_id, m.id, c.title, m.role, m.created_at, "
-                f"snippet(messages_fts, -1, ?, ?, '…', {_SNIPPET_TOKENS}) "
-                "FROM messages_fts AS f JOIN messages AS m ON m.seq = f.rowid "
-                "JOIN conversations AS c ON c.id = m.conversation_id "
-                f"WHERE messages_fts MATCH ? AND f.rowid IN ({marks})",
-                (HIT_START, HIT_END, expression, *seqs))}
+            marks = ",".join("?" * len(ranked))
+            details = {row[0]: row[1:] for row in self._conn.execute(
+                "SELECT m.seq, m.conversation_id, m.id, c.title, m.role, m.created_at "
+                "FROM messages AS m JOIN conversations AS c ON c.id = m.conversation_id "
+                f"WHERE m.seq IN ({marks})", [seq for seq, _ in ranked])}
             hits = []
-            for seq in seqs:
-                if seq in found:
-                    cid, mid, title, role, created_at, snippet = found[seq]
+            for seq, snippet in ranked:
+                if seq in details:
+                    cid, mid, title, role, created_at = details[seq]
                     hits.append(SearchHit(conversation_id=cid, message_id=mid, title=title,
                                           role=Role(role), snippet=snippet,
                                           created_at=created_at))

@@ -1,0 +1,341 @@
+"""Export and import of conversations, and atomic writing of export files.
+
+The JSON format (also what `chatterm show --json` prints), version 1:
+
+    {
+      "format": "chatterm", "version": 1,
+      "id": str, "title": str, "created_at": float (Unix time), "updated_at": float,
+      "provider": str, "model": str, "system_prompt": str,
+      "params": {"temperature", "top_p", "max_tokens", "stop": [str], "seed", "safe_prompt"},
+      "messages": [ every message in order, with all the fields of Message.to_dict():
+        id, conversation_id, parent_id, role (system|user|assistant|tool), content,
+        created_at, state (complete|streaming|interrupted|error), provider, model,
+        finish_reason, usage {prompt_tokens, completion_tokens, total_tokens,
+        reasoning_tokens, cost, raw} or null, reasoning, refusal,
+        tool_calls [{id, name, arguments}], error, tool_call_id ]
+    }
+
+Exports are indented UTF-8 JSON; C1 controls, DEL, line/paragraph separators and bidi
+overrides are written as \\u escapes so printing an export to a terminal is harmless.
+API keys are not part of the model, so they can never appear in an export.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from chatterm.conversation import Conversation, Message, MessageState, Role
+from chatterm.errors import ChattermError, ImportFormatError
+
+FORMAT_NAME = "chatterm"
+FORMAT_VERSION = 1
+
+_RISKY = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _escape_risky(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def export_dict(conv: Conversation) -> dict[str, Any]:
+    data: dict[str, Any] = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
+    data.update(conv.to_dict(with_messages=False))
+    messages = []
+    for message in conv.messages:
+        item = message.to_dict()
+        item["conversation_id"] = conv.id
+        messages.append(item)
+    data["messages"] = messages
+    return data
+
+
+def export_json(conv: Conversation) -> str:
+    text = json.dumps(export_dict(conv), ensure_ascii=False, indent=2)
+    return _RISKY.sub(_escape_risky, text) + "\n"
+
+
+# ---- Markdown --------------------------------------------------------------------------
+
+
+def _when(timestamp: float) -> str:
+    try:
+        return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (OverflowError, OSError, ValueError):
+        return str(timestamp)  # an imported file may hold any number here
+
+
+def _fence(text: str, info: str = "") -> str:
+    """A code fence longer than any backtick run inside `text`."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{info}\n{text}\n{ticks}"
+
+
+def _heading(message: Message) -> str:
+    if message.role is Role.ASSISTANT:
+        label = message.model or "assistant"
+        if message.provider:
+            label += f" ({message.provider})"
+        return f"## Assistant · {label}"
+    if message.role is Role.TOOL:
+        return f"## Tool result{f' · {message.tool_call_id}' if message.tool_call_id else ''}"
+    return f"## {message.role.value.capitalize()}"
+
+
+def _message_markdown(message: Message) -> str:
+    parts = [_heading(message), f"*{_when(message.created_at)}*"]
+    if message.reasoning:
+        parts.append(f"<details><summary>Reasoning</summary>\n\n{message.reasoning}\n\n"
+                     "</details>")
+    if message.content:
+        parts.append(message.content)
+    if message.refusal:
+        parts.append(f"> **Refused:** {message.refusal}")
+    for call in message.tool_calls:
+        parts.append(f"**Tool call** `{call.name}` (id `{call.id}`):\n\n"
+                     + _fence(call.arguments, "json"))
+    if message.state is not MessageState.COMPLETE:
+        note = f"*Reply {message.state.value}"
+        parts.append(note + (f": {message.error}*" if message.error else "*"))
+    if message.usage and message.usage.total_tokens is not None:
+        cost = f", cost {message.usage.cost}" if message.usage.cost is not None else ""
+        parts.append(f"*{message.usage.total_tokens} tokens{cost}*")
+    return "\n\n".join(parts)
+
+
+def export_markdown(conv: Conversation) -> str:
+    header = [
+        f"# {conv.title or 'Untitled conversation'}",
+        f"- Conversation: `{conv.id}`\n- Model: {conv.model} ({conv.provider})\n"
+        f"- Started: {_when(conv.created_at)}\n- Updated: {_when(conv.updated_at)}",
+    ]
+    if conv.system_prompt:
+        header.append("## System prompt\n\n" + conv.system_prompt)
+    body = [_message_markdown(m) for m in conv.messages]
+    # Model text is kept verbatim here; whoever prints this to a terminal neutralises it.
+    return "\n\n".join(header + body) + "\n"
+
+
+# ---- import ----------------------------------------------------------------------------
+
+
+def parse_import(data: bytes) -> Conversation:
+    """A conversation from an export file's bytes; ImportFormatError says what is wrong."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ImportFormatError(
+            f"not valid UTF-8: bad byte 0x{data[exc.start]:02x} at byte offset {exc.start}"
+        ) from None
+    text = text.removeprefix("\ufeff")
+    try:
+        document = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ImportFormatError(
+            f"broken JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except ValueError as exc:
+        raise ImportFormatError(f"broken JSON: {exc}") from None
+    except RecursionError:
+        raise ImportFormatError("broken JSON: nested too deeply") from None
+    _check_document(document)
+    try:
+        return Conversation.from_dict(document)
+    except (KeyError, ValueError, TypeError, OverflowError) as exc:  # pragma: no cover
+        # _check_document should have caught it; this keeps the promise of one line.
+        raise ImportFormatError(f"not a valid chatterm export: {exc!r}") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false",
+            type(None): "null"}.get(type(value), "a number")
+
+
+def _fail(where: str, field: str, expected: str, value: Any) -> ImportFormatError:
+    return ImportFormatError(f"{where}: '{field}' must be {expected}, not {_kind(value)}")
+
+
+def _check_text(where: str, data: dict[str, Any], field: str, *, required: bool = False,
+                nullable: bool = False, non_empty: bool = False) -> None:
+    if field not in data:
+        if required:
+            raise ImportFormatError(f"{where}: '{field}' is missing")
+        return
+    value = data[field]
+    if value is None and nullable:
+        return
+    if not isinstance(value, str):
+        raise _fail(where, field, "a string" + (" or null" if nullable else ""), value)
+    if non_empty and not value:
+        raise ImportFormatError(f"{where}: '{field}' is empty")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ImportFormatError(
+            f"{where}: '{field}' holds an unpaired \\u surrogate escape") from None
+
+
+def _is_number(value: Any) -> bool:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False  # an integer too big to be a time or a temperature
+
+
+def _check_number(where: str, data: dict[str, Any], field: str, *, required: bool = False,
+                  integer: bool = False) -> None:
+    if field not in data:
+        if required:
+            raise ImportFormatError(f"{where}: '{field}' is missing")
+        return
+    value = data[field]
+    if value is None and not required:
+        return
+    ok = _is_number(value) and (not integer or isinstance(value, int))
+    if not ok:
+        raise _fail(where, field, "an integer" if integer else "a number", value)
+
+
+def _check_document(doc: Any) -> None:
+    where = "export"
+    if not isinstance(doc, dict):
+        raise ImportFormatError(f"not a chatterm export: the top level is {_kind(doc)}, "
+                                "not an object")
+    if doc.get("format") != FORMAT_NAME:
+        raise ImportFormatError("not a chatterm export: 'format' is not \"chatterm\"")
+    version = doc.get("version")
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise ImportFormatError(
+            f"unsupported export version {version!r} (this chatterm reads version "
+            f"{FORMAT_VERSION})")
+    _check_text(where, doc, "id", required=True, non_empty=True)
+    for field in ("provider", "model"):
+        _check_text(where, doc, field, required=True)
+    for field in ("title", "system_prompt"):
+        _check_text(where, doc, field)
+    _check_number(where, doc, "created_at", required=True)
+    _check_number(where, doc, "updated_at")
+    _check_params(doc.get("params"))
+    messages = doc.get("messages")
+    if not isinstance(messages, list):
+        raise ImportFormatError("export: 'messages' is missing or not a list")
+    seen: set[str] = set()
+    for number, message in enumerate(messages, start=1):
+        _check_message(number, message, seen)
+
+
+def _check_params(params: Any) -> None:
+    if params is None:
+        return
+    where = "export params"
+    if not isinstance(params, dict):
+        raise _fail("export", "params", "an object", params)
+    for field in ("temperature", "top_p"):
+        _check_number(where, params, field)
+    for field in ("max_tokens", "seed"):
+        _check_number(where, params, field, integer=True)
+    stop = params.get("stop")
+    if stop is not None and not (isinstance(stop, list) and all(isinstance(s, str)
+                                                                for s in stop)):
+        raise _fail(where, "stop", "a list of strings", stop)
+    if "safe_prompt" in params and not isinstance(params["safe_prompt"], bool):
+        raise _fail(where, "safe_prompt", "true or false", params["safe_prompt"])
+
+
+def _check_message(number: int, message: Any, seen: set[str]) -> None:
+    where = f"message {number}"
+    if not isinstance(message, dict):
+        raise ImportFormatError(f"{where} is {_kind(message)}, not an object")
+    _check_text(where, message, "id", required=True, non_empty=True)
+    if message["id"] in seen:
+        raise ImportFormatError(f"{where}: id {message['id']!r} is used twice")
+    seen.add(message["id"])
+    where = f"message {number} (id {message['id']})"
+    role = message.get("role")
+    if role not in {r.value for r in Role}:
+        raise ImportFormatError(
+            f"{where}: role {role!r} is not one of system, user, assistant, tool")
+    state = message.get("state", MessageState.COMPLETE.value)
+    if state not in {s.value for s in MessageState}:
+        raise ImportFormatError(
+            f"{where}: state {state!r} is not one of complete, streaming, interrupted, error")
+    _check_number(where, message, "created_at", required=True)
+    for field in ("content", "reasoning", "refusal"):
+        _check_text(where, message, field, nullable=True)
+    for field in ("parent_id", "provider", "model", "finish_reason", "error",
+                  "tool_call_id", "conversation_id"):
+        _check_text(where, message, field, nullable=True)
+    usage = message.get("usage")
+    if usage is not None:
+        if not isinstance(usage, dict):
+            raise _fail(where, "usage", "an object or null", usage)
+        for field in ("prompt_tokens", "completion_tokens", "total_tokens",
+                      "reasoning_tokens", "cost"):
+            _check_number(f"{where} usage", usage, field)
+        if usage.get("raw") is not None and not isinstance(usage["raw"], dict):
+            raise _fail(f"{where} usage", "raw", "an object", usage["raw"])
+    calls = message.get("tool_calls")
+    if calls is not None:
+        if not isinstance(calls, list):
+            raise _fail(where, "tool_calls", "a list", calls)
+        for index, call in enumerate(calls, start=1):
+            if not isinstance(call, dict):
+                raise ImportFormatError(f"{where}: tool call {index} is not an object")
+            for field in ("id", "name", "arguments"):
+                _check_text(f"{where} tool call {index}", call, field, nullable=True)
+
+
+# ---- writing files ---------------------------------------------------------------------
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` (UTF-8, mode 0600) so a reader never sees half a file.
+
+    The text goes to a temp file in the same directory, is fsynced, then renamed over the
+    target; any failure leaves the old file as it was and removes the temp file.
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                         dir=directory)
+    except OSError as exc:
+        raise ChattermError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o600)
+        os.replace(temp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        if isinstance(exc, OSError):
+            raise ChattermError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise
+    _sync_directory(directory)
+
+
+def _sync_directory(directory: Path) -> None:
+    # Makes the rename itself durable; not possible everywhere, hence best effort.
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
