@@ -222,13 +222,51 @@ async def test_without_refresh_or_cache() -> None:
 
 
 async def test_real_chat_client(models_server: ModelsServer) -> None:
-    """The default path, once chatterm.api.client exists."""
-    pytest.importorskip("chatterm.api.client")
+    """The default path: chatterm.api.client.ChatClient."""
     serve(models_server, LIVE)
     listing = await fetch_models(aimlapi_at(models_server.url), "sk-real", refresh=True)
     assert listing.note is None
     assert models_server.seen_headers[0]["authorization"] == "Bearer sk-real"
     assert {m.id for m in listing.models if m.source == "live"} == {"brand/new-chat"}
+
+
+async def test_real_client_with_loopback(loopback: Any) -> None:
+    from loopback import json_reply
+
+    loopback.script("/v1/models", [
+        json_reply(LIVE),
+        json_reply({"error": {"message": "Invalid API key provided", "type": "auth"}}, 401),
+        json_reply({"object": "list", "data": [{"id": "x"}]}, 200),
+    ])
+    provider = aimlapi_at(loopback.url)
+    fresh = await fetch_models(provider, "sk-loop-secret", refresh=True)
+    assert fresh.note is None
+    assert loopback.requests[0].headers["authorization"] == "Bearer sk-loop-secret"
+
+    # A 401 is not retried; the cached list and the server's own words are shown.
+    failed = await fetch_models(provider, "sk-loop-secret", refresh=True)
+    assert len(loopback.requests) == 2
+    assert failed.note is not None
+    assert failed.note.startswith(
+        "offline: showing the built-in catalog and the list cached just now (error: ")
+    assert "Invalid API key provided" in failed.note
+    assert "sk-loop-secret" not in failed.note
+    assert {m.id for m in failed.models if m.source == "live"} == {"brand/new-chat"}
+
+
+async def test_real_client_connection_refused() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    provider = aimlapi_at(f"http://127.0.0.1:{port}/v1")
+    provider.max_retries = 0
+    listing = await fetch_models(provider, "k", refresh=True)
+    assert listing.note is not None
+    assert listing.note.startswith("offline: showing the built-in catalog (error: ")
+    assert f"127.0.0.1:{port}" in listing.note
+    assert len(listing.models) == 82
 
 
 def test_describe_age() -> None:
