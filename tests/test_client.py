@@ -193,6 +193,18 @@ async def test_malformed_chunk_becomes_a_warning(loopback: LoopbackServer) -> No
     assert len(final.reply.warnings) == 1
 
 
+async def test_huge_line_and_bad_bytes_over_the_wire(loopback: LoopbackServer) -> None:
+    huge = b"data: " + b"x" * (9 * 1024 * 1024) + b"\n\n"  # over the 8 MiB line cap
+    bad = b'data: {"choices": [{"delta": {"content": "caf\xe9 "}}]}\n\n'
+    loopback.script("chat/completions", stream_reply([huge, bad, *sse_chunks(["after"])]))
+    async with client_for(loopback) as client:
+        events = await collect(client)
+    final = events[-1]
+    assert isinstance(final, Finished)
+    assert final.reply.content == "caf\ufffd after"
+    assert any("longer than" in w for w in final.reply.warnings)
+
+
 async def test_stops_reading_at_done_even_if_the_server_lingers(
     loopback: LoopbackServer,
 ) -> None:

@@ -332,7 +332,9 @@ class ChatClient:
 
         Raises ApiError on failure; `.partial` holds whatever streamed before it.
         A stream that ends cleanly but without finish_reason or [DONE] is not an
-        error: Finished carries a reply whose state is interrupted.
+        error: Finished carries a reply whose state is interrupted. A consumer that
+        stops early should close the generator (contextlib.aclosing) or cancel its
+        task, which closes the connection.
         """
         payload = build_payload(self.provider, request)  # may refuse before any request
         url = self._url("chat/completions")
