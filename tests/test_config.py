@@ -443,3 +443,11 @@ headers = {{ Authorization = "Bearer {secret}", "X-Api-Key" = "{secret}", "X-Tit
     import tomli_w
 
     tomli_w.dumps(shown)
+
+
+def test_example_keys_are_valid_tui_keys() -> None:
+    keys = pytest.importorskip("chatterm.ui.keys")
+    cfg = load_config(REPO_ROOT / "config.example.toml")
+    _, problems = keys.resolve_keys(cfg.keys)
+    assert problems == []
+    assert set(cfg.keys) <= set(keys.ACTIONS_BY_NAME)
