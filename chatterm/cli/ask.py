@@ -58,15 +58,15 @@ def pick_conversation(
         if args.provider or args.model:
             provider = config.provider(args.provider or conversation.provider)
             conversation.provider = provider.name
-            conversation.model = args.model or provider.default_model or conversation.model
+            conversation.model = (
+                args.model or config.model_for(provider.name) or conversation.model
+            )
         if args.system is not None:
             conversation.system_prompt = args.system
         conversation.params = conversation.params.merged(params_from_args(args))
         return conversation
-    provider = config.provider(args.provider or config.default_provider)
-    model = args.model or (
-        config.default_model if provider.name == config.default_provider else None
-    ) or provider.default_model
+    provider = config.provider(args.provider)
+    model = args.model or config.model_for(provider.name)
     if not model:
         raise UsageError(f"no model chosen for provider '{provider.name}': pass -m MODEL")
     return Conversation(

@@ -15,7 +15,7 @@ def run_models(args: argparse.Namespace) -> int:
     from chatterm.model_list import fetch_models
 
     config = load_config()
-    provider = config.provider(args.provider or config.default_provider)
+    provider = config.provider(args.provider)
     api_key = resolve_api_key(provider) if args.refresh else None
     listing = asyncio.run(fetch_models(provider, api_key, refresh=args.refresh))
     if listing.note:
