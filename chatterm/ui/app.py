@@ -15,11 +15,20 @@ from textual.app import App
 
 from chatterm.errors import ChattermError
 from chatterm.ui import keys as keymod
+from chatterm.ui.commands import ChattermCommands
 from chatterm.ui.events import ConversationChanged, ConversationOpenRequested, ProviderConfigured
-from chatterm.ui.launch import LaunchOptions, LaunchState, new_conversation, open_saved
+from chatterm.ui.launch import (
+    FIRST_PAGE,
+    LaunchOptions,
+    LaunchState,
+    new_conversation,
+    open_saved,
+)
 from chatterm.ui.screens.chat import ChatScreen
 
 CSS_FILE = Path(__file__).with_name("chatterm.tcss")
+# Opening a search hit mounts at most this many messages to include it.
+MAX_REVEAL_PAGE = 300
 
 
 class ChattermApp(App[int]):
@@ -27,6 +36,7 @@ class ChattermApp(App[int]):
     TITLE = "chatterm"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[Any]] = keymod.app_bindings()
+    COMMANDS = App.COMMANDS | {ChattermCommands}
 
     def __init__(self, state: LaunchState) -> None:
         super().__init__()
@@ -34,6 +44,8 @@ class ChattermApp(App[int]):
         self.config = state.config
         self.store = state.store
         self.keymap, self._key_problems = keymod.resolve_keys(self.config.keys)
+        # The palette shows each command's key from here (see chatterm.ui.commands).
+        self.chatterm_keymap = self.keymap
         self._keys: dict[str, str | None] = {}
         self._keys_lock = threading.Lock()
         self.chat: ChatScreen | None = None
@@ -52,10 +64,8 @@ class ChattermApp(App[int]):
             self.notify(note, severity="warning", timeout=8)
 
     def _apply_theme(self) -> None:
-        try:
-            from chatterm.ui import themes
-        except ImportError:  # pragma: no cover - while the theme module is missing
-            return
+        from chatterm.ui import themes
+
         for problem in themes.register_themes(self):
             self.notify(problem, severity="warning", timeout=8)
         problem = themes.apply_theme(self, self.config.theme)
@@ -121,33 +131,29 @@ class ChattermApp(App[int]):
     def on_conversation_open_requested(self, event: ConversationOpenRequested) -> None:
         self.open_conversation(event.conversation_id)
 
-    def open_conversation(self, conversation_id: str) -> None:
+    def open_conversation(self, conversation_id: str, message_id: str | None = None) -> None:
+        """Open a saved conversation; with `message_id` (a search hit), show that message."""
         if self.chat is None or self.store is None:
             return
         try:
-            opened = open_saved(self.store, conversation_id)
+            page = FIRST_PAGE
+            if message_id is not None:
+                # Mount enough to include the hit, within reason; older hits need scrolling.
+                total = self.store.count_messages(conversation_id)
+                from_end = total - self.store.position_of(message_id)
+                page = max(FIRST_PAGE, min(from_end + 5, MAX_REVEAL_PAGE))
+            opened = open_saved(self.store, conversation_id, page)
         except ChattermError as error:
             self.notify(error.message, severity="error")
             return
-        self.chat.open_conversation(opened)
+        self.chat.open_conversation(opened, message_id)
 
     def on_provider_configured(self, event: ProviderConfigured) -> None:
         self._first_run_done((event.provider, event.model))
 
     def on_conversation_changed(self, event: ConversationChanged) -> None:
-        sidebar = self._sidebar()
-        if sidebar is not None and hasattr(sidebar, "reload"):
-            sidebar.reload()
-
-    def _sidebar(self) -> Any:
-        if self.chat is None:
-            return None
-        try:
-            from chatterm.ui.widgets.sidebar import Sidebar
-        except ImportError:  # pragma: no cover - while the sidebar is missing
-            return None
-        found = self.chat.query(Sidebar)
-        return found.first() if found else None
+        if self.chat is not None:
+            self.chat.refresh_sidebar()
 
     # ---- actions bound to keys (names from chatterm.ui.keys) ---------------------------
 
@@ -185,6 +191,118 @@ class ChattermApp(App[int]):
             self.notify("There is no reply to copy yet.", severity="warning")
             return
         chat.copy_text(message.content, "reply" if message.role == "assistant" else "message")
+
+    # ---- dialogs (E2's screens) -------------------------------------------------------
+
+    def action_switch_model(self) -> None:
+        chat = self.chat_screen
+        if chat is None:
+            return
+        from chatterm.ui.screens.model_picker import ModelPicker
+
+        conversation = chat.conversation
+        picker = ModelPicker(self.config.providers, conversation.provider, conversation.model)
+
+        def picked(result: tuple[str, str] | None) -> None:
+            if result is not None:
+                chat.apply_model(*result)
+            chat.prompt.focus()
+
+        self.push_screen(picker, picked)
+
+    def action_toggle_sidebar(self) -> None:
+        chat = self.chat_screen
+        if chat is not None:
+            chat.toggle_sidebar()
+
+    def show_sidebar(self) -> None:
+        if self.chat is not None:
+            self.chat.toggle_sidebar(show=True)
+
+    def action_search_chats(self) -> None:
+        chat = self.chat_screen
+        if chat is not None:
+            chat.toggle_sidebar(show=True, search=True)
+
+    def action_rename_chat(self) -> None:
+        chat = self.chat_screen
+        if chat is None:
+            return
+        from chatterm.ui.screens.dialogs import TextPrompt
+
+        dialog = TextPrompt("Rename chat", chat.conversation.title, "A short title")
+        self.push_screen(dialog, lambda title: title is not None and chat.rename(title))
+
+    def action_delete_chat(self) -> None:
+        chat = self.chat_screen
+        if chat is None:
+            return
+        if not chat.opened.saved:
+            self.notify("This chat is not saved yet: there is nothing to delete.")
+            return
+        from chatterm.ui.screens.dialogs import ConfirmDialog
+
+        title = chat.conversation.title or "this chat"
+        dialog = ConfirmDialog(
+            f"Delete “{title}” and all its messages? This cannot be undone.",
+            confirm="Delete", cancel="Keep", danger=True, title="Delete chat",
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                chat.delete_current()
+
+        self.push_screen(dialog, answered)
+
+    def action_export_chat(self) -> None:
+        chat = self.chat_screen
+        if chat is None:
+            return
+        from chatterm.ui.screens.dialogs import ExportDialog
+
+        dialog = ExportDialog(Path.cwd() / f"{chat.export_stem()}.md")
+
+        def chosen(result: tuple[Path, str] | None) -> None:
+            if result is not None:
+                chat.export_to(*result)
+
+        self.push_screen(dialog, chosen)
+
+    def action_edit_system_prompt(self) -> None:
+        chat = self.chat_screen
+        if chat is None:
+            return
+        from chatterm.ui.screens.dialogs import TextPrompt
+
+        dialog = TextPrompt(
+            "System prompt for this chat", chat.conversation.system_prompt,
+            "How the model should behave (empty: none)", multiline=True, allow_empty=True,
+        )
+        self.push_screen(
+            dialog, lambda text: text is not None and chat.set_system_prompt(text)
+        )
+
+    def action_edit_params(self) -> None:
+        chat = self.chat_screen
+        if chat is None:
+            return
+        from chatterm.ui.screens.dialogs import ParamsDialog
+
+        try:
+            kind = self.config.provider(chat.conversation.provider).kind
+        except ChattermError:
+            kind = "openai"
+        dialog = ParamsDialog(chat.conversation.params, kind)
+        self.push_screen(dialog, lambda params: params is not None and chat.set_params(params))
+
+    def action_change_theme(self) -> None:
+        from chatterm.ui.screens.dialogs import ThemePicker
+
+        def chosen(name: str | None) -> None:
+            if name is not None:
+                self.config.theme = name
+
+        self.push_screen(ThemePicker(self.config.path), chosen)
 
     async def action_quit(self) -> None:
         """Quit, but first let a streaming reply be stopped and saved."""

@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
-from chatterm.conversation import Conversation, Message, MessageState, Role
+from chatterm.conversation import Conversation, Message, MessageState, Params, Role
 from chatterm.errors import ChattermError, ConfigError
 from chatterm.sanitize import neutralise
 from chatterm.ui.events import (
@@ -44,8 +44,11 @@ from chatterm.ui.widgets.prompt import PromptInput
 from chatterm.ui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from chatterm.exchange import ChatSession, SessionEvent
     from chatterm.ui.app import ChattermApp
+    from chatterm.ui.widgets.sidebar import Sidebar
 
 ReplyKind = Literal["send", "retry", "continue"]
 
@@ -133,17 +136,19 @@ class ChatScreen(Screen[None]):
         message_list.anchor()
         self._check_key()
 
-    def open_conversation(self, opened: OpenedConversation) -> None:
+    def open_conversation(self, opened: OpenedConversation, reveal: str | None = None) -> None:
         """Show another conversation; a reply still streaming is stopped (and saved) first."""
-        self._switch_to(opened)
+        self._switch_to(opened, reveal)
 
     @work(group="switch", exclusive=True)
-    async def _switch_to(self, opened: OpenedConversation) -> None:
+    async def _switch_to(self, opened: OpenedConversation, reveal: str | None) -> None:
         await self.stop_and_wait()
         self.opened = opened
         self._show_conversation()
         self.prompt.focus()
         self.post_message(ConversationChanged(opened.conversation.id))
+        if reveal is not None:
+            self.reveal(reveal)
 
     def _refresh_title(self) -> None:
         conversation = self.conversation
@@ -347,13 +352,7 @@ class ChatScreen(Screen[None]):
     async def _ready_session(self) -> ChatSession:
         """The session, with the whole history loaded (requests carry all of it)."""
         app = self.chat_app
-        if not self.opened.complete and app.store is not None:
-            store = app.store
-            full = await asyncio.to_thread(store.get_conversation, self.conversation.id)
-            conversation = self.conversation
-            conversation.messages = full.messages
-            self.opened.complete = True
-            self.session = None
+        await self._whole_conversation()
         if self.session is None:
             from chatterm.exchange import ChatSession
 
@@ -430,6 +429,149 @@ class ChatScreen(Screen[None]):
         self.status.set_model(provider, model)
         self.status.show_note(f"next reply: {model} ({provider})")
         self._check_key()
+
+    # ---- sidebar -------------------------------------------------------------------------
+
+    def _sidebar(self) -> Sidebar | None:
+        found = self.query("#sidebar")
+        return found.first() if found else None  # type: ignore[return-value]
+
+    def toggle_sidebar(self, show: bool | None = None, *, search: bool = False) -> None:
+        """Show/hide the saved chats; mounted on first use so start-up never pays for it."""
+        slot = self.query_one("#sidebar-slot")
+        visible = not slot.display if show is None else show
+        sidebar = self._sidebar()
+        if visible and sidebar is None:
+            from chatterm.ui.widgets.sidebar import Sidebar
+
+            sidebar = Sidebar(self.chat_app.store, current_id=self._current_id(), id="sidebar")
+            slot.mount(sidebar)
+        slot.display = visible
+        if not visible:
+            self.prompt.focus()
+            return
+        assert sidebar is not None
+        if search:
+            self.call_after_refresh(sidebar.focus_search)
+        else:
+            self.call_after_refresh(lambda: sidebar.query_one("#sidebar-list").focus())
+
+    def refresh_sidebar(self) -> None:
+        sidebar = self._sidebar()
+        if sidebar is not None:
+            sidebar.current_id = self._current_id()
+            sidebar.refresh_list()
+
+    def _current_id(self) -> str | None:
+        return self.conversation.id if self.opened.saved else None
+
+    def on_sidebar_selected(self, event: Sidebar.Selected) -> None:
+        event.stop()
+        self.chat_app.open_conversation(event.conversation_id, event.message_id)
+
+    def reveal(self, message_id: str) -> None:
+        """Scroll to a message (a search hit) and focus it, if it is mounted."""
+        view = self.message_list.view_for_id(message_id)
+        if view is None:
+            return
+
+        def go() -> None:
+            self.message_list.scroll_to_widget(view, animate=False, top=True)
+            view.focus(scroll_visible=False)
+
+        self.call_after_refresh(go)
+
+    # ---- conversation actions ------------------------------------------------------------
+
+    def _save_conversation(self) -> None:
+        store = self.chat_app.store
+        if store is not None and self.opened.saved:
+            try:
+                store.update_conversation(self.conversation)
+            except ChattermError as error:
+                self.status.show_error(error.message)
+
+    def rename(self, title: str) -> None:
+        title = " ".join(title.split())
+        if not title:
+            return
+        self.conversation.title = title
+        self._save_conversation()
+        self._refresh_title()
+        self.post_message(ConversationChanged(self.conversation.id))
+
+    @work(group="delete", exclusive=True)
+    async def delete_current(self) -> None:
+        await self.stop_and_wait()
+        store = self.chat_app.store
+        if store is None:
+            return
+        conversation = self.conversation
+        try:
+            store.delete_conversation(conversation.id)
+        except ChattermError as error:
+            self.status.show_error(error.message)
+            return
+        self.notify(f"Deleted “{neutralise(conversation.title or conversation.id[:8])}”.")
+        from chatterm.ui.launch import new_conversation
+
+        fresh = new_conversation(self.chat_app.config, conversation.provider, conversation.model)
+        self.opened = OpenedConversation(fresh)
+        self._show_conversation()
+        self.prompt.focus()
+        self.post_message(ConversationChanged(None))
+
+    def export_stem(self) -> str:
+        title = self.conversation.title or "chat"
+        slug = "".join(ch if ch.isalnum() else "-" for ch in title.lower()).strip("-")
+        slug = "-".join(part for part in slug.split("-") if part)[:48] or "chat"
+        return f"{slug}-{self.conversation.id[:8]}"
+
+    @work(group="export", exclusive=True)
+    async def export_to(self, path: Path, fmt: str) -> None:
+        from chatterm import transfer
+
+        try:
+            conversation = await self._whole_conversation()
+            text = (transfer.export_json(conversation) if fmt == "json"
+                    else transfer.export_markdown(conversation))
+            await asyncio.to_thread(transfer.write_atomically, path, text)
+        except ChattermError as error:
+            self.status.show_error(error.message)
+            return
+        except OSError as error:
+            self.status.show_error(f"cannot write {path}: {error.strerror or error}")
+            return
+        self.notify(f"Exported {len(conversation.messages)} messages to {path}.")
+
+    async def _whole_conversation(self) -> Conversation:
+        store = self.chat_app.store
+        if not self.opened.complete and store is not None:
+            full = await asyncio.to_thread(store.get_conversation, self.conversation.id)
+            self.conversation.messages = full.messages
+            self.opened.complete = True
+            self.session = None
+        return self.conversation
+
+    def set_system_prompt(self, text: str) -> None:
+        self.conversation.system_prompt = text
+        self._save_conversation()
+        message_list = self.message_list
+        for view in message_list.query(SystemMessage):
+            view.remove()
+        if text.strip() and self.opened.first_position == 0:
+            view = SystemMessage(Message(role=Role.SYSTEM, content=text))
+            first = message_list.views()
+            if first:
+                message_list.mount(view, before=first[0])
+            else:
+                message_list.mount(view)
+        self.status.show_note("system prompt updated: it applies from the next reply")
+
+    def set_params(self, params: Params) -> None:
+        self.conversation.params = params
+        self._save_conversation()
+        self.status.show_note("parameters updated: they apply from the next reply")
 
     # ---- scroll-back -------------------------------------------------------------------
 
