@@ -302,3 +302,18 @@ def test_store_can_be_shared_between_threads(store: Store) -> None:
     assert store.count_messages(conv.id) == 200
     positions = [store.position_of(m.id) for m in store.get_conversation(conv.id).messages]
     assert positions == list(range(200))
+
+
+def test_search_ranks_within_the_most_recent_matches(store: Store,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatterm.store import store as store_module
+
+    monkeypatch.setattr(store_module, "SEARCH_WINDOW", 3)
+    conv = make_conversation(store)
+    ids = []
+    for i in range(6):
+        message = Message(role=Role.USER, content=f"apple {i}", conversation_id=conv.id)
+        store.add_message(message)
+        ids.append(message.id)
+    assert {h.message_id for h in store.search("apple")} == set(ids[-3:])
+    assert len(store.search("apple", limit=2)) == 2

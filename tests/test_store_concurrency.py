@@ -101,3 +101,24 @@ def test_a_second_connection_sees_writes_immediately(tmp_path: Path) -> None:
         # A commit is visible to every later read: no polling needed.
         assert second.last_conversation_id() == conv.id
         assert second.resolve_id(conv.id[:8]) == conv.id
+
+
+def test_many_first_opens_of_a_new_database_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "fresh" / "chatterm.db"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    opener = (
+        "import sys; from pathlib import Path; from chatterm.store import Store; "
+        "from chatterm.conversation import Conversation; "
+        "s = Store.open(Path(sys.argv[1])); "
+        "s.create_conversation(Conversation(provider='p', model='m', title=sys.argv[2])); "
+        "s.close()"
+    )
+    children = [subprocess.Popen([sys.executable, "-c", opener, str(path), f"t{n}"], env=env,
+                                 stderr=subprocess.PIPE, text=True) for n in range(6)]
+    for child in children:
+        _, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+    with Store.open(path) as store:
+        assert sorted(s.title for s in store.list_conversations()) == [
+            f"t{n}" for n in range(6)]
+    assert not list(path.parent.glob("*.bak-*"))

@@ -17,6 +17,7 @@ from chatterm.store.files import create_private_file, looks_like_sqlite, tighten
 from chatterm.store.schema import APPLICATION_ID
 
 BUSY_TIMEOUT_MS = 5000
+CACHE_KIB = 32768
 
 
 def connect(path: Path, newest_known_version: int) -> sqlite3.Connection:
@@ -57,6 +58,12 @@ def connect(path: Path, newest_known_version: int) -> sqlite3.Connection:
         # can drop the last commits, and never corrupts the file.
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+        # The 2 MB default makes big imports thrash the id and FTS b-trees; pages are only
+        # allocated when used, so small stores pay nothing for the bigger limit.
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        # Without a limit the -wal file keeps the size of the biggest transaction (a large
+        # import) forever; with one it is truncated back after checkpoints.
+        conn.execute("PRAGMA journal_size_limit = 67108864")
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise translate(exc, path) from exc

@@ -1,0 +1,170 @@
+"""Store benchmark: listing, search and opening big conversations on a realistic database.
+
+Run: python bench/bench_store.py   (from the repo root; about a minute)
+
+Builds, in a temp dir, 10,000 conversations holding 200,000 messages of Zipf-distributed
+words, plus one conversation of 2,000 and one of 100,000 messages, then prints the median
+of several runs for each operation next to its target.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from chatterm.conversation import Conversation, Message, MessageState, Role
+from chatterm.store import Store
+
+CONVERSATIONS = 10_000
+MESSAGES = 200_000
+RUNS = 7
+SEARCHES = ("python", "error handling", "database migration", "zyxq", "implem",
+            "the function returns")
+
+_COMMON = [
+    "the", "a", "to", "of", "and", "is", "in", "it", "you", "that", "for", "this", "with",
+    "on", "be", "are", "can", "as", "not", "or", "function", "error", "value", "data", "file",
+    "return", "use", "code", "python", "database", "query", "list", "handling", "migration",
+    "test", "returns", "implement", "implementation", "type", "string",
+]
+
+
+def vocabulary(rng: random.Random, size: int = 5000) -> tuple[list[str], list[float]]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = list(_COMMON)
+    while len(words) < size:
+        words.append("".join(rng.choices(letters, k=rng.randint(3, 10))))
+    cumulative, total = [], 0.0
+    for rank in range(1, len(words) + 1):
+        total += 1.0 / rank  # Zipf: the n-th word is n times rarer than the first
+        cumulative.append(total)
+    return words, cumulative
+
+
+class TextMaker:
+    def __init__(self, seed: int = 1) -> None:
+        self.rng = random.Random(seed)
+        self.words, self.cumulative = vocabulary(self.rng)
+
+    def text(self, n_words: int) -> str:
+        return " ".join(self.rng.choices(self.words, cum_weights=self.cumulative, k=n_words))
+
+    def message(self, conv_id: str, index: int, when: float) -> Message:
+        user = index % 2 == 0
+        return Message(role=Role.USER if user else Role.ASSISTANT,
+                       content=self.text(self.rng.randint(5, 25) if user
+                                         else self.rng.randint(40, 120)),
+                       conversation_id=conv_id, created_at=when,
+                       provider=None if user else "aimlapi",
+                       model=None if user else "gpt-4o")
+
+
+def build(store: Store, maker: TextMaker) -> tuple[str, str, float]:
+    clock = 1_700_000_000.0
+    per_conversation = MESSAGES // CONVERSATIONS
+    for n in range(CONVERSATIONS):
+        conv = Conversation(provider="aimlapi", model="gpt-4o", title=maker.text(5),
+                            created_at=clock, updated_at=clock)
+        conv.messages = [maker.message(conv.id, i, clock + i) for i in range(per_conversation)]
+        conv.updated_at = clock + per_conversation
+        store.import_conversation(conv)
+        clock += 60
+        if n % 1000 == 999:
+            print(f"  {n + 1:>6} conversations", file=sys.stderr)
+    medium = Conversation(provider="aimlapi", model="gpt-4o", title="two thousand")
+    medium.messages = [maker.message(medium.id, i, clock + i) for i in range(2_000)]
+    store.import_conversation(medium)
+    huge = Conversation(provider="aimlapi", model="gpt-4o", title="one hundred thousand")
+    huge.messages = [maker.message(huge.id, i, clock + i) for i in range(100_000)]
+    started = time.perf_counter()
+    store.import_conversation(huge)
+    return medium.id, huge.id, time.perf_counter() - started
+
+
+def median_time(action: Callable[[], object], runs: int = RUNS) -> float:
+    action()  # warm the page cache, as a second `chatterm list` would
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def streaming_update_time(store: Store, conv_id: str, maker: TextMaker) -> float:
+    """Median cost of one save of a reply that grows to 1 MB (as during a stream)."""
+    reply = Message(role=Role.ASSISTANT, conversation_id=conv_id,
+                    state=MessageState.STREAMING)
+    store.add_message(reply)
+    piece = maker.text(8000)  # ~50 kB per save
+    times = []
+    while len(reply.content) < 1_000_000:
+        reply.content += piece
+        started = time.perf_counter()
+        store.update_message(reply)
+        times.append(time.perf_counter() - started)
+    reply.state = MessageState.COMPLETE
+    store.update_message(reply)
+    return statistics.median(times)
+
+
+def main() -> None:
+    rows: list[tuple[str, float, float | None]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "chatterm.db"
+        maker = TextMaker()
+        started = time.perf_counter()
+        with Store.open(path) as store:
+            medium_id, huge_id, huge_import = build(store, maker)
+        build_time = time.perf_counter() - started
+        size_mb = path.stat().st_size / 1e6
+        print(f"built {CONVERSATIONS:,} conversations / {MESSAGES:,} messages "
+              f"+ 2,000 + 100,000 in {build_time:.1f} s ({size_mb:.0f} MB)", file=sys.stderr)
+
+        rows.append(("open the store", median_time(lambda: Store.open(path).close()), None))
+        with Store.open(path) as store:
+            rows.append(("list_conversations(): all 10,002 summaries",
+                         median_time(store.list_conversations), 0.15))
+            rows.append(("list_conversations(limit=50)",
+                         median_time(lambda: store.list_conversations(limit=50)), None))
+            search_times = []
+            for query in SEARCHES:
+                spent = median_time(lambda q=query: store.search(q))
+                search_times.append(spent)
+                hits = len(store.search(query))
+                rows.append((f"search {query!r} ({hits} hits)", spent, 0.15))
+            rows.append(("search: median over the queries above",
+                         statistics.median(search_times), 0.15))
+            rows.append(("get_conversation(last_n=50), 2,000 messages",
+                         median_time(lambda: store.get_conversation(medium_id, last_n=50)),
+                         None))
+            rows.append(("get_conversation(last_n=50), 100,000 messages",
+                         median_time(lambda: store.get_conversation(huge_id, last_n=50)),
+                         None))
+            rows.append(("load_messages(50 earlier), 100,000 messages",
+                         median_time(lambda: store.load_messages(huge_id, 50_000, 50)), None))
+            rows.append(("get_conversation(), all 2,000 messages",
+                         median_time(lambda: store.get_conversation(medium_id), runs=3), None))
+            rows.append(("import_conversation(), 100,000 messages (one run)", huge_import,
+                         None))
+            rows.append(("update_message() of a reply growing to 1 MB",
+                         streaming_update_time(store, medium_id, maker), 0.5))
+
+    width = max(len(name) for name, _, _ in rows)
+    print(f"{'operation':<{width}}  {'median':>9}  {'target':>7}")
+    print(f"{'-' * width}  {'-' * 9}  {'-' * 7}")
+    for name, seconds, target in rows:
+        verdict = "" if target is None else ("  ok" if seconds <= target else "  SLOW")
+        target_text = f"{target:.2f} s" if target is not None else "-"
+        print(f"{name:<{width}}  {seconds * 1000:7.1f} ms  {target_text:>7}{verdict}")
+
+
+if __name__ == "__main__":
+    main()
