@@ -30,8 +30,10 @@ if TYPE_CHECKING:
 _SEPARATORS = frozenset("-_/.: @")
 _MATCH = 1.0
 _WORD_START = 2.0  # a hit at the start of a word ("4o" in "gpt-4o") counts extra
-_RUN = 1.5  # a hit right after the previous hit: contiguous runs beat scattered letters
+_RUN = 2.0  # a hit right after the previous hit: contiguous runs beat scattered letters
 _FIRST = 1.0  # a hit on the very first character
+_GAP_OPEN = 1.0  # leaving letters out between two hits costs a little...
+_GAP_EACH = 0.05  # ...and a little more per letter skipped
 
 
 def _word_starts(text: str) -> list[bool]:
@@ -75,10 +77,14 @@ def fuzzy_match(query: str, candidate: str) -> tuple[float, tuple[int, ...]] | N
     for row, ch in enumerate(needle):
         scores = [neg] * n
         links = [-1] * n
-        best_before, best_at = neg, -1  # best previous-row score strictly left of j - 1
+        # Best previous-row score at k <= j - 2, as prev[k] + _GAP_EACH * k, so the gap
+        # cost for any k is a constant away: a running maximum replaces an inner loop.
+        best_before, best_at = neg, -1
         for j in range(n):
-            if row > 0 and j >= 2 and previous_scores[j - 2] > best_before:
-                best_before, best_at = previous_scores[j - 2], j - 2
+            if row > 0 and j >= 2:
+                shifted = previous_scores[j - 2] + _GAP_EACH * (j - 2)
+                if shifted > best_before:
+                    best_before, best_at = shifted, j - 2
             if hay[j] != ch:
                 continue
             gain = _MATCH + (_WORD_START if starts[j] else 0.0)
@@ -86,10 +92,11 @@ def fuzzy_match(query: str, candidate: str) -> tuple[float, tuple[int, ...]] | N
                 scores[j] = gain + (_FIRST if j == 0 else 0.0)
                 continue
             run = previous_scores[j - 1] + _RUN if j >= 1 else neg
-            if run >= best_before and run > neg:
+            gap = best_before - _GAP_OPEN - _GAP_EACH * (j - 1) if best_at >= 0 else neg
+            if run >= gap and run > neg:
                 scores[j], links[j] = gain + run, j - 1
-            elif best_before > neg:
-                scores[j], links[j] = gain + best_before, best_at
+            elif gap > neg:
+                scores[j], links[j] = gain + gap, best_at
         previous_scores = scores
         back.append(links)
     end = max(range(n), key=lambda j: previous_scores[j])
