@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult
-from textual.widgets import Footer, Input
+from textual.command import CommandPalette
+from textual.widgets import Footer, Input, OptionList
+from ui_helpers import wait_until
 
 from chatterm.config import load_config
-from chatterm.ui.commands import PALETTE_ACTIONS
+from chatterm.ui.commands import PALETTE_ACTIONS, PALETTE_COMMANDS, ChattermCommands
 from chatterm.ui.keys import (
     ACTIONS_BY_NAME,
     DEFAULT_KEYMAP,
@@ -156,3 +158,36 @@ async def test_default_bindings_work_while_typing_in_an_input() -> None:
         await pilot.pause()
         assert app.called == ["switch_model"]
         assert app.query_one("#typing", Input).value == "hi"
+
+
+class PaletteApp(KeysApp):
+    COMMANDS: ClassVar[set[Any]] = {ChattermCommands}
+
+
+async def test_palette_lists_chatterm_commands_with_their_keys_and_runs_the_action() -> None:
+    app = PaletteApp({"switch_model": "ctrl+l"})
+    app.chatterm_keymap = app.keymap  # type: ignore[attr-defined]
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
+        await pilot.press(*"switch model")
+
+        def hits() -> list[Any]:
+            return [o.hit for o in app.screen.query_one(OptionList).options
+                    if hasattr(o, "hit")]
+
+        await wait_until(pilot, lambda: any(h.text == "Switch model" for h in hits()),
+                         what="the Switch model command")
+        [hit] = [h for h in hits() if h.text == "Switch model"]
+        assert hit.help == "Pick another model or provider (ctrl+l)"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.called == ["switch_model"], what="the action")
+
+
+def test_palette_titles_match_the_issue() -> None:
+    titles = {command.title for command in PALETTE_COMMANDS}
+    assert {
+        "Switch model", "New chat", "Rename chat", "Delete chat", "Export chat",
+        "Copy last reply", "Edit system prompt", "Edit parameters", "Toggle sidebar",
+        "Search chats", "Change theme",
+    } <= titles

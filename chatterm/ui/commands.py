@@ -56,13 +56,16 @@ def key_hint(keymap: Mapping[str, str], action: str) -> str:
 class ChattermCommands(Provider):
     """Palette entries for chatterm's actions, with the key each is bound to.
 
-    The key shown comes from `app.chatterm_keymap` (the resolved [keys] map) when the
-    app has one, else the defaults.
+    The key shown comes from the app's resolved [keys] map (`app.chatterm_keymap` or
+    `app.keymap`, action -> keys) when it has one, else the defaults.
     """
 
     def _keymap(self) -> Mapping[str, str]:
-        keymap = getattr(self.app, "chatterm_keymap", None)
-        return keymap if isinstance(keymap, Mapping) else DEFAULT_KEYMAP
+        for attribute in ("chatterm_keymap", "keymap"):
+            keymap = getattr(self.app, attribute, None)
+            if isinstance(keymap, Mapping) and "switch_model" in keymap:
+                return keymap
+        return DEFAULT_KEYMAP
 
     def _runner(self, action: str) -> partial[object]:
         return partial(self.app.run_action, action)
