@@ -1,0 +1,528 @@
+"""The fault matrix: every network, server, crash and input fault chatterm is tested
+against, run through real `chatterm ask` processes and a loopback HTTP server.
+
+    python bench/fault_matrix.py
+
+Prints a Markdown table (scenario | outcome | retries | saved | lost | peak RSS), the
+bytes a SIGKILL mid-stream lost, and the concurrent-writers result. Nothing leaves
+127.0.0.1 except one DNS lookup of a `.invalid` name, which resolvers answer locally or
+refuse. Runs in well under three minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+from loopback import (  # noqa: E402
+    Delay,
+    Drop,
+    Hold,
+    LoopbackServer,
+    Reply,
+    Stall,
+    json_reply,
+    sse_chunks,
+    sse_event,
+    sse_reply,
+    stream_reply,
+    text_reply,
+)
+
+from chatterm.conversation import Message, Role  # noqa: E402
+from chatterm.store import Store  # noqa: E402
+
+KEY = "sk-matrix-0123456789abcdefghij"
+KEY_ENV = "MATRIX_API_KEY"
+CHAT = "chat/completions"
+PARTIAL = ["The answer ", "is forty"]  # what streams before a mid-reply fault
+MB = 1024 * 1024
+
+
+# ---- running chatterm -------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: bytes
+    stderr: str
+    peak_rss_kb: int
+
+
+def home_env(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "CHATTERM_CONFIG": str(home / "config.toml"),
+        "CHATTERM_DATA_DIR": str(home / "data"),
+        "CHATTERM_CACHE_DIR": str(home / "cache"),
+        "PYTHONPATH": str(REPO),
+        "CHATTERM_BACKOFF_BASE": "0.05",
+        KEY_ENV: KEY,
+        # A resolver that does not answer gives up after ~1 s instead of ~10.
+        "RES_OPTIONS": "timeout:1 attempts:1",
+    })
+    return env
+
+
+def write_config(home: Path, base_url: str, *, max_retries: int = 2, read_timeout: float = 5,
+                 connect_timeout: float = 2) -> None:
+    (home / "config.toml").write_text(
+        'default_provider = "loop"\ndefault_model = "m"\n[providers.loop]\n'
+        f'base_url = "{base_url}"\napi_key_env = "{KEY_ENV}"\nmax_retries = {max_retries}\n'
+        f"read_timeout = {read_timeout}\nconnect_timeout = {connect_timeout}\n")
+    (home / "config.toml").chmod(0o600)
+
+
+# Linux starts a child's peak RSS at its parent's RSS (fork copies the counters, exec keeps
+# the old peak), so chatterm is started by a small launcher and measured from there.
+LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
+@dataclass
+class Child:
+    proc: subprocess.Popen[bytes]
+    out: Any
+    err: Any
+    rss_file: Path | None
+
+
+def spawn(env: dict[str, str], args: list[str], stdin: bytes = b"", *,
+          measured: bool = True) -> Child:
+    """Start `chatterm ARGS`; `measured` goes through the launcher (no signalling then)."""
+    command = [sys.executable, "-m", "chatterm", *args]
+    rss_file = None
+    if measured:
+        fd, name = tempfile.mkstemp(prefix="rss-")
+        os.close(fd)
+        rss_file = Path(name)
+        command = [sys.executable, "-S", "-c", LAUNCHER, name, *command]
+    with tempfile.TemporaryFile() as inp:
+        inp.write(stdin)
+        inp.seek(0)
+        out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115
+        proc = subprocess.Popen(command, stdin=inp, stdout=out, stderr=err, env=env, cwd=REPO)
+    return Child(proc, out, err, rss_file)
+
+
+def reap(child: Child, timeout: float = 90) -> Run:
+    try:
+        child.proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        child.proc.kill()
+        child.proc.wait()
+    child.out.seek(0)
+    child.err.seek(0)
+    rss = 0
+    if child.rss_file is not None:
+        with contextlib.suppress(ValueError, OSError):
+            rss = int(child.rss_file.read_text() or 0)
+        child.rss_file.unlink(missing_ok=True)
+    run = Run(child.proc.returncode, child.out.read(),
+              child.err.read().decode("utf-8", "replace"), rss)
+    child.out.close()
+    child.err.close()
+    return run
+
+
+def ask(env: dict[str, str], *args: str, stdin: bytes = b"") -> Run:
+    return reap(spawn(env, ["ask", *args] if args else ["ask", "hi"], stdin))
+
+
+def last_reply(home: Path) -> Message | None:
+    path = home / "data" / "chatterm.db"
+    if not path.exists():
+        return None
+    with Store.open(path) as store:
+        conv_id = store.last_conversation_id()
+        if conv_id is None:
+            return None
+        messages = store.get_conversation(conv_id, last_n=1).messages
+    return messages[0] if messages and messages[0].role is Role.ASSISTANT else None
+
+
+# ---- scenarios ----------------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    name: str
+    replies: list[Reply] | Callable[[], list[Reply]] = field(default_factory=list)
+    expected: str = ""  # the reply text the server got out before the fault
+    base_url: str | None = None  # instead of the loopback server
+    config: dict[str, Any] = field(default_factory=dict)
+    stdin: bytes = b""
+    interrupt_on: str | None = None  # send SIGINT once stderr shows this
+
+
+def partial_then(*steps: Any) -> Reply:
+    head = sse_chunks(PARTIAL, finish_reason=None, done=False)
+    return stream_reply([*head, *steps])
+
+
+def http_date(seconds_ahead: float) -> str:
+    return email.utils.formatdate(time.time() + seconds_ahead, usegmt=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def blackhole() -> Iterator[str]:
+    """A listening port whose accept queue is full: connect() hangs until it times out."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        sock = socket.socket()
+        sock.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            sock.connect(("127.0.0.1", port))
+        fillers.append(sock)
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        for sock in [*fillers, server]:
+            sock.close()
+
+
+def scenarios(loop_url: str, other_url: str, hole_url: str) -> list[Scenario]:
+    ok = sse_reply(["all ", "good"])
+    openai_error = {"error": {"message": "Incorrect API key provided: sk-matr*****ghij",
+                              "type": "invalid_request_error", "code": "invalid_api_key"}}
+    proxy_page = ("<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 "
+                  "Bad Gateway</h1></center><hr><center>nginx/1.25.3</center></body></html>")
+    huge_junk = b"data: " + b"x" * (12 * MB) + b"\n\n"
+    big_chunk = sse_event({"choices": [{"index": 0, "delta": {"content": "y" * (5 * MB)}}]})
+    one_mb = [("0123456789abcdef" * 256)] * 256  # 256 chunks of 4 KiB
+    return [
+        Scenario("connection refused", base_url=f"http://127.0.0.1:{free_port()}/v1"),
+        Scenario("host name does not resolve", base_url="http://chatterm-nonexistent.invalid/v1"),
+        Scenario("connect timeout (accept queue full)", base_url=hole_url,
+                 config={"connect_timeout": 0.5, "max_retries": 1}),
+        Scenario("401 bad key", [json_reply(openai_error, 401)]),
+        Scenario("403 AI/ML API out of credits", [json_reply(
+            {"statusCode": 403, "message": "You've run out of credits. Please top up your "
+             "balance", "error": "Forbidden"}, 403)]),
+        Scenario("404 unknown model", [json_reply({"error": {
+            "message": "The model `m` does not exist", "code": "model_not_found"}}, 404)]),
+        Scenario("400 bad request", [json_reply({"error": {
+            "message": "max_tokens is too large", "type": "invalid_request_error"}}, 400)]),
+        Scenario("422 validation (FastAPI detail)", [json_reply({"detail": [{
+            "loc": ["body", "temperature"], "msg": "ensure this value is less than or equal "
+            "to 2", "type": "value_error"}]}, 422)]),
+        Scenario("429 Retry-After: 1, then 200",
+                 [json_reply({"error": {"message": "Rate limit"}}, 429, {"Retry-After": "1"}),
+                  ok], "all good"),
+        Scenario("429 Retry-After: HTTP date, then 200",
+                 lambda: [json_reply({"error": {"message": "Rate limit"}}, 429,
+                                     {"Retry-After": http_date(2)}), ok], "all good"),
+        Scenario("429 Retry-After: 3600 (capped; Ctrl+C while waiting)",
+                 [json_reply({"error": {"message": "Rate limit"}}, 429,
+                             {"Retry-After": "3600"})], interrupt_on="retrying in"),
+        *[Scenario(f"{status} every time", [json_reply({"error": {"message": "upstream "
+                   "trouble"}}, status) for _ in range(3)]) for status in (500, 502, 503, 504)],
+        Scenario("503, then 200", [json_reply({"error": {"message": "busy"}}, 503), ok],
+                 "all good"),
+        Scenario("502 proxy HTML page", [text_reply(proxy_page, 502, "text/html")] * 3),
+        Scenario("no answer at all (read timeout)", [Reply(before=[Stall(30)])],
+                 config={"read_timeout": 1}),
+        Scenario("hang-up before answering, then 200", [Reply(before=[Drop()]), ok],
+                 "all good"),
+        Scenario("redirect to another origin", [json_reply(
+            {}, 307, {"Location": f"{other_url}/chat/completions"})]),
+        Scenario("drop after tokens", [partial_then(Drop())], "".join(PARTIAL)),
+        Scenario("TCP reset after tokens", [partial_then(Drop(reset=True))], "".join(PARTIAL)),
+        Scenario("stall after tokens > read_timeout", [partial_then(Stall(30))],
+                 "".join(PARTIAL), config={"read_timeout": 1}),
+        Scenario("`event: error` after tokens", [partial_then(sse_event(
+            {"error": {"message": "upstream overloaded"}}, event="error"))], "".join(PARTIAL)),
+        Scenario("chunk with `error` object after tokens", [partial_then(sse_event(
+            {"error": {"message": "Token limit reached", "code": 400}}))], "".join(PARTIAL)),
+        Scenario("clean end without finish_reason", [partial_then()], "".join(PARTIAL)),
+        Scenario("malformed JSON chunk mid-stream", [stream_reply([
+            *sse_chunks(["before "], finish_reason=None, done=False), b'data: {"choices": [\n\n',
+            *sse_chunks(["after"])])], "before after"),
+        Scenario("non-JSON chunk mid-stream", [stream_reply([
+            *sse_chunks(["before "], finish_reason=None, done=False),
+            b"data: <html>oops</html>\n\n", *sse_chunks(["after"])])], "before after"),
+        Scenario("12 MB single line (over the 8 MiB cap)", [stream_reply([
+            *sse_chunks(["before "], finish_reason=None, done=False), huge_junk,
+            *sse_chunks(["after"])])], "before after"),
+        Scenario("5 MB single chunk (under the cap)", [stream_reply([
+            big_chunk, *sse_chunks([" end"])])], "y" * (5 * MB) + " end"),
+        Scenario("non-UTF-8 bytes in a chunk", [stream_reply([
+            b'data: {"choices":[{"index":0,"delta":{"content":"ok \xff\xfe done"}}]}\n\n',
+            *sse_chunks([])])], "ok \ufffd\ufffd done"),
+        Scenario("1 MB reply", [sse_reply(one_mb)], "".join(one_mb)),
+        Scenario("1 MB prompt on stdin", [ok], "all good",
+                 stdin=("prompt " * (MB // 7 + 1)).encode()[:MB]),
+    ]
+
+
+@dataclass
+class Row:
+    scenario: str
+    outcome: str
+    retries: str
+    saved: str
+    lost: str
+    rss: str
+
+
+def shorten(text: str, limit: int = 110) -> str:
+    text = " ".join(text.split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def run_scenario(sc: Scenario, loop: LoopbackServer, root: Path) -> Row:
+    home = Path(tempfile.mkdtemp(dir=root))
+    env = home_env(home)
+    write_config(home, sc.base_url or loop.url, **sc.config)
+    loop.script(CHAT, sc.replies() if callable(sc.replies) else sc.replies)
+    before = len(loop.requests)
+    shown_rss = "-"
+    if sc.interrupt_on:
+        child = spawn(env, ["ask", "hi"], sc.stdin, measured=False)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            child.err.seek(0)
+            if sc.interrupt_on in child.err.read().decode("utf-8", "replace"):
+                break
+            time.sleep(0.05)
+        child.proc.send_signal(signal.SIGINT)
+        run = reap(child)
+    else:
+        run = ask(env, stdin=sc.stdin) if sc.stdin else ask(env)
+        shown_rss = f"{run.peak_rss_kb / 1024:.0f} MB"
+    requests = len(loop.requests) - before
+    with loop._lock:  # leave no scripted reply behind for the next scenario
+        loop._queues.clear()
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    retries = sum("retrying in" in line for line in lines)
+    last = lines[-1] if lines else "(nothing on stderr)"
+    if "Traceback" in run.stderr:
+        last = "TRACEBACK: " + last
+    if KEY in run.stderr or KEY.encode() in run.stdout:
+        last = "KEY LEAKED: " + last
+    reply = last_reply(home)
+    if reply is None:
+        saved, lost = "nothing saved", "yes" if sc.expected else "no"
+    else:
+        saved = f"{reply.state.value}, {len(reply.content):,} chars"
+        if reply.content == sc.expected:
+            lost = "no"
+        elif sc.expected.startswith(reply.content):
+            lost = f"yes ({len(sc.expected) - len(reply.content):,} chars)"
+        else:
+            lost = "DIFFERENT TEXT"
+    shown = f"{run.code}: " + shorten(last.removeprefix("chatterm: "))
+    extra = f" ({requests} requests)" if requests > 1 + retries else ""
+    return Row(sc.name, shown, f"{retries}{extra}", saved, lost, shown_rss)
+
+
+# ---- crash: SIGKILL mid-stream ----------------------------------------------------------------
+
+
+class SentCounter:
+    """A Hold step's event that never blocks: it counts the tokens written before it."""
+
+    def __init__(self, counter: list[int], index: int) -> None:
+        self.counter, self.index = counter, index
+
+    def is_set(self) -> bool:
+        self.counter[0] = self.index + 1
+        return True
+
+
+def crash_run(loop: LoopbackServer, root: Path, token: str = "tok-0123 ", interval: float = 0.05,
+              kill_after: int = 30) -> tuple[int, int, int, str]:
+    """(bytes sent before the kill, bytes saved, bytes lost, state after restart)."""
+    home = Path(tempfile.mkdtemp(dir=root))
+    env = home_env(home)
+    write_config(home, loop.url)
+    count = 400
+    sent = [0]
+    steps: list[Any] = []
+    for i, event in enumerate(sse_chunks([token] * count, finish_reason=None, done=False)):
+        steps += [event, Hold(SentCounter(sent, i)), Delay(interval)]  # type: ignore[arg-type]
+    loop.script(CHAT, stream_reply(steps))
+    proc = subprocess.Popen([sys.executable, "-m", "chatterm", "ask", "go"], env=env, cwd=REPO,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    received = b""
+    while len(received) < kill_after * len(token):
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:
+            break
+        received += chunk
+    proc.kill()
+    sent_tokens = sent[0]
+    proc.wait()
+    proc.stdout.close()
+    subprocess.run([sys.executable, "-m", "chatterm", "list"], env=env, cwd=REPO,
+                   capture_output=True, timeout=60)
+    reply = last_reply(home)
+    saved = reply.content if reply else ""
+    sent_bytes = sent_tokens * len(token)
+    return sent_bytes, len(saved), sent_bytes - len(saved), reply.state.value if reply else "-"
+
+
+# ---- concurrent writers -------------------------------------------------------------------
+
+
+async def drive_tui(prompts: list[str]) -> str:
+    """Send prompts through the real app, headless, one after another; its conversation id."""
+    from ui_helpers import make_app, wait_until
+
+    app = make_app()
+    try:
+        async with app.run_test(size=(100, 32)) as pilot:
+            for done, prompt in enumerate(prompts, 1):
+                app.chat.prompt.insert(prompt)
+                await pilot.press("enter")
+                await wait_until(pilot, lambda n=2 * done: (
+                    len(app.chat.conversation.messages) >= n and not app.chat.busy),
+                    timeout=60, what="the reply")
+            return str(app.chat.conversation.id)
+    finally:
+        if app.store is not None:
+            app.store.close()
+
+
+def concurrency_run(loop: LoopbackServer, root: Path, asks: int = 6) -> dict[str, Any]:
+    home = Path(tempfile.mkdtemp(dir=root))
+    env = home_env(home)
+    write_config(home, loop.url)
+    words = [f"w{i} " for i in range(20)]
+    reply_text = "".join(words)
+    loop.always(CHAT, sse_reply(words, delay=0.02))
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    conversations: dict[str, str] = {}
+    failures: list[str] = []
+
+    def ask_loop(tag: str) -> None:
+        conv: str | None = None
+        for i in range(asks):
+            args = ["ask", "--json", f"{tag}-{i}"] + (["--conversation", conv] if conv else [])
+            run = reap(spawn(env, args, measured=False))
+            if run.code != 0:
+                failures.append(f"{tag}-{i}: {run.stderr.strip()}")
+                continue
+            conv = conv or json.loads(run.stdout)["conversation_id"]
+        conversations[tag] = conv or ""
+
+    threads = [threading.Thread(target=ask_loop, args=(tag,)) for tag in ("cli-a", "cli-b")]
+    for thread in threads:
+        thread.start()
+    writer = "TUI (headless)"
+    try:
+        conversations["tui"] = asyncio.run(drive_tui([f"tui-{i}" for i in range(asks)]))
+    except Exception as exc:  # report, don't hide: the row below says what happened
+        failures.append(f"tui: {type(exc).__name__}: {exc}")
+        writer = "TUI (failed)"
+    for thread in threads:
+        thread.join(timeout=180)
+    for key, value in old.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    loop._always.clear()
+    written = 3 * asks * 2
+    found = complete = 0
+    with Store.open(home / "data" / "chatterm.db") as store:
+        for tag, conv_id in conversations.items():
+            if not conv_id:
+                continue
+            for i, message in enumerate(store.get_conversation(conv_id).messages):
+                if message.role is Role.USER and message.content == f"{tag}-{i // 2}":
+                    found += 1
+                elif message.role is Role.ASSISTANT and message.content == reply_text:
+                    found += 1
+                    complete += message.state.value == "complete"
+    conn = sqlite3.connect(home / "data" / "chatterm.db")
+    integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    conn.close()
+    return {"writers": f"2 `chatterm ask` loops + {writer}", "written": written,
+            "found": found, "complete": complete, "integrity": integrity,
+            "failures": failures}
+
+
+# ---- main -------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    started = time.monotonic()
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="chatterm-matrix-") as tmp, \
+            LoopbackServer() as loop, LoopbackServer() as other, blackhole() as hole:
+        root = Path(tmp)
+        for sc in scenarios(loop.url, other.url, hole):
+            rows.append(run_scenario(sc, loop, root))
+            print(f"  … {sc.name}", file=sys.stderr, flush=True)
+        if other.requests:
+            rows.append(Row("redirect target", "RECEIVED A REQUEST", "-", "-", "-", "-"))
+        crashes = [crash_run(loop, root, kill_after=n) for n in (1, 20, 40)]
+        print("  … SIGKILL runs", file=sys.stderr, flush=True)
+        writers = concurrency_run(loop, root)
+    print("| scenario | outcome (exit code: last stderr line) | retries | saved reply | lost "
+          "| peak RSS |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row.scenario} | {row.outcome} | {row.retries} | {row.saved} | {row.lost} "
+              f"| {row.rss} |")
+    print()
+    print("SIGKILL mid-stream (one 9-byte token every 50 ms = 180 B/s; 0.5 s = 90 B):")
+    print()
+    print("| killed after | bytes sent | bytes saved | bytes lost | state after restart |")
+    print("|---|---|---|---|---|")
+    for (sent, saved, lost, state), n in zip(crashes, (1, 20, 40), strict=True):
+        print(f"| {n} tokens received | {sent} | {saved} | {lost} | {state} |")
+    print()
+    print(f"Concurrent writers ({writers['writers']}, one data dir): "
+          f"{writers['found']} of {writers['written']} messages found, "
+          f"{writers['complete']} replies complete, integrity_check: {writers['integrity']}"
+          + (f"; failures: {writers['failures']}" if writers["failures"] else ""))
+    print()
+    print(f"(ran in {time.monotonic() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
