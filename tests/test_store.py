@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import threading
 from collections.abc import Iterator
@@ -68,6 +69,27 @@ def test_default_location_and_private_permissions(store: Store) -> None:
         side = store.path.with_name(store.path.name + suffix)
         assert side.exists(), side
         assert stat.S_IMODE(side.stat().st_mode) == 0o600, side
+
+
+def test_files_stay_private_under_a_permissive_umask(tmp_path: Path) -> None:
+    old_umask = os.umask(0)
+    try:
+        path = tmp_path / "new-dir" / "c.db"
+        with Store.open(path) as opened:
+            conv = make_conversation(opened, n=1)
+            streaming = Message(role=Role.ASSISTANT, conversation_id=conv.id,
+                                state=MessageState.STREAMING)
+            opened.add_message(streaming)  # creates this writer's lock file
+            writers = path.with_name("c.db-writers")
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode)
+                     for p in [path.parent, writers, *path.parent.iterdir(),
+                               *writers.iterdir()]}
+    finally:
+        os.umask(old_umask)
+    assert modes.pop("new-dir") == 0o700
+    assert modes.pop("c.db-writers") == 0o700
+    assert set(modes.values()) == {0o600}, modes
+    assert {"c.db", "c.db-wal", "c.db-shm"} <= set(modes)
 
 
 def test_existing_loose_permissions_are_tightened(tmp_path: Path) -> None:
