@@ -496,3 +496,180 @@ async def test_unknown_reply_shape_never_locks_the_prompt(server: Any) -> None:
         assert "<html>" not in screen_text(app)
         await pilot.press("y")
         assert app.chat.prompt.text == "y"
+
+
+# ---- actions through E2's dialogs ------------------------------------------------------
+
+
+def models_reply(*ids: str) -> Any:
+    return json_reply({"object": "list", "data": [{"id": i, "object": "model"} for i in ids]})
+
+
+async def test_ctrl_o_picker_switches_model_for_the_next_reply(server: Any) -> None:
+    from chatterm.ui.screens.model_picker import ModelPicker
+
+    server.always("models", models_reply("model-a", "model-b"))
+    server.script(CHAT, sse_reply(["from A"], model="model-a"))
+    server.script(CHAT, sse_reply(["from B"], model="model-b"))
+    async with running() as (app, pilot):
+        await type_and_send(pilot, "first")
+        await until_idle(pilot)
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelPicker), what="the picker")
+        picker = app.screen
+        await wait_until(pilot, lambda: "model-b" in screen_text(app), what="model-b listed")
+        for key in "model-b":
+            await pilot.press(key)
+        await wait_until(pilot, lambda: picker._highlighted_model() == "model-b",
+                         what="model-b highlighted")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is app.chat, what="the picker to close")
+        assert "loop · model-b" in screen_text(app)
+        assert app.focused is app.chat.prompt
+        await type_and_send(pilot, "second")
+        await until_idle(pilot)
+        chats = [r for r in server.requests if r.path.endswith("/chat/completions")]
+        assert chats[1].json["model"] == "model-b"
+        assert len(chats[1].json["messages"]) == 3
+        assert [v.message.model for v in replies(app)] == ["model-a", "model-b"]
+
+
+async def test_rename_and_delete_with_confirm(server: Any) -> None:
+    from chatterm.ui.screens.dialogs import ConfirmDialog, TextPrompt
+
+    conversation_id = seed_conversation(4, title="before")
+    async with running(LaunchOptions(resume_id=conversation_id)) as (app, pilot):
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: isinstance(app.screen, TextPrompt), what="rename")
+        field = app.screen.query_one("#prompt-text")
+        field.value = "after the rename"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is app.chat, what="the dialog to close")
+        assert saved(conversation_id).title == "after the rename"
+        assert "after the rename" in screen_text(app)
+        await pilot.press("f8")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="confirm")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.screen is app.chat, what="cancel")
+        assert saved(conversation_id).title == "after the rename"
+        await pilot.press("f8")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="confirm")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.chat.conversation.id != conversation_id,
+                         what="a new chat after the delete")
+        with Store.open() as store:
+            assert store.list_conversations() == []
+        assert app.chat.message_list.views() == []
+
+
+async def test_search_in_sidebar_opens_the_hit(server: Any) -> None:
+    seed_conversation(4, title="unrelated")
+    target = Conversation(provider="loop", model="model-a", title="zebra talk")
+    target.messages = [
+        Message(role=Role.USER, content="tell me about the quagga", conversation_id=target.id),
+        Message(role=Role.ASSISTANT, content="The quagga was a zebra.", model="model-a",
+                conversation_id=target.id),
+    ]
+    with Store.open() as store:
+        store.create_conversation(target)
+    async with running() as (app, pilot):
+        await pilot.press("ctrl+f")
+        await wait_until(pilot, lambda: app.chat._sidebar() is not None, what="the sidebar")
+        sidebar = app.chat._sidebar()
+        await wait_until(pilot, lambda: app.focused is sidebar.query_one("#sidebar-search"),
+                         what="search focused")
+        for key in "quagga":
+            await pilot.press(key)
+        await wait_until(pilot, lambda: sidebar.is_searching and sidebar._hits,
+                         what="search hits")
+        assert "zebra talk" in screen_text(app)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.chat.conversation.id == target.id,
+                         what="the hit's conversation")
+        await wait_until(pilot, lambda: "quagga was a zebra" in screen_text(app),
+                         what="its messages")
+
+
+async def test_export_markdown_and_json(server: Any, tmp_path: Path) -> None:
+    import json
+
+    from chatterm.ui.screens.dialogs import ExportDialog
+
+    conversation_id = seed_conversation(6, title="to export")
+    async with running(LaunchOptions(resume_id=conversation_id)) as (app, pilot):
+        for name, toggle in (("out.md", False), ("out.json", True)):
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: isinstance(app.screen, ExportDialog),
+                             what="export dialog")
+            dialog = app.screen
+            if toggle:
+                await pilot.press("ctrl+t")
+            dialog.query_one("#export-path").value = str(tmp_path / name)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda n=name: (tmp_path / n).exists(), what=name)
+    markdown = (tmp_path / "out.md").read_text()
+    assert "message number 5" in markdown
+    exported = json.loads((tmp_path / "out.json").read_text())
+    assert exported["id"] == conversation_id
+    assert len(exported["messages"]) == 6
+    assert (tmp_path / "out.json").stat().st_mode & 0o777 == 0o600
+
+
+async def test_system_prompt_and_params_reach_the_next_request(server: Any) -> None:
+    from chatterm.ui.screens.dialogs import ParamsDialog, TextPrompt
+
+    server.script(CHAT, sse_reply(["ok"]))
+    async with running() as (app, pilot):
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: isinstance(app.screen, TextPrompt), what="system")
+        app.screen.query_one("#prompt-text").load_text("You are terse.")
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: app.screen is app.chat, what="back to chat")
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: isinstance(app.screen, ParamsDialog), what="params")
+        app.screen.query_one("#params-temperature").value = "0.3"
+        app.screen.query_one("#params-max-tokens").value = "77"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: app.screen is app.chat, what="back to chat")
+        await type_and_send(pilot, "hi")
+        await until_idle(pilot)
+        body = server.requests[0].json
+        assert body["messages"][0] == {"role": "system", "content": "You are terse."}
+        assert body["temperature"] == 0.3
+        assert body["max_tokens"] == 77
+        stored = saved(app.chat.conversation.id)
+        assert stored.system_prompt == "You are terse."
+        assert stored.params.max_tokens == 77
+
+
+async def test_theme_switch_persists_to_the_config(server: Any) -> None:
+    from chatterm.ui.screens.dialogs import ThemePicker
+
+    async with running() as (app, pilot):
+        assert app.theme == "chatterm-dark"
+        await app.run_action("change_theme")
+        await wait_until(pilot, lambda: isinstance(app.screen, ThemePicker), what="picker")
+        for key in "chatterm-light":
+            await pilot.press(key)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is app.chat, what="back to chat")
+        assert app.theme == "chatterm-light"
+    config_text = Path(os.environ["CHATTERM_CONFIG"]).read_text()
+    assert 'theme = "chatterm-light"' in config_text
+    async with running() as (app, _pilot):
+        assert app.theme == "chatterm-light"
+
+
+async def test_keys_table_rebinds_an_action(server: Any) -> None:
+    from chatterm.ui.screens.model_picker import ModelPicker
+
+    server.always("models", models_reply("model-a"))
+    write_config(Path(os.environ["CHATTERM_CONFIG"]), server.url,
+                 extra='[keys]\nswitch_model = "f9"\n')
+    async with running() as (app, pilot):
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert app.screen is app.chat
+        await pilot.press("f9")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelPicker), what="picker")
+        assert "f9" in app.chatterm_keymap["switch_model"]

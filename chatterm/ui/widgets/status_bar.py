@@ -108,7 +108,8 @@ class StatusBar(Horizontal):
         self._left(
             Content.assemble(
                 ("streaming", "$success"),
-                f"  {format_count(self._tokens)} tokens · {rate}",
+                f"  {format_count(self._tokens)} token{'s' if self._tokens != 1 else ''}"
+                f" · {rate}",
                 ("  Esc stops", "$text-muted"),
             )
         )

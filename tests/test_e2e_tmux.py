@@ -1,0 +1,149 @@
+"""The real `chatterm` executable in tmux: chat, quit, reopen with -c.
+
+It runs `python -m chatterm` (the console script when installed behaves the same) in a
+120x40 tmux pane on a private tmux socket, against tests/loopback.py run standalone, and
+reads the screen with capture-pane. The reply carries hostile escape sequences too: tmux
+would act on them (set its paste buffer, retitle the pane) if they reached it raw.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LOOPBACK = Path(__file__).resolve().parent / "loopback.py"
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
+                                reason="tmux is not installed: the end-to-end test needs it")
+
+REPLY = ["The ", "quick ", "brown ", "fox ", "jumps ", "over ", "the ", "lazy ", "dog. ",
+         "clip\x1b]52;c;ZXZpbA==\x07 ", "title\x1b]2;pwned\x07 ", "done-marker"]
+
+
+class Tmux:
+    def __init__(self, socket_name: str, config: Path) -> None:
+        self.socket = socket_name
+        self.config = config
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["tmux", "-L", self.socket, "-f", str(self.config), *args],
+                              capture_output=True, text=True, timeout=20, check=check)
+
+    def start(self, session: str, command: str) -> None:
+        self.run("new-session", "-d", "-x", "120", "-y", "40", "-s", session, command)
+
+    def screen(self, session: str) -> str:
+        done = self.run("capture-pane", "-p", "-t", session, check=False)
+        return done.stdout
+
+    def alive(self, session: str) -> bool:
+        return self.run("has-session", "-t", session, check=False).returncode == 0
+
+    def keys(self, session: str, *keys: str, literal: bool = False) -> None:
+        self.run("send-keys", "-t", session, *(["-l"] if literal else []), *keys)
+
+
+def poll(condition: Callable[[], object], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    # set-clipboard on: an OSC 52 reaching tmux raw would create a paste buffer.
+    config = tmp_path / "tmux.conf"
+    config.write_text("set -g set-clipboard on\n")
+    server = Tmux(f"chatterm-e2e-{os.getpid()}-{tmp_path.name}", config)
+    try:
+        yield server
+    finally:
+        server.run("kill-server", check=False)
+
+
+@pytest.fixture
+def loopback_process(tmp_path: Path) -> Iterator[str]:
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({
+        "queue": {"chat/completions": [{"sse_text": REPLY, "delay": 0.03, "model": "e2e-model",
+                                        "usage": {"prompt_tokens": 4, "completion_tokens": 12}}]}
+    }))
+    port_file = tmp_path / "port"
+    process = subprocess.Popen(
+        [sys.executable, str(LOOPBACK), "--script", str(script), "--port-file", str(port_file)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        poll(port_file.exists, "the loopback server to listen", timeout=15)
+        yield f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def launcher(tmp_path: Path, home: Path, url: str) -> Path:
+    config = home / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        'default_provider = "loop"\n'
+        "[providers.loop]\n"
+        f'base_url = "{url}"\n'
+        'api_key_env = "LOOP_API_KEY"\n'
+        'default_model = "e2e-model"\n'
+    )
+    config.chmod(0o600)
+    env = {
+        "CHATTERM_CONFIG": str(config),
+        "CHATTERM_DATA_DIR": str(home / "data"),
+        "CHATTERM_CACHE_DIR": str(home / "cache"),
+        "LOOP_API_KEY": "sk-e2e-0123456789abcdef",
+        "PYTHONPATH": str(REPO),
+        "TERM": "xterm-256color",
+    }
+    script = tmp_path / "chatterm.sh"
+    exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
+    script.write_text(f'#!/bin/sh\n{exports}exec {shlex.quote(sys.executable)} -m chatterm "$@"\n')
+    script.chmod(0o755)
+    return script
+
+
+def test_chat_quit_and_reopen_with_continue(tmux: Tmux, loopback_process: str,
+                                            tmp_path: Path) -> None:
+    script = launcher(tmp_path, tmp_path / "home", loopback_process)
+
+    tmux.start("first", str(script))
+    poll(lambda: "Ask anything" in tmux.screen("first"), "the prompt")
+    tmux.keys("first", "hello from tmux", literal=True)
+    tmux.keys("first", "Enter")
+    poll(lambda: "quick brown fox" in tmux.screen("first"), "the first streamed words")
+    poll(lambda: "done-marker" in tmux.screen("first"), "the end of the reply")
+    screen = tmux.screen("first")
+    assert "hello from tmux" in screen
+    assert "e2e-model" in screen
+    # The escape sequences were shown, not obeyed.
+    assert "␛]52;c;ZXZpbA==" in screen
+    assert tmux.run("list-buffers", check=False).stdout.strip() == ""
+    title = tmux.run("display-message", "-p", "-t", "first", "#{pane_title}").stdout
+    assert "pwned" not in title
+    tmux.keys("first", "C-q")
+    poll(lambda: not tmux.alive("first"), "chatterm to quit")
+
+    tmux.start("second", f"{script} -c")
+    poll(lambda: "done-marker" in tmux.screen("second"), "the reopened conversation")
+    screen = tmux.screen("second")
+    assert "hello from tmux" in screen
+    assert "hello from tmux" in screen.splitlines()[0]  # the title, from the first prompt
+    tmux.keys("second", "C-q")
+    poll(lambda: not tmux.alive("second"), "chatterm to quit again")
