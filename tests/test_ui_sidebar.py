@@ -24,8 +24,6 @@ from chatterm.ui.widgets.sidebar import (
     snippet_content,
 )
 
-NOW = time.time()
-
 
 @pytest.fixture
 def store() -> Iterator[Store]:
@@ -38,9 +36,11 @@ def store() -> Iterator[Store]:
 
 def add_conversation(store: Store, title: str, model: str, age: float,
                      texts: Sequence[tuple[Role, str]] = ()) -> Conversation:
+    # Ages are from the moment of the call: the suite may run long after import.
+    when = time.time() - age
     conv = Conversation(provider="loop", model=model, title=title,
-                        created_at=NOW - age, updated_at=NOW - age)
-    conv.messages = [Message(role=role, content=text, created_at=NOW - age)
+                        created_at=when, updated_at=when)
+    conv.messages = [Message(role=role, content=text, created_at=when)
                      for role, text in texts]
     store.create_conversation(conv)
     return conv
@@ -83,14 +83,15 @@ def empty_text(app: App[Any]) -> str:
 
 
 def test_relative_time() -> None:
-    assert relative_time(NOW - 5, NOW) == "just now"
-    assert relative_time(NOW + 30, NOW) == "just now"
-    assert relative_time(NOW - 180, NOW) == "3 min ago"
-    assert relative_time(NOW - 5 * 3600, NOW) == "5 h ago"
-    assert relative_time(NOW - 30 * 3600, NOW) == "yesterday"
-    assert relative_time(NOW - 4 * 86400, NOW) == "4 days ago"
-    assert relative_time(NOW - 40 * 86400, NOW) == time.strftime(
-        "%Y-%m-%d", time.localtime(NOW - 40 * 86400))
+    now = time.time()
+    assert relative_time(now - 5, now) == "just now"
+    assert relative_time(now + 30, now) == "just now"
+    assert relative_time(now - 180, now) == "3 min ago"
+    assert relative_time(now - 5 * 3600, now) == "5 h ago"
+    assert relative_time(now - 30 * 3600, now) == "yesterday"
+    assert relative_time(now - 4 * 86400, now) == "4 days ago"
+    assert relative_time(now - 40 * 86400, now) == time.strftime(
+        "%Y-%m-%d", time.localtime(now - 40 * 86400))
 
 
 def test_snippet_marks_become_spans_and_text_stays_literal() -> None:
