@@ -94,6 +94,14 @@ def test_relative_time() -> None:
         "%Y-%m-%d", time.localtime(now - 40 * 86400))
 
 
+def test_a_long_lead_before_the_first_hit_is_cut_so_the_hit_shows() -> None:
+    snippet = "…a long run of words that says nothing yet and then \x02egg\x03 boils"
+    content = snippet_content(snippet, lead=12)
+    assert content.plain == "…and then egg boils"
+    assert highlighted_terms(content) == ["egg"]
+    assert snippet_content("short \x02egg\x03", lead=12).plain == "short egg"
+
+
 def test_snippet_marks_become_spans_and_text_stays_literal() -> None:
     content = snippet_content("say \x02hello\x03 to [bold]me[/bold]\x1b[2J\nnow \x02hello\x03")
     assert content.plain == "say hello to [bold]me[/bold]␛[2J now hello"
@@ -112,9 +120,9 @@ async def test_lists_newest_first_with_title_model_and_age(store: Store) -> None
     async with app.run_test() as pilot:
         await wait_until(pilot, lambda: len(items(app)) == 3, what="three chats")
         assert items(app) == [
-            "New chat\nmodel-new · just now",
-            "● Middle chat\nmodel-mid · 3 min ago",
-            "Old chat\nmodel-old · yesterday",
+            "New chat\njust now · model-new",
+            "● Middle chat\n3 min ago · model-mid",
+            "Old chat\nyesterday · model-old",
         ]
         assert empty_text(app) == ""
         # The current chat starts highlighted; Enter on the list opens it.
@@ -179,7 +187,7 @@ async def test_no_hits_then_clearing_returns_to_the_list(store: Store) -> None:
                          what="no-hits text")
         assert items(app) == []
         await pilot.press("escape")  # clears the search box
-        await wait_until(pilot, lambda: items(app) == ["Only chat\nm · just now"],
+        await wait_until(pilot, lambda: items(app) == ["Only chat\njust now · m"],
                          what="back to the list")
         assert app.query_one("#sidebar-search", Input).value == ""
 

@@ -420,14 +420,16 @@ class ParamsDialog(_Dialog[Params | None]):
             for label, field_id, value, hint in rows:
                 with Horizontal(classes="params-row"):
                     yield Label(label)
-                    yield Input(value, placeholder=f"server default ({hint})", id=field_id)
+                    # Compact: five bordered inputs would not fit a 24-line terminal.
+                    yield Input(value, placeholder=f"server default ({hint})", id=field_id,
+                                compact=True)
             with Horizontal(classes="params-row"):
                 yield Label("Stop")
-                yield Input(format_stop(p.stop), id="params-stop",
+                yield Input(format_stop(p.stop), id="params-stop", compact=True,
                             placeholder="comma separated; \\n for a newline")
             if self.kind == "mistral":
                 yield Checkbox("Safe prompt (Mistral guardrail)", p.safe_prompt,
-                               id="params-safe-prompt")
+                               id="params-safe-prompt", compact=True)
             yield self._error_line()
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", id="params-save", variant="primary")

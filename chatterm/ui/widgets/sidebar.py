@@ -55,11 +55,13 @@ def _flat(text: str) -> str:
     return " ".join(neutralise(text).split())
 
 
-def snippet_content(snippet: str, style: str = HIT_STYLE) -> Content:
+def snippet_content(snippet: str, style: str = HIT_STYLE, *, lead: int | None = None) -> Content:
     """An FTS snippet with HIT_START/HIT_END marks turned into styled spans.
 
     The text is never parsed as markup, so "[bold]" typed by a user or a model stays
     literal, and control characters are neutralised before they reach the terminal.
+    With `lead`, text before the first hit is cut to about that many characters, so the
+    hit stays visible in a narrow, one-line sidebar row.
     """
     parts: list[tuple[str, str]] = []
     hit = False
@@ -69,7 +71,15 @@ def snippet_content(snippet: str, style: str = HIT_STYLE) -> Content:
         if text:
             parts.append((text, style if hit else ""))
         hit = not hit
+    if lead is not None and len(parts) > 1 and not parts[0][1] and len(parts[0][0]) > lead:
+        before = parts[0][0]
+        cut = before.find(" ", len(before) - lead)
+        kept = before[cut + 1:] if 0 <= cut < len(before) - 1 else before[-lead:]
+        parts[0] = ("…" + kept, "")
     return Content.assemble(*parts)
+
+
+_ROLE_LABELS = {"user": "you", "assistant": "model"}
 
 
 @dataclass(slots=True, frozen=True)
@@ -235,22 +245,25 @@ class Sidebar(Widget):
         empty.set_class(not message, "-hidden")
 
     def _summary_prompt(self, summary: ConversationSummary, now: float) -> Content:
+        # Two lines, each cut to the width by the stylesheet (text-wrap: nowrap): the age
+        # goes first on the second line so a long model id never hides it.
         marker = ("● ", "bold") if summary.id == self.current_id else ("", "")
         return Content.assemble(
             marker,
             (_flat(summary.title) or "Untitled", "bold"),
             "\n",
-            (f"{_flat(summary.model)} · {relative_time(summary.updated_at, now)}", "dim"),
+            (f"{relative_time(summary.updated_at, now)} · {_flat(summary.model)}", "dim"),
         )
 
     @staticmethod
     def _hit_prompt(hit: SearchHit, now: float) -> Content:
+        role = _ROLE_LABELS.get(str(hit.role), str(hit.role))
         return Content.assemble(
             (_flat(hit.title) or "Untitled", "bold"),
-            (f"  {relative_time(hit.created_at, now)}", "dim"),
+            (f" · {relative_time(hit.created_at, now)}", "dim"),
             "\n",
-            (f"{hit.role}: ", "dim italic"),
-            snippet_content(hit.snippet),
+            (f"{role}: ", "dim italic"),
+            snippet_content(hit.snippet, lead=12),
         )
 
     def _redraw_times(self) -> None:
