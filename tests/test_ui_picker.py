@@ -92,8 +92,12 @@ def test_fuzzy_match_prefers_contiguous_and_word_starts() -> None:
     contiguous = fuzzy_match("mini", "gpt-4o-mini")
     scattered = fuzzy_match("mini", "mistral-nemo-instruct")
     assert contiguous and scattered and contiguous[0] > scattered[0]
-    # Case and spaces in the query do not matter.
+    # Case does not matter; words match on their own, in any order, and all must match.
     assert fuzzy_match("GPT 4o", "gpt-4o") is not None
+    words = fuzzy_match("70b llama", "meta-llama/Llama-3.3-70B")
+    assert words is not None and words[1] == (5, 6, 7, 8, 9, 21, 22, 23)
+    assert fuzzy_match("70b mistral", "meta-llama/Llama-3.3-70B") is None
+    assert fuzzy_match("i", "İstanbul-model") is not None
     # A long id with many repeats stays quick (no combinatorial blow-up).
     assert fuzzy_match("a" * 30, "a" * 200) is not None
 

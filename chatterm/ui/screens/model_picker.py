@@ -8,7 +8,7 @@ Dismisses with (provider, model_id), or None when cancelled.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from textual import on
@@ -54,14 +54,30 @@ def _word_starts(text: str) -> list[bool]:
 def fuzzy_match(query: str, candidate: str) -> tuple[float, tuple[int, ...]] | None:
     """Score `candidate` for `query` as a case-insensitive subsequence.
 
-    Returns (score, matched positions) or None. Whitespace in the query is ignored.
-    Best alignment by dynamic programming, O(len(query) * len(candidate)), so a long
-    id with many repeated letters cannot blow up the way enumerating alignments can.
+    Returns (score, matched positions) or None. Words of the query match on their own,
+    in any order ("70b llama" finds "llama-3-70b"), and all of them must match.
     """
-    needle = "".join(query.split()).lower()
-    if not needle:
+    terms = query.lower().split()
+    if not terms:
         return 0.0, ()
-    hay = candidate.lower()
+    total = 0.0
+    positions: set[int] = set()
+    for term in terms:
+        found = _match_term(term, candidate)
+        if found is None:
+            return None
+        total += found[0]
+        positions.update(found[1])
+    # Between equal alignments, prefer the shorter candidate (closer to what was typed).
+    return total - len(candidate) * 0.01, tuple(sorted(positions))
+
+
+def _match_term(needle: str, candidate: str) -> tuple[float, tuple[int, ...]] | None:
+    """Best alignment of one lower-case word, by dynamic programming in
+    O(len(needle) * len(candidate)), so a long id with many repeated letters cannot
+    blow up the way enumerating every alignment can."""
+    # Per character, so positions still line up where lower() lengthens one ("İ").
+    hay = "".join(ch.lower()[0] for ch in candidate)
     # Cheap rejection first: most candidates fail the plain subsequence test.
     position = 0
     for ch in needle:
@@ -107,8 +123,7 @@ def fuzzy_match(query: str, candidate: str) -> tuple[float, tuple[int, ...]] | N
     for links in reversed(back[1:]):
         positions.append(links[positions[-1]])
     positions.reverse()
-    # Between equal alignments, prefer the shorter candidate (closer to what was typed).
-    return total - len(candidate) * 0.01, tuple(positions)
+    return total, tuple(positions)
 
 
 def highlight(text: str, positions: Sequence[int], style: str = "bold underline") -> Content:
@@ -155,7 +170,15 @@ class ModelSource(Protocol):
 
 
 class CatalogModelSource:
-    """The real source: chatterm.catalog for the instant list, chatterm.model_list live."""
+    """The real source: chatterm.catalog for the instant list, chatterm.model_list live.
+
+    `key_for` resolves a provider's API key (default: chatterm.config.resolve_api_key);
+    the app passes its own cached lookup so an api_key_command runs once per session.
+    It is called in a worker thread.
+    """
+
+    def __init__(self, key_for: Callable[[ProviderConfig], str | None] | None = None) -> None:
+        self._key_for = key_for
 
     def cached(self, provider: ProviderConfig) -> list[ModelInfo]:
         from chatterm.catalog import builtin_catalog, merge_models, read_cache
@@ -168,7 +191,7 @@ class CatalogModelSource:
         from chatterm.model_list import ModelListing, fetch_models
 
         # An api_key_command may take a moment: keep it off the event loop.
-        api_key = await asyncio.to_thread(resolve_api_key, provider)
+        api_key = await asyncio.to_thread(self._key_for or resolve_api_key, provider)
         if api_key is None and provider.needs_key:
             listing = await fetch_models(provider, None, refresh=False)
             where = provider.api_key_env or "an API key"
