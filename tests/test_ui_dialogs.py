@@ -69,6 +69,8 @@ async def test_confirm_enter_hits_the_focused_cancel_button_first() -> None:
     # A stray Enter must not delete: the cancel button starts focused.
     assert await run_dialog(ConfirmDialog("Delete?"), "enter") is False
     assert await run_dialog(ConfirmDialog("Delete?"), "shift+tab", "enter") is True
+    assert await run_dialog(ConfirmDialog("Delete?"), "left", "enter") is True
+    assert await run_dialog(ConfirmDialog("Delete?"), "left", "right", "enter") is False
 
 
 async def test_confirm_question_is_shown_literally() -> None:
