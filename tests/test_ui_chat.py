@@ -316,8 +316,10 @@ async def test_resume_by_prefix_mounts_last_page_and_sends_full_history(server: 
     async with running(LaunchOptions(resume_id=conversation_id[:10])) as (app, pilot):
         chat = app.chat
         assert chat.conversation.id == conversation_id
+        # The newest are mounted first, the rest of the first page right after.
+        await wait_until(pilot, lambda: len(chat.message_list.views()) == 50,
+                         what="the first page")
         views = chat.message_list.views()
-        assert len(views) == 50
         assert views[-1].message.content == "message number 119"
         assert "message number 119" in screen_text(app)
         await type_and_send(pilot, "one more")
@@ -333,6 +335,7 @@ async def test_scrolling_to_the_top_loads_earlier_messages(server: Any) -> None:
     async with running(LaunchOptions(resume_id=conversation_id)) as (app, pilot):
         chat = app.chat
         message_list = chat.message_list
+        await wait_until(pilot, lambda: len(message_list.views()) == 50, what="the first page")
         first = message_list.views()[0]
         assert first.message.content == "message number 70"
         message_list.scroll_home(animate=False)

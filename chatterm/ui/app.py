@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App
 
 from chatterm.errors import ChattermError
 from chatterm.ui import keys as keymod
-from chatterm.ui.commands import ChattermCommands
 from chatterm.ui.events import ConversationChanged, ConversationOpenRequested, ProviderConfigured
 from chatterm.ui.launch import (
     FIRST_PAGE,
@@ -26,9 +25,31 @@ from chatterm.ui.launch import (
 )
 from chatterm.ui.screens.chat import ChatScreen
 
+if TYPE_CHECKING:
+    from textual.command import Provider
+
 CSS_FILE = Path(__file__).with_name("chatterm.tcss")
 # Opening a search hit mounts at most this many messages to include it.
 MAX_REVEAL_PAGE = 300
+
+
+# Loaded after the first frame, in a thread, so the first reply does not pay for them.
+WARM_MODULES = (
+    "chatterm.ui.widgets.streaming_markdown",
+    "chatterm.exchange",
+    "chatterm.api.client",
+    "httpx",
+    "httpcore._async.http11",
+    "anyio._backends._asyncio",
+    "h11",
+)
+
+
+def _palette_commands() -> type[Provider]:
+    # The palette module pulls in textual.command; only load it when the palette opens.
+    from chatterm.ui.commands import ChattermCommands
+
+    return ChattermCommands
 
 
 class ChattermApp(App[int]):
@@ -36,7 +57,7 @@ class ChattermApp(App[int]):
     TITLE = "chatterm"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[Any]] = keymod.app_bindings()
-    COMMANDS = App.COMMANDS | {ChattermCommands}
+    COMMANDS = App.COMMANDS | {_palette_commands}
 
     def __init__(self, state: LaunchState) -> None:
         super().__init__()
@@ -62,6 +83,10 @@ class ChattermApp(App[int]):
             self.store.update_conversation(self.state.opened.conversation)
         for note in [*self.state.notes, *self._key_problems]:
             self.notify(note, severity="warning", timeout=8)
+        self.call_after_refresh(self._warm_up)
+
+    def _warm_up(self) -> None:
+        self.run_worker(_import_quietly, thread=True, group="warm-up", exit_on_error=False)
 
     def _apply_theme(self) -> None:
         from chatterm.ui import themes
@@ -309,6 +334,16 @@ class ChattermApp(App[int]):
         if self.chat is not None:
             await self.chat.stop_and_wait()
         self.exit(0)
+
+
+def _import_quietly() -> None:
+    import importlib
+
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
 
 
 def _teach_alt_enter() -> None:

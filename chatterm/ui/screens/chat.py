@@ -52,6 +52,11 @@ if TYPE_CHECKING:
 
 ReplyKind = Literal["send", "retry", "continue"]
 
+# Messages mounted before the first frame of a reopened chat; the rest of the first
+# page follows BACKFILL_CHUNK at a time (see ChatScreen._show_conversation).
+FIRST_PAINT = 12
+BACKFILL_CHUNK = 8
+
 IDLE_HINT = "Enter sends · Shift+Enter/Ctrl+J newline · Ctrl+O model · Ctrl+B chats"
 
 
@@ -70,6 +75,7 @@ class ChatScreen(Screen[None]):
         self._pending_views: list[MessageView] = []
         self._active_view: AssistantMessage | None = None
         self._loading_older = False
+        self._backlog: list[Message] = []
         self._key_check: asyncio.Task[Any] | None = None
 
     @property
@@ -123,18 +129,43 @@ class ChatScreen(Screen[None]):
         self.status.show_idle(IDLE_HINT)
         message_list = self.message_list
         message_list.remove_children()
-        views: list[MessageView] = []
-        if conversation.system_prompt.strip() and self.opened.first_position == 0:
-            views.append(SystemMessage(Message(role=Role.SYSTEM,
-                                               content=conversation.system_prompt)))
-        last_reply = _last_reply_index(conversation.messages)
-        for index, message in enumerate(conversation.messages):
-            views.append(view_for(message, is_last=index == last_reply))
-        message_list.has_older = self.opened.first_position > 0
+        # The newest few are mounted now, the rest of the loaded page just after the
+        # first frame: a long chat shows (and takes input) before its history is laid out.
+        messages = conversation.messages
+        cut = max(0, len(messages) - FIRST_PAINT)
+        self._backlog = list(messages[:cut])
+        last_reply = _last_reply_index(messages)
+        views: list[MessageView] = [
+            view_for(message, is_last=index == last_reply)
+            for index, message in enumerate(messages[cut:], start=cut)
+        ]
+        if not self._has_older():
+            views[:0] = self._system_view()
+        message_list.has_older = self._has_older()
         if views:
             message_list.mount_all(views)
         message_list.anchor()
+        if self._backlog:
+            self.call_after_refresh(self._backfill)
         self._check_key()
+
+    def _has_older(self) -> bool:
+        return bool(self._backlog) or self.opened.first_position > 0
+
+    def _system_view(self) -> list[MessageView]:
+        text = self.conversation.system_prompt
+        return [SystemMessage(Message(role=Role.SYSTEM, content=text))] if text.strip() else []
+
+    def _backfill(self) -> None:
+        """Mount the loaded-but-unmounted history a few messages per frame."""
+        if not self._backlog or not self.is_mounted:
+            return
+        if self._loading_older:
+            self.call_after_refresh(self._backfill)
+            return
+        self.load_older(BACKFILL_CHUNK)
+        if self._backlog:
+            self.call_after_refresh(self._backfill)
 
     def open_conversation(self, opened: OpenedConversation, reveal: str | None = None) -> None:
         """Show another conversation; a reply still streaming is stopped (and saved) first."""
@@ -155,7 +186,7 @@ class ChatScreen(Screen[None]):
         title = conversation.title or "New chat"
         parts: list[str | tuple[str, str]] = [(neutralise(title), "bold")]
         if self.opened.saved:
-            parts.append((f"  {conversation.id[:8]}", "$text-muted"))
+            parts.append((f"  {conversation.id[:8]}", "$foreground-muted"))
         self.query_one("#title-bar", Static).update(Content.assemble(*parts))
 
     def _check_key(self) -> None:
@@ -559,7 +590,7 @@ class ChatScreen(Screen[None]):
         message_list = self.message_list
         for view in message_list.query(SystemMessage):
             view.remove()
-        if text.strip() and self.opened.first_position == 0:
+        if text.strip() and not self._has_older():
             view = SystemMessage(Message(role=Role.SYSTEM, content=text))
             first = message_list.views()
             if first:
@@ -581,25 +612,30 @@ class ChatScreen(Screen[None]):
         self.load_older()
 
     def load_older(self, page: int = FIRST_PAGE) -> int:
-        """Mount up to `page` earlier messages above the first one; returns how many."""
+        """Mount up to `page` earlier messages above the first one; returns how many.
+
+        They come from what was loaded but not mounted yet, else from the store.
+        """
         opened = self.opened
         store = self.chat_app.store
-        if self._loading_older or opened.first_position <= 0 or store is None:
+        if self._loading_older or not self._has_older():
+            return 0
+        if self._backlog:
+            older = self._backlog[-page:]
+            del self._backlog[-page:]
+        elif store is not None:
+            try:
+                older = store.load_messages(self.conversation.id, opened.first_position, page)
+            except ChattermError as error:
+                self.status.show_error(error.message)
+                return 0
+            opened.first_position -= len(older)
+        else:
             return 0
         self._loading_older = True
-        try:
-            older = store.load_messages(self.conversation.id, opened.first_position, page)
-        except ChattermError as error:
-            self.status.show_error(error.message)
-            self._loading_older = False
-            return 0
-        opened.first_position -= len(older)
         message_list = self.message_list
-        message_list.has_older = opened.first_position > 0
-        views: list[MessageView] = []
-        if opened.first_position == 0 and self.conversation.system_prompt.strip():
-            views.append(SystemMessage(Message(role=Role.SYSTEM,
-                                               content=self.conversation.system_prompt)))
+        message_list.has_older = self._has_older()
+        views: list[MessageView] = [] if self._has_older() else self._system_view()
         views.extend(view_for(message) for message in older)
         current = message_list.views()
         anchor_view = current[0] if current else None
@@ -608,9 +644,12 @@ class ChatScreen(Screen[None]):
         else:
             message_list.mount_all(views)
 
+        following = message_list.following
+
         def keep_place() -> None:
-            # Stay on the message that was at the top, instead of jumping to the oldest.
-            if anchor_view is not None:
+            # Stay on the message that was at the top, instead of jumping to the oldest;
+            # a list still following the bottom stays there by itself.
+            if anchor_view is not None and not following:
                 message_list.scroll_to(y=anchor_view.virtual_region.y, animate=False,
                                        immediate=True)
             self._loading_older = False

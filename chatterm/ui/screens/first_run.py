@@ -62,7 +62,7 @@ class FirstRunScreen(ModalScreen[tuple[str, str | None] | None]):
                 ]
             lines.append(
                 (f"A pasted key is saved to {self.config_path} (readable by you only) "
-                 "and never shown again.", "$text-muted")
+                 "and never shown again.", "$foreground-muted")
             )
             yield Static(Content.assemble(*lines), id="fr-explain")
             with Horizontal(classes="fr-row"):

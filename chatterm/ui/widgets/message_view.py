@@ -7,19 +7,22 @@ escape sequences in a reply must show up as visible text, never act on the termi
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import Collapsible, Static
+from textual.widget import Widget
+from textual.widgets import Static
 
 from chatterm.conversation import Message, MessageState, Role, Usage
 from chatterm.sanitize import neutralise
 from chatterm.ui.events import MessageActionRequested, OlderMessagesWanted
-from chatterm.ui.widgets.streaming_markdown import StreamingMarkdown
+
+if TYPE_CHECKING:
+    from chatterm.ui.widgets.streaming_markdown import StreamingMarkdown
 
 # Showing a megabyte prompt in full would cost seconds of layout for no reader; the full
 # text is still saved and sent, only the view is cut.
@@ -56,7 +59,10 @@ def usage_text(usage: Usage | None) -> str:
 
 
 class MessageView(Vertical, can_focus=True):
-    """Common frame: a header line naming the role, then the role's own body."""
+    """Common frame: a header line naming the role, then the role's own body.
+
+    Kept to as few widgets as possible: a reopened chat mounts dozens of these at once.
+    """
 
     BINDINGS: ClassVar = [
         Binding("c", "copy_message", "Copy message"),
@@ -83,7 +89,8 @@ class MessageView(Vertical, can_focus=True):
         yield Static(self.header(), classes="msg-header", markup=False)
 
     def refresh_header(self) -> None:
-        self.query_one(".msg-header", Static).update(self.header())
+        for header in self.query(".msg-header").results(Static):
+            header.update(self.header())
 
     def action_copy_message(self) -> None:
         self.post_message(MessageActionRequested(self.message.id, "copy"))
@@ -102,12 +109,16 @@ class MessageView(Vertical, can_focus=True):
 
 
 class UserMessage(MessageView):
+    """Label and text in one Static: one widget per prompt."""
+
     role_label = "you"
 
     def compose(self) -> ComposeResult:
-        yield from super().compose()
         yield Static(
-            Content(neutralise(clipped(self.message.content))), classes="msg-body", markup=False
+            Content.assemble((self.role_label, "bold $primary"), "\n",
+                             Content(neutralise(clipped(self.message.content)))),
+            classes="msg-body",
+            markup=False,
         )
 
 
@@ -117,6 +128,8 @@ class SystemMessage(MessageView):
     role_label = "system"
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import Collapsible
+
         with Collapsible(title="System prompt", collapsed=True):
             yield Static(
                 Content(neutralise(clipped(self.message.content))),
@@ -124,26 +137,31 @@ class SystemMessage(MessageView):
                 markup=False,
             )
 
-    def refresh_header(self) -> None:
-        return None
-
 
 class ToolMessage(MessageView):
     role_label = "tool"
 
-    def header(self) -> Content:
-        call = self.message.tool_call_id or ""
-        return Content.assemble(("tool result", "bold"), (f"  {call}", "$text-muted"))
-
     def compose(self) -> ComposeResult:
-        yield from super().compose()
+        call = self.message.tool_call_id or ""
         yield Static(
-            Content(neutralise(clipped(self.message.content))), classes="msg-body", markup=False
+            Content.assemble(("tool result", "bold"), (f"  {call}", "$foreground-muted"), "\n",
+                             Content(neutralise(clipped(self.message.content)))),
+            classes="msg-body",
+            markup=False,
         )
 
 
+def _markdown(text: str | None = None) -> StreamingMarkdown:
+    # Imported on first use: the Markdown stack is the largest import of the UI, and a
+    # new chat can paint its prompt before it is needed (the app pre-loads it after).
+    from chatterm.ui.widgets.streaming_markdown import StreamingMarkdown
+
+    return StreamingMarkdown(text, classes="msg-body")
+
+
 class AssistantMessage(MessageView):
-    """A reply: model label, folded reasoning, refusal, Markdown body, tool calls, usage.
+    """A reply: model label and usage, folded reasoning, refusal, Markdown body, tool
+    calls, and (on the last reply, or after an error) a line with the error and actions.
 
     While streaming, `append_*` is called once per delta; everything but the Markdown
     body is throttled so a long reasoning trace does not re-render per token.
@@ -164,13 +182,17 @@ class AssistantMessage(MessageView):
         message = self.message
         parts: list[str | tuple[str, str]] = [(message.model or "assistant", "bold $accent")]
         if message.provider:
-            parts.append((f"  {message.provider}", "$text-muted"))
-        badge = {
-            MessageState.INTERRUPTED: ("  ⏸ interrupted", "$warning"),
-            MessageState.ERROR: ("  ✗ error", "$error"),
-        }.get(message.state)
-        if badge and not self.streaming:
-            parts.append(badge)
+            parts.append((f"  {message.provider}", "$foreground-muted"))
+        if not self.streaming:
+            badge = {
+                MessageState.INTERRUPTED: ("  ⏸ interrupted", "$warning"),
+                MessageState.ERROR: ("  ✗ error", "$error"),
+            }.get(message.state)
+            if badge:
+                parts.append(badge)
+            used = usage_text(message.usage)
+            if used:
+                parts.append((f"  · {used}", "$foreground-muted"))
         return Content.assemble(*parts)
 
     def compose(self) -> ComposeResult:
@@ -181,19 +203,22 @@ class AssistantMessage(MessageView):
         if message.refusal:
             yield self._refusal_box(message.refusal)
         if self.streaming:
-            self._body = StreamingMarkdown(classes="msg-body")
+            self._body = _markdown()
             if message.content:
                 self._body.append(neutralise(message.content))
         else:
             # History: rendered once, straight from the stored text.
-            self._body = StreamingMarkdown(neutralise(clipped(message.content)),
-                                           classes="msg-body")
+            self._body = _markdown(neutralise(clipped(message.content)))
         yield self._body
         if message.tool_calls:
             yield self._tool_calls_box()
-        yield Static(self.footer(), classes="msg-footer", markup=False)
+        footer = self.footer()
+        if footer:
+            yield Static(footer, classes="msg-footer", markup=False)
 
-    def _reasoning_box(self, text: str) -> Collapsible:
+    def _reasoning_box(self, text: str) -> Widget:
+        from textual.widgets import Collapsible
+
         return Collapsible(
             Static(Content(neutralise(text)), classes="reasoning-text", markup=False),
             title="Reasoning",
@@ -214,24 +239,20 @@ class AssistantMessage(MessageView):
             if index:
                 lines.append("\n")
             lines.append(("⚙ " + neutralise(call.name or "?"), "bold"))
-            lines.append(("(" + neutralise(clipped(call.arguments)) + ")", "$text-muted"))
+            lines.append(("(" + neutralise(clipped(call.arguments)) + ")", "$foreground-muted"))
         return Static(Content.assemble(*lines), classes="tool-calls", markup=False)
 
     def footer(self) -> Content:
+        """The error, and continue/retry links on the last reply; empty while streaming."""
         message = self.message
-        parts: list[str | tuple[str, str] | Content] = []
         if self.streaming:
             return Content("")
-        used = usage_text(message.usage)
-        if used:
-            parts.append((used, "$text-muted"))
+        parts: list[str | tuple[str, str] | Content] = []
         if message.state in (MessageState.ERROR, MessageState.INTERRUPTED) and message.error:
-            if parts:
-                parts.append("\n")
             parts.append((neutralise(message.error), "$error"))
-        if self.is_last and message.state is not MessageState.STREAMING:
+        if self.is_last:
             actions: list[tuple[str, str]] = []
-            if message.state in (MessageState.INTERRUPTED,) or message.finish_reason == "length":
+            if message.state is MessageState.INTERRUPTED or message.finish_reason == "length":
                 actions.append(("continue", "continue_reply"))
             actions.append(("retry" if message.state is not MessageState.COMPLETE
                             else "regenerate", "retry"))
@@ -244,7 +265,15 @@ class AssistantMessage(MessageView):
         return Content.assemble(*parts) if parts else Content("")
 
     def refresh_footer(self) -> None:
-        self.query_one(".msg-footer", Static).update(self.footer())
+        footer = self.footer()
+        found = self.query(".msg-footer")
+        if found:
+            if footer:
+                found.first(Static).update(footer)
+            else:
+                found.remove()
+        elif footer:
+            self.mount(Static(footer, classes="msg-footer", markup=False))
 
     # ---- streaming ---------------------------------------------------------------------
 
@@ -253,12 +282,12 @@ class AssistantMessage(MessageView):
         self.message = message
         self.streaming = True
         old = self._body
-        self._body = StreamingMarkdown(classes="msg-body")
+        self._body = _markdown()
         if old is not None:
             self.mount(self._body, after=old)
             old.remove()
         else:
-            self.mount(self._body, before=self.query_one(".msg-footer"))
+            self.mount(self._body)
         if message.content:
             self._body.append(neutralise(message.content))
         for box in self.query(".reasoning, .refusal, .tool-calls"):
@@ -302,7 +331,8 @@ class AssistantMessage(MessageView):
         if message.reasoning:
             self._draw_reasoning()
         if message.tool_calls and not self.query(".tool-calls"):
-            self.mount(self._tool_calls_box(), before=self.query_one(".msg-footer"))
+            assert self._body is not None
+            self.mount(self._tool_calls_box(), after=self._body)
         self.refresh_header()
         self.refresh_footer()
 
@@ -351,6 +381,11 @@ class MessageList(VerticalScroll):
         if self.has_older and self.scroll_y <= 0:
             self.post_message(OlderMessagesWanted())
         super()._on_mouse_scroll_up(event)
+
+    @property
+    def following(self) -> bool:
+        """True while the list sticks to the bottom (the user has not scrolled away)."""
+        return self._anchored and not self._anchor_released
 
     def views(self) -> list[MessageView]:
         return [child for child in self.children if isinstance(child, MessageView)]

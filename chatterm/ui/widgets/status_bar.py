@@ -63,7 +63,7 @@ class StatusBar(Horizontal):
         self.provider = provider
         self.model = model
         self.query_one("#status-model", Static).update(
-            Content.assemble((provider, "$text-muted"), " · ", (model, "bold"), " ")
+            Content.assemble((provider, "$foreground-muted"), " · ", (model, "bold"), " ")
         )
 
     # ---- the left side -----------------------------------------------------------------
@@ -79,7 +79,7 @@ class StatusBar(Horizontal):
     def show_idle(self, hint: str = "") -> None:
         self._stop_countdown()
         self.state = "idle"
-        self._left(Content.styled(hint, "$text-muted") if hint else "")
+        self._left(Content.styled(hint, "$foreground-muted") if hint else "")
 
     def show_waiting(self) -> None:
         self._stop_countdown()
@@ -87,7 +87,7 @@ class StatusBar(Horizontal):
         self._tokens = 0
         self._first_token_at = None
         self._started_at = clock()
-        self._left(Content.assemble(("waiting…", "$warning"), ("  Esc stops", "$text-muted")))
+        self._left(Content.assemble(("waiting…", "$warning"), ("  Esc stops", "$foreground-muted")))
 
     def count_token(self) -> None:
         """One delta arrived; redraw the rate at most every RATE_REFRESH seconds."""
@@ -110,7 +110,7 @@ class StatusBar(Horizontal):
                 ("streaming", "$success"),
                 f"  {format_count(self._tokens)} token{'s' if self._tokens != 1 else ''}"
                 f" · {rate}",
-                ("  Esc stops", "$text-muted"),
+                ("  Esc stops", "$foreground-muted"),
             )
         )
 
@@ -129,7 +129,7 @@ class StatusBar(Horizontal):
             Content.assemble(
                 (self._countdown_text, "$warning"),
                 f" in {left} s",
-                ("  Esc cancels", "$text-muted"),
+                ("  Esc cancels", "$foreground-muted"),
             )
         )
 
@@ -141,7 +141,7 @@ class StatusBar(Horizontal):
     def show_done(self, summary: str = "") -> None:
         self._stop_countdown()
         self.state = "idle"
-        self._left(Content.styled(summary, "$text-muted") if summary else "")
+        self._left(Content.styled(summary, "$foreground-muted") if summary else "")
 
     def show_error(self, text: str) -> None:
         self._stop_countdown()
@@ -151,4 +151,4 @@ class StatusBar(Horizontal):
     def show_note(self, text: str) -> None:
         self._stop_countdown()
         self.state = "idle"
-        self._left(Content.styled(text, "$text-muted"))
+        self._left(Content.styled(text, "$foreground-muted"))
