@@ -234,6 +234,8 @@ def scenarios(loop_url: str, other_url: str, hole_url: str) -> list[Scenario]:
         Scenario("connect timeout (accept queue full)", base_url=hole_url,
                  config={"connect_timeout": 0.5, "max_retries": 1}),
         Scenario("401 bad key", [json_reply(openai_error, 401)]),
+        Scenario("401 body echoing the whole key", [json_reply(
+            {"error": {"message": f"Incorrect API key provided: {KEY}"}}, 401)]),
         Scenario("403 AI/ML API out of credits", [json_reply(
             {"statusCode": 403, "message": "You've run out of credits. Please top up your "
              "balance", "error": "Forbidden"}, 403)]),
@@ -484,6 +486,124 @@ def concurrency_run(loop: LoopbackServer, root: Path, asks: int = 6) -> dict[str
             "failures": failures}
 
 
+# ---- data files and imports --------------------------------------------------------------------
+
+# The real CLI with one extra (failing) migration, as a broken future chatterm would have.
+FAILING_MIGRATION = """
+import sys
+from chatterm.store import schema
+from chatterm.cli.main import main
+def broken(conn):
+    conn.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER")
+    raise RuntimeError("disk gremlins")
+schema.MIGRATIONS.append(schema.Migration(2, "pinned", broken))
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def seeded_home(loop: LoopbackServer, root: Path) -> tuple[Path, dict[str, str]]:
+    home = Path(tempfile.mkdtemp(dir=root))
+    env = home_env(home)
+    write_config(home, loop.url)
+    loop.script(CHAT, sse_reply(["keep ", "me"] * 300))
+    ask(env, "seed")
+    return home, env
+
+
+def cli(env: dict[str, str], *args: str, stdin: bytes = b"") -> Run:
+    return reap(spawn(env, list(args), stdin))
+
+
+def file_rows(loop: LoopbackServer, root: Path) -> list[Row]:
+    rows = []
+
+    def data_file_row(name: str, damage: Callable[[Path], None], seed: bool = False,
+                      command: list[str] | None = None) -> None:
+        if seed:
+            home, env = seeded_home(loop, root)
+        else:
+            home = Path(tempfile.mkdtemp(dir=root))
+            env = home_env(home)
+            write_config(home, loop.url)
+            (home / "data").mkdir()
+        db = home / "data" / "chatterm.db"
+        damage(db)
+        before = db.read_bytes()
+        command = command or [sys.executable, "-m", "chatterm", "list"]
+        run = reap(Child(*_raw_spawn(env, command), None))
+        lines = run.stderr.strip().splitlines() or ["(nothing)"]
+        same = "file unchanged" if db.read_bytes() == before else "FILE CHANGED"
+        backups = sorted(p.name for p in db.parent.glob("*.bak-*"))
+        saved = same + (f", backup {', '.join(backups)}" if backups else "")
+        line = lines[-1].removeprefix("chatterm: ").replace(str(db.parent), "<data dir>")
+        rows.append(Row(name, f"{run.code}: {shorten(line)}", "-", saved,
+                        "no" if same == "file unchanged" else "yes", "-"))
+
+    def text_file(path: Path) -> None:
+        path.write_text("my shopping list\n")
+
+    def foreign(path: Path) -> None:
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE recipes (name TEXT)")
+        conn.commit()
+        conn.close()
+
+    def corrupt(path: Path) -> None:
+        size = path.stat().st_size
+        with path.open("r+b") as handle:
+            handle.seek(4096)
+            handle.write(bytes(range(256)) * ((size - 4096) // 256 + 1))
+
+    def unchanged(path: Path) -> None:
+        return None
+
+    data_file_row("data file is a text file", text_file)
+    data_file_row("data file is another app's SQLite db", foreign)
+    data_file_row("data file corrupt (pages overwritten)", corrupt, seed=True)
+    data_file_row("schema migration fails half-way", unchanged, seed=True,
+                  command=[sys.executable, "-c", FAILING_MIGRATION, "list"])
+
+    conv_export = json.dumps({"format": "chatterm", "version": 1, "id": "imp1",
+                              "provider": "p", "model": "m", "created_at": 1, "messages": [
+                                  {"id": f"m{i}", "role": "user", "created_at": 2 + i,
+                                   "content": f"message {i} ü"} for i in range(1000)]},
+                             ensure_ascii=False)
+    raw = conv_export.encode()
+    at = raw.index("message 900 ü".encode())
+    bad_utf8 = raw[:at] + b"message 900 \xc3\x28" + raw[at + len("message 900 ü".encode()):]
+    huge = {"format": "chatterm", "version": 1, "id": "big1", "provider": "p", "model": "m",
+            "created_at": 1, "title": "marathon", "messages": [
+                {"id": f"h{i}", "role": "user" if i % 2 == 0 else "assistant",
+                 "created_at": 2 + i, "content": f"turn {i}"} for i in range(100_000)]}
+    for name, data in (("import: invalid UTF-8 at message 900", bad_utf8),
+                       ("import: JSON cut off at 90 %", raw[: len(raw) * 9 // 10]),
+                       ("import: 100,000 messages", json.dumps(huge).encode())):
+        home = Path(tempfile.mkdtemp(dir=root))
+        env = home_env(home)
+        write_config(home, loop.url)
+        run = cli(env, "import", "-", stdin=data)
+        with Store.open(home / "data" / "chatterm.db") as store:
+            found = [(s.title, s.message_count) for s in store.list_conversations()]
+        lines = run.stderr.strip().splitlines() or [f"imported {run.stdout.decode().strip()}"]
+        if run.code == 0:
+            opened = cli(env, "show", "big1", "--json")
+            count = len(json.loads(opened.stdout)["messages"]) if opened.code == 0 else 0
+            saved = f"{found[0][1]:,} messages; `show` returns {count:,}"
+        else:
+            saved = "nothing imported" if not found else f"HALF-IMPORTED: {found}"
+        rows.append(Row(name, f"{run.code}: {shorten(lines[-1].removeprefix('chatterm: '))}",
+                        "-", saved, "no", f"{run.peak_rss_kb / 1024:.0f} MB"))
+    return rows
+
+
+def _raw_spawn(env: dict[str, str], command: list[str]) -> tuple[subprocess.Popen[bytes], Any,
+                                                                 Any]:
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                            env=env, cwd=REPO)
+    return proc, out, err
+
+
 # ---- main -------------------------------------------------------------------------------------
 
 
@@ -498,6 +618,8 @@ def main() -> int:
             print(f"  … {sc.name}", file=sys.stderr, flush=True)
         if other.requests:
             rows.append(Row("redirect target", "RECEIVED A REQUEST", "-", "-", "-", "-"))
+        files = file_rows(loop, root)
+        print("  … data files and imports", file=sys.stderr, flush=True)
         crashes = [crash_run(loop, root, kill_after=n) for n in (1, 20, 40)]
         print("  … SIGKILL runs", file=sys.stderr, flush=True)
         writers = concurrency_run(loop, root)
@@ -508,12 +630,19 @@ def main() -> int:
         print(f"| {row.scenario} | {row.outcome} | {row.retries} | {row.saved} | {row.lost} "
               f"| {row.rss} |")
     print()
+    print("| data file / import | outcome (exit code: last stderr line) | - | saved | lost "
+          "| peak RSS |")
+    print("|---|---|---|---|---|---|")
+    for row in files:
+        print(f"| {row.scenario} | {row.outcome} | {row.retries} | {row.saved} | {row.lost} "
+              f"| {row.rss} |")
+    print()
     print("SIGKILL mid-stream (one 9-byte token every 50 ms = 180 B/s; 0.5 s = 90 B):")
     print()
     print("| killed after | bytes sent | bytes saved | bytes lost | state after restart |")
     print("|---|---|---|---|---|")
     for (sent, saved, lost, state), n in zip(crashes, (1, 20, 40), strict=True):
-        print(f"| {n} tokens received | {sent} | {saved} | {lost} | {state} |")
+        print(f"| {n} token{'s' if n > 1 else ''} received | {sent} | {saved} | {lost} | {state} |")
     print()
     print(f"Concurrent writers ({writers['writers']}, one data dir): "
           f"{writers['found']} of {writers['written']} messages found, "
