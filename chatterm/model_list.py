@@ -92,7 +92,7 @@ async def fetch_models(
             # ApiError already reads as one line naming the provider; keys never appear in it.
             error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         except ValueError:
-            error = f"the answer from {provider.base_url}/models is not JSON"
+            error = f"the answer from {provider.shown_url}/models is not JSON"
         else:
             note = None
             fetched_at = time.time()

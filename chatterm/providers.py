@@ -31,6 +31,18 @@ class ProviderConfig:
     def supports_prefix(self) -> bool:
         return self.kind == "mistral"
 
+    @property
+    def url_userinfo(self) -> str | None:
+        """The `user:password` part of base_url, if any: a secret like the key."""
+        authority = self.base_url.partition("://")[2].partition("/")[0]
+        return authority.rsplit("@", 1)[0] if "@" in authority else None
+
+    @property
+    def shown_url(self) -> str:
+        """base_url as messages may show it, without its user:password part."""
+        userinfo = self.url_userinfo
+        return self.base_url.replace(userinfo + "@", "…@", 1) if userinfo else self.base_url
+
 
 DEFAULT_PROVIDER = "aimlapi"
 

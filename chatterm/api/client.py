@@ -102,6 +102,11 @@ def _has_text(delta: Delta) -> bool:
     return bool(delta.content or delta.reasoning or delta.refusal)
 
 
+def _sendable_in_header(value: str) -> bool:
+    """Printable ASCII (and tabs) only: what every HTTP stack accepts in a header value."""
+    return all(ch == "\t" or " " <= ch <= "~" for ch in value)
+
+
 class ChatClient:
     """One provider, one key. Use as an async context manager or call aclose()."""
 
@@ -165,19 +170,36 @@ class ChatClient:
     def _url(self, path: str) -> str:
         return self.provider.base_url.rstrip("/") + "/" + path
 
+    @property
+    def shown_url(self) -> str:
+        return self.provider.shown_url
+
     def _headers(self, accept: str) -> dict[str, str]:
         headers = {"Accept": accept, "User-Agent": f"chatterm/{__version__}"}
         if self._api_key:
+            if not _sendable_in_header(self._api_key):
+                # httpx/h11 would fail with the value quoted in the message; say it here.
+                raise self._error(
+                    f"the API key for {self.provider.name} holds a character that cannot "
+                    "be sent in an HTTP header (a stray space, accent or line break?)"
+                )
             headers["Authorization"] = f"Bearer {self._api_key}"
-        headers.update(self.provider.headers)
+        for name, value in self.provider.headers.items():
+            if not _sendable_in_header(value):
+                raise self._error(
+                    f"header {name!r} of {self.provider.name} holds a character that cannot "
+                    "be sent in an HTTP header"
+                )
+            headers[name] = value
         return headers
 
     def _secrets(self) -> list[str]:
-        return [s for s in (self._api_key, *self.provider.headers.values()) if s]
+        candidates = (self._api_key, self.provider.url_userinfo, *self.provider.headers.values())
+        return [s for s in candidates if s]
 
     def _error(self, message: str, **kwargs: Any) -> ApiError:
         kwargs.setdefault("provider", self.provider.name)
-        kwargs.setdefault("url", self.provider.base_url)
+        kwargs.setdefault("url", self.shown_url)
         return ApiError(clean(message, self._secrets()), **kwargs)
 
     def _backoff(self, attempt: int) -> float:
@@ -189,7 +211,7 @@ class ChatClient:
         import httpx
 
         p = self.provider
-        where = f"cannot reach {p.name} at {p.base_url}"
+        where = f"cannot reach {p.name} at {self.shown_url}"
         chain = _chain(exc)
         text = " ".join(str(e) for e in chain).lower()
         retryable = True
@@ -198,7 +220,7 @@ class ChatClient:
         elif isinstance(exc, httpx.PoolTimeout):
             reason = f"no connection available after {p.connect_timeout:g} s"
         elif isinstance(exc, httpx.ReadTimeout):
-            where = f"{p.name} at {p.base_url} did not answer"
+            where = f"{p.name} at {self.shown_url} did not answer"
             reason = f"nothing arrived for {p.read_timeout:g} s"
             retryable = False  # the request may be running; do not pay for it twice
         elif any(isinstance(e, socket.gaierror) for e in chain) or any(
