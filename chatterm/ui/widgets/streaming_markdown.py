@@ -1,0 +1,392 @@
+"""A Markdown view for a reply that is still arriving, at a flat cost per token.
+
+How it stays cheap:
+
+* `append()` only buffers. A one-shot timer flushes the buffer; its delay adapts to
+  what the previous frame cost (CPU from the flush until Textual painted it), so a
+  fast stream is rendered in batches rather than per token and rendering takes a
+  bounded share of the CPU (1 / INTERVAL_FACTOR) whatever the machine.
+* `BlockSplitter` cuts the text into top-level Markdown blocks. A block whose
+  successor has started is *finished*: it is rasterised once into strips and never
+  again (unless the width or theme changes). Only the open tail is re-rendered.
+* Long code fences and long lists — the open block that keeps growing — are frozen
+  in fixed pieces (CODE_CHUNK_LINES lines / LIST_RUN_ITEMS items) so the open
+  tail stays small.
+* The widget is a single line-API widget: finished strips live in one list and
+  `render_line` indexes into it, so Textual never lays out hundreds of children.
+* `finish()` parses the whole text once and re-renders only the blocks whose final
+  form differs from what was streamed (e.g. a fence that was shown in pieces).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import ClassVar
+
+from rich.style import Style
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.timer import Timer
+from textual.widget import Widget
+
+from chatterm.ui.markdown_blocks import Block, BlockSplitter, clean_source, final_blocks
+from chatterm.ui.widgets.markdown_render import rasterize
+
+
+class RenderedBlock:
+    """A block and its strips at one width. `render_count` counts rasterisations."""
+
+    __slots__ = ("block", "render_count", "strips", "width")
+
+    def __init__(self, block: Block) -> None:
+        self.block = block
+        self.render_count = 0
+        self.strips: list[Strip] = []
+        self.width = -1
+
+
+class StreamingMarkdown(Widget):
+    """Shows an assistant reply live as Markdown.
+
+    Call `append()` for each delta, `finish()` when the stream ends, or `set_text()`
+    for a message that is already complete.
+    """
+
+    DEFAULT_CSS = """
+    StreamingMarkdown {
+        width: 1fr;
+        height: auto;
+    }
+    """
+
+    MIN_INTERVAL: ClassVar[float] = 1 / 60
+    MAX_INTERVAL: ClassVar[float] = 0.25
+    INTERVAL_FACTOR: ClassVar[float] = 20.0
+    """The flush delay is this many times the last frame's CPU cost (then clamped),
+    i.e. streaming spends about 1/20 of the time rendering."""
+
+    RECENT_FRAMES: ClassVar[int] = 5
+    """The delay follows the median cost of this many recent frames."""
+
+    DARK_CODE_THEME: ClassVar[str] = "monokai"
+    LIGHT_CODE_THEME: ClassVar[str] = "xcode"
+
+    def __init__(
+        self,
+        text: str | None = None,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        clock: Callable[[], float] = time.process_time,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._clock = clock
+        self._raw: list[str] = []
+        self._pending: list[str] = []
+        self._splitter = BlockSplitter()
+        self._streaming = True
+        self._rebuild = False  # append() after finish(): re-split the whole text once
+        self._frozen: list[RenderedBlock] = []
+        self._frozen_starts: list[int] = []  # first line (gap included) of each block
+        self._frozen_lines: list[Strip] = []
+        self._open: list[RenderedBlock] = []
+        self._open_lines: list[Strip] = []
+        self._width = 0  # width the lines above were rasterised at (0: not yet)
+        self._code_theme = ""
+        self._timer: Timer | None = None
+        self._interval = self.MIN_INTERVAL
+        self._last_render_time = 0.0
+        self._frame = 0  # id of the latest render; only its paint is timed
+        self._frame_started = 0.0
+        self._unpainted = 0  # renders whose frame Textual has not painted yet
+        self._base_style: Style | None = None
+        self._recent: deque[float] = deque(maxlen=self.RECENT_FRAMES)
+        self.frames_timed = 0
+        """How many flushes had their cost measured (for tests)."""
+        self.flush_count = 0
+        """How many times pending text was rendered (for tests and benchmarks)."""
+        self.open_render_count = 0
+        """How many open-tail blocks were rasterised while streaming."""
+        if text is not None:
+            self.set_text(text)
+
+    # -- public API ----------------------------------------------------------------
+
+    @property
+    def text(self) -> str:
+        """Everything received so far, exactly as received."""
+        if len(self._raw) > 1:
+            self._raw[:] = ["".join(self._raw)]
+        return self._raw[0] if self._raw else ""
+
+    @property
+    def is_streaming(self) -> bool:
+        return self._streaming
+
+    @property
+    def flush_interval(self) -> float:
+        """Seconds the next flush waits after an append."""
+        return self._interval
+
+    @property
+    def last_render_time(self) -> float:
+        return self._last_render_time
+
+    @property
+    def frozen_blocks(self) -> tuple[RenderedBlock, ...]:
+        return tuple(self._frozen)
+
+    @property
+    def open_blocks(self) -> tuple[RenderedBlock, ...]:
+        return tuple(self._open)
+
+    @property
+    def has_pending(self) -> bool:
+        """True while appended text waits for the flush timer."""
+        return bool(self._pending) or self._rebuild
+
+    @property
+    def is_painted(self) -> bool:
+        """True once everything received is rendered and Textual painted that frame."""
+        return not self.has_pending and self._unpainted == 0
+
+    def append(self, text: str) -> None:
+        """Buffer a delta; a timer renders it. O(len(text))."""
+        if not text:
+            return
+        self._raw.append(text)
+        self._pending.append(text)
+        if not self._streaming:
+            self._streaming = True
+            self._rebuild = True
+        self._schedule()
+
+    def flush(self) -> None:
+        """Render pending text now (normally the timer does this)."""
+        self._cancel_timer()
+        if not self._pending and not self._rebuild:
+            return
+        self._frame += 1
+        self._frame_started = self._clock()
+        if self._rebuild:
+            self._rebuild = False
+            self._pending.clear()
+            self._splitter = BlockSplitter()
+            self._splitter.feed(clean_source(self.text))
+            finished, open_blocks = self._splitter.split()
+            self._reconcile(finished, open_blocks)
+        else:
+            self._splitter.feed(clean_source("".join(self._pending)))
+            self._pending.clear()
+            finished, open_blocks = self._splitter.split()
+            self._advance(finished, open_blocks)
+        self.flush_count += 1
+        # The cost that matters includes Textual's layout and paint of this frame.
+        self._await_paint(timed=True)
+
+    def finish(self, text: str | None = None) -> None:
+        """End the stream and render the full text once, correctly.
+
+        `text`, if given, replaces what was received (e.g. the stored final reply).
+        """
+        self._cancel_timer()
+        if text is not None:
+            self._raw = [text]
+        self._pending.clear()
+        self._streaming = False
+        self._rebuild = False
+        self._splitter = BlockSplitter()
+        self._reconcile(final_blocks(self.text), [])
+        self._await_paint(timed=False)
+
+    def set_text(self, text: str) -> None:
+        """Show a message that is already complete (history)."""
+        self.finish(text)
+
+    def rendered_lines(self) -> list[str]:
+        """The rendered lines as plain text (what the terminal would show)."""
+        if self._width <= 0:
+            self._layout_at(self.size.width or 80)
+        return [strip.text for strip in self._all_lines()]
+
+    def rendered_text(self) -> str:
+        return "\n".join(line.rstrip() for line in self.rendered_lines())
+
+    # -- Textual hooks ---------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        # Deltas appended before the widget was mounted could not arm the timer.
+        if self._pending or self._rebuild:
+            self._schedule()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base_style = None
+        if self._width > 0 and self._theme_name() != self._code_theme:
+            self._width = 0  # force a re-rasterisation at the next layout
+            self.refresh(layout=True)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return container.width
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        if width <= 0:
+            return 0
+        self._layout_at(width)
+        return len(self._frozen_lines) + len(self._open_lines)
+
+    def render_line(self, y: int) -> Strip:
+        # Lines were rasterised in get_content_height, which Textual calls with the
+        # content width on every layout, so they already match self.size.
+        style = self._base_style
+        if style is None:  # computing rich_style walks the CSS; once per style change
+            style = self._base_style = self.rich_style
+        frozen = self._frozen_lines
+        if y < len(frozen):
+            strip = frozen[y]
+        elif 0 <= y - len(frozen) < len(self._open_lines):
+            strip = self._open_lines[y - len(frozen)]
+        else:
+            return Strip.blank(self.size.width, style)
+        return strip.apply_style(style)
+
+    # -- internals ------------------------------------------------------------------
+
+    def _schedule(self) -> None:
+        if self._timer is None and self.is_mounted:
+            self._timer = self.set_timer(self._interval, self.flush, name="markdown-flush")
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def _await_paint(self, timed: bool) -> None:
+        if not self.is_mounted:
+            return
+        if not timed:
+            self._frame += 1
+        self._unpainted += 1
+        self.call_after_refresh(self._painted, self._frame, timed)
+
+    def _painted(self, frame: int, timed: bool) -> None:
+        self._unpainted -= 1
+        if timed and frame == self._frame:
+            self._record_render_time(self._clock() - self._frame_started)
+
+    def _record_render_time(self, seconds: float) -> None:
+        self._last_render_time = seconds
+        self.frames_timed += 1
+        # The median of the last few frames: one slow frame (a lexer loading, a
+        # resize) must not stretch the delay for the rest of the stream.
+        self._recent.append(seconds)
+        cost = statistics.median(self._recent)
+        self._interval = min(max(self.INTERVAL_FACTOR * cost, self.MIN_INTERVAL), self.MAX_INTERVAL)
+
+    def _theme_name(self) -> str:
+        try:
+            dark = self.app.current_theme.dark
+        except Exception:  # no app yet (widget built outside a running app)
+            dark = True
+        return self.DARK_CODE_THEME if dark else self.LIGHT_CODE_THEME
+
+    def _all_lines(self) -> list[Strip]:
+        return self._frozen_lines + self._open_lines
+
+    def _rasterize(self, rendered: RenderedBlock) -> bool:
+        """Bring `rendered` to the current width; False when it already was."""
+        if self._width <= 0 or rendered.width == self._width:
+            return False
+        app = self.app
+        rendered.strips = rasterize(
+            rendered.block, self._width, app.console, app.console_options, self._code_theme
+        )
+        rendered.width = self._width
+        rendered.render_count += 1
+        return True
+
+    def _gap(self) -> list[Strip]:
+        return [Strip.blank(self._width)] if self._width > 0 else []
+
+    def _place(self, rendered: RenderedBlock, lines: list[Strip], first: bool) -> None:
+        """Append a block's strips (and the blank line before it) to `lines`."""
+        if not first and not rendered.block.joined:
+            lines.extend(self._gap())
+        lines.extend(rendered.strips)
+
+    def _freeze(self, rendered: RenderedBlock) -> None:
+        self._rasterize(rendered)
+        self._frozen_starts.append(len(self._frozen_lines))
+        self._place(rendered, self._frozen_lines, first=not self._frozen)
+        self._frozen.append(rendered)
+
+    def _set_open(self, blocks: Iterable[Block], reuse: dict[Block, RenderedBlock]) -> None:
+        self._open = []
+        lines: list[Strip] = []
+        for block in blocks:
+            rendered = reuse.get(block) or RenderedBlock(block)
+            if self._rasterize(rendered):
+                self.open_render_count += 1
+            self._place(rendered, lines, first=not self._frozen and not self._open)
+            self._open.append(rendered)
+        self._open_lines = lines
+
+    def _advance(self, finished: list[Block], open_blocks: list[Block]) -> None:
+        """Streaming step: append newly finished blocks, replace the open tail."""
+        height = len(self._frozen_lines) + len(self._open_lines)
+        first_changed = len(self._frozen_lines)
+        # A block that was open at the last flush and is unchanged keeps its strips:
+        # freezing it costs nothing and it still counts as rendered once.
+        previous = {rendered.block: rendered for rendered in self._open}
+        for block in finished:
+            self._freeze(previous.pop(block, None) or RenderedBlock(block))
+        self._set_open(open_blocks, previous)
+        if height != len(self._frozen_lines) + len(self._open_lines):
+            self.refresh(layout=True)
+        else:
+            # Same height: only the lines from the first changed block down need
+            # repainting, usually a few lines at the bottom.
+            self.refresh(Region(0, first_changed, self.size.width, height - first_changed))
+
+    def _reconcile(self, frozen: list[Block], open_blocks: list[Block]) -> None:
+        """Install a whole new block list, keeping every block that did not change."""
+        keep = 0
+        while (
+            keep < len(frozen)
+            and keep < len(self._frozen)
+            and self._frozen[keep].block == frozen[keep]
+        ):
+            keep += 1
+        reusable = {r.block: r for r in self._frozen[keep:] + self._open}
+        if keep < len(self._frozen):
+            del self._frozen_lines[self._frozen_starts[keep] :]
+            del self._frozen_starts[keep:]
+            del self._frozen[keep:]
+        for block in frozen[keep:]:
+            self._freeze(reusable.pop(block, None) or RenderedBlock(block))
+        self._set_open(open_blocks, reusable)
+        self.refresh(layout=True)
+
+    def _layout_at(self, width: int) -> None:
+        """(Re)rasterise everything for a new width or theme. O(reply), rare."""
+        theme = self._theme_name()
+        if width == self._width and theme == self._code_theme:
+            return
+        if theme != self._code_theme:
+            for rendered in self._frozen + self._open:
+                rendered.width = -1
+        self._width = width
+        self._code_theme = theme
+        frozen, self._frozen = self._frozen, []
+        self._frozen_lines = []
+        self._frozen_starts = []
+        for rendered in frozen:
+            self._freeze(rendered)
+        self._set_open([r.block for r in self._open], {r.block: r for r in self._open})
+
+
+__all__ = ["RenderedBlock", "StreamingMarkdown"]

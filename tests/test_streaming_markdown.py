@@ -1,0 +1,370 @@
+"""StreamingMarkdown: correct final rendering, frozen blocks, long fences, hostile text."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
+from textual.pilot import Pilot
+
+from chatterm.ui.markdown_blocks import (
+    CODE_CHUNK_LINES,
+    LIST_RUN_ITEMS,
+    BlockSplitter,
+    clean_source,
+    final_blocks,
+)
+from chatterm.ui.widgets.streaming_markdown import StreamingMarkdown
+
+SIZE = (100, 40)
+
+MIXED = """# Release notes
+
+Intro with `inline code`, **bold** and a [site](https://example.com/docs).
+
+- first item
+  - nested item
+    - deeper item
+- second item
+
+1. one
+2. two
+
+| name | value |
+|------|------:|
+| alpha | 1 |
+| beta | 22 |
+
+> a quoted line
+> continues here
+
+~~~python
+def tilde(x):
+    return x * 2
+~~~
+
+```rust
+fn main() { println!("hi"); }
+```
+
+Closing paragraph.
+"""
+
+
+class Harness(App[None]):
+    # A stable gutter keeps the width fixed when the scrollbar appears, so the
+    # render counters below only count content changes, not a one-off resize.
+    CSS = "VerticalScroll { scrollbar-gutter: stable; }"
+
+    def __init__(self, widget: StreamingMarkdown) -> None:
+        super().__init__()
+        self.widget = widget
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield self.widget
+
+
+async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], limit: float = 10.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        await pilot.pause(0.005)
+
+
+def pieces(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+async def one_shot_render(text: str) -> str:
+    widget = StreamingMarkdown(text)
+    async with Harness(widget).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        return widget.rendered_text()
+
+
+def screen_output(app: App[None]) -> str:
+    """What the terminal would receive for a full repaint of the screen."""
+    update = app.screen._compositor.render_update(full=True)
+    assert update is not None
+    return update.render_segments(app.console)
+
+
+async def test_streamed_reply_ends_with_exact_final_rendering() -> None:
+    widget = StreamingMarkdown()
+    async with Harness(widget).run_test(size=SIZE) as pilot:
+        for piece in pieces(MIXED, 5):
+            widget.append(piece)
+            await pilot.pause()
+        await wait_for(pilot, lambda: not widget.has_pending)
+        streamed = widget.rendered_text()
+        for word in ("Release notes", "deeper item", "beta", "quoted line", "println", "Closing"):
+            assert word in streamed
+        widget.finish()
+        await pilot.pause()
+        final = widget.rendered_text()
+        assert widget.text == MIXED
+        assert not widget.is_streaming
+    assert final == await one_shot_render(MIXED)
+
+
+async def test_rendering_of_block_types() -> None:
+    rendered = await one_shot_render(MIXED)
+    lines = rendered.splitlines()
+    assert lines[0] == "Release notes"
+    assert any(line.startswith(" • first item") for line in lines)
+    nested = next(line for line in lines if "nested item" in line)
+    deeper = next(line for line in lines if "deeper item" in line)
+    assert nested.index("nested") < deeper.index("deeper")  # deeper is indented more
+    assert any(re.match(r"\s*1\s+one", line) for line in lines)
+    assert any("alpha" in line and "1" in line for line in lines)
+    assert any(line.startswith("▌ a quoted line") for line in lines)
+    assert "def tilde(x):" in rendered and "return x * 2" in rendered
+    assert "```" not in rendered and "~~~" not in rendered
+    assert "inline code" in rendered and "`" not in rendered
+    # Links are plain text with their address, never terminal hyperlinks.
+    assert "site (https://example.com/docs)" in rendered
+
+
+async def test_finished_blocks_are_rendered_once() -> None:
+    widget = StreamingMarkdown()
+    async with Harness(widget).run_test(size=SIZE) as pilot:
+        # A block is finished once the next block has a complete first line.
+        widget.append("First block stays as it is.\n\nSecond block\n")
+        await wait_for(pilot, lambda: len(widget.frozen_blocks) == 1)
+        first = widget.frozen_blocks[0]
+        assert first.render_count == 1
+        for i in range(100):
+            widget.append(f" words {i}.\n\nParagraph {i} is streaming\n")
+            await pilot.pause()
+        await wait_for(pilot, lambda: not widget.has_pending)
+        assert len(widget.frozen_blocks) == 101
+        assert widget.frozen_blocks[0] is first
+        assert first.render_count == 1
+        assert all(block.render_count == 1 for block in widget.frozen_blocks)
+        widget.finish()
+        await pilot.pause()
+        assert widget.frozen_blocks[0] is first
+        assert first.render_count == 1
+        assert "Paragraph 99 is streaming" in widget.rendered_text()
+
+
+async def test_long_code_fence_streams_in_frozen_pieces_and_ends_highlighted() -> None:
+    code_lines = [f"    value_{i} = compute({i}, 'x')  # line {i}" for i in range(320)]
+    text = "Code:\n\n```python\ndef build():\n" + "\n".join(code_lines) + "\n```\n\nDone.\n"
+    widget = StreamingMarkdown()
+    async with Harness(widget).run_test(size=SIZE) as pilot:
+        largest_tail = 0
+        for piece in pieces(text, 30):
+            widget.append(piece)
+            widget.flush()
+            largest_tail = max(largest_tail, len(widget._splitter.tail))
+        await pilot.pause()
+        code_pieces = [b for b in widget.frozen_blocks if b.block.kind == "code"]
+        assert len(code_pieces) >= 300 // CODE_CHUNK_LINES
+        assert all(piece.render_count == 1 for piece in code_pieces)
+        # The open tail never held more than about one piece of the fence.
+        assert largest_tail < 2 * CODE_CHUNK_LINES * 50
+        widget.finish()
+        await pilot.pause()
+        rendered = widget.rendered_text()
+        code_blocks = [b for b in widget.frozen_blocks if b.block.kind == "code"]
+        assert len(code_blocks) == 1  # the final render is one whole fence
+        strips = code_blocks[0].strips
+        colours = {seg.style.color for strip in strips for seg in strip if seg.style}
+        assert len(colours) >= 3  # keywords, names, numbers, comments differ
+    for line in code_lines:
+        assert line.strip() in rendered
+    assert rendered.rstrip().endswith("Done.")
+
+
+async def test_long_list_streams_in_frozen_runs() -> None:
+    text = "Items:\n\n" + "".join(f"- item number {i}\n" for i in range(210)) + "\nAfter.\n"
+    widget = StreamingMarkdown()
+    async with Harness(widget).run_test(size=SIZE) as pilot:
+        largest_tail = 0
+        for piece in pieces(text, 6):
+            widget.append(piece)
+            widget.flush()
+            largest_tail = max(largest_tail, len(widget._splitter.tail))
+        await pilot.pause()
+        assert largest_tail < 2 * LIST_RUN_ITEMS * 20
+        streamed = widget.rendered_text()
+        widget.finish()
+        await pilot.pause()
+        final = widget.rendered_text()
+    for i in range(210):
+        assert f"• item number {i}" in streamed
+        assert f"• item number {i}" in final
+
+
+async def test_unterminated_fence_at_finish_renders() -> None:
+    text = "Look:\n\n```python\nprint('start')\nx = 2"
+    widget = StreamingMarkdown()
+    async with Harness(widget).run_test(size=SIZE) as pilot:
+        for piece in pieces(text, 4):
+            widget.append(piece)
+        await wait_for(pilot, lambda: not widget.has_pending)
+        assert "print('start')" in widget.rendered_text()
+        widget.finish()
+        await pilot.pause()
+        rendered = widget.rendered_text()
+        assert [b.block.kind for b in widget.frozen_blocks] == ["markdown", "code"]
+    assert "print('start')" in rendered and "x = 2" in rendered and "```" not in rendered
+
+
+HOSTILE = (
+    "Title \x1b]0;pwned\x07 here\n\n"
+    "Click \x1b]8;;file:///etc/passwd\x1b\\this\x1b]8;;\x1b\\ now \x1b[2J\x1b[31mred\n\n"
+    "C1 \x9b31m and \x9d8;;x\x9c and DEL \x7f and NUL \x00 and entity &#27;[31m &#x9b;\n\n"
+    "[x](file:///etc/passwd) and [y](https://example.com/a)\n\n"
+    "```\ncode \x1b]52;c;Y2xpcA==\x07 end\n```\n"
+)
+
+
+@pytest.mark.parametrize("finish", [False, True])
+async def test_hostile_control_sequences_never_reach_the_terminal(finish: bool) -> None:
+    widget = StreamingMarkdown()
+    app = Harness(widget)
+    async with app.run_test(size=SIZE) as pilot:
+        for piece in pieces(HOSTILE, 3):
+            widget.append(piece)
+        await wait_for(pilot, lambda: not widget.has_pending)
+        if finish:
+            widget.finish()
+        await pilot.pause()
+        output = screen_output(app)
+        rendered = widget.rendered_text()
+        styles = [
+            seg.style
+            for block in widget.frozen_blocks + widget.open_blocks
+            for strip in block.strips
+            for seg in strip
+        ]
+    assert widget.text == HOSTILE  # what was received is kept verbatim
+    assert "\x1b]" not in output  # no OSC at all: no titles, hyperlinks, clipboard
+    assert "\x1b[2J" not in output
+    for char in ("\x07", "\x00", "\x7f", "\x9b", "\x9c", "\x9d"):
+        assert char not in output
+    # Only Textual's own SGR/cursor sequences remain once escapes are accounted for.
+    assert not re.search(r"\x1b[^\[]", output)
+    assert all(style is None or style.link is None for style in styles)
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", rendered)
+    assert "␛]0;pwned" in rendered  # shown, inert
+    assert "y (https://example.com/a)" in rendered
+    assert "[x](file:///etc/passwd)" in rendered  # not a link at all
+
+
+async def test_flush_interval_adapts_to_render_time() -> None:
+    now = [0.0]
+    widget = StreamingMarkdown(clock=lambda: now[0])
+    factor = StreamingMarkdown.INTERVAL_FACTOR
+
+    async with Harness(widget).run_test(size=SIZE) as pilot:
+
+        async def frame(cost: float) -> None:
+            """One flush whose frame (render + paint) takes `cost` simulated seconds."""
+            timed = widget.frames_timed
+            widget.append("more text\n\n")
+            widget.flush()
+            now[0] += cost
+            await wait_for(pilot, lambda: widget.frames_timed == timed + 1)
+
+        assert widget.flush_interval == StreamingMarkdown.MIN_INTERVAL
+        for _ in range(5):
+            await frame(0.002)
+        assert widget.flush_interval == pytest.approx(factor * 0.002)
+        await frame(0.2)  # one slow frame alone does not stretch the delay
+        assert widget.flush_interval == pytest.approx(factor * 0.002)
+        for _ in range(3):
+            await frame(0.008)
+        assert widget.flush_interval == pytest.approx(factor * 0.008)
+        assert widget.flush_interval > StreamingMarkdown.MIN_INTERVAL
+        for _ in range(3):
+            await frame(2.0)
+        assert widget.flush_interval == StreamingMarkdown.MAX_INTERVAL
+        for _ in range(5):
+            await frame(0.0001)
+        assert widget.flush_interval == StreamingMarkdown.MIN_INTERVAL
+
+
+async def test_burst_of_appends_is_rendered_in_one_flush() -> None:
+    widget = StreamingMarkdown()
+    async with Harness(widget).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for piece in pieces(MIXED, 4):
+            widget.append(piece)
+        assert widget.flush_count == 0  # append only buffers
+        await wait_for(pilot, lambda: not widget.has_pending)
+        assert widget.flush_count == 1
+        assert "Closing paragraph." in widget.rendered_text()
+
+
+async def test_set_text_before_mount_and_resuming_after_finish() -> None:
+    widget = StreamingMarkdown("Stored *reply* so far.\n\n- a\n- b")
+    async with Harness(widget).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "Stored reply so far." in widget.rendered_text()
+        assert not widget.is_streaming
+        widget.append("\n- c\n\nAnd a new paragraph.")
+        assert widget.is_streaming
+        await wait_for(pilot, lambda: not widget.has_pending)
+        assert "And a new paragraph." in widget.rendered_text()
+        widget.finish()
+        await pilot.pause()
+        expected = "Stored *reply* so far.\n\n- a\n- b\n- c\n\nAnd a new paragraph."
+        assert widget.text == expected
+        rendered = widget.rendered_text()
+    assert rendered == await one_shot_render(expected)
+
+
+async def test_finish_with_replacement_text() -> None:
+    widget = StreamingMarkdown()
+    async with Harness(widget).run_test(size=SIZE) as pilot:
+        widget.append("partial answ")
+        widget.finish("complete answer")
+        await pilot.pause()
+        assert widget.text == "complete answer"
+        assert widget.rendered_text() == "complete answer"
+
+
+# -- the splitter on its own -------------------------------------------------------------
+
+def test_splitter_streaming_matches_one_shot_blocks() -> None:
+    splitter = BlockSplitter()
+    finished = []
+    for piece in pieces(MIXED, 3):
+        splitter.feed(clean_source(piece))
+        done, _open = splitter.split()
+        finished += done
+    done, open_blocks = splitter.split()
+    assert finished + done + open_blocks == final_blocks(MIXED)
+
+
+def test_splitter_freezes_each_fence_line_exactly_once() -> None:
+    lines = [f"line {i}" for i in range(173)]
+    text = "~~~~text\n" + "\n".join(lines) + "\n~~~~\n\nafter\n"
+    splitter = BlockSplitter()
+    blocks = []
+    for piece in pieces(text, 11):
+        splitter.feed(piece)
+        done, open_blocks = splitter.split()
+        blocks += done
+    blocks += open_blocks
+    code = [b for b in blocks if b.kind == "code"]
+    assert "\n".join(b.source for b in code).split("\n") == lines
+    assert code[0].top and not code[0].bottom and not code[0].joined
+    assert all(b.joined and not b.top for b in code[1:])
+    assert code[-1].bottom
+
+
+def test_clean_source_is_chunk_safe() -> None:
+    text = "a\x1b[31mb\r\nc\x9bd\te\x00"
+    assert clean_source(text) == "".join(clean_source(ch) for ch in text)
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", clean_source(text))
+    assert "\t" in clean_source(text) and "\r" not in clean_source(text)
