@@ -563,6 +563,8 @@ def file_rows(loop: LoopbackServer, root: Path) -> list[Row]:
     data_file_row("schema migration fails half-way", unchanged, seed=True,
                   command=[sys.executable, "-c", FAILING_MIGRATION, "list"])
 
+    rows.append(lock_row(loop, root))
+
     conv_export = json.dumps({"format": "chatterm", "version": 1, "id": "imp1",
                               "provider": "p", "model": "m", "created_at": 1, "messages": [
                                   {"id": f"m{i}", "role": "user", "created_at": 2 + i,
@@ -594,6 +596,33 @@ def file_rows(loop: LoopbackServer, root: Path) -> list[Row]:
         rows.append(Row(name, f"{run.code}: {shorten(lines[-1].removeprefix('chatterm: '))}",
                         "-", saved, "no", f"{run.peak_rss_kb / 1024:.0f} MB"))
     return rows
+
+
+def lock_row(loop: LoopbackServer, root: Path) -> Row:
+    """Another program holds the write lock past the 5 s busy timeout while a reply streams."""
+    home, env = seeded_home(loop, root)
+    words = [f"w{i:02d} " for i in range(20)]
+    loop.script(CHAT, sse_reply(words, delay=0.05))
+    child = spawn(env, ["ask", "while locked"], measured=False)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        child.out.seek(0)
+        if child.out.read():
+            break
+        time.sleep(0.02)
+    holder = sqlite3.connect(home / "data" / "chatterm.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    time.sleep(6.5)  # the fault itself
+    holder.execute("COMMIT")
+    holder.close()
+    run = reap(child)
+    reply = last_reply(home)
+    lines = run.stderr.strip().splitlines() or ["(nothing on stderr)"]
+    line = lines[-1].removeprefix("chatterm: ").replace(str(home / "data"), "<data dir>")
+    saved = f"{reply.state.value}, {len(reply.content)} chars" if reply else "nothing saved"
+    lost = "no" if reply and reply.content == "".join(words) else "yes"
+    return Row("write lock held 6.5 s by another program mid-stream",
+               f"{run.code}: {shorten(line)}", "-", saved, lost, "-")
 
 
 def _raw_spawn(env: dict[str, str], command: list[str]) -> tuple[subprocess.Popen[bytes], Any,
