@@ -7,6 +7,7 @@ else (themes, the key check, the sidebar, model lists, Markdown) comes after it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -70,12 +71,14 @@ class ChattermApp(App[int]):
         self._keys: dict[str, str | None] = {}
         self._keys_lock = threading.Lock()
         self.chat: ChatScreen | None = None
+        self._theme_problems = self._initial_theme()
 
     # ---- start-up ----------------------------------------------------------------------
 
     def on_mount(self) -> None:
         self.set_keymap(keymod.textual_keymap(self.keymap))
-        self._apply_theme()
+        for problem in self._theme_problems:
+            self.notify(problem, severity="warning", timeout=8)
         self.chat = ChatScreen(self.state.opened)
         self.push_screen(self.chat)
         if self.state.override is not None and self.state.opened.saved and self.store:
@@ -88,14 +91,26 @@ class ChattermApp(App[int]):
     def _warm_up(self) -> None:
         self.run_worker(_import_quietly, thread=True, group="warm-up", exit_on_error=False)
 
-    def _apply_theme(self) -> None:
+    def _initial_theme(self) -> list[str]:
+        """Register the themes and pick the configured one before the stylesheet is first
+        read. Setting `App.theme` later would parse and apply all the CSS a second time
+        (about a sixth of the start-up); returns the problems to notify about."""
         from chatterm.ui import themes
 
-        for problem in themes.register_themes(self):
-            self.notify(problem, severity="warning", timeout=8)
-        problem = themes.apply_theme(self, self.config.theme)
-        if problem:
-            self.notify(problem, severity="warning", timeout=8)
+        problems = themes.register_themes(self)
+        wanted = self.config.theme or themes.DEFAULT_THEME
+        if wanted not in self.available_themes:
+            problem = themes.apply_theme(self, wanted)
+            return [*problems, problem] if problem else problems
+        # What App._watch_theme does, minus the CSS refresh nothing needs yet.
+        self.set_reactive(ChattermApp.theme, wanted)
+        dark = self.current_theme.dark
+        stale = {name: False for name in self.classes if name.startswith("-theme-")}
+        self.update_classes({**stale, f"-theme-{wanted}": True, "-dark-mode": dark,
+                             "-light-mode": not dark}, update=False)
+        self._refresh_truecolor_filter(self.ansi_theme)
+        self.stylesheet.set_variables(self.get_css_variables())
+        return problems
 
     # ---- API keys ----------------------------------------------------------------------
 
@@ -336,6 +351,11 @@ class ChattermApp(App[int]):
         self.exit(0)
 
 
+# Pygments compiles a lexer's regexes on its first use (~70 ms for Python); doing it
+# ahead keeps the first code block of a reply from stalling the stream.
+WARM_LEXERS = ("python", "bash", "javascript", "json")
+
+
 def _import_quietly() -> None:
     import importlib
 
@@ -344,6 +364,14 @@ def _import_quietly() -> None:
             importlib.import_module(name)
         except ImportError:
             continue
+    try:
+        from pygments.lexers import get_lexer_by_name
+        from pygments.util import ClassNotFound
+    except ImportError:
+        return
+    for lexer in WARM_LEXERS:
+        with contextlib.suppress(ClassNotFound):
+            get_lexer_by_name(lexer)
 
 
 def _teach_alt_enter() -> None:

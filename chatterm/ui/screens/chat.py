@@ -96,12 +96,19 @@ class ChatScreen(Screen[None]):
                 yield MessageList(id="messages")
                 yield StatusBar(id="status")
                 yield PromptInput(id="prompt", placeholder="Ask anything…")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#sidebar-slot").display = False
         self.prompt.focus()
         self._show_conversation()
+        # The footer (a widget per key) comes one frame later: the prompt comes first.
+        self.call_after_refresh(self._mount_footer)
+
+    async def _mount_footer(self) -> None:
+        await self.mount(Footer())
+        # A footer mounted after the first focus change waits for the next bindings
+        # signal to draw its keys; send one now.
+        self.refresh_bindings()
 
     @property
     def prompt(self) -> PromptInput:

@@ -24,8 +24,9 @@ from chatterm.ui.events import MessageActionRequested, OlderMessagesWanted
 if TYPE_CHECKING:
     from chatterm.ui.widgets.streaming_markdown import StreamingMarkdown
 
-# Showing a megabyte prompt in full would cost seconds of layout for no reader; the full
-# text is still saved and sent, only the view is cut.
+# Showing a megabyte prompt in full would cost seconds of layout (a plain Static wraps
+# it all) for no reader; the full text is still saved and sent, only the view is cut.
+# Replies are not cut: StreamingMarkdown renders them block by block.
 DISPLAY_LIMIT = 32_000
 
 _FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S)
@@ -207,8 +208,9 @@ class AssistantMessage(MessageView):
             if message.content:
                 self._body.append(neutralise(message.content))
         else:
-            # History: rendered once, straight from the stored text.
-            self._body = _markdown(neutralise(clipped(message.content)))
+            # History: rendered once, straight from the stored text. Replies are never
+            # clipped: the streaming widget renders even a megabyte at a flat cost.
+            self._body = _markdown(neutralise(message.content))
         yield self._body
         if message.tool_calls:
             yield self._tool_calls_box()
@@ -327,7 +329,7 @@ class AssistantMessage(MessageView):
         self.message = message
         self.streaming = False
         if self._body is not None:
-            self._body.finish(neutralise(clipped(message.content)))
+            self._body.finish(neutralise(message.content))
         if message.reasoning:
             self._draw_reasoning()
         if message.tool_calls and not self.query(".tool-calls"):

@@ -1,0 +1,428 @@
+"""Benchmark the TUI as a user sees it: the real `python -m chatterm` in a pseudo-terminal.
+
+Run:  python bench/bench_tui.py [--runs 5] [--quick]
+
+Every figure comes from a fresh `chatterm` process under `pty.fork()` (120x40, TERM=
+xterm-256color), talking to the loopback HTTP server from tests/loopback.py run in this
+process. A reader thread drains the terminal output, strips escape sequences, and notes
+the moment each awaited text first appears on screen; that is "visible". The child gets
+compiled bytecode (compileall, as pip does on install) and a warm-up launch.
+
+"Token" = one streamed content delta of 4 characters (a typical LLM word piece). The
+replies are Markdown with headings, paragraphs, lists and Python code fences, and end
+with a marker word.
+
+Scenarios (medians over --runs; the 100 tok/s one runs fewer times, it takes 20 s):
+  launch          process start until the prompt and the status line are drawn
+  first token     Enter until the first streamed token is on screen
+  2,000 at once   Enter until the last word of a 2,000-token reply sent in one write
+  100 tok/s lag   last byte sent by the server until the last word is on screen
+  CPU / 1k tok    the client's CPU seconds (utime+stime) per 1,000 tokens at 100 tok/s
+  RSS             peak resident memory (VmHWM) after the 8,000-token reply
+  8k / 2k ratio   time for 8,000 tokens at once / time for 2,000 (linear cost => ~4)
+  2,000 messages  `chatterm --resume ID` of a 2,000-message chat until its last message
+                  and the prompt are on screen
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import contextlib
+import fcntl
+import json
+import os
+import pty
+import re
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+import loopback  # noqa: E402
+from loopback import Delay, LoopbackServer, stream_reply  # noqa: E402
+
+COLUMNS, LINES = 120, 40
+MODEL = "bench-model"
+LAST_WORD = "ZZLASTWORD"
+FIRST_TOKEN = "FIRSTTOKN"
+READING = 1.0
+READY_MARKERS = ("Ask anything", f"loop · {MODEL}")
+
+TARGETS = {
+    "launch": ("s", 0.35),
+    "first token": ("s", 0.10),
+    "2,000 tokens at once": ("s", 1.0),
+    "100 tok/s lag after last byte": ("s", 0.15),
+    "CPU per 1,000 tokens": ("s", 0.5),
+    "RSS": ("MB", 120.0),
+    "8,000 / 2,000 tokens time": ("x", 4.5),
+    "2,000-message chat usable": ("s", 0.5),
+}
+
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC
+    r"|\x1b[PX^_][^\x1b]*\x1b\\"  # DCS/SOS/PM/APC
+    r"|\x1b[@-Z\\-_]"  # two-byte escapes
+    r"|\x1b[()][0-9A-Za-z]"
+)
+
+
+# ---- the reply texts ----------------------------------------------------------------------
+
+
+def markdown_reply(tokens: int) -> list[str]:
+    """A Markdown reply cut into `tokens` 4-character pieces, ending with LAST_WORD."""
+    words = ["stream", "render", "token", "buffer", "widget", "layout", "terminal", "python",
+             "latency", "markdown", "parser", "block", "fence", "adaptive", "flush"]
+    parts: list[str] = []
+    section = 0
+    while sum(len(p) for p in parts) < tokens * 4:
+        section += 1
+        parts.append(f"## Section {section}\n\n")
+        parts.append(" ".join(words[(section + i) % len(words)] for i in range(45)) + ".\n\n")
+        for item in range(6):
+            parts.append(f"- item **{item}** about {words[(section + item) % len(words)]}\n")
+        parts.append("\n```python\n")
+        for line in range(10):
+            parts.append(f"def f{section}_{line}(x: int) -> int:\n    return x * {line}\n")
+        parts.append("```\n\n")
+    text = "".join(parts)[: tokens * 4 - len(LAST_WORD) - 3]
+    text = text.rsplit("\n", 1)[0]
+    if text.count("```") % 2:
+        text += "\n```"  # close a fence the cut left open
+    text += f"\n\nThe end {LAST_WORD}"
+    pieces = [text[i: i + 4] for i in range(0, len(text), 4)]
+    return pieces
+
+
+def sse_bytes(pieces: list[str]) -> list[bytes]:
+    return loopback.sse_chunks(pieces, model=MODEL,
+                               usage={"prompt_tokens": 10, "completion_tokens": len(pieces)})
+
+
+# ---- the terminal ------------------------------------------------------------------------
+
+
+class Terminal:
+    """`python -m chatterm ARGS` in a pty; records when texts first appear on screen."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.started = time.monotonic()
+        pid, fd = pty.fork()
+        if pid == 0:  # child
+            try:
+                os.execve(sys.executable, [sys.executable, "-m", "chatterm", *args], env)
+            finally:
+                os._exit(127)
+        self.pid, self.fd = pid, fd
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
+        self._lock = threading.Lock()
+        self._text = ""  # screen output with escape sequences removed
+        self._carry = ""  # an escape sequence cut by a read
+        self._watch: dict[str, float | None] = {}
+        self._offsets: dict[str, int] = {}
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            now = time.monotonic()
+            chunk = self._carry + decoder.decode(data)
+            cut = chunk.rfind("\x1b")
+            if cut != -1 and len(chunk) - cut < 64 and not _ESCAPES.match(chunk, cut):
+                chunk, self._carry = chunk[:cut], chunk[cut:]
+            else:
+                self._carry = ""
+            clean = _ESCAPES.sub("", chunk)
+            with self._lock:
+                start = len(self._text)
+                self._text += clean
+                for marker, seen in self._watch.items():
+                    if seen is None:
+                        begin = max(self._offsets[marker], start - len(marker))
+                        if self._text.find(marker, begin) != -1:
+                            self._watch[marker] = now
+                # Keep memory flat on long runs: only the tail can still match.
+                if len(self._text) > 4_000_000:
+                    drop = len(self._text) - 1_000_000
+                    self._text = self._text[drop:]
+                    for marker in self._offsets:
+                        self._offsets[marker] = max(0, self._offsets[marker] - drop)
+        self._closed.set()
+
+    def watch(self, *markers: str) -> None:
+        """Start looking for `markers` in output from now on."""
+        with self._lock:
+            for marker in markers:
+                self._watch[marker] = None
+                self._offsets[marker] = len(self._text)
+
+    def wait(self, *markers: str, timeout: float = 30.0) -> float:
+        """The monotonic time by which all `markers` (watched before) were on screen."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                seen = [self._watch.get(m) for m in markers]
+            if all(t is not None for t in seen):
+                return max(t for t in seen if t is not None)
+            if time.monotonic() > deadline or self._closed.is_set():
+                raise TimeoutError(f"not on screen: {markers!r}; tail: {self.tail()!r}")
+            time.sleep(0.002)
+
+    def tail(self, size: int = 400) -> str:
+        with self._lock:
+            return self._text[-size:]
+
+    def type(self, text: str) -> None:
+        os.write(self.fd, text.encode())
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def close(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        os.close(self.fd)
+        self._thread.join(timeout=5)
+
+
+# ---- the bench -----------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.server = LoopbackServer()
+        self.server.start()
+        self.sent_at: list[float] = []
+        original = loopback._Handler._send
+        sent_at = self.sent_at
+
+        def send_and_note(handler: Any, reply: Any) -> None:
+            original(handler, reply)
+            sent_at.append(time.monotonic())  # the last byte of the body has been written
+
+        loopback._Handler._send = send_and_note  # type: ignore[method-assign]
+        config = home / "config" / "config.toml"
+        config.parent.mkdir(parents=True)
+        config.write_text(
+            'default_provider = "loop"\n'
+            "[providers.loop]\n"
+            f'base_url = "{self.server.url}"\n'
+            'api_key_env = "LOOP_API_KEY"\n'
+            f'default_model = "{MODEL}"\n'
+        )
+        config.chmod(0o600)
+        # Bytecode as an installed package has it (pip compiles on install); the venv's
+        # packages already have theirs.
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "chatterm")],
+                       check=True, stdout=subprocess.DEVNULL)
+        env = dict(os.environ)
+        env.update({
+            "CHATTERM_CONFIG": str(config),
+            "CHATTERM_DATA_DIR": str(home / "data"),
+            "CHATTERM_CACHE_DIR": str(home / "cache"),
+            "LOOP_API_KEY": "sk-bench-0123456789abcdef",
+            "PYTHONPATH": str(REPO),
+            "TERM": "xterm-256color",
+            "COLUMNS": str(COLUMNS),
+            "LINES": str(LINES),
+        })
+        self.env = env
+
+    def close(self) -> None:
+        self.server.stop()
+
+    def launch(self, *args: str) -> tuple[Terminal, float]:
+        terminal = Terminal(self.env, *args)
+        terminal.watch(*READY_MARKERS)
+        ready = terminal.wait(*READY_MARKERS)
+        return terminal, ready - terminal.started
+
+    def send(self, terminal: Terminal, prompt: str) -> float:
+        """Type `prompt`, wait for its echo, press Enter; returns when Enter was sent.
+
+        A person reads the screen for a moment before typing; the app uses that time to
+        load what the first reply needs, so the bench waits READING seconds first.
+        """
+        time.sleep(READING)
+        terminal.watch(prompt)
+        terminal.type(prompt)
+        terminal.wait(prompt)
+        time.sleep(0.05)  # let the echo frame settle, as a person would
+        pressed = time.monotonic()
+        terminal.type("\r")
+        return pressed
+
+    # -- scenarios ---------------------------------------------------------------------------
+
+    def t_launch(self) -> float:
+        terminal, elapsed = self.launch()
+        terminal.close()
+        return elapsed
+
+    def t_first_token(self) -> float:
+        pieces = [FIRST_TOKEN + " ", *markdown_reply(50)]
+        events = sse_bytes(pieces)
+        self.server.script("chat/completions",
+                           stream_reply([events[0], Delay(0.5), b"".join(events[1:])]))
+        terminal, _ = self.launch()
+        try:
+            terminal.watch(FIRST_TOKEN)
+            pressed = self.send(terminal, "first token please")
+            return terminal.wait(FIRST_TOKEN) - pressed
+        finally:
+            terminal.close()
+
+    def t_all_at_once(self, tokens: int) -> tuple[float, float]:
+        """(seconds from Enter to the last word, peak RSS MB)."""
+        body = b"".join(sse_bytes(markdown_reply(tokens)))
+        self.server.script("chat/completions", stream_reply([body]))
+        terminal, _ = self.launch()
+        try:
+            terminal.watch(LAST_WORD)
+            pressed = self.send(terminal, f"reply with {tokens} tokens")
+            visible = terminal.wait(LAST_WORD, timeout=60)
+            time.sleep(0.3)
+            return visible - pressed, terminal.peak_rss_mb()
+        finally:
+            terminal.close()
+
+    def t_paced(self, tokens: int, rate: float) -> tuple[float, float]:
+        """(lag from the server's last byte to the last word, CPU s per 1,000 tokens)."""
+        events = sse_bytes(markdown_reply(tokens))
+        steps: list[Any] = []
+        for index, event in enumerate(events):
+            if index:
+                steps.append(Delay(1 / rate))
+            steps.append(event)
+        self.server.script("chat/completions", stream_reply(steps))
+        terminal, _ = self.launch()
+        try:
+            terminal.watch(LAST_WORD)
+            before = len(self.sent_at)
+            cpu_before = terminal.cpu_seconds()
+            self.send(terminal, f"stream {tokens} tokens slowly")
+            visible = terminal.wait(LAST_WORD, timeout=tokens / rate + 30)
+            cpu = terminal.cpu_seconds() - cpu_before
+            deadline = time.monotonic() + 5
+            while len(self.sent_at) == before and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return visible - self.sent_at[-1], cpu / (tokens / 1000)
+        finally:
+            terminal.close()
+
+    def seed_long_chat(self, count: int) -> str:
+        from chatterm.conversation import Conversation, Message, Role
+        from chatterm.store import Store
+
+        conversation = Conversation(provider="loop", model=MODEL, title="long chat")
+        for index in range(count):
+            if index % 2 == 0:
+                content = f"Question {index}: how does the {index}th part of the system work?"
+                conversation.messages.append(Message(role=Role.USER, content=content))
+            else:
+                content = (f"Answer {index}. It works like this:\n\n- first **step**\n"
+                           f"- second step with `code`\n\n```python\nprint({index})\n```\n\n"
+                           f"That covers it. MSG{index}END")
+                conversation.messages.append(Message(role=Role.ASSISTANT, content=content,
+                                                     model=MODEL, provider="loop"))
+        with Store.open(self.home / "data" / "chatterm.db") as store:
+            store.create_conversation(conversation)
+        return conversation.id
+
+    def t_long_chat(self, conversation_id: str, last_marker: str) -> float:
+        terminal = Terminal(self.env, "--resume", conversation_id)
+        try:
+            terminal.watch(*READY_MARKERS, last_marker)
+            return terminal.wait(*READY_MARKERS, last_marker) - terminal.started
+        finally:
+            terminal.close()
+
+
+def median(run: Callable[[], float], runs: int) -> float:
+    return statistics.median(run() for _ in range(runs))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="fewer runs, skip 100 tok/s")
+    args = parser.parse_args(argv)
+    runs = 2 if args.quick else args.runs
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="chatterm-bench-") as tmp:
+        bench = Bench(Path(tmp))
+        try:
+            # Warm-up: compile bytecode into the private cache, create the database.
+            bench.t_launch()
+            results["launch"] = median(bench.t_launch, max(runs, 5))
+            results["first token"] = median(bench.t_first_token, runs)
+            two = [bench.t_all_at_once(2000) for _ in range(runs)]
+            eight = [bench.t_all_at_once(8000) for _ in range(runs)]
+            t2 = statistics.median(t for t, _ in two)
+            t8 = statistics.median(t for t, _ in eight)
+            results["2,000 tokens at once"] = t2
+            results["8,000 / 2,000 tokens time"] = t8 / t2
+            results["RSS"] = max(rss for _, rss in eight)
+            if not args.quick:
+                paced = [bench.t_paced(2000, 100.0) for _ in range(max(1, min(runs, 3)))]
+                results["100 tok/s lag after last byte"] = statistics.median(
+                    lag for lag, _ in paced)
+                results["CPU per 1,000 tokens"] = statistics.median(cpu for _, cpu in paced)
+            long_id = bench.seed_long_chat(2000)
+            results["2,000-message chat usable"] = median(
+                lambda: bench.t_long_chat(long_id, "MSG1999END"), runs)
+        finally:
+            bench.close()
+    print_table(results, runs)
+    print(json.dumps({k: round(v, 4) for k, v in results.items()}))
+    return 0
+
+
+def print_table(results: dict[str, float], runs: int) -> None:
+    print(f"\nchatterm TUI in a pty ({COLUMNS}x{LINES}), medians of {runs}+ runs")
+    print(f"{'measure':34} {'result':>10} {'target':>10}  ok")
+    for name, (unit, target) in TARGETS.items():
+        if name not in results:
+            print(f"{name:34} {'skipped':>10} {f'≤ {target:g} {unit}':>10}")
+            continue
+        value = results[name]
+        shown = f"{value:.3f} {unit}" if unit != "MB" else f"{value:.0f} {unit}"
+        print(f"{name:34} {shown:>10} {f'≤ {target:g} {unit}':>10}  "
+              f"{'yes' if value <= target else 'NO'}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
