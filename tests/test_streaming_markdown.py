@@ -175,8 +175,8 @@ async def test_long_code_fence_streams_in_frozen_pieces_and_ends_highlighted() -
         rendered = widget.rendered_text()
         code_blocks = [b for b in widget.frozen_blocks if b.block.kind == "code"]
         assert len(code_blocks) == 1  # the final render is one whole fence
-        strips = code_blocks[0].strips
-        colours = {seg.style.color for strip in strips for seg in strip if seg.style}
+        lines = code_blocks[0].lines
+        colours = {seg.style.color for line in lines for seg in line if seg.style}
         assert len(colours) >= 3  # keywords, names, numbers, comments differ
     for line in code_lines:
         assert line.strip() in rendered
@@ -243,8 +243,8 @@ async def test_hostile_control_sequences_never_reach_the_terminal(finish: bool) 
         styles = [
             seg.style
             for block in widget.frozen_blocks + widget.open_blocks
-            for strip in block.strips
-            for seg in strip
+            for line in block.lines
+            for seg in line
         ]
     assert widget.text == HOSTILE  # what was received is kept verbatim
     assert "\x1b]" not in output  # no OSC at all: no titles, hyperlinks, clipboard

@@ -1,6 +1,6 @@
-"""Turn one `Block` into terminal lines (Textual strips) with Rich.
+"""Turn one `Block` into terminal lines (lists of Rich segments).
 
-Each block is rasterised on its own, once per width; the caller keeps the strips.
+Each block is rasterised on its own, once per width; the caller keeps the lines.
 Links are rendered as plain "text (url)" — never as OSC 8 terminal hyperlinks —
 and every rendered segment is scrubbed of control characters.
 """
@@ -20,7 +20,6 @@ from rich.markdown import Heading, Markdown
 from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax
-from textual.strip import Strip
 
 from chatterm.ui.markdown_blocks import Block, clean_output
 
@@ -134,8 +133,12 @@ def block_renderable(block: Block, code_theme: str) -> RenderableType:
     return ChatMarkdown(block.source, code_theme)
 
 
-def _safe_line(line: list[Segment], width: int) -> Strip:
-    cleaned: list[Segment] = []
+Line = list[Segment]
+"""One terminal line, exactly `width` cells wide."""
+
+
+def _safe_line(line: list[Segment], width: int) -> Line:
+    cleaned: Line = []
     changed = False
     for text, style, control in line:
         if control:  # cursor movement etc. never goes to the screen
@@ -145,15 +148,14 @@ def _safe_line(line: list[Segment], width: int) -> Strip:
         if safe != text:
             changed = True
         cleaned.append(Segment(safe, style))
-    strip = Strip(cleaned)
     # A control character replaced by a visible picture is one cell wider.
-    return strip.adjust_cell_length(width) if changed else Strip(cleaned, width)
+    return Segment.adjust_line_length(cleaned, width) if changed else cleaned
 
 
 def rasterize(
     block: Block, width: int, console: Console, options: ConsoleOptions, code_theme: str
-) -> list[Strip]:
-    """Render `block` at `width` cells into padded, sanitised strips."""
+) -> list[Line]:
+    """Render `block` at `width` cells into padded, sanitised lines."""
     if block.kind == "code":
         return [_safe_line(line, width) for line in code_lines(block, width, code_theme)]
     render_options = options.update(width=width, height=None, highlight=False)

@@ -12,8 +12,11 @@ How it stays cheap:
 * Long code fences and long lists — the open block that keeps growing — are frozen
   in fixed pieces (CODE_CHUNK_LINES lines / LIST_RUN_ITEMS items) so the open
   tail stays small.
-* The widget is a single line-API widget: finished strips live in one list and
+* The widget is a single line-API widget: finished lines live in one list and
   `render_line` indexes into it, so Textual never lays out hundreds of children.
+  They are kept as plain segment lists (a Textual Strip carries seven caches, and
+  thousands of them make every garbage collection slower); only lines on screen
+  become Strips.
 * `finish()` parses the whole text once and re-renders only the blocks whose final
   form differs from what was streamed (e.g. a fence that was shown in pieces).
 """
@@ -26,6 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
+from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region, Size
 from textual.strip import Strip
@@ -33,18 +37,18 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from chatterm.ui.markdown_blocks import Block, BlockSplitter, clean_source, final_blocks
-from chatterm.ui.widgets.markdown_render import rasterize
+from chatterm.ui.widgets.markdown_render import Line, rasterize
 
 
 class RenderedBlock:
-    """A block and its strips at one width. `render_count` counts rasterisations."""
+    """A block and its lines at one width. `render_count` counts rasterisations."""
 
-    __slots__ = ("block", "render_count", "strips", "width")
+    __slots__ = ("block", "lines", "render_count", "width")
 
     def __init__(self, block: Block) -> None:
         self.block = block
         self.render_count = 0
-        self.strips: list[Strip] = []
+        self.lines: list[Line] = []
         self.width = -1
 
 
@@ -67,6 +71,9 @@ class StreamingMarkdown(Widget):
     INTERVAL_FACTOR: ClassVar[float] = 20.0
     """The flush delay is this many times the last frame's CPU cost (then clamped),
     i.e. streaming spends about 1/20 of the time rendering."""
+
+    STRIP_CACHE_SIZE: ClassVar[int] = 400
+    """Frozen lines kept as ready Strips (a few screens' worth)."""
 
     RECENT_FRAMES: ClassVar[int] = 5
     """The delay follows the median cost of this many recent frames."""
@@ -92,9 +99,10 @@ class StreamingMarkdown(Widget):
         self._rebuild = False  # append() after finish(): re-split the whole text once
         self._frozen: list[RenderedBlock] = []
         self._frozen_starts: list[int] = []  # first line (gap included) of each block
-        self._frozen_lines: list[Strip] = []
+        self._frozen_lines: list[Line] = []
+        self._strip_cache: dict[int, Strip] = {}  # styled Strips of frozen lines
         self._open: list[RenderedBlock] = []
-        self._open_lines: list[Strip] = []
+        self._open_lines: list[Line] = []
         self._width = 0  # width the lines above were rasterised at (0: not yet)
         self._code_theme = ""
         self._timer: Timer | None = None
@@ -211,7 +219,7 @@ class StreamingMarkdown(Widget):
         """The rendered lines as plain text (what the terminal would show)."""
         if self._width <= 0:
             self._layout_at(self.size.width or 80)
-        return [strip.text for strip in self._all_lines()]
+        return ["".join(segment.text for segment in line) for line in self._all_lines()]
 
     def rendered_text(self) -> str:
         return "\n".join(line.rstrip() for line in self.rendered_lines())
@@ -226,6 +234,7 @@ class StreamingMarkdown(Widget):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._base_style = None
+        self._strip_cache.clear()
         if self._width > 0 and self._theme_name() != self._code_theme:
             self._width = 0  # force a re-rasterisation at the next layout
             self.refresh(layout=True)
@@ -247,12 +256,18 @@ class StreamingMarkdown(Widget):
             style = self._base_style = self.rich_style
         frozen = self._frozen_lines
         if y < len(frozen):
-            strip = frozen[y]
-        elif 0 <= y - len(frozen) < len(self._open_lines):
-            strip = self._open_lines[y - len(frozen)]
-        else:
-            return Strip.blank(self.size.width, style)
-        return strip.apply_style(style)
+            strip = self._strip_cache.get(y)
+            if strip is None:
+                if len(self._strip_cache) > self.STRIP_CACHE_SIZE:
+                    self._strip_cache.clear()
+                strip = self._strip_cache[y] = self._strip(frozen[y], style)
+            return strip
+        if 0 <= y - len(frozen) < len(self._open_lines):
+            return self._strip(self._open_lines[y - len(frozen)], style)
+        return Strip.blank(self.size.width, style)
+
+    def _strip(self, line: Line, style: Style) -> Strip:
+        return Strip(Segment.apply_style(line, style), self._width)
 
     # -- internals ------------------------------------------------------------------
 
@@ -294,7 +309,7 @@ class StreamingMarkdown(Widget):
             dark = True
         return self.DARK_CODE_THEME if dark else self.LIGHT_CODE_THEME
 
-    def _all_lines(self) -> list[Strip]:
+    def _all_lines(self) -> list[Line]:
         return self._frozen_lines + self._open_lines
 
     def _rasterize(self, rendered: RenderedBlock) -> bool:
@@ -302,21 +317,21 @@ class StreamingMarkdown(Widget):
         if self._width <= 0 or rendered.width == self._width:
             return False
         app = self.app
-        rendered.strips = rasterize(
+        rendered.lines = rasterize(
             rendered.block, self._width, app.console, app.console_options, self._code_theme
         )
         rendered.width = self._width
         rendered.render_count += 1
         return True
 
-    def _gap(self) -> list[Strip]:
-        return [Strip.blank(self._width)] if self._width > 0 else []
+    def _gap(self) -> list[Line]:
+        return [[Segment(" " * self._width)]] if self._width > 0 else []
 
-    def _place(self, rendered: RenderedBlock, lines: list[Strip], first: bool) -> None:
-        """Append a block's strips (and the blank line before it) to `lines`."""
+    def _place(self, rendered: RenderedBlock, lines: list[Line], first: bool) -> None:
+        """Append a block's lines (and the blank line before it) to `lines`."""
         if not first and not rendered.block.joined:
             lines.extend(self._gap())
-        lines.extend(rendered.strips)
+        lines.extend(rendered.lines)
 
     def _freeze(self, rendered: RenderedBlock) -> None:
         self._rasterize(rendered)
@@ -326,7 +341,7 @@ class StreamingMarkdown(Widget):
 
     def _set_open(self, blocks: Iterable[Block], reuse: dict[Block, RenderedBlock]) -> None:
         self._open = []
-        lines: list[Strip] = []
+        lines: list[Line] = []
         for block in blocks:
             rendered = reuse.get(block) or RenderedBlock(block)
             if self._rasterize(rendered):
@@ -363,6 +378,7 @@ class StreamingMarkdown(Widget):
             keep += 1
         reusable = {r.block: r for r in self._frozen[keep:] + self._open}
         if keep < len(self._frozen):
+            self._strip_cache.clear()
             del self._frozen_lines[self._frozen_starts[keep] :]
             del self._frozen_starts[keep:]
             del self._frozen[keep:]
@@ -383,6 +399,7 @@ class StreamingMarkdown(Widget):
         self._code_theme = theme
         frozen, self._frozen = self._frozen, []
         self._frozen_lines = []
+        self._strip_cache.clear()
         self._frozen_starts = []
         for rendered in frozen:
             self._freeze(rendered)
