@@ -258,7 +258,7 @@ def test_exports_replace_the_file_atomically(
     target.parent.mkdir()
     target.write_text(json.dumps({"old": "export"}))
     target.chmod(0o644)
-    old_inode = target.stat().st_ino
+    old_file = target.open("rb")  # holding it open also keeps its inode from being reused
 
     seen: list[str] = []
     stop = threading.Event()
@@ -285,7 +285,10 @@ def test_exports_replace_the_file_atomically(
         stop.set()
         thread.join(timeout=30)
     assert seen == []
-    assert target.stat().st_ino != old_inode  # renamed into place, not rewritten
+    with old_file:  # the old file was replaced by a rename, never rewritten in place
+        assert os.fstat(old_file.fileno()).st_nlink == 0
+        assert os.fstat(old_file.fileno()).st_ino != target.stat().st_ino
+        assert json.loads(old_file.read()) == {"old": "export"}
     assert mode(target) == 0o600
     assert json.loads(target.read_text())["id"] == conversation_id
     assert [p.name for p in target.parent.iterdir()] == ["chat.json"]  # no temp files left
