@@ -139,7 +139,7 @@ class ChatScreen(Screen[None]):
         # The newest few are mounted now, the rest of the loaded page just after the
         # first frame: a long chat shows (and takes input) before its history is laid out.
         messages = conversation.messages
-        cut = max(0, len(messages) - FIRST_PAINT)
+        cut = len(messages) - self._first_paint_count(messages)
         self._backlog = list(messages[:cut])
         last_reply = _last_reply_index(messages)
         views: list[MessageView] = [
@@ -155,6 +155,22 @@ class ChatScreen(Screen[None]):
         if self._backlog:
             self.call_after_refresh(self._backfill)
         self._check_key()
+
+    def _first_paint_count(self, messages: list[Message]) -> int:
+        """How many of the newest messages fill the screen (an estimate, capped)."""
+        width = max(20, self.app.size.width - 8)
+        budget = self.app.size.height + 4
+        rows = 0
+        count = 0
+        for message in reversed(messages):
+            count += 1
+            # A header line and a blank one, then the text (lines wrapped at `width`);
+            # only the start of a long message matters for the estimate.
+            rows += 2 + sum(1 + len(line) // width
+                            for line in message.content[:4000].splitlines())
+            if rows >= budget or count >= FIRST_PAINT:
+                break
+        return count
 
     def _has_older(self) -> bool:
         return bool(self._backlog) or self.opened.first_position > 0
