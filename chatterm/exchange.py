@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chatterm.api.types import (
@@ -28,7 +28,7 @@ from chatterm.conversation import (
     now,
     title_from_prompt,
 )
-from chatterm.errors import ChattermError, ConfigError, UsageError
+from chatterm.errors import ChattermError, ConfigError, StoreError, UsageError
 
 if TYPE_CHECKING:
     from chatterm.config import Config
@@ -65,6 +65,8 @@ class ReplyRetrying:
 @dataclass(slots=True)
 class ReplyFinished:
     message: Message
+    # Chunks the assembler had to skip (malformed JSON, over-long lines), one line each.
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -295,6 +297,7 @@ class ChatSession:
         if base == "" and request.prefix:
             reply.content = request.prefix
         on_event(ReplyStarted(reply))
+        warnings: list[str] = []
         dirty = False
         saver_stop = asyncio.Event()
 
@@ -305,7 +308,14 @@ class ChatSession:
                     await asyncio.wait_for(saver_stop.wait(), SAVE_INTERVAL)
                 if dirty:
                     dirty = False
-                    self._save_message(reply)
+                    try:
+                        # In a thread: waiting on another writer's lock must not freeze
+                        # the event loop (and with it the TUI) for the busy timeout.
+                        await asyncio.to_thread(self._save_message, reply)
+                    except StoreError:
+                        # Locked past the busy timeout: try again next tick. Only the
+                        # final save's failure is the user's business.
+                        dirty = True
 
         saver = asyncio.create_task(save_periodically())
         client = self._client_factory(self.provider_config(), key)
@@ -325,9 +335,11 @@ class ChatSession:
                 elif isinstance(event, Finished):
                     self._apply(reply, event.reply, base, base_reasoning)
                     reply.state = event.reply.state
-            if reply.state is MessageState.STREAMING:
-                # The client ended without a Finished event: treat as cut off.
+                    warnings = list(event.reply.warnings)
+            if reply.state is not MessageState.COMPLETE:
+                # The stream ended cleanly but never said the reply was finished.
                 reply.state = MessageState.INTERRUPTED
+                reply.error = "the stream ended before the reply was complete"
         except ChattermError as error:
             partial = error.partial if isinstance(error, ApiError) else None
             if partial is not None:
@@ -351,7 +363,7 @@ class ChatSession:
         self._finish(reply, saver_stop)
         await _settle(saver)
         await _close_quietly(client)
-        on_event(ReplyFinished(reply))
+        on_event(ReplyFinished(reply, warnings))
         return reply
 
     def _finish(self, reply: Message, saver_stop: asyncio.Event) -> None:

@@ -10,7 +10,7 @@ _PATTERNS = [
     # Provider-style keys: sk-..., sk-proj-..., key-..., pk-..., xai-..., gsk_...
     re.compile(r"\b(?:sk|pk|rk|key|xai|gsk|api)[-_][A-Za-z0-9_-]{12,}"),
     # `api_key=...` / `"api_key": "..."` / `apikey: ...`
-    re.compile(r"(?i)((?:api[_-]?key|token|secret|password)[\"']?\s*[:=]\s*[\"']?)[^\s\"',;]{6,}"),
+    re.compile(r"(?i)((?<![A-Za-z0-9])(?:api[_-]?key|token|secret|password)[\"']?\s*[:=]\s*[\"']?)[^\s\"',;]{6,}"),
     # Long opaque runs mixing letters and digits are keys far more often than prose; 40+
     # keeps chatterm's own 32-character conversation ids readable.
     re.compile(r"\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{40,}\b"),

@@ -110,9 +110,6 @@ async def test_two_ask_loops_and_the_tui_lose_nothing(server: LoopbackServer) ->
 # ---- a writer that holds the lock too long ---------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="a periodic save that times out on the lock kills "
-                   "the saver task; its StoreError is re-raised after the final save "
-                   "succeeded, so ask reports an error for a reply that was saved")
 def test_a_lock_held_past_the_busy_timeout_mid_stream_costs_nothing(
         server: LoopbackServer) -> None:
     server.script(CHAT, sse_reply(["seed"]))

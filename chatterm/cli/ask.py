@@ -144,7 +144,13 @@ class _Printer:
 
     def __call__(self, event: SessionEvent) -> None:
         from chatterm.api.types import ApiError
-        from chatterm.exchange import ReplyDelta, ReplyFailed, ReplyRetrying, ReplyStarted
+        from chatterm.exchange import (
+            ReplyDelta,
+            ReplyFailed,
+            ReplyFinished,
+            ReplyRetrying,
+            ReplyStarted,
+        )
 
         if isinstance(event, ReplyStarted):
             if not self.quiet and event.message.content:
@@ -153,6 +159,10 @@ class _Printer:
         elif isinstance(event, ReplyDelta):
             if not self.quiet:
                 self._write(event.delta.content or event.delta.refusal)
+        elif isinstance(event, ReplyFinished) and event.warnings:
+            count = len(event.warnings)
+            warn(f"warning: skipped {count} unreadable chunk{'s' if count > 1 else ''} "
+                 f"of the stream (first: {event.warnings[0]})")
         elif isinstance(event, ReplyFailed):
             self.unknown_model = isinstance(event.error, ApiError) and event.error.unknown_model
         elif isinstance(event, ReplyRetrying):

@@ -153,7 +153,11 @@ def _import(args: argparse.Namespace) -> int:
     from chatterm.transfer import parse_import
 
     data = _read_bytes(args.file)
-    conversation: Conversation = parse_import(data)
+    try:
+        conversation: Conversation = parse_import(data)
+    except ChattermError as error:
+        source = "stdin" if args.file == "-" else args.file
+        raise type(error)(f"{source}: {error.message}") from None
     with open_store() as store:
         store.import_conversation(conversation)
     print(conversation.id)
