@@ -117,6 +117,8 @@ def code_lines(block: Block, width: int, code_theme: str) -> list[list[Segment]]
             out.append([pad, *piece, Segment(" " * (inner - used), background), pad])
     if block.bottom:
         out.append([Segment(" " * width, background)])
+    if width < 3:  # too narrow for the padding: crop to the width we were given
+        out = [Segment.adjust_line_length(line, width) for line in out]
     return out
 
 
