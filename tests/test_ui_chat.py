@@ -676,3 +676,105 @@ async def test_keys_table_rebinds_an_action(server: Any) -> None:
         await pilot.press("f9")
         await wait_until(pilot, lambda: isinstance(app.screen, ModelPicker), what="picker")
         assert "f9" in app.chatterm_keymap["switch_model"]
+
+
+# ---- what a reply can hold -------------------------------------------------------------
+
+
+async def test_recorded_reasoning_refusal_and_tool_calls_are_shown(
+    server: Any, shared_fixtures: Path
+) -> None:
+    """Real recorded streams: reasoning folded, a refusal marked as one, tool calls named."""
+    from textual.widgets import Collapsible
+
+    sse = shared_fixtures / "sse"
+    for name in ("deepseek_reasoning_content_stream", "openai_refusal_stream",
+                 "openai_toolcall_stream"):
+        server.script(CHAT, stream_reply([(sse / f"{name}.sse").read_bytes()]))
+    async with running(size=(110, 60)) as (app, pilot):
+        await type_and_send(pilot, "think first")
+        await until_idle(pilot)
+        reply = replies(app)[-1]
+        folded = reply.query(Collapsible)
+        assert len(folded) == 1 and folded.first().collapsed
+        assert "Reasoning" in screen_text(app)
+        assert reply.message.reasoning and reply.message.content
+
+        await type_and_send(pilot, "do something bad")
+        await until_idle(pilot)
+        refusal = replies(app)[-1]
+        assert refusal.message.refusal
+        shown = str(refusal.query_one(".refusal").render())
+        assert shown.startswith("Refused: ") and refusal.message.refusal[:20] in shown
+
+        await type_and_send(pilot, "weather?")
+        await until_idle(pilot)
+        tool = replies(app)[-1]
+        assert tool.message.tool_calls
+        calls = str(tool.query_one(".tool-calls").render())
+        assert "get_weather" in calls and tool.message.tool_calls[0].arguments[:10] in calls
+
+
+async def test_view_follows_the_stream_until_the_user_scrolls_up(server: Any) -> None:
+    first, second = threading.Event(), threading.Event()
+    lines = [f"line {i}\n\n" for i in range(60)]
+    events = [sse_event({"choices": [{"index": 0, "delta": {"content": t}}]}) for t in lines]
+    server.script(CHAT, stream_reply([*events[:30], Hold(first), *events[30:45], Hold(second),
+                                      *events[45:], sse_event({"choices": [
+                                          {"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+                                      b"data: [DONE]\n\n"]))
+    try:
+        async with running(size=(80, 24)) as (app, pilot):
+            message_list = app.chat.message_list
+            await type_and_send(pilot, "count")
+            await wait_until(pilot, lambda: "line 29" in screen_text(app), what="line 29")
+            assert message_list.following
+            # The reader scrolls up: new text must not drag the view back down.
+            message_list.scroll_home(animate=False)
+            await pilot.pause()
+            assert not message_list.following
+            first.set()
+            await wait_until(pilot, lambda: "line 44" in replies(app)[-1].body_text,
+                             what="more text")
+            await pilot.pause(0.2)
+            assert message_list.scroll_y == 0
+            assert "line 44" not in screen_text(app)
+            # Back at the bottom, the view follows again.
+            message_list.scroll_end(animate=False)
+            await pilot.pause()
+            second.set()
+            await until_idle(pilot)
+            await wait_until(pilot, lambda: "line 59" in screen_text(app), what="the end")
+            assert message_list.following
+    finally:
+        first.set()
+        second.set()
+
+
+async def test_hostile_error_text_is_neutralised_too(server: Any) -> None:
+    server.script(CHAT, json_reply({"error": {"message": "bad\x1b]52;c;ZXZpbA==\x07 [b]x[/b]"}},
+                                   status=400))
+    async with running() as (app, pilot):
+        await type_and_send(pilot, "hello")
+        await until_idle(pilot)
+        output = terminal_output(app)
+        assert "\x1b]52" not in output and "\x07" not in output
+        # The client already drops the control characters; what is left shows as text,
+        # and square brackets are not taken for markup.
+        assert "]52;c;ZXZpbA==" in app.chat.status.text
+        assert "[b]x[/b]" in app.chat.status.text
+
+
+async def test_a_one_megabyte_reply_renders_and_saves(server: Any) -> None:
+    paragraph = ("All work and no play makes a long reply. " * 20 + "\n\n")
+    body = paragraph * (1_050_000 // len(paragraph)) + "FINAL-WORDS"
+    pieces = [body[i:i + 65536] for i in range(0, len(body), 65536)]
+    server.script(CHAT, sse_reply(pieces))
+    async with running() as (app, pilot):
+        await type_and_send(pilot, "write a lot")
+        await wait_until(pilot, lambda: not app.chat.busy, timeout=60, what="the reply")
+        await wait_until(pilot, lambda: "FINAL-WORDS" in screen_text(app), timeout=30,
+                         what="the end of the reply on screen")
+        stored = saved(app.chat.conversation.id).messages[-1]
+        assert stored.content == body
+        assert stored.state is MessageState.COMPLETE

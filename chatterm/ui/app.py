@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual.app import App
 
 from chatterm.errors import ChattermError
+from chatterm.sanitize import neutralise
 from chatterm.ui import keys as keymod
 from chatterm.ui.events import ConversationChanged, ConversationOpenRequested, ProviderConfigured
 from chatterm.ui.launch import (
@@ -78,14 +79,14 @@ class ChattermApp(App[int]):
     def on_mount(self) -> None:
         self.set_keymap(keymod.textual_keymap(self.keymap))
         for problem in self._theme_problems:
-            self.notify(problem, severity="warning", timeout=8)
+            self.notify(neutralise(problem), severity="warning", timeout=8, markup=False)
         self.chat = ChatScreen(self.state.opened)
         self.push_screen(self.chat)
         if self.state.override is not None and self.state.opened.saved and self.store:
             # `-c --model M`: the reopened conversation continues with M, and says so.
             self.store.update_conversation(self.state.opened.conversation)
         for note in [*self.state.notes, *self._key_problems]:
-            self.notify(note, severity="warning", timeout=8)
+            self.notify(neutralise(note), severity="warning", timeout=8, markup=False)
         self.call_after_refresh(self._warm_up)
 
     def _warm_up(self) -> None:
@@ -184,7 +185,7 @@ class ChattermApp(App[int]):
                 page = max(FIRST_PAGE, min(from_end + 5, MAX_REVEAL_PAGE))
             opened = open_saved(self.store, conversation_id, page)
         except ChattermError as error:
-            self.notify(error.message, severity="error")
+            self.notify(neutralise(error.message), severity="error", markup=False)
             return
         self.chat.open_conversation(opened, message_id)
 

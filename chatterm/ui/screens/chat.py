@@ -566,7 +566,8 @@ class ChatScreen(Screen[None]):
         except ChattermError as error:
             self.status.show_error(error.message)
             return
-        self.notify(f"Deleted “{neutralise(conversation.title or conversation.id[:8])}”.")
+        self.notify(f"Deleted “{neutralise(conversation.title or conversation.id[:8])}”.",
+                    markup=False)
         from chatterm.ui.launch import new_conversation
 
         fresh = new_conversation(self.chat_app.config, conversation.provider, conversation.model)
@@ -596,7 +597,8 @@ class ChatScreen(Screen[None]):
         except OSError as error:
             self.status.show_error(f"cannot write {path}: {error.strerror or error}")
             return
-        self.notify(f"Exported {len(conversation.messages)} messages to {path}.")
+        self.notify(f"Exported {len(conversation.messages)} messages to {neutralise(str(path))}.",
+                    markup=False)
 
     async def _whole_conversation(self) -> Conversation:
         store = self.chat_app.store

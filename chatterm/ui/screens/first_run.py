@@ -109,7 +109,7 @@ class FirstRunScreen(ModalScreen[tuple[str, str | None] | None]):
         # The running app uses it at once; the field is cleared so it is never redrawn.
         self.config.providers[self.provider_name].api_key = key
         field.value = ""
-        self.app.notify(f"Key saved to {self.config_path}.")
+        self.app.notify(f"Key saved to {self.config_path}.", markup=False)
         self.dismiss((self.provider_name, None))
 
     @on(Button.Pressed, "#fr-ollama")
@@ -153,7 +153,8 @@ class FirstRunScreen(ModalScreen[tuple[str, str | None] | None]):
             set_config_value(self.config_path, "default_provider", provider)
         except (ChattermError, OSError) as error:
             # Not fatal: this session still switches, only the next start will ask again.
-            self.app.notify(f"could not save default_provider: {error}", severity="warning")
+            self.app.notify(f"could not save default_provider: {error}", severity="warning",
+                            markup=False)
         else:
             self.config.default_provider = provider
         self.dismiss((provider, model))

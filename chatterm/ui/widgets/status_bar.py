@@ -11,11 +11,13 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Static
 
+from chatterm.sanitize import neutralise
+
 # Tests swap this for a fake clock so rates and countdowns are deterministic.
 clock: Callable[[], float] = time.monotonic
 
-# Redrawing the rate on every token would cost a layout per token; 4 Hz reads as live.
-RATE_REFRESH = 0.25
+# Every redraw is a frame; twice a second reads as live and costs little while streaming.
+RATE_REFRESH = 0.5
 
 
 def format_count(value: int) -> str:
@@ -63,13 +65,15 @@ class StatusBar(Horizontal):
         self.provider = provider
         self.model = model
         self.query_one("#status-model", Static).update(
-            Content.assemble((provider, "$foreground-muted"), " · ", (model, "bold"), " ")
+            Content.assemble((neutralise(provider), "$foreground-muted"), " · ",
+                             (neutralise(model), "bold"), " ")
         )
 
     # ---- the left side -----------------------------------------------------------------
 
     def _left(self, content: Content | str) -> None:
-        self.query_one("#status-state", Static).update(content)
+        # One line, fixed size: a repaint is enough, no layout pass for the whole screen.
+        self.query_one("#status-state", Static).update(content, layout=False)
 
     @property
     def text(self) -> str:
@@ -119,7 +123,7 @@ class StatusBar(Horizontal):
         self._stop_countdown()
         self.state = "retrying"
         self._countdown_end = clock() + max(0.0, delay)
-        self._countdown_text = f"{reason} · retry {attempt}/{max_retries}"
+        self._countdown_text = f"{neutralise(reason)} · retry {attempt}/{max_retries}"
         self._draw_countdown()
         self._countdown_timer = self.set_interval(1.0, self._draw_countdown)
 
@@ -146,9 +150,9 @@ class StatusBar(Horizontal):
     def show_error(self, text: str) -> None:
         self._stop_countdown()
         self.state = "error"
-        self._left(Content.assemble(("error: ", "bold $error"), (text, "$error")))
+        self._left(Content.assemble(("error: ", "bold $error"), (neutralise(text), "$error")))
 
     def show_note(self, text: str) -> None:
         self._stop_countdown()
         self.state = "idle"
-        self._left(Content.styled(text, "$foreground-muted"))
+        self._left(Content.styled(neutralise(text), "$foreground-muted"))
