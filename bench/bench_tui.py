@@ -18,6 +18,8 @@ Scenarios (medians over --runs; the 100 tok/s one runs fewer times, it takes 20 
   2,000 at once   Enter until the last word of a 2,000-token reply sent in one write
   100 tok/s lag   last byte sent by the server until the last word is on screen
   CPU / 1k tok    the client's CPU seconds (utime+stime) per 1,000 tokens at 100 tok/s
+                  (each token its own network read and event), and for the 2,000-token
+                  reply sent at once
   RSS             peak resident memory (VmHWM) after the 8,000-token reply
   8k / 2k ratio   time for 8,000 tokens at once / time for 2,000 (linear cost => ~4)
   2,000 messages  a 2,000-message chat chosen in the sidebar (Ctrl+B, Enter) until its
@@ -69,6 +71,7 @@ TARGETS = {
     "2,000 tokens at once": ("s", 1.0),
     "100 tok/s lag after last byte": ("s", 0.15),
     "CPU per 1,000 tokens": ("s", 0.5),
+    "CPU per 1,000 tokens, sent at once": ("s", 0.5),
     "RSS": ("MB", 120.0),
     "8,000 / 2,000 tokens time": ("x", 4.5),
     "2,000-message chat usable": ("s", 0.5),
@@ -273,13 +276,14 @@ class Bench:
         ready = terminal.wait(*READY_MARKERS)
         return terminal, ready - terminal.started
 
-    def send(self, terminal: Terminal, prompt: str) -> float:
+    def send(self, terminal: Terminal, prompt: str, *, read: bool = True) -> float:
         """Type `prompt`, wait for its echo, press Enter; returns when Enter was sent.
 
         A person reads the screen for a moment before typing; the app uses that time to
         load what the first reply needs, so the bench waits READING seconds first.
         """
-        time.sleep(READING)
+        if read:
+            time.sleep(READING)
         terminal.watch(prompt)
         terminal.type(prompt)
         terminal.wait(prompt)
@@ -308,17 +312,20 @@ class Bench:
         finally:
             terminal.close()
 
-    def t_all_at_once(self, tokens: int) -> tuple[float, float]:
-        """(seconds from Enter to the last word, peak RSS MB)."""
+    def t_all_at_once(self, tokens: int) -> tuple[float, float, float]:
+        """(seconds from Enter to the last word, peak RSS MB, CPU s per 1,000 tokens)."""
         body = b"".join(sse_bytes(markdown_reply(tokens)))
         self.server.script("chat/completions", stream_reply([body]))
         terminal, _ = self.launch()
         try:
             terminal.watch(LAST_WORD)
-            pressed = self.send(terminal, f"reply with {tokens} tokens")
+            time.sleep(READING)
+            cpu_before = terminal.cpu_seconds()
+            pressed = self.send(terminal, f"reply with {tokens} tokens", read=False)
             visible = terminal.wait(LAST_WORD, timeout=60)
+            cpu = terminal.cpu_seconds() - cpu_before
             time.sleep(0.3)
-            return visible - pressed, terminal.peak_rss_mb()
+            return visible - pressed, terminal.peak_rss_mb(), cpu / (tokens / 1000)
         finally:
             terminal.close()
 
@@ -410,11 +417,13 @@ def main(argv: list[str] | None = None) -> int:
             results["first token"] = median(bench.t_first_token, runs)
             two = [bench.t_all_at_once(2000) for _ in range(runs)]
             eight = [bench.t_all_at_once(8000) for _ in range(runs)]
-            t2 = statistics.median(t for t, _ in two)
-            t8 = statistics.median(t for t, _ in eight)
+            t2 = statistics.median(t for t, _, _ in two)
+            t8 = statistics.median(t for t, _, _ in eight)
             results["2,000 tokens at once"] = t2
             results["8,000 / 2,000 tokens time"] = t8 / t2
-            results["RSS"] = max(rss for _, rss in eight)
+            results["RSS"] = max(rss for _, rss, _ in eight)
+            results["CPU per 1,000 tokens, sent at once"] = statistics.median(
+                cpu for _, _, cpu in two)
             if not args.quick:
                 paced = [bench.t_paced(2000, 100.0) for _ in range(max(1, min(runs, 3)))]
                 results["100 tok/s lag after last byte"] = statistics.median(

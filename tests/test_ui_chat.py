@@ -778,3 +778,40 @@ async def test_a_one_megabyte_reply_renders_and_saves(server: Any) -> None:
         stored = saved(app.chat.conversation.id).messages[-1]
         assert stored.content == body
         assert stored.state is MessageState.COMPLETE
+
+
+async def test_keys_table_rebinds_send_and_newline(server: Any) -> None:
+    server.script(CHAT, sse_reply(["sent"]))
+    write_config(Path(os.environ["CHATTERM_CONFIG"]), server.url,
+                 extra='[keys]\nsend = "ctrl+s"\nnewline = "enter"\nexport_chat = "f6"\n')
+    async with running() as (app, pilot):
+        await pilot.press("a", "enter", "b")
+        assert app.chat.prompt.text == "a\nb"
+        assert not server.requests
+        await pilot.press("ctrl+s")
+        await until_idle(pilot)
+        assert server.requests[0].json["messages"][-1]["content"] == "a\nb"
+
+
+async def test_new_chat_keeps_the_old_one_and_shows_the_system_prompt(server: Any) -> None:
+    from textual.widgets import Collapsible
+
+    from chatterm.ui.widgets.message_view import SystemMessage
+
+    write_config(Path(os.environ["CHATTERM_CONFIG"]), server.url,
+                 extra='system_prompt = "Answer in French."')
+    server.script(CHAT, sse_reply(["Bonjour"]))
+    async with running() as (app, pilot):
+        system = app.chat.message_list.query(SystemMessage)
+        assert len(system) == 1 and system.first().query_one(Collapsible).collapsed
+        await type_and_send(pilot, "hello")
+        await until_idle(pilot)
+        first_id = app.chat.conversation.id
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: app.chat.conversation.id != first_id, what="new chat")
+        assert [type(v) for v in app.chat.message_list.views()] == [SystemMessage]
+        assert "New chat" in screen_text(app)
+        assert app.focused is app.chat.prompt
+        assert saved(first_id).messages[-1].content == "Bonjour"
+        assert server.requests[0].json["messages"][0] == {
+            "role": "system", "content": "Answer in French."}

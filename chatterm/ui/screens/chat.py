@@ -29,6 +29,7 @@ from chatterm.ui.events import (
     OlderMessagesWanted,
     PromptSubmitted,
 )
+from chatterm.ui.keys import keys_for
 from chatterm.ui.launch import FIRST_PAGE, OpenedConversation
 from chatterm.ui.widgets.message_view import (
     AssistantMessage,
@@ -95,7 +96,13 @@ class ChatScreen(Screen[None]):
             with Vertical(id="chat"):
                 yield MessageList(id="messages")
                 yield StatusBar(id="status")
-                yield PromptInput(id="prompt", placeholder="Ask anything…")
+                keymap = self.chat_app.keymap
+                yield PromptInput(
+                    id="prompt",
+                    placeholder="Ask anything…",
+                    send_keys=frozenset(keys_for(keymap, "send")),
+                    newline_keys=frozenset(keys_for(keymap, "newline")),
+                )
 
     def on_mount(self) -> None:
         self.query_one("#sidebar-slot").display = False

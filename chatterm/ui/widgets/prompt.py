@@ -1,4 +1,8 @@
-"""The multi-line prompt: Enter sends, Shift+Enter / Ctrl+J / Alt+Enter insert a newline."""
+"""The multi-line prompt: Enter sends, Shift+Enter / Ctrl+J / Alt+Enter insert a newline.
+
+Both key sets come from the key map (`send` and `newline` in chatterm.ui.keys), so a
+`[keys]` table can change them.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,20 @@ from textual.widgets import TextArea
 
 from chatterm.ui.events import PromptSubmitted
 
-# Key names a terminal may report for "newline, don't send". Legacy terminals send the
-# same byte for Shift+Enter and Enter, so Ctrl+J (a raw LF) is the one that works
-# everywhere; "shift+\r" is what Textual reports for xterm's modifyOtherKeys form.
-NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j", "alt+enter", "ctrl+enter", "shift+\r"})
+SEND_KEYS = frozenset({"enter"})
+# Legacy terminals send the same byte for Shift+Enter and Enter, so Ctrl+J (a raw LF) is
+# the newline key that works everywhere.
+NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j", "alt+enter"})
+# Other names terminals give the same keys: "shift+\r" is how Textual reports xterm's
+# modifyOtherKeys Shift+Enter; Ctrl+J arrives with the alias "newline".
+KEY_ALIASES = {"shift+enter": {"shift+\r"}, "ctrl+j": {"newline"}}
+
+
+def with_aliases(keys: frozenset[str] | set[str]) -> frozenset[str]:
+    found = set(keys)
+    for key in keys:
+        found |= KEY_ALIASES.get(key, set())
+    return frozenset(found)
 
 
 # Above this many characters the prompt stops soft-wrapping (see _on_paste).
@@ -33,7 +47,11 @@ class PromptInput(TextArea):
     # Binding ids let a [keys] table rebind them; the TextArea keeps its editing keys.
     BINDINGS: ClassVar = []
 
-    def __init__(self, *, id: str | None = None, placeholder: str = "") -> None:
+    def __init__(self, *, id: str | None = None, placeholder: str = "",
+                 send_keys: frozenset[str] = SEND_KEYS,
+                 newline_keys: frozenset[str] = NEWLINE_KEYS) -> None:
+        self.send_keys = with_aliases(send_keys)
+        self.newline_keys = with_aliases(newline_keys) - self.send_keys
         super().__init__(
             id=id,
             soft_wrap=True,
@@ -46,12 +64,14 @@ class PromptInput(TextArea):
     async def _on_key(self, event: events.Key) -> None:
         if self.read_only:
             return
-        if event.key == "enter":
+        if event.key in self.send_keys:
             event.stop()
             event.prevent_default()
             self.post_message(PromptSubmitted(self.text))
             return
-        if event.key in NEWLINE_KEYS or "newline" in event.aliases:
+        if event.key in self.newline_keys or (
+            "newline" in self.newline_keys and "newline" in event.aliases
+        ):
             event.stop()
             event.prevent_default()
             start, end = self.selection
