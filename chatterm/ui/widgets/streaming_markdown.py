@@ -74,6 +74,9 @@ class StreamingMarkdown(Widget):
     """The flush delay is this many times the last frame's CPU cost (then clamped),
     i.e. streaming spends about 1/20 of the time rendering."""
 
+    GROW_STEP: ClassVar[int] = 4
+    """While streaming, the height grows this many lines at a time."""
+
     STRIP_CACHE_SIZE: ClassVar[int] = 400
     """Frozen lines kept as ready Strips (a few screens' worth)."""
 
@@ -248,7 +251,7 @@ class StreamingMarkdown(Widget):
         if width <= 0:
             return 0
         self._layout_at(width)
-        return len(self._frozen_lines) + len(self._open_lines)
+        return self._height()
 
     def render_line(self, y: int) -> Strip:
         # Lines were rasterised in get_content_height, which Textual calls with the
@@ -311,6 +314,16 @@ class StreamingMarkdown(Widget):
             dark = True
         return self.DARK_CODE_THEME if dark else self.LIGHT_CODE_THEME
 
+    def _height(self) -> int:
+        lines = len(self._frozen_lines) + len(self._open_lines)
+        if not self._streaming:
+            return lines
+        # While streaming, grow in steps: a height change means a new layout and,
+        # with the view following the stream, a repaint of the whole screen, which
+        # costs several times a normal frame. The spare lines are blank.
+        step = self.GROW_STEP
+        return -(-lines // step) * step
+
     def _all_lines(self) -> list[Line]:
         return self._frozen_lines + self._open_lines
 
@@ -354,7 +367,7 @@ class StreamingMarkdown(Widget):
 
     def _advance(self, finished: list[Block], open_blocks: list[Block]) -> None:
         """Streaming step: append newly finished blocks, replace the open tail."""
-        height = len(self._frozen_lines) + len(self._open_lines)
+        height = self._height()
         first_changed = len(self._frozen_lines)
         # A block that was open at the last flush and is unchanged keeps its strips:
         # freezing it costs nothing and it still counts as rendered once.
@@ -362,7 +375,7 @@ class StreamingMarkdown(Widget):
         for block in finished:
             self._freeze(previous.pop(block, None) or RenderedBlock(block))
         self._set_open(open_blocks, previous)
-        if height != len(self._frozen_lines) + len(self._open_lines):
+        if height != self._height():
             self.refresh(layout=True)
         else:
             # Same height: only the lines from the first changed block down need
