@@ -17,14 +17,13 @@ import email.utils
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,8 @@ from loopback import (  # noqa: E402
     LoopbackServer,
     Reply,
     Stall,
+    blackhole,
+    free_port,
     json_reply,
     sse_chunks,
     sse_event,
@@ -190,33 +191,6 @@ def partial_then(*steps: Any) -> Reply:
 
 def http_date(seconds_ahead: float) -> str:
     return email.utils.formatdate(time.time() + seconds_ahead, usegmt=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def blackhole() -> Iterator[str]:
-    """A listening port whose accept queue is full: connect() hangs until it times out."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    port = server.getsockname()[1]
-    fillers = []
-    for _ in range(3):
-        sock = socket.socket()
-        sock.setblocking(False)
-        with contextlib.suppress(BlockingIOError):
-            sock.connect(("127.0.0.1", port))
-        fillers.append(sock)
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        for sock in [*fillers, server]:
-            sock.close()
 
 
 def scenarios(loop_url: str, other_url: str, hole_url: str) -> list[Scenario]:

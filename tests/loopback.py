@@ -96,7 +96,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -230,6 +230,35 @@ def byte_pieces(data: bytes, size: int) -> list[bytes]:
 
 
 # ---- the server -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (connections to it are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def blackhole() -> Iterator[str]:
+    """A base URL on a loopback port whose accept queue is full, so connect() hangs until
+    it times out: a connect timeout without sending anything beyond loopback."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        sock = socket.socket()
+        sock.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            sock.connect(("127.0.0.1", port))
+        fillers.append(sock)
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        for sock in [*fillers, server]:
+            sock.close()
 
 
 class _Aborted(Exception):

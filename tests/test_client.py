@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -21,12 +19,16 @@ from loopback import (
     LoopbackServer,
     Reply,
     Stall,
+    free_port,
     json_reply,
     sse_chunks,
     sse_event,
     sse_reply,
     stream_reply,
     text_reply,
+)
+from loopback import (
+    blackhole as loopback_blackhole,
 )
 
 from chatterm.api.client import ChatClient, parse_retry_after
@@ -427,12 +429,6 @@ async def test_error_object_chunk_mid_stream(loopback: LoopbackServer) -> None:
 # ---- connection failures ---------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_connection_refused_names_provider_and_url_and_retries() -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
     async with client_for(url, max_retries=1) as client:
@@ -453,21 +449,8 @@ async def test_dns_failure_names_provider_and_url() -> None:
 
 @pytest.fixture
 def blackhole() -> Iterator[str]:
-    """A port whose accept queue is full, so a new connect() hangs until it times out."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    port = server.getsockname()[1]
-    fillers = []
-    for _ in range(3):
-        sock = socket.socket()
-        sock.setblocking(False)
-        with contextlib.suppress(BlockingIOError):
-            sock.connect(("127.0.0.1", port))
-        fillers.append(sock)
-    yield f"http://127.0.0.1:{port}/v1"
-    for sock in [*fillers, server]:
-        sock.close()
+    with loopback_blackhole() as url:
+        yield url
 
 
 async def test_connect_timeout_names_provider_and_url(blackhole: str) -> None:

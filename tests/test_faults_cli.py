@@ -15,7 +15,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,12 +32,16 @@ from loopback import (
     LoopbackServer,
     Reply,
     Stall,
+    free_port,
     json_reply,
     sse_chunks,
     sse_event,
     sse_reply,
     stream_reply,
     text_reply,
+)
+from loopback import (
+    blackhole as loopback_blackhole,
 )
 
 from chatterm.cli.main import main as cli_main
@@ -122,29 +125,10 @@ def assert_nothing_received_was_saved(state: str = "error") -> None:
     assert (reply["state"], reply["content"]) == (state, "")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def blackhole() -> Iterator[str]:
-    """A loopback port whose accept queue is full, so connect() hangs until it times out."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    port = server.getsockname()[1]
-    fillers = []
-    for _ in range(3):
-        sock = socket.socket()
-        sock.setblocking(False)
-        with contextlib.suppress(BlockingIOError):
-            sock.connect(("127.0.0.1", port))
-        fillers.append(sock)
-    yield f"http://127.0.0.1:{port}/v1"
-    for sock in [*fillers, server]:
-        sock.close()
+    with loopback_blackhole() as url:
+        yield url
 
 
 class OnSend:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import socket
 import sqlite3
 import stat
 import subprocess
@@ -25,6 +24,7 @@ import pytest
 from chatterm_env import REPO_ROOT, run_cli
 from loopback import (
     LoopbackServer,
+    free_port,
     json_reply,
     sse_chunks,
     sse_event,
@@ -295,12 +295,6 @@ def test_exports_replace_the_file_atomically(
 
 
 # ---- keys and URLs that would otherwise leak through transport errors ---------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_a_key_that_cannot_be_sent_in_a_header_is_one_line(loopback: LoopbackServer) -> None:
