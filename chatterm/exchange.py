@@ -101,6 +101,30 @@ def _ignore(_event: SessionEvent) -> None:
     return None
 
 
+class ClientPool:
+    """One client per (provider, key), kept across replies.
+
+    Reusing the client keeps its connections and TLS sessions: a new httpx client costs
+    ~60 ms of certificate loading plus a handshake, on every message otherwise.
+    """
+
+    def __init__(self, factory: ClientFactory | None = None) -> None:
+        self._factory = factory or _default_client_factory
+        self._clients: dict[tuple[str, str, str | None], StreamingClient] = {}
+
+    def get(self, provider: ProviderConfig, api_key: str | None) -> StreamingClient:
+        slot = (provider.name, provider.base_url, api_key)
+        client = self._clients.get(slot)
+        if client is None:
+            client = self._clients[slot] = self._factory(provider, api_key)
+        return client
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await _close_quietly(client)
+
+
 def wire_messages(conversation: Conversation, upto: int | None = None) -> list[dict[str, Any]]:
     """The history as the chat/completions API wants it, system prompt first."""
     wire: list[dict[str, Any]] = []
@@ -146,6 +170,7 @@ class ChatSession:
         api_key: str | None = None,
         client_factory: ClientFactory | None = None,
         persisted: bool | None = None,
+        clients: ClientPool | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -153,9 +178,16 @@ class ChatSession:
         self._api_key = api_key
         # An explicit key belongs to the provider the session started with, not to a later one.
         self._api_key_provider = conversation.provider
-        self._client_factory = client_factory or _default_client_factory
+        # A pool passed in (the app's) outlives this session; our own is closed by aclose().
+        self._owns_clients = clients is None
+        self._clients = clients or ClientPool(client_factory)
         # A conversation loaded from the store already has a row; a new one gets it on send.
         self._persisted = bool(conversation.messages) if persisted is None else persisted
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients this session opened (not a pool it was given)."""
+        if self._owns_clients:
+            await self._clients.aclose()
 
     # ---- settings ----------------------------------------------------------------------
 
@@ -298,8 +330,16 @@ class ChatSession:
             reply.content = request.prefix
         on_event(ReplyStarted(reply))
         warnings: list[str] = []
+        # Deltas are joined at save points, not appended one by one: `content += delta`
+        # would copy the whole reply per token, quadratic on a long reply.
+        pending: list[str] = []
         dirty = False
         saver_stop = asyncio.Event()
+
+        def sync() -> None:
+            if pending:
+                reply.content += "".join(pending)
+                pending.clear()
 
         async def save_periodically() -> None:
             nonlocal dirty
@@ -308,6 +348,7 @@ class ChatSession:
                     await asyncio.wait_for(saver_stop.wait(), SAVE_INTERVAL)
                 if dirty:
                     dirty = False
+                    sync()
                     try:
                         # In a thread: waiting on another writer's lock must not freeze
                         # the event loop (and with it the TUI) for the busy timeout.
@@ -318,29 +359,33 @@ class ChatSession:
                         dirty = True
 
         saver = asyncio.create_task(save_periodically())
-        client = self._client_factory(self.provider_config(), key)
+        client = self._clients.get(self.provider_config(), key)
         try:
-            async for event in client.stream(request):
-                if isinstance(event, Delta):
-                    if event.content:
-                        reply.content += event.content
-                    if event.reasoning:
-                        reply.reasoning += event.reasoning
-                    if event.refusal:
-                        reply.refusal += event.refusal
-                    dirty = True
-                    on_event(ReplyDelta(reply, event))
-                elif isinstance(event, Retrying):
-                    on_event(ReplyRetrying(reply, event))
-                elif isinstance(event, Finished):
-                    self._apply(reply, event.reply, base, base_reasoning)
-                    reply.state = event.reply.state
-                    warnings = list(event.reply.warnings)
+            async with contextlib.aclosing(client.stream(request)) as events:
+                async for event in events:
+                    if isinstance(event, Delta):
+                        if event.content:
+                            pending.append(event.content)
+                        if event.reasoning:
+                            reply.reasoning += event.reasoning
+                        if event.refusal:
+                            reply.refusal += event.refusal
+                        dirty = True
+                        on_event(ReplyDelta(reply, event))
+                    elif isinstance(event, Retrying):
+                        on_event(ReplyRetrying(reply, event))
+                    elif isinstance(event, Finished):
+                        pending.clear()
+                        self._apply(reply, event.reply, base, base_reasoning)
+                        reply.state = event.reply.state
+                        warnings = list(event.reply.warnings)
+            sync()
             if reply.state is not MessageState.COMPLETE:
                 # The stream ended cleanly but never said the reply was finished.
                 reply.state = MessageState.INTERRUPTED
                 reply.error = "the stream ended before the reply was complete"
         except ChattermError as error:
+            sync()
             partial = error.partial if isinstance(error, ApiError) else None
             if partial is not None:
                 self._apply(reply, partial, base, base_reasoning)
@@ -349,20 +394,17 @@ class ChatSession:
             self._finish(reply, saver_stop)
             on_event(ReplyFailed(reply, error))
             await _settle(saver)
-            await _close_quietly(client)
             return reply
         except BaseException:
             # Esc, quit or Ctrl+C: the partial reply is kept and reads as interrupted.
+            sync()
             reply.state = MessageState.INTERRUPTED
             reply.error = reply.error or "stopped"
             self._finish(reply, saver_stop)
             saver.cancel()
-            with contextlib.suppress(BaseException):
-                await asyncio.shield(_close_quietly(client))
             raise
         self._finish(reply, saver_stop)
         await _settle(saver)
-        await _close_quietly(client)
         on_event(ReplyFinished(reply, warnings))
         return reply
 

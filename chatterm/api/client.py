@@ -78,6 +78,14 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def preload() -> None:
+    """Import what the first request needs, so an app can pay for it while it is idle."""
+    import anyio._backends._asyncio  # noqa: F401  (httpx picks its backend lazily)
+    import h11  # noqa: F401
+    import httpcore._async.http11  # noqa: F401
+    import httpx  # noqa: F401
+
+
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     default = {"http": 80, "https": 443}.get(url.scheme)
     return (url.scheme, url.host, url.port or default)

@@ -121,8 +121,14 @@ def run_ask(args: argparse.Namespace) -> int:
     out = Out()
     session = ChatSession(store, config, conversation, persisted=bool(conversation.messages))
     printer = _Printer(out, quiet=args.json)
+    async def exchange() -> Message:
+        try:
+            return await session.send(prompt, printer, prefix=args.prefix)
+        finally:
+            await session.aclose()
+
     try:
-        message = asyncio.run(session.send(prompt, printer, prefix=args.prefix))
+        message = asyncio.run(exchange())
     finally:
         if store is not None:
             store.close()

@@ -30,6 +30,8 @@ from chatterm.ui.screens.chat import ChatScreen
 if TYPE_CHECKING:
     from textual.command import Provider
 
+    from chatterm.exchange import ClientPool
+
 CSS_FILE = Path(__file__).with_name("chatterm.tcss")
 # Opening a search hit mounts at most this many messages to include it.
 MAX_REVEAL_PAGE = 300
@@ -40,10 +42,6 @@ WARM_MODULES = (
     "chatterm.ui.widgets.streaming_markdown",
     "chatterm.exchange",
     "chatterm.api.client",
-    "httpx",
-    "httpcore._async.http11",
-    "anyio._backends._asyncio",
-    "h11",
 )
 
 
@@ -72,6 +70,7 @@ class ChattermApp(App[int]):
         self._keys: dict[str, str | None] = {}
         self._keys_lock = threading.Lock()
         self.chat: ChatScreen | None = None
+        self._client_pool: ClientPool | None = None
         self._theme_problems = self._initial_theme()
 
     # ---- start-up ----------------------------------------------------------------------
@@ -345,10 +344,20 @@ class ChattermApp(App[int]):
 
         self.push_screen(ThemePicker(self.config.path), chosen)
 
+    def client_pool(self) -> ClientPool:
+        """HTTP clients shared by every conversation of this run, closed on quit."""
+        if self._client_pool is None:
+            from chatterm.exchange import ClientPool
+
+            self._client_pool = ClientPool()
+        return self._client_pool
+
     async def action_quit(self) -> None:
         """Quit, but first let a streaming reply be stopped and saved."""
         if self.chat is not None:
             await self.chat.stop_and_wait()
+        if self._client_pool is not None:
+            await self._client_pool.aclose()
         self.exit(0)
 
 
@@ -365,6 +374,9 @@ def _import_quietly() -> None:
             importlib.import_module(name)
         except ImportError:
             continue
+    from chatterm.api.client import preload
+
+    preload()
     try:
         from pygments.lexers import get_lexer_by_name
         from pygments.util import ClassNotFound

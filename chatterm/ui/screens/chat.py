@@ -423,6 +423,7 @@ class ChatScreen(Screen[None]):
                 self.conversation,
                 api_key=app.cached_key(self.conversation.provider),
                 persisted=self.opened.saved,
+                clients=app.client_pool(),
             )
         return self.session
 
