@@ -119,7 +119,7 @@ def translate(exc: sqlite3.Error, path: Path) -> StoreError:
     lowered = text.lower()
     if "locked" in lowered or "busy" in lowered:
         return StoreError(
-            f"{path} stayed locked by another chatterm process for "
+            f"{path} stayed locked by another process for "
             f"{BUSY_TIMEOUT_MS // 1000} s; try again"
         )
     if "malformed" in lowered or "not a database" in lowered:
