@@ -31,6 +31,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+from chatterm_env import PEAK_RSS_LAUNCHER  # noqa: E402
 from loopback import (  # noqa: E402
     Delay,
     Drop,
@@ -93,19 +94,6 @@ def write_config(home: Path, base_url: str, *, max_retries: int = 2, read_timeou
     (home / "config.toml").chmod(0o600)
 
 
-# Linux starts a child's peak RSS at its parent's RSS (fork copies the counters, exec keeps
-# the old peak), so chatterm is started by a small launcher and measured from there.
-LAUNCHER = """
-import os, sys
-pid = os.fork()
-if pid == 0:
-    os.execv(sys.argv[2], sys.argv[2:])
-_, status, usage = os.wait4(pid, 0)
-with open(sys.argv[1], "w") as out:
-    out.write(str(usage.ru_maxrss))
-code = os.waitstatus_to_exitcode(status)
-sys.exit(code if code >= 0 else 128 - code)
-"""
 
 
 @dataclass
@@ -125,7 +113,7 @@ def spawn(env: dict[str, str], args: list[str], stdin: bytes = b"", *,
         fd, name = tempfile.mkstemp(prefix="rss-")
         os.close(fd)
         rss_file = Path(name)
-        command = [sys.executable, "-S", "-c", LAUNCHER, name, *command]
+        command = [sys.executable, "-S", "-c", PEAK_RSS_LAUNCHER, name, *command]
     with tempfile.TemporaryFile() as inp:
         inp.write(stdin)
         inp.seek(0)

@@ -60,3 +60,20 @@ def run_cli(
         timeout=timeout,
         cwd=REPO_ROOT,
     )
+
+
+# Linux starts a child's peak RSS at its parent's (fork copies the counters, exec keeps the
+# old peak), and pytest is big: to measure chatterm's own peak, start it through this
+# launcher: `python -S -c PEAK_RSS_LAUNCHER RESULT_FILE PROGRAM ARGS...` writes the
+# child's ru_maxrss (KiB) to RESULT_FILE and exits with the child's status.
+PEAK_RSS_LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""

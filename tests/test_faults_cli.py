@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chatterm_env import REPO_ROOT, run_cli
+from chatterm_env import PEAK_RSS_LAUNCHER, REPO_ROOT, run_cli
 from loopback import (
     Drop,
     Hold,
@@ -398,19 +398,6 @@ def test_malformed_and_non_json_chunks_keep_the_text_without_a_traceback(
         assert (out.code, reply["state"]) == (1, "interrupted")
 
 
-# Linux starts a child's peak RSS at its parent's (fork copies the counters, exec keeps the
-# old peak), and pytest is big: chatterm is started by a small launcher and measured there.
-LAUNCHER = """
-import os, sys
-pid = os.fork()
-if pid == 0:
-    os.execv(sys.argv[2], sys.argv[2:])
-_, status, usage = os.wait4(pid, 0)
-with open(sys.argv[1], "w") as out:
-    out.write(str(usage.ru_maxrss))
-code = os.waitstatus_to_exitcode(status)
-sys.exit(code if code >= 0 else 128 - code)
-"""
 
 
 def ask_measured(tmp_path: Path) -> tuple[Outcome, float]:
@@ -418,7 +405,7 @@ def ask_measured(tmp_path: Path) -> tuple[Outcome, float]:
     rss_file = tmp_path / "rss"
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     result = subprocess.run(
-        [sys.executable, "-S", "-c", LAUNCHER, str(rss_file), sys.executable, "-m",
+        [sys.executable, "-S", "-c", PEAK_RSS_LAUNCHER, str(rss_file), sys.executable, "-m",
          "chatterm", "ask", "hi"], env=env, cwd=REPO_ROOT, capture_output=True,
         stdin=subprocess.DEVNULL, timeout=120)
     return (checked(result.returncode, result.stdout, result.stderr),
