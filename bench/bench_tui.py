@@ -137,7 +137,11 @@ class Terminal:
         self.pid, self.fd = pid, fd
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
         self._lock = threading.Lock()
-        self._text = ""  # screen output with escape sequences removed
+        # The recent screen output, escape sequences removed. Only a window is kept:
+        # growing one string per read would copy megabytes per frame in this process and
+        # steal CPU from the app being measured.
+        self._recent = ""
+        self._total = 0  # characters seen so far; watch offsets count from here
         self._carry = ""  # an escape sequence cut by a read
         self._watch: dict[str, float | None] = {}
         self._offsets: dict[str, int] = {}
@@ -163,19 +167,17 @@ class Terminal:
                 self._carry = ""
             clean = _ESCAPES.sub("", chunk)
             with self._lock:
-                start = len(self._text)
-                self._text += clean
+                start = self._total
+                window_start = start - len(self._recent)
+                self._recent += clean
+                self._total += len(clean)
                 for marker, seen in self._watch.items():
                     if seen is None:
-                        begin = max(self._offsets[marker], start - len(marker))
-                        if self._text.find(marker, begin) != -1:
+                        begin = max(self._offsets[marker], start - len(marker)) - window_start
+                        if self._recent.find(marker, max(0, begin)) != -1:
                             self._watch[marker] = now
-                # Keep memory flat on long runs: only the tail can still match.
-                if len(self._text) > 4_000_000:
-                    drop = len(self._text) - 1_000_000
-                    self._text = self._text[drop:]
-                    for marker in self._offsets:
-                        self._offsets[marker] = max(0, self._offsets[marker] - drop)
+                if len(self._recent) > 131_072:
+                    self._recent = self._recent[-65_536:]
         self._closed.set()
 
     def watch(self, *markers: str) -> None:
@@ -183,7 +185,7 @@ class Terminal:
         with self._lock:
             for marker in markers:
                 self._watch[marker] = None
-                self._offsets[marker] = len(self._text)
+                self._offsets[marker] = self._total
 
     def wait(self, *markers: str, timeout: float = 30.0) -> float:
         """The monotonic time by which all `markers` (watched before) were on screen."""
@@ -199,7 +201,7 @@ class Terminal:
 
     def tail(self, size: int = 400) -> str:
         with self._lock:
-            return self._text[-size:]
+            return self._recent[-size:]
 
     def type(self, text: str) -> None:
         os.write(self.fd, text.encode())
