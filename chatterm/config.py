@@ -502,6 +502,13 @@ def _update_file(path: Path, parts: list[str], value: Any) -> None:
 
 
 def _write_private(path: Path, data: dict[str, Any]) -> None:
+    try:
+        _write_private_file(path, data)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _write_private_file(path: Path, data: dict[str, Any]) -> None:
     import tomli_w
 
     text = tomli_w.dumps(data)

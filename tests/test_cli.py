@@ -338,3 +338,23 @@ def test_help_does_not_load_httpx_or_sqlite() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, env=env,
                             timeout=60, cwd=REPO_ROOT)
     assert result.stdout.decode().splitlines()[-1] == "HEAVY="
+
+
+
+def test_config_write_failure_is_a_config_error(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk (or any OSError) while saving the config is one clear line, not a crash."""
+    import errno
+    import tempfile
+
+    from chatterm import locations
+    from chatterm.config import set_config_value
+    from chatterm.errors import ConfigError
+
+    def no_space(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkstemp", no_space)
+    with pytest.raises(ConfigError, match=r"cannot write .*config\.toml: No space left on device"):
+        set_config_value(locations.config_file(), "default_model", "x")

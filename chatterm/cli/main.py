@@ -140,10 +140,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("chatterm: interrupted\n")
         return 130
-    except BrokenPipeError:
-        # The reader went away (e.g. `| head`); that is not an error worth a traceback.
-        _silence_stdout()
-        return 0
+    except OSError as error:
+        if isinstance(error, BrokenPipeError):
+            # The reader went away (e.g. `| head`); that is not an error worth a traceback.
+            _silence_stdout()
+            return 0
+        # A file chatterm could not read or write (permissions, disk full): one line.
+        where = f": {error.filename}" if error.filename else ""
+        sys.stderr.write(f"chatterm: error: {error.strerror or error}{where}\n")
+        return 1
 
 
 def _silence_stdout() -> None:

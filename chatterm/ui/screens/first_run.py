@@ -103,9 +103,6 @@ class FirstRunScreen(ModalScreen[tuple[str, str | None] | None]):
         except ChattermError as error:
             self._error(error.message)
             return
-        except OSError as error:
-            self._error(f"could not write {self.config_path}: {error.strerror or error}")
-            return
         # The running app uses it at once; the field is cleared so it is never redrawn.
         self.config.providers[self.provider_name].api_key = key
         field.value = ""
@@ -138,9 +135,6 @@ class FirstRunScreen(ModalScreen[tuple[str, str | None] | None]):
         except ChattermError as error:
             self._error(error.message)
             return
-        except OSError as error:
-            self._error(f"could not write {self.config_path}: {error.strerror or error}")
-            return
         self.config.providers[LOCAL_PROVIDER] = ProviderConfig(
             name=LOCAL_PROVIDER, base_url=url.rstrip("/"), default_model=model or None
         )
@@ -151,7 +145,7 @@ class FirstRunScreen(ModalScreen[tuple[str, str | None] | None]):
 
         try:
             set_config_value(self.config_path, "default_provider", provider)
-        except (ChattermError, OSError) as error:
+        except ChattermError as error:
             # Not fatal: this session still switches, only the next start will ask again.
             self.app.notify(f"could not save default_provider: {error}", severity="warning",
                             markup=False)
