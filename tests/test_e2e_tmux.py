@@ -140,7 +140,17 @@ def test_chat_quit_and_reopen_with_continue(tmux: Tmux, loopback_process: str,
         except AssertionError:
             if attempt == 2:
                 raise
-    tmux.keys("first", "Enter")
+    # Sent: the prompt is empty again and shows its placeholder (Enter again if the key
+    # was swallowed, as a person would).
+    for attempt in range(3):
+        tmux.keys("first", "Enter")
+        try:
+            poll(lambda: "Ask anything" in first(), "the prompt to be sent", timeout=5,
+                 screen=first)
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
     poll(lambda: "quick brown fox" in first(), "the first streamed words", screen=first)
     poll(lambda: "done-marker" in first(), "the end of the reply", screen=first)
     screen = tmux.screen("first")
