@@ -7,7 +7,6 @@ else (themes, the key check, the sidebar, model lists, Markdown) comes after it.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -35,14 +34,6 @@ if TYPE_CHECKING:
 CSS_FILE = Path(__file__).with_name("chatterm.tcss")
 # Opening a search hit mounts at most this many messages to include it.
 MAX_REVEAL_PAGE = 300
-
-
-# Loaded after the first frame, in a thread, so the first reply does not pay for them.
-WARM_MODULES = (
-    "chatterm.ui.widgets.streaming_markdown",
-    "chatterm.exchange",
-    "chatterm.api.client",
-)
 
 
 def _palette_commands() -> type[Provider]:
@@ -89,7 +80,11 @@ class ChattermApp(App[int]):
         self.call_after_refresh(self._warm_up)
 
     def _warm_up(self) -> None:
-        self.run_worker(_import_quietly, thread=True, group="warm-up", exit_on_error=False)
+        # Loaded after the first frame, in a thread, so the first reply does not pay for it.
+        from chatterm.ui import warmup
+
+        warmup.mark_started()
+        self.run_worker(warmup.warm_up, thread=True, group="warm-up", exit_on_error=False)
 
     def _initial_theme(self) -> list[str]:
         """Register the themes and pick the configured one before the stylesheet is first
@@ -359,32 +354,6 @@ class ChattermApp(App[int]):
         if self._client_pool is not None:
             await self._client_pool.aclose()
         self.exit(0)
-
-
-# Pygments compiles a lexer's regexes on its first use (~70 ms for Python); doing it
-# ahead keeps the first code block of a reply from stalling the stream.
-WARM_LEXERS = ("python", "bash", "javascript", "json")
-
-
-def _import_quietly() -> None:
-    import importlib
-
-    for name in WARM_MODULES:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            continue
-    from chatterm.api.client import preload
-
-    preload()
-    try:
-        from pygments.lexers import get_lexer_by_name
-        from pygments.util import ClassNotFound
-    except ImportError:
-        return
-    for lexer in WARM_LEXERS:
-        with contextlib.suppress(ClassNotFound):
-            get_lexer_by_name(lexer)
 
 
 def _teach_alt_enter() -> None:

@@ -415,6 +415,9 @@ class ChatScreen(Screen[None]):
         app = self.chat_app
         await self._whole_conversation()
         if self.session is None:
+            from chatterm.ui import warmup
+
+            warmup.settle()
             from chatterm.exchange import ChatSession
 
             self.session = ChatSession(

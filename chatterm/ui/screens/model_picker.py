@@ -189,6 +189,10 @@ class CatalogModelSource:
     async def live(self, provider: ProviderConfig) -> ModelListing:
         from chatterm.config import resolve_api_key
         from chatterm.model_list import ModelListing, fetch_models
+        from chatterm.ui import warmup
+
+        # fetch_models imports the HTTP client, which the warm-up thread may be importing.
+        await asyncio.to_thread(warmup.settle)
 
         # An api_key_command may take a moment: keep it off the event loop.
         api_key = await asyncio.to_thread(self._key_for or resolve_api_key, provider)

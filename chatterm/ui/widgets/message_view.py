@@ -155,6 +155,9 @@ class ToolMessage(MessageView):
 def _markdown(text: str | None = None) -> StreamingMarkdown:
     # Imported on first use: the Markdown stack is the largest import of the UI, and a
     # new chat can paint its prompt before it is needed (the app pre-loads it after).
+    from chatterm.ui import warmup
+
+    warmup.settle()
     from chatterm.ui.widgets.streaming_markdown import StreamingMarkdown
 
     return StreamingMarkdown(text, classes="msg-body")
