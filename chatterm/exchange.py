@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -90,11 +91,13 @@ class StreamingClient(Protocol):
 ClientFactory = Callable[["ProviderConfig", "str | None"], StreamingClient]
 
 
-def _default_client_factory(provider: ProviderConfig, api_key: str | None) -> StreamingClient:
+def _default_client_factory(
+    provider: ProviderConfig, api_key: str | None, read_interval: float = 0.0
+) -> StreamingClient:
     # Imported here so that loading the CLI or the UI does not pay for httpx.
     from chatterm.api.client import ChatClient
 
-    return ChatClient(provider, api_key)
+    return ChatClient(provider, api_key, read_interval=read_interval)
 
 
 def _ignore(_event: SessionEvent) -> None:
@@ -108,8 +111,12 @@ class ClientPool:
     ~60 ms of certificate loading plus a handshake, on every message otherwise.
     """
 
-    def __init__(self, factory: ClientFactory | None = None) -> None:
-        self._factory = factory or _default_client_factory
+    def __init__(self, factory: ClientFactory | None = None, *, read_interval: float = 0.0) -> None:
+        """`read_interval` paces the reads of streamed replies (see ChatClient); it applies
+        to the default factory only."""
+        self._factory = factory or functools.partial(
+            _default_client_factory, read_interval=read_interval
+        )
         self._clients: dict[tuple[str, str, str | None], StreamingClient] = {}
 
     def get(self, provider: ProviderConfig, api_key: str | None) -> StreamingClient:

@@ -384,3 +384,74 @@ def test_clean_source_is_chunk_safe() -> None:
     assert clean_source(text) == "".join(clean_source(ch) for ch in text)
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", clean_source(text))
     assert "\t" in clean_source(text) and "\r" not in clean_source(text)
+
+
+# ---- growth while streaming --------------------------------------------------------------
+
+
+async def test_height_grows_in_jumps_capped_at_a_third_of_the_screen() -> None:
+    widget = StreamingMarkdown()
+    async with Harness(widget).run_test(size=SIZE) as pilot:
+        cap = int(SIZE[1] * StreamingMarkdown.GROW_FRACTION)
+        heights: list[int] = []
+        for line in range(150):
+            widget.append(f"line {line}\n\n")
+            widget.flush()
+            await pilot.pause()
+            lines = len(widget.rendered_lines())
+            height = widget.size.height
+            # Spare lines stay below the text, never more than the reply already has
+            # (the first step aside) and never more than a third of the screen.
+            assert lines <= height <= lines + max(StreamingMarkdown.GROW_STEP, min(lines, cap))
+            if not heights or heights[-1] != height:
+                heights.append(height)
+        total = len(widget.rendered_lines())
+        # ~300 lines in jumps of up to `cap` lines: a few dozen layouts, not hundreds.
+        assert len(heights) <= 4 + total // (cap - 1)
+        widget.finish()
+        await pilot.pause()
+        assert widget.size.height == len(widget.rendered_lines())  # no spare lines left
+
+
+class ListHarness(App[None]):
+    """The widget in the app's own message list, as a reply streams into it."""
+
+    CSS = "MessageList { scrollbar-gutter: stable; }"  # as chatterm.tcss has it
+
+    def __init__(self, widget: StreamingMarkdown) -> None:
+        super().__init__()
+        self.widget = widget
+
+    def compose(self) -> ComposeResult:
+        from chatterm.ui.widgets.message_view import MessageList
+
+        with MessageList():
+            yield self.widget
+
+
+async def test_growing_reply_costs_one_layout_per_jump() -> None:
+    widget = StreamingMarkdown()
+    async with ListHarness(widget).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = pilot.app.screen
+        layouts: list[int] = []
+        original = screen._refresh_layout
+
+        def counted(*args: object, **kwargs: object) -> None:
+            layouts.append(widget.size.height)
+            original(*args, **kwargs)  # type: ignore[arg-type]
+
+        screen._refresh_layout = counted  # type: ignore[method-assign]
+        jumps = 0
+        for line in range(60):
+            before = widget.size.height
+            widget.append(f"line {line}\n\n")
+            widget.flush()
+            await wait_for(pilot, lambda: widget.is_painted)
+            await pilot.pause()
+            jumps += widget.size.height != before
+        assert jumps >= 6
+        # Textual would lay the screen out twice per jump (the second pass only because
+        # the virtual size changed); SingleLayout keeps it to one, plus a one-off pair
+        # when the text first overflows and the scrollbar appears.
+        assert len(layouts) <= jumps + 2 < 2 * jumps, layouts

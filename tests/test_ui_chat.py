@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from loopback import Delay, Drop, Hold, Reply, json_reply, sse_event, sse_reply, stream_reply
+from loopback import (
+    Delay,
+    Drop,
+    Hold,
+    Reply,
+    json_reply,
+    sse_chunks,
+    sse_event,
+    sse_reply,
+    stream_reply,
+)
 from ui_helpers import (
     LOOP_KEY,
     LOOP_KEY_ENV,
@@ -93,6 +104,42 @@ async def test_send_streams_live_then_saves(server: Any) -> None:
         assert reply.state is MessageState.COMPLETE
         assert reply.model == "model-a"
         assert app.focused is app.chat.prompt
+
+
+async def test_status_shows_waiting_then_the_rate_and_the_cursor_rests_meanwhile(
+    server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatterm.ui.widgets import status_bar
+
+    now = [100.0]
+    monkeypatch.setattr(status_bar, "clock", lambda: now[0])
+    first, rest, end = threading.Event(), threading.Event(), threading.Event()
+    events = sse_chunks(["one ", "two ", "three ", "four"])
+    server.script(CHAT, stream_reply(
+        [Hold(first), events[0], Hold(rest), *events[1:3], Hold(end), *events[3:]]))
+    async with running() as (app, pilot):
+        status, prompt = app.chat.status, app.chat.prompt
+        assert prompt.cursor_blink
+        await type_and_send(pilot, "count")
+        await wait_until(pilot, lambda: status.state == "waiting", what="waiting")
+        assert "waiting" in status.text
+        first.set()
+        await wait_until(pilot, lambda: "one" in screen_text(app), what="the first token")
+        assert status.state == "streaming" and "1 token" in status.text
+        # A blink would be a screen update of its own; the cursor holds still instead.
+        assert not prompt.cursor_blink
+        # 0.6 s later, more tokens: the rate is due (every 0.5 s), but a redraw of
+        # its own would wait 1 s; it is drawn with the reply, in the same frame.
+        now[0] += 0.6
+        rest.set()
+        await wait_until(pilot, lambda: "s ·" in status.text, what="the rate")
+        found = re.search(r"(\d) tokens · (\d+) tok/s", status.text)
+        assert found, status.text
+        assert found[1] == "3" and found[2] == "5"  # 3 tokens in 0.6 s
+        end.set()
+        await until_idle(pilot)
+        assert prompt.cursor_blink
+        assert "four" in screen_text(app)
 
 
 async def test_enter_sends_but_newline_keys_do_not(server: Any) -> None:

@@ -56,3 +56,20 @@ def test_a_failing_warm_up_still_releases_waiters(
         warmup.warm_up()
     warmup.settle(timeout=30)
     assert warmup._done.is_set()
+
+
+def test_warm_up_freezes_what_it_loaded_out_of_the_collectors_sight(
+    fresh_state: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    monkeypatch.setattr(warmup, "WARM_LEXERS", ())
+    gc.unfreeze()
+    try:
+        assert gc.get_freeze_count() == 0
+        warmup.mark_started()
+        warmup.warm_up()
+        assert warmup._done.is_set()
+        assert gc.get_freeze_count() > 0  # full collections no longer walk the app
+    finally:
+        gc.unfreeze()

@@ -127,8 +127,11 @@ class ChatClient:
         backoff_base: float | None = None,
         retry_after_cap: float = RETRY_AFTER_CAP,
         rng: random.Random | None = None,
+        read_interval: float = 0.0,
     ) -> None:
         self.provider = provider
+        # Seconds between socket reads of a streaming reply (see chatterm.api.paced).
+        self.read_interval = max(0.0, read_interval)
         self._api_key = api_key or None
         self._transport = transport
         if backoff_base is None:
@@ -171,6 +174,10 @@ class ChatClient:
                 verify=not p.base_url.lower().startswith("http://"),
                 transport=self._transport,
             )
+            if self.read_interval and self._transport is None:
+                from chatterm.api import paced
+
+                paced.install(self._http)
         return self._http
 
     # ---- helpers --------------------------------------------------------------------
@@ -410,11 +417,19 @@ class ChatClient:
             warned = len(decoder.warnings)
             return out
 
+        from chatterm.api.paced import paced_reads
+
+        pacing = contextlib.ExitStack()
+        paced = False
         try:
             async for data in response.aiter_bytes():
                 delta = feed(decoder.feed(data))
                 if _has_text(delta):
                     yield delta
+                    if self.read_interval and not paced:
+                        # From the first text on, reads can wait: see chatterm.api.paced.
+                        pacing.enter_context(paced_reads(self.read_interval))
+                        paced = True
                 if assembler.done:
                     break
             else:
@@ -434,6 +449,8 @@ class ChatClient:
                 f"{p.name}: the connection dropped mid-reply ({type(exc).__name__}: {exc})",
                 partial=reply, url=str(response.url),
             ) from None
+        finally:
+            pacing.close()
         yield Finished(reply)
 
     async def _read_whole(

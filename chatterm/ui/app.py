@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 CSS_FILE = Path(__file__).with_name("chatterm.tcss")
 # Opening a search hit mounts at most this many messages to include it.
 MAX_REVEAL_PAGE = 300
+STREAM_READ_INTERVAL = 0.1
+"""Seconds between socket reads of a streaming reply (see chatterm.api.paced). The
+reply widget usually paints every ~0.1 s, so reading more often only costs wake-ups."""
 
 
 def _palette_commands() -> type[Provider]:
@@ -344,7 +347,7 @@ class ChattermApp(App[int]):
         if self._client_pool is None:
             from chatterm.exchange import ClientPool
 
-            self._client_pool = ClientPool()
+            self._client_pool = ClientPool(read_interval=STREAM_READ_INTERVAL)
         return self._client_pool
 
     async def action_quit(self) -> None:

@@ -16,10 +16,10 @@ from markdown_it.token import Token
 
 from chatterm.sanitize import neutralise
 
-CODE_CHUNK_LINES = 20
+CODE_CHUNK_LINES = 8
 """Finished lines of an open code fence are frozen in pieces of this many lines."""
 
-LIST_RUN_ITEMS = 20
+LIST_RUN_ITEMS = 8
 """Finished items of an open top-level list are frozen in runs of this many items."""
 
 BlockKind = Literal["markdown", "code"]

@@ -277,6 +277,9 @@ class ChatScreen(Screen[None]):
 
     async def _reply(self, kind: ReplyKind, prompt: str) -> None:
         started = False
+        # Each blink of the prompt's cursor is a screen update of its own; a steady
+        # cursor while the reply streams leaves the CPU to the reply.
+        blink, self.prompt.cursor_blink = self.prompt.cursor_blink, False
 
         def on_event(event: SessionEvent) -> None:
             nonlocal started
@@ -316,6 +319,9 @@ class ChatScreen(Screen[None]):
                 self._drop_pending(prompt)
                 self.status.show_error(message)
         finally:
+            self.prompt.cursor_blink = blink
+            if self._active_view is not None:
+                self._active_view.on_body_flush(None)
             self._pending_views = []
             self._active_view = None
             if started:
@@ -407,6 +413,7 @@ class ChatScreen(Screen[None]):
                 view = AssistantMessage(message, is_last=True)
                 message_list.mount(view)
         self._active_view = view  # type: ignore[assignment]
+        view.on_body_flush(self.status.reply_drawn)
         if message.state is MessageState.STREAMING:
             self.status.show_waiting()
 

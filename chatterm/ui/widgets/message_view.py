@@ -7,6 +7,7 @@ escape sequences in a reply must show up as visible text, never act on the termi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events
@@ -20,6 +21,7 @@ from textual.widgets import Static
 from chatterm.conversation import Message, MessageState, Role, Usage
 from chatterm.sanitize import neutralise
 from chatterm.ui.events import MessageActionRequested, OlderMessagesWanted
+from chatterm.ui.widgets.single_layout import SingleLayout
 
 if TYPE_CHECKING:
     from chatterm.ui.widgets.streaming_markdown import StreamingMarkdown
@@ -59,7 +61,7 @@ def usage_text(usage: Usage | None) -> str:
     return " · ".join(parts)
 
 
-class MessageView(Vertical, can_focus=True):
+class MessageView(SingleLayout, Vertical, can_focus=True):
     """Common frame: a header line naming the role, then the role's own body.
 
     Kept to as few widgets as possible: a reopened chat mounts dozens of these at once.
@@ -179,6 +181,7 @@ class AssistantMessage(MessageView):
         self.streaming = message.state is MessageState.STREAMING
         self._body: StreamingMarkdown | None = None
         self._reasoning_dirty = False
+        self._on_body_flush: Callable[[], None] | None = None
 
     # ---- composition -------------------------------------------------------------------
 
@@ -208,6 +211,7 @@ class AssistantMessage(MessageView):
             yield self._refusal_box(message.refusal)
         if self.streaming:
             self._body = _markdown()
+            self._body.on_flush = self._on_body_flush
             if message.content:
                 self._body.append(neutralise(message.content))
         else:
@@ -282,12 +286,19 @@ class AssistantMessage(MessageView):
 
     # ---- streaming ---------------------------------------------------------------------
 
+    def on_body_flush(self, callback: Callable[[], None] | None) -> None:
+        """Call `callback` each time the streaming body draws new text (or stop)."""
+        self._on_body_flush = callback
+        if self._body is not None:
+            self._body.on_flush = callback
+
     def restart(self, message: Message) -> None:
         """A retry or continue starts streaming into this view again."""
         self.message = message
         self.streaming = True
         old = self._body
         self._body = _markdown()
+        self._body.on_flush = self._on_body_flush
         if old is not None:
             self.mount(self._body, after=old)
             old.remove()
@@ -362,7 +373,7 @@ def view_for(message: Message, *, is_last: bool = False) -> MessageView:
     return ToolMessage(message, classes="tool")
 
 
-class MessageList(VerticalScroll):
+class MessageList(SingleLayout, VerticalScroll):
     """The conversation, newest at the bottom; asks for older messages at the top.
 
     It is anchored to the bottom so a stream stays in view, Textual releases the anchor

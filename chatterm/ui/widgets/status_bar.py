@@ -16,8 +16,11 @@ from chatterm.sanitize import neutralise
 # Tests swap this for a fake clock so rates and countdowns are deterministic.
 clock: Callable[[], float] = time.monotonic
 
-# Every redraw is a frame; twice a second reads as live and costs little while streaming.
+# The rate is redrawn in the frames that draw the reply (see `reply_drawn`), at most
+# this often; a stream whose body is not drawing (reasoning, tool calls) still gets a
+# redraw of its own every RATE_FALLBACK seconds.
 RATE_REFRESH = 0.5
+RATE_FALLBACK = 1.0
 
 
 def format_count(value: int) -> str:
@@ -94,15 +97,24 @@ class StatusBar(Horizontal):
         self._left(Content.assemble(("waiting…", "$warning"), ("  Esc stops", "$foreground-muted")))
 
     def count_token(self) -> None:
-        """One delta arrived; redraw the rate at most every RATE_REFRESH seconds."""
+        """One delta arrived. The rate is redrawn by `reply_drawn`, or after
+        RATE_FALLBACK seconds without one: each redraw of its own is a frame."""
         now = clock()
+        self._tokens += 1
         if self.state != "streaming":
             self._stop_countdown()
             self.state = "streaming"
             self._first_token_at = now
-            self._last_drawn = 0.0
-        self._tokens += 1
-        if now - self._last_drawn >= RATE_REFRESH:
+            self._last_drawn = now
+            self._draw_rate(now)
+        elif now - self._last_drawn >= RATE_FALLBACK:
+            self._last_drawn = now
+            self._draw_rate(now)
+
+    def reply_drawn(self) -> None:
+        """The reply is being redrawn: update the rate in the same frame, if it is due."""
+        now = clock()
+        if self.state == "streaming" and now - self._last_drawn >= RATE_REFRESH:
             self._last_drawn = now
             self._draw_rate(now)
 

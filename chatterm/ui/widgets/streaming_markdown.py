@@ -38,6 +38,7 @@ from textual.widget import Widget
 
 from chatterm.ui.markdown_blocks import Block, BlockSplitter, clean_source, final_blocks
 from chatterm.ui.widgets.markdown_render import Line, rasterize
+from chatterm.ui.widgets.single_layout import SingleLayout
 
 
 class RenderedBlock:
@@ -52,7 +53,7 @@ class RenderedBlock:
         self.width = -1
 
 
-class StreamingMarkdown(Widget):
+class StreamingMarkdown(SingleLayout, Widget):
     """Shows an assistant reply live as Markdown.
 
     Call `append()` for each delta, `finish()` when the stream ends, or `set_text()`
@@ -67,15 +68,25 @@ class StreamingMarkdown(Widget):
     """
 
     MIN_INTERVAL: ClassVar[float] = 1 / 60
-    MAX_INTERVAL: ClassVar[float] = 0.12
-    """Upper bound, so the view is never more than ~0.15 s behind the stream even
-    on a slow or busy machine (flush delay + one frame)."""
-    INTERVAL_FACTOR: ClassVar[float] = 20.0
+    MAX_INTERVAL: ClassVar[float] = 0.2
+    """Upper bound, so the view is at most ~0.25 s behind the stream even on a slow or
+    busy machine (flush delay + one frame), and still updates 5 times a second. The
+    end of a reply is drawn at once, whatever the delay."""
+    INTERVAL_FACTOR: ClassVar[float] = 40.0
     """The flush delay is this many times the last frame's CPU cost (then clamped),
-    i.e. streaming spends about 1/20 of the time rendering."""
+    i.e. streaming spends about 1/40 of the time rendering: with the layouts and the
+    network, a 100 tokens/s stream then costs the app ~5% of a CPU."""
 
     GROW_STEP: ClassVar[int] = 4
-    """While streaming, the height grows this many lines at a time."""
+    """While streaming, the height grows at least this many lines at a time..."""
+    GROW_FRACTION: ClassVar[float] = 1 / 3
+    """...and up to this share of the screen's height, but never by more lines than
+    the reply already has. Each growth is a new layout and, in a view that follows the
+    stream, a scroll, after which Textual redraws everything on screen (a 1-line
+    scroll costs ~4 times a normal frame). Growing by up to a third of a screen at a
+    time, the way xterm's jump scroll does, redraws the screen a few times per
+    screenful instead of every few lines, and keeps the text still while it is read.
+    The spare lines are blank and go when the reply ends."""
 
     STRIP_CACHE_SIZE: ClassVar[int] = 400
     """Frozen lines kept as ready Strips (a few screens' worth)."""
@@ -109,6 +120,8 @@ class StreamingMarkdown(Widget):
         self._open: list[RenderedBlock] = []
         self._open_lines: list[Line] = []
         self._width = 0  # width the lines above were rasterised at (0: not yet)
+        self._grow_step = self.GROW_STEP
+        self._reserved = 0  # the height while streaming: the lines plus spare ones
         self._code_theme = ""
         self._timer: Timer | None = None
         self._interval = self.MIN_INTERVAL
@@ -124,6 +137,9 @@ class StreamingMarkdown(Widget):
         """How many times pending text was rendered (for tests and benchmarks)."""
         self.open_render_count = 0
         """How many open-tail blocks were rasterised while streaming."""
+        self.on_flush: Callable[[], None] | None = None
+        """Called after each streaming flush, so other widgets can redraw in the same
+        frame instead of costing one of their own."""
         if text is not None:
             self.set_text(text)
 
@@ -198,6 +214,8 @@ class StreamingMarkdown(Widget):
             finished, open_blocks = self._splitter.split()
             self._advance(finished, open_blocks)
         self.flush_count += 1
+        if self.on_flush is not None:
+            self.on_flush()
         # The cost that matters includes Textual's layout and paint of this frame.
         self._await_paint(timed=True)
 
@@ -211,6 +229,7 @@ class StreamingMarkdown(Widget):
             self._raw = [text]
         self._pending.clear()
         self._streaming = False
+        self._reserved = 0
         self._rebuild = False
         self._splitter = BlockSplitter()
         self._reconcile(final_blocks(self.text), [])
@@ -250,6 +269,7 @@ class StreamingMarkdown(Widget):
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if width <= 0:
             return 0
+        self._grow_step = max(self.GROW_STEP, int(viewport.height * self.GROW_FRACTION))
         self._layout_at(width)
         return self._height()
 
@@ -318,11 +338,11 @@ class StreamingMarkdown(Widget):
         lines = len(self._frozen_lines) + len(self._open_lines)
         if not self._streaming:
             return lines
-        # While streaming, grow in steps: a height change means a new layout and,
-        # with the view following the stream, a repaint of the whole screen, which
-        # costs several times a normal frame. The spare lines are blank.
-        step = self.GROW_STEP
-        return -(-lines // step) * step
+        # While streaming, grow in steps (see GROW_FRACTION); the spare lines are blank.
+        if lines > self._reserved:
+            step = min(self._grow_step, max(self.GROW_STEP, lines))
+            self._reserved = lines + step - 1
+        return self._reserved
 
     def _all_lines(self) -> list[Line]:
         return self._frozen_lines + self._open_lines
@@ -368,6 +388,7 @@ class StreamingMarkdown(Widget):
     def _advance(self, finished: list[Block], open_blocks: list[Block]) -> None:
         """Streaming step: append newly finished blocks, replace the open tail."""
         height = self._height()
+        old_end = len(self._frozen_lines) + len(self._open_lines)
         first_changed = len(self._frozen_lines)
         # A block that was open at the last flush and is unchanged keeps its strips:
         # freezing it costs nothing and it still counts as rendered once.
@@ -378,9 +399,11 @@ class StreamingMarkdown(Widget):
         if height != self._height():
             self.refresh(layout=True)
         else:
-            # Same height: only the lines from the first changed block down need
-            # repainting, usually a few lines at the bottom.
-            self.refresh(Region(0, first_changed, self.size.width, height - first_changed))
+            # Same height: only the lines from the first changed block to the end of
+            # the old or new text need repainting, usually a few lines at the bottom
+            # (the spare blank lines below stay as they are).
+            end = max(old_end, len(self._frozen_lines) + len(self._open_lines))
+            self.refresh(Region(0, first_changed, self.size.width, end - first_changed))
 
     def _reconcile(self, frozen: list[Block], open_blocks: list[Block]) -> None:
         """Install a whole new block list, keeping every block that did not change."""
@@ -412,6 +435,7 @@ class StreamingMarkdown(Widget):
                 rendered.width = -1
         self._width = width
         self._code_theme = theme
+        self._reserved = 0  # the line count changes with the width
         frozen, self._frozen = self._frozen, []
         self._frozen_lines = []
         self._strip_cache.clear()
