@@ -44,13 +44,20 @@ async def test_reads_wait_out_the_interval_only_while_pacing_is_on() -> None:
     assert inner.read_at[-1] - inner.read_at[-2] < 0.14
 
 
-async def test_a_full_read_is_followed_at_once() -> None:
-    inner = FakeStream(1024)  # fills every buffer: a bulk transfer
+async def test_a_bulk_read_is_followed_at_once() -> None:
+    for size, max_bytes in ((1024, 1024), (paced.BULK_READ, 65536)):
+        inner = FakeStream(size)  # a full buffer, or a big read: a sender far ahead
+        stream = paced.PacedStream(inner)
+        with paced.paced_reads(1.0):
+            for _ in range(4):
+                await stream.read(max_bytes)
+        assert inner.read_at[-1] - inner.read_at[0] < 0.5
+    inner = FakeStream(paced.BULK_READ - 1)
     stream = paced.PacedStream(inner)
-    with paced.paced_reads(1.0):
-        for _ in range(4):
-            await stream.read(1024)
-    assert inner.read_at[-1] - inner.read_at[0] < 0.5
+    with paced.paced_reads(0.2):
+        await stream.read(65536)
+        await stream.read(65536)
+    assert inner.read_at[1] - inner.read_at[0] >= 0.19
 
 
 def test_install_wraps_the_default_transport_once() -> None:

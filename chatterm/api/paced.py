@@ -28,6 +28,10 @@ import httpx
 
 _INTERVAL: ContextVar[float] = ContextVar("chatterm_read_interval", default=0.0)
 
+BULK_READ = 32 * 1024
+"""A read this large means the sender is far ahead (a reply sent at once, not a token
+stream): the next read follows at once."""
+
 
 @contextlib.contextmanager
 def paced_reads(interval: float) -> Iterator[None]:
@@ -64,18 +68,17 @@ class PacedStream(httpcore.AsyncNetworkStream):
     def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
         self._stream = stream
         self._last_read = 0.0
-        self._last_was_full = False
+        self._last_was_bulk = False
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         interval = _INTERVAL.get()
-        # A full read means a bulk transfer is under way: no point in waiting.
-        if interval and not self._last_was_full:
+        if interval and not self._last_was_bulk:
             wait = self._last_read + interval - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
         data = await self._stream.read(max_bytes, timeout)
         self._last_read = time.monotonic()
-        self._last_was_full = len(data) >= max_bytes
+        self._last_was_bulk = len(data) >= min(max_bytes, BULK_READ)
         return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:

@@ -97,12 +97,16 @@ class ChatScreen(Screen[None]):
                 yield MessageList(id="messages")
                 yield StatusBar(id="status")
                 keymap = self.chat_app.keymap
-                yield PromptInput(
-                    id="prompt",
-                    placeholder="Ask anything…",
-                    send_keys=frozenset(keys_for(keymap, "send")),
-                    newline_keys=frozenset(keys_for(keymap, "newline")),
-                )
+                # In a box of its own: Textual redraws every widget whose clipping
+                # region (its parent's) meets a change, so a prompt that shared the
+                # chat column's region was redrawn with every frame of a stream.
+                with Vertical(id="prompt-box"):
+                    yield PromptInput(
+                        id="prompt",
+                        placeholder="Ask anything…",
+                        send_keys=frozenset(keys_for(keymap, "send")),
+                        newline_keys=frozenset(keys_for(keymap, "newline")),
+                    )
 
     def on_mount(self) -> None:
         self.query_one("#sidebar-slot").display = False

@@ -68,18 +68,18 @@ class StreamingMarkdown(SingleLayout, Widget):
     """
 
     MIN_INTERVAL: ClassVar[float] = 1 / 60
-    MAX_INTERVAL: ClassVar[float] = 0.2
-    """Upper bound, so the view is at most ~0.25 s behind the stream even on a slow or
-    busy machine (flush delay + one frame), and still updates 5 times a second. The
+    MAX_INTERVAL: ClassVar[float] = 0.25
+    """Upper bound, so the view is at most ~0.3 s behind the stream even on a slow or
+    busy machine (flush delay + one frame), and still updates 4 times a second. The
     end of a reply is drawn at once, whatever the delay."""
-    INTERVAL_FACTOR: ClassVar[float] = 40.0
+    INTERVAL_FACTOR: ClassVar[float] = 50.0
     """The flush delay is this many times the last frame's CPU cost (then clamped),
-    i.e. streaming spends about 1/40 of the time rendering: with the layouts and the
+    i.e. streaming spends about 1/50 of the time rendering: with the layouts and the
     network, a 100 tokens/s stream then costs the app ~5% of a CPU."""
 
     GROW_STEP: ClassVar[int] = 4
     """While streaming, the height grows at least this many lines at a time..."""
-    GROW_FRACTION: ClassVar[float] = 1 / 3
+    GROW_FRACTION: ClassVar[float] = 1 / 2
     """...and up to this share of the screen's height, but never by more lines than
     the reply already has. Each growth is a new layout and, in a view that follows the
     stream, a scroll, after which Textual redraws everything on screen (a 1-line
