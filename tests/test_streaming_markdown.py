@@ -389,7 +389,7 @@ def test_clean_source_is_chunk_safe() -> None:
 # ---- growth while streaming --------------------------------------------------------------
 
 
-async def test_height_grows_in_jumps_capped_at_a_third_of_the_screen() -> None:
+async def test_height_grows_in_jumps_capped_at_a_share_of_the_screen() -> None:
     widget = StreamingMarkdown()
     async with Harness(widget).run_test(size=SIZE) as pilot:
         cap = int(SIZE[1] * StreamingMarkdown.GROW_FRACTION)
@@ -401,7 +401,7 @@ async def test_height_grows_in_jumps_capped_at_a_third_of_the_screen() -> None:
             lines = len(widget.rendered_lines())
             height = widget.size.height
             # Spare lines stay below the text, never more than the reply already has
-            # (the first step aside) and never more than a third of the screen.
+            # (the first step aside) and never more than GROW_FRACTION of the screen.
             assert lines <= height <= lines + max(StreamingMarkdown.GROW_STEP, min(lines, cap))
             if not heights or heights[-1] != height:
                 heights.append(height)

@@ -36,7 +36,8 @@ CSS_FILE = Path(__file__).with_name("chatterm.tcss")
 MAX_REVEAL_PAGE = 300
 STREAM_READ_INTERVAL = 0.1
 """Seconds between socket reads of a streaming reply (see chatterm.api.paced). The
-reply widget usually paints every ~0.1 s, so reading more often only costs wake-ups."""
+reply widget paints at most every 0.25 s, so reading more often only costs wake-ups;
+reading less often would delay the end of a reply, which is drawn as soon as it is read."""
 
 
 def _palette_commands() -> type[Provider]:

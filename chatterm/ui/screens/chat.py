@@ -325,7 +325,7 @@ class ChatScreen(Screen[None]):
         finally:
             self.prompt.cursor_blink = blink
             if self._active_view is not None:
-                self._active_view.on_body_flush(None)
+                self._active_view.set_flush_callback(None)
             self._pending_views = []
             self._active_view = None
             if started:
@@ -417,7 +417,7 @@ class ChatScreen(Screen[None]):
                 view = AssistantMessage(message, is_last=True)
                 message_list.mount(view)
         self._active_view = view  # type: ignore[assignment]
-        view.on_body_flush(self.status.reply_drawn)
+        view.set_flush_callback(self.status.reply_drawn)
         if message.state is MessageState.STREAMING:
             self.status.show_waiting()
 

@@ -181,7 +181,7 @@ class AssistantMessage(MessageView):
         self.streaming = message.state is MessageState.STREAMING
         self._body: StreamingMarkdown | None = None
         self._reasoning_dirty = False
-        self._on_body_flush: Callable[[], None] | None = None
+        self._flush_callback: Callable[[], None] | None = None
 
     # ---- composition -------------------------------------------------------------------
 
@@ -211,7 +211,7 @@ class AssistantMessage(MessageView):
             yield self._refusal_box(message.refusal)
         if self.streaming:
             self._body = _markdown()
-            self._body.on_flush = self._on_body_flush
+            self._body.flush_callback = self._flush_callback
             if message.content:
                 self._body.append(neutralise(message.content))
         else:
@@ -286,11 +286,11 @@ class AssistantMessage(MessageView):
 
     # ---- streaming ---------------------------------------------------------------------
 
-    def on_body_flush(self, callback: Callable[[], None] | None) -> None:
+    def set_flush_callback(self, callback: Callable[[], None] | None) -> None:
         """Call `callback` each time the streaming body draws new text (or stop)."""
-        self._on_body_flush = callback
+        self._flush_callback = callback
         if self._body is not None:
-            self._body.on_flush = callback
+            self._body.flush_callback = callback
 
     def restart(self, message: Message) -> None:
         """A retry or continue starts streaming into this view again."""
@@ -298,7 +298,7 @@ class AssistantMessage(MessageView):
         self.streaming = True
         old = self._body
         self._body = _markdown()
-        self._body.on_flush = self._on_body_flush
+        self._body.flush_callback = self._flush_callback
         if old is not None:
             self.mount(self._body, after=old)
             old.remove()

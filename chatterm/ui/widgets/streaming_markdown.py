@@ -74,8 +74,7 @@ class StreamingMarkdown(SingleLayout, Widget):
     end of a reply is drawn at once, whatever the delay."""
     INTERVAL_FACTOR: ClassVar[float] = 50.0
     """The flush delay is this many times the last frame's CPU cost (then clamped),
-    i.e. streaming spends about 1/50 of the time rendering: with the layouts and the
-    network, a 100 tokens/s stream then costs the app ~5% of a CPU."""
+    i.e. streaming spends about 1/50 of the time drawing the reply's new text."""
 
     GROW_STEP: ClassVar[int] = 4
     """While streaming, the height grows at least this many lines at a time..."""
@@ -83,9 +82,9 @@ class StreamingMarkdown(SingleLayout, Widget):
     """...and up to this share of the screen's height, but never by more lines than
     the reply already has. Each growth is a new layout and, in a view that follows the
     stream, a scroll, after which Textual redraws everything on screen (a 1-line
-    scroll costs ~4 times a normal frame). Growing by up to a third of a screen at a
-    time, the way xterm's jump scroll does, redraws the screen a few times per
-    screenful instead of every few lines, and keeps the text still while it is read.
+    scroll costs ~4 times a normal frame). Growing by up to half a screen at a time,
+    the way xterm's jump scroll does, redraws the screen twice per screenful instead
+    of every few lines, and keeps the text still while it is read.
     The spare lines are blank and go when the reply ends."""
 
     STRIP_CACHE_SIZE: ClassVar[int] = 400
@@ -137,7 +136,7 @@ class StreamingMarkdown(SingleLayout, Widget):
         """How many times pending text was rendered (for tests and benchmarks)."""
         self.open_render_count = 0
         """How many open-tail blocks were rasterised while streaming."""
-        self.on_flush: Callable[[], None] | None = None
+        self.flush_callback: Callable[[], None] | None = None
         """Called after each streaming flush, so other widgets can redraw in the same
         frame instead of costing one of their own."""
         if text is not None:
@@ -214,8 +213,8 @@ class StreamingMarkdown(SingleLayout, Widget):
             finished, open_blocks = self._splitter.split()
             self._advance(finished, open_blocks)
         self.flush_count += 1
-        if self.on_flush is not None:
-            self.on_flush()
+        if self.flush_callback is not None:
+            self.flush_callback()
         # The cost that matters includes Textual's layout and paint of this frame.
         self._await_paint(timed=True)
 
