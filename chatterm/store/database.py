@@ -89,10 +89,17 @@ def _prepare_location(path: Path) -> None:
 def _check_ownership(conn: sqlite3.Connection, path: Path, newest_known_version: int) -> None:
     """Read-only checks: raise StoreError unless the file is empty or a chatterm database."""
     try:
-        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        tables = [row[0] for row in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        # One read transaction, so the three reads see one snapshot: read one by one, a
+        # process creating the schema at the same moment could commit in between, and
+        # its tables would show up without its application id.
+        conn.execute("BEGIN")
+        try:
+            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            tables = [row[0] for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        finally:
+            conn.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
         raise StoreError(
             f"{path} is corrupt or not a chatterm database ({exc}); it was left untouched"
