@@ -387,8 +387,8 @@ class StreamingMarkdown(SingleLayout, Widget):
     def _advance(self, finished: list[Block], open_blocks: list[Block]) -> None:
         """Streaming step: append newly finished blocks, replace the open tail."""
         height = self._height()
-        old_end = len(self._frozen_lines) + len(self._open_lines)
-        first_changed = len(self._frozen_lines)
+        tail_start = len(self._frozen_lines)
+        old_tail = self._open_lines
         # A block that was open at the last flush and is unchanged keeps its strips:
         # freezing it costs nothing and it still counts as rendered once.
         previous = {rendered.block: rendered for rendered in self._open}
@@ -397,12 +397,21 @@ class StreamingMarkdown(SingleLayout, Widget):
         self._set_open(open_blocks, previous)
         if height != self._height():
             self.refresh(layout=True)
-        else:
-            # Same height: only the lines from the first changed block to the end of
-            # the old or new text need repainting, usually a few lines at the bottom
-            # (the spare blank lines below stay as they are).
-            end = max(old_end, len(self._frozen_lines) + len(self._open_lines))
-            self.refresh(Region(0, first_changed, self.size.width, end - first_changed))
+            return
+        # Same height: repaint only the lines that differ from the last flush, usually
+        # the last line or two of a growing paragraph. Every repainted line costs Textual
+        # a pass over each widget that overlaps it, so a whole open block (a paragraph,
+        # a piece of a code fence) repainted per flush would cost several times more.
+        new_tail = self._frozen_lines[tail_start:] + self._open_lines
+        same = 0
+        for old_line, new_line in zip(old_tail, new_tail, strict=False):
+            if old_line != new_line:
+                break
+            same += 1
+        start = tail_start + same
+        end = tail_start + max(len(old_tail), len(new_tail))
+        if end > start:
+            self.refresh(Region(0, start, self.size.width, end - start))
 
     def _reconcile(self, frozen: list[Block], open_blocks: list[Block]) -> None:
         """Install a whole new block list, keeping every block that did not change."""
