@@ -455,3 +455,25 @@ async def test_growing_reply_costs_one_layout_per_jump() -> None:
         # the virtual size changed); SingleLayout keeps it to one, plus a one-off pair
         # when the text first overflows and the scrollbar appears.
         assert len(layouts) <= jumps + 2 < 2 * jumps, layouts
+
+
+async def test_a_failing_timed_flush_is_logged_and_the_next_one_still_draws(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    widget = StreamingMarkdown()
+    async with Harness(widget).run_test(size=SIZE) as pilot:
+        original = widget._advance
+        calls = {"n": 0}
+
+        def broken(*args: object) -> None:
+            calls["n"] += 1
+            raise RuntimeError("drawing bug")
+
+        monkeypatch.setattr(widget, "_advance", broken)
+        widget.append("first words\n")
+        await wait_for(pilot, lambda: calls["n"] == 1)  # the timer fired and failed
+        monkeypatch.setattr(widget, "_advance", original)
+        widget.append("second words\n")
+        await wait_for(pilot, lambda: "second words" in widget.rendered_text())
+        assert "first words" in widget.rendered_text()  # nothing received is lost
+        assert pilot.app.is_running

@@ -23,6 +23,7 @@ How it stays cheap:
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 from collections import deque
@@ -33,7 +34,6 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region, Size
 from textual.strip import Strip
-from textual.timer import Timer
 from textual.widget import Widget
 
 from chatterm.ui.markdown_blocks import Block, BlockSplitter, clean_source, final_blocks
@@ -122,7 +122,7 @@ class StreamingMarkdown(SingleLayout, Widget):
         self._grow_step = self.GROW_STEP
         self._reserved = 0  # the height while streaming: the lines plus spare ones
         self._code_theme = ""
-        self._timer: Timer | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._interval = self.MIN_INTERVAL
         self._last_render_time = 0.0
         self._frame = 0  # id of the latest render; only its paint is timed
@@ -297,11 +297,22 @@ class StreamingMarkdown(SingleLayout, Widget):
 
     def _schedule(self) -> None:
         if self._timer is None and self.is_mounted:
-            self._timer = self.set_timer(self._interval, self.flush, name="markdown-flush")
+            # A bare event-loop timer: a Textual Timer would cost a task and a message
+            # per flush, a tenth of the flush itself.
+            self._timer = asyncio.get_running_loop().call_later(self._interval, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if not self.is_mounted:
+            return
+        try:
+            self.flush()
+        except Exception as error:  # a drawing bug must not take the stream down
+            self.log.error("markdown flush failed", repr(error))
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
-            self._timer.stop()
+            self._timer.cancel()
             self._timer = None
 
     def _await_paint(self, timed: bool) -> None:
