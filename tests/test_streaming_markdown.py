@@ -56,16 +56,22 @@ Closing paragraph.
 
 
 class Harness(App[None]):
+    """The widget in a scrolling container: a plain VerticalScroll, or the app's own
+    MessageList (a subclass, so the CSS below applies to it too)."""
+
     # A stable gutter keeps the width fixed when the scrollbar appears, so the
-    # render counters below only count content changes, not a one-off resize.
+    # render counters below only count content changes, not a one-off resize
+    # (chatterm.tcss gives the message list the same).
     CSS = "VerticalScroll { scrollbar-gutter: stable; }"
 
-    def __init__(self, widget: StreamingMarkdown) -> None:
+    def __init__(self, widget: StreamingMarkdown,
+                 container: Callable[[], VerticalScroll] = VerticalScroll) -> None:
         super().__init__()
         self.widget = widget
+        self.container = container
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll():
+        with self.container():
             yield self.widget
 
 
@@ -413,25 +419,11 @@ async def test_height_grows_in_jumps_capped_at_a_share_of_the_screen() -> None:
         assert widget.size.height == len(widget.rendered_lines())  # no spare lines left
 
 
-class ListHarness(App[None]):
-    """The widget in the app's own message list, as a reply streams into it."""
-
-    CSS = "MessageList { scrollbar-gutter: stable; }"  # as chatterm.tcss has it
-
-    def __init__(self, widget: StreamingMarkdown) -> None:
-        super().__init__()
-        self.widget = widget
-
-    def compose(self) -> ComposeResult:
-        from chatterm.ui.widgets.message_view import MessageList
-
-        with MessageList():
-            yield self.widget
-
-
 async def test_growing_reply_costs_one_layout_per_jump() -> None:
+    from chatterm.ui.widgets.message_view import MessageList
+
     widget = StreamingMarkdown()
-    async with ListHarness(widget).run_test(size=SIZE) as pilot:
+    async with Harness(widget, MessageList).run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = pilot.app.screen
         layouts: list[int] = []

@@ -105,20 +105,18 @@ class StatusBar(Horizontal):
             self._stop_countdown()
             self.state = "streaming"
             self._first_token_at = now
-            self._last_drawn = now
             self._draw_rate(now)
         elif now - self._last_drawn >= RATE_FALLBACK:
-            self._last_drawn = now
             self._draw_rate(now)
 
     def reply_drawn(self) -> None:
         """The reply is being redrawn: update the rate in the same frame, if it is due."""
         now = clock()
         if self.state == "streaming" and now - self._last_drawn >= RATE_REFRESH:
-            self._last_drawn = now
             self._draw_rate(now)
 
     def _draw_rate(self, now: float) -> None:
+        self._last_drawn = now
         elapsed = now - (self._first_token_at or now)
         rate = f"{self._tokens / elapsed:.0f} tok/s" if elapsed > 0.05 else "…"
         self._left(
