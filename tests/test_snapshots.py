@@ -84,6 +84,9 @@ def snapshot_app(options: LaunchOptions | None = None, new_id: str | None = None
 
 async def quiet(pilot: Any) -> None:
     """No blinking cursor in the frame."""
+    # The snapshot's pilot starts as soon as the app is mounted, which can be before
+    # the chat screen (the app's base screen) has composed its widgets.
+    await wait_until(pilot, lambda: pilot.app.chat.query("#prompt"), what="the prompt")
     pilot.app.chat.prompt.cursor_blink = False
     await pilot.pause()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -72,4 +74,52 @@ def test_warm_up_freezes_what_it_loaded_out_of_the_collectors_sight(
         assert warmup._done.is_set()
         assert gc.get_freeze_count() > 0  # full collections no longer walk the app
     finally:
+        gc.unfreeze()
+
+
+def test_the_tui_launches_without_collection_and_always_turns_it_back_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import argparse
+    import gc
+
+    import chatterm.ui.app
+    from chatterm.cli.tui import open_tui
+    from chatterm.errors import UsageError
+
+    seen: list[bool] = []
+
+    def failing_run_app(options: object) -> int:
+        seen.append(gc.isenabled())
+        raise UsageError("no such conversation")
+
+    monkeypatch.setattr(chatterm.ui.app, "run_app", failing_run_app)
+    args = argparse.Namespace(provider=None, model=None, continue_last=False, resume="nope")
+    assert gc.isenabled()
+    with pytest.raises(UsageError):
+        open_tui(args)
+    assert seen == [False]  # the launch ran with the collector off
+    assert gc.isenabled()  # and a failed launch did not leave it off
+
+
+async def test_the_app_turns_collection_back_on_after_its_first_frame(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import gc
+
+    from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, wait_until, write_config
+
+    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
+    write_config(Path(os.environ["CHATTERM_CONFIG"]), "http://127.0.0.1:9/v1")
+    monkeypatch.setattr(warmup, "WARM_MODULES", ())
+    monkeypatch.setattr(warmup, "WARM_LEXERS", ())
+    gc.unfreeze()
+    gc.disable()  # as `chatterm` launches the app
+    try:
+        async with running() as (app, pilot):
+            await wait_until(pilot, gc.isenabled, what="the collector to be back on")
+            assert app.screen is app.chat
+            assert gc.get_freeze_count() > 0  # start-up objects kept out of its walks
+    finally:
+        gc.enable()
         gc.unfreeze()

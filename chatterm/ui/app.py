@@ -7,6 +7,7 @@ else (themes, the key check, the sidebar, model lists, Markdown) comes after it.
 
 from __future__ import annotations
 
+import gc
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -70,12 +71,16 @@ class ChattermApp(App[int]):
 
     # ---- start-up ----------------------------------------------------------------------
 
+    def get_default_screen(self) -> ChatScreen:
+        # The chat screen is the app's base screen rather than one pushed over Textual's
+        # blank default: one screen composed, styled and drawn before the first frame.
+        self.chat = ChatScreen(self.state.opened)
+        return self.chat
+
     def on_mount(self) -> None:
         self.set_keymap(keymod.textual_keymap(self.keymap))
         for problem in self._theme_problems:
             self.notify(neutralise(problem), severity="warning", timeout=8, markup=False)
-        self.chat = ChatScreen(self.state.opened)
-        self.push_screen(self.chat)
         if self.state.override is not None and self.state.opened.saved and self.store:
             # `-c --model M`: the reopened conversation continues with M, and says so.
             self.store.update_conversation(self.state.opened.conversation)
@@ -84,6 +89,10 @@ class ChattermApp(App[int]):
         self.call_after_refresh(self._warm_up)
 
     def _warm_up(self) -> None:
+        # What exists by the first frame lives as long as the app: keep it out of the
+        # collector's walks, and turn collection back on (`chatterm` launches with it off).
+        gc.freeze()
+        gc.enable()
         # Loaded after the first frame, in a thread, so the first reply does not pay for it.
         from chatterm.ui import warmup
 

@@ -224,7 +224,12 @@ class ChatScreen(Screen[None]):
         self.query_one("#title-bar", Static).update(Content.assemble(*parts))
 
     def _check_key(self) -> None:
-        """After the first paint: is a key set for the provider? (may run a key command)."""
+        """After the next paint: is a key set for the provider? (may run a key command)."""
+        # Deferred because the check starts a thread (and maybe a key command) that would
+        # compete with the first frame for the interpreter.
+        self.call_after_refresh(self._start_key_check)
+
+    def _start_key_check(self) -> None:
         self.run_worker(self._key_check_work(), group="key-check", exclusive=True)
 
     async def _key_check_work(self) -> None:
