@@ -73,6 +73,31 @@ async def test_opens_with_prompt_focused_and_model_shown(server: Any) -> None:
         assert "loop · model-a" in screen_text(app)
 
 
+@pytest.mark.parametrize("resume", [False, True], ids=["new chat", "long chat resumed"])
+async def test_quitting_as_the_first_frame_is_drawn_leaves_no_error(
+    server: Any, monkeypatch: pytest.MonkeyPatch, resume: bool
+) -> None:
+    import warnings
+
+    from ui_helpers import make_app
+
+    from chatterm.ui.app import ChattermApp
+
+    options = LaunchOptions(resume_id=seed_conversation(120)) if resume else None
+    # The app's first after-frame callback quits, before the screen's own ones (footer,
+    # key check, history backfill) have run: they must notice and do nothing.
+    monkeypatch.setattr(ChattermApp, "_warm_up", lambda self: self.exit(0))
+    app = make_app(options)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # e.g. a key-check coroutine never awaited
+            async with app.run_test() as pilot:
+                await pilot.pause()
+    finally:
+        app.store.close()
+    assert app.return_code == 0
+
+
 # ---- send and stream -------------------------------------------------------------------
 
 

@@ -116,6 +116,8 @@ class ChatScreen(Screen[None]):
         self.call_after_refresh(self._mount_footer)
 
     async def _mount_footer(self) -> None:
+        if not self.is_attached:  # the app quit before its first frame was done
+            return
         await self.mount(Footer())
         # A footer mounted after the first focus change waits for the next bindings
         # signal to draw its keys; send one now.
@@ -230,6 +232,8 @@ class ChatScreen(Screen[None]):
         self.call_after_refresh(self._start_key_check)
 
     def _start_key_check(self) -> None:
+        if not self.is_attached:
+            return
         self.run_worker(self._key_check_work(), group="key-check", exclusive=True)
 
     async def _key_check_work(self) -> None:
