@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import Input, OptionList
 from ui_helpers import wait_until
@@ -224,3 +225,21 @@ async def test_theme_picker_filter_and_escape_restores_the_theme() -> None:
                          what="picker closed")
         assert app.theme == DEFAULT_THEME
     assert not config_file().exists()  # nothing saved on cancel
+
+
+async def test_the_real_apps_palette_offers_one_theme_picker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, write_config
+
+    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
+    write_config(Path(os.environ["CHATTERM_CONFIG"]), "http://127.0.0.1:9/v1")
+    async with running() as (app, pilot):
+        await pilot.press("ctrl+p")
+        # With nothing typed the palette lists every command; Textual's system commands
+        # arrive together, so once "Quit" is there its "Theme" would be too.
+        await wait_until(pilot, lambda: "Quit the application" in _palette_text(app)
+                         and "Change theme" in _palette_text(app), what="all commands")
+        text = _palette_text(app)
+        assert "Change the current theme" not in text  # Textual's duplicate entry
+        assert text.count("Preview themes as you move") == 1

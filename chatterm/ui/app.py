@@ -28,7 +28,11 @@ from chatterm.ui.launch import (
 from chatterm.ui.screens.chat import ChatScreen
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from textual.app import SystemCommand
     from textual.command import Provider
+    from textual.screen import Screen
 
     from chatterm.exchange import ClientPool
 
@@ -351,6 +355,13 @@ class ChattermApp(App[int]):
                 self.config.theme = name
 
         self.push_screen(ThemePicker(self.config.path), chosen)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        # Textual's own "Theme" entry runs action_change_theme, which is ours: the palette
+        # would list the same picker twice.
+        for command in super().get_system_commands(screen):
+            if command.callback != self.action_change_theme:
+                yield command
 
     def client_pool(self) -> ClientPool:
         """HTTP clients shared by every conversation of this run, closed on quit."""
