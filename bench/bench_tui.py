@@ -293,7 +293,13 @@ class Bench:
     def close(self) -> None:
         self.server.stop()
 
+    def forget_screen(self) -> None:
+        """Start the next launch with the sidebar closed, as on a first run: chatterm
+        reopens the screen as it was left, and one scenario opens the sidebar."""
+        (self.home / "data" / "screen-state.json").unlink(missing_ok=True)
+
     def launch(self, *args: str) -> tuple[Terminal, float]:
+        self.forget_screen()
         terminal = Terminal(self.env, *args)
         terminal.watch(*READY_MARKERS)
         ready = terminal.wait(*READY_MARKERS)
@@ -428,6 +434,7 @@ class Bench:
             terminal.close()
 
     def t_long_chat(self, conversation_id: str, last_marker: str) -> float:
+        self.forget_screen()
         terminal = Terminal(self.env, "--resume", conversation_id)
         try:
             terminal.watch(*READY_MARKERS, last_marker)

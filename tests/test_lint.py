@@ -30,7 +30,7 @@ def _imports(path: Path) -> set[str]:
             names.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module.split(".")[0])
-            if node.module.startswith("chatterm.ui"):
+            if node.module == "chatterm.ui" or node.module.startswith("chatterm.ui."):
                 names.add("chatterm.ui")
     return names
 

@@ -31,6 +31,7 @@ from ui_helpers import (
 )
 
 from chatterm.conversation import Conversation, Message, MessageState, Role
+from chatterm.screen_state import ScreenState
 from chatterm.store import Store
 from chatterm.ui.launch import LaunchOptions
 
@@ -427,6 +428,48 @@ async def test_continue_flag_reopens_the_last_conversation(server: Any) -> None:
     async with running(LaunchOptions(continue_last=True)) as (app, _pilot):
         assert app.chat.conversation.id == newest
         assert "newest" in screen_text(app)
+
+
+async def test_the_next_launch_opens_the_screen_as_it_was_left(server: Any) -> None:
+    from chatterm.screen_state import load_screen_state
+
+    seed_conversation(2, title="kept chat")
+    async with running() as (app, pilot):
+        assert app.chat._sidebar() is None  # a first run: no sidebar
+        await pilot.press("ctrl+b")
+        await wait_until(pilot, lambda: "kept chat" in screen_text(app), what="the sidebar")
+    assert load_screen_state() == (ScreenState(sidebar=True), None)
+
+    async with running() as (app, pilot):
+        # Reopened with the sidebar, and the prompt still has the focus.
+        await wait_until(pilot, lambda: "kept chat" in screen_text(app),
+                         what="the sidebar, reopened")
+        assert app.focused is app.chat.prompt
+        await pilot.press("ctrl+b")  # closed again: remembered as closed
+        await wait_until(pilot, lambda: "kept chat" not in screen_text(app),
+                         what="the sidebar to close")
+    assert load_screen_state() == (ScreenState(sidebar=False), None)
+
+    async with running() as (app, pilot):
+        await pilot.pause(0.1)
+        assert "kept chat" not in screen_text(app)
+
+
+async def test_a_damaged_screen_state_file_is_reported_and_the_app_starts(
+    server: Any,
+) -> None:
+    from chatterm.locations import screen_state_file
+
+    screen_state_file().parent.mkdir(parents=True, exist_ok=True)
+    screen_state_file().write_text("{ not json", encoding="utf-8")
+    async with running() as (app, pilot):
+        await wait_until(pilot, lambda: any("is not valid JSON" in n.message
+                                            for n in app._notifications),
+                         what="the notice")
+        assert app.focused is app.chat.prompt
+        await pilot.press("ctrl+b")  # a good file replaces the damaged one
+        await wait_until(pilot, lambda: app.chat._sidebar() is not None, what="the sidebar")
+    assert screen_state_file().read_text(encoding="utf-8").strip() == '{"sidebar": true}'
 
 
 # ---- hostile text ----------------------------------------------------------------------

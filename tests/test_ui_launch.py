@@ -146,3 +146,27 @@ def test_launch_module_does_not_import_textual() -> None:
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_launch_reads_how_the_screen_was_left(config_file: Path) -> None:
+    from chatterm.screen_state import ScreenState, save_screen_state
+
+    state = prepare_launch(LaunchOptions())
+    state.store.close()
+    assert state.screen == ScreenState(sidebar=False) and state.notes == []
+    assert save_screen_state(ScreenState(sidebar=True)) is None
+    state = prepare_launch(LaunchOptions())
+    state.store.close()
+    assert state.screen == ScreenState(sidebar=True)
+
+
+def test_a_damaged_screen_state_is_a_note_not_a_failed_launch(config_file: Path) -> None:
+    from chatterm.locations import screen_state_file
+    from chatterm.screen_state import ScreenState
+
+    screen_state_file().parent.mkdir(parents=True, exist_ok=True)
+    screen_state_file().write_text('{"sidebar": 1}', encoding="utf-8")
+    state = prepare_launch(LaunchOptions())
+    state.store.close()
+    assert state.screen == ScreenState(sidebar=False)
+    assert len(state.notes) == 1 and "sidebar must be true or false" in state.notes[0]

@@ -72,6 +72,7 @@ class ChattermApp(App[int]):
         self.chat: ChatScreen | None = None
         self._client_pool: ClientPool | None = None
         self._theme_problems = self._initial_theme()
+        self.sidebar_was_open = state.screen is not None and state.screen.sidebar
 
     # ---- start-up ----------------------------------------------------------------------
 
@@ -123,6 +124,18 @@ class ChattermApp(App[int]):
         self._refresh_truecolor_filter(self.ansi_theme)
         self.stylesheet.set_variables(self.get_css_variables())
         return problems
+
+    def remember_sidebar(self, shown: bool) -> None:
+        """Keep whether the sidebar is open, so the next `chatterm` opens the same screen."""
+        if shown == self.sidebar_was_open:
+            return
+        from chatterm.screen_state import ScreenState, save_screen_state
+
+        self.sidebar_was_open = shown
+        # A tiny file written whole: about a millisecond, so it is done right here.
+        problem = save_screen_state(ScreenState(sidebar=shown))
+        if problem:
+            self.notify(neutralise(problem), severity="warning", timeout=8, markup=False)
 
     # ---- API keys ----------------------------------------------------------------------
 

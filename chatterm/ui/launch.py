@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from chatterm.config import Config
     from chatterm.conversation import Conversation
+    from chatterm.screen_state import ScreenState
     from chatterm.store import Store
 
 # How many messages a reopened conversation mounts at first; earlier ones load on scroll.
@@ -53,6 +54,8 @@ class LaunchState:
     notes: list[str] = field(default_factory=list)
     # Provider/model asked for on the command line, applied to a reopened conversation too.
     override: tuple[str, str] | None = None
+    # How the screen was left last time (None: as on a first run).
+    screen: ScreenState | None = None
 
 
 def new_conversation(config: Config, provider: str | None = None,
@@ -83,10 +86,14 @@ def open_saved(store: Store, conversation_id: str, page: int = FIRST_PAGE) -> Op
 def prepare_launch(options: LaunchOptions) -> LaunchState:
     """Config, store and the conversation to show. Raises ChattermError for bad input."""
     from chatterm.config import load_config
+    from chatterm.screen_state import load_screen_state
     from chatterm.store import Store
 
     config = load_config()
     notes = list(config.warnings)
+    screen, screen_problem = load_screen_state()
+    if screen_problem:
+        notes.append(screen_problem)
     override: tuple[str, str] | None = None
     if options.provider or options.model:
         # Validate now: an unknown provider is a usage error with close matches.
@@ -113,4 +120,5 @@ def prepare_launch(options: LaunchOptions) -> LaunchState:
     except BaseException:
         store.close()
         raise
-    return LaunchState(config=config, store=store, opened=opened, notes=notes, override=override)
+    return LaunchState(config=config, store=store, opened=opened, notes=notes,
+                       override=override, screen=screen)

@@ -114,6 +114,13 @@ class ChatScreen(Screen[None]):
         self._show_conversation()
         # The footer (a widget per key) comes one frame later: the prompt comes first.
         self.call_after_refresh(self._mount_footer)
+        if self.chat_app.sidebar_was_open:
+            # The screen as it was left; the sidebar (a store query) after the first frame.
+            self.call_after_refresh(self._reopen_sidebar)
+
+    def _reopen_sidebar(self) -> None:
+        if self.is_attached:
+            self.toggle_sidebar(show=True, focus=False)
 
     async def _mount_footer(self) -> None:
         if not self.is_attached:  # the app quit before its first frame was done
@@ -521,8 +528,10 @@ class ChatScreen(Screen[None]):
         found = self.query("#sidebar")
         return found.first() if found else None  # type: ignore[return-value]
 
-    def toggle_sidebar(self, show: bool | None = None, *, search: bool = False) -> None:
-        """Show/hide the saved chats; mounted on first use so start-up never pays for it."""
+    def toggle_sidebar(self, show: bool | None = None, *, search: bool = False,
+                       focus: bool = True) -> None:
+        """Show/hide the saved chats; mounted on first use so start-up never pays for it.
+        With `focus` False the prompt keeps the focus."""
         slot = self.query_one("#sidebar-slot")
         visible = not slot.display if show is None else show
         sidebar = self._sidebar()
@@ -532,10 +541,13 @@ class ChatScreen(Screen[None]):
             sidebar = Sidebar(self.chat_app.store, current_id=self._current_id(), id="sidebar")
             slot.mount(sidebar)
         slot.display = visible
+        self.chat_app.remember_sidebar(visible)
         if not visible:
             self.prompt.focus()
             return
         assert sidebar is not None
+        if not focus:
+            return
         if search:
             self.call_after_refresh(sidebar.focus_search)
         else:
