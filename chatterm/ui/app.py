@@ -16,6 +16,7 @@ from textual.app import App
 
 from chatterm.errors import ChattermError
 from chatterm.sanitize import neutralise
+from chatterm.screen_state import ScreenState
 from chatterm.ui import keys as keymod
 from chatterm.ui.events import ConversationChanged, ConversationOpenRequested, ProviderConfigured
 from chatterm.ui.launch import (
@@ -72,7 +73,8 @@ class ChattermApp(App[int]):
         self.chat: ChatScreen | None = None
         self._client_pool: ClientPool | None = None
         self._theme_problems = self._initial_theme()
-        self.sidebar_was_open = state.screen is not None and state.screen.sidebar
+        # How the screen was left last time; kept up to date for the next launch.
+        self.screen_state = state.screen or ScreenState()
 
     # ---- start-up ----------------------------------------------------------------------
 
@@ -127,13 +129,13 @@ class ChattermApp(App[int]):
 
     def remember_sidebar(self, shown: bool) -> None:
         """Keep whether the sidebar is open, so the next `chatterm` opens the same screen."""
-        if shown == self.sidebar_was_open:
+        if shown == self.screen_state.sidebar:
             return
-        from chatterm.screen_state import ScreenState, save_screen_state
+        from chatterm.screen_state import save_screen_state
 
-        self.sidebar_was_open = shown
+        self.screen_state.sidebar = shown
         # A tiny file written whole: about a millisecond, so it is done right here.
-        problem = save_screen_state(ScreenState(sidebar=shown))
+        problem = save_screen_state(self.screen_state)
         if problem:
             self.notify(neutralise(problem), severity="warning", timeout=8, markup=False)
 

@@ -114,7 +114,7 @@ class ChatScreen(Screen[None]):
         self._show_conversation()
         # The footer (a widget per key) comes one frame later: the prompt comes first.
         self.call_after_refresh(self._mount_footer)
-        if self.chat_app.sidebar_was_open:
+        if self.chat_app.screen_state.sidebar:
             # The screen as it was left; the sidebar (a store query) after the first frame.
             self.call_after_refresh(self._reopen_sidebar)
 
