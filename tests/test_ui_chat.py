@@ -451,7 +451,9 @@ async def test_the_next_launch_opens_the_screen_as_it_was_left(server: Any) -> N
     assert load_screen_state() == (ScreenState(sidebar=False), None)
 
     async with running() as (app, pilot):
-        await pilot.pause(0.1)
+        # The sidebar would come back in the same after-first-frame batch as the footer.
+        await wait_until(pilot, lambda: app.chat.query("Footer"), what="the footer")
+        assert app.chat._sidebar() is None
         assert "kept chat" not in screen_text(app)
 
 
