@@ -63,6 +63,21 @@ def poll(condition: Callable[[], object], what: str, timeout: float = 20.0,
         time.sleep(0.05)
 
 
+def send_until(send: Callable[[], None], condition: Callable[[], object], what: str,
+               screen: Callable[[], str], tries: int = 3) -> None:
+    """Send keys and wait for their effect; if none shows, send them again, as a person
+    whose keys were swallowed would (on a loaded machine keys can arrive before the editor
+    takes input)."""
+    for attempt in range(tries):
+        send()
+        try:
+            poll(condition, what, timeout=5, screen=screen)
+            return
+        except AssertionError:
+            if attempt == tries - 1:
+                raise
+
+
 @pytest.fixture
 def tmux(tmp_path: Path) -> Iterator[Tmux]:
     # set-clipboard on: an OSC 52 reaching tmux raw would create a paste buffer.
@@ -128,29 +143,12 @@ def test_chat_quit_and_reopen_with_continue(tmux: Tmux, loopback_process: str,
     tmux.start("first", str(script))
     first = lambda: tmux.screen("first")  # noqa: E731
     poll(lambda: "Ask anything" in first(), "the prompt", screen=first)
-    # Enter only once the prompt shows the text, as a person would. On a loaded machine
-    # keys typed in the instant the placeholder is drawn can arrive before the editor
-    # takes input; a person would then type again, and so does this test (at most 3x).
-    for attempt in range(3):
-        tmux.keys("first", "hello from tmux", literal=True)
-        try:
-            poll(lambda: "hello from tmux" in first(), "the typed prompt", timeout=5,
-                 screen=first)
-            break
-        except AssertionError:
-            if attempt == 2:
-                raise
-    # Sent: the prompt is empty again and shows its placeholder (Enter again if the key
-    # was swallowed, as a person would).
-    for attempt in range(3):
-        tmux.keys("first", "Enter")
-        try:
-            poll(lambda: "Ask anything" in first(), "the prompt to be sent", timeout=5,
-                 screen=first)
-            break
-        except AssertionError:
-            if attempt == 2:
-                raise
+    # Enter only once the prompt shows the text, as a person would.
+    send_until(lambda: tmux.keys("first", "hello from tmux", literal=True),
+               lambda: "hello from tmux" in first(), "the typed prompt", screen=first)
+    # Sent: the prompt is empty again and shows its placeholder.
+    send_until(lambda: tmux.keys("first", "Enter"),
+               lambda: "Ask anything" in first(), "the prompt to be sent", screen=first)
     poll(lambda: "quick brown fox" in first(), "the first streamed words", screen=first)
     poll(lambda: "done-marker" in first(), "the end of the reply", screen=first)
     screen = tmux.screen("first")
