@@ -210,8 +210,7 @@ class AssistantMessage(MessageView):
         if message.refusal:
             yield self._refusal_box(message.refusal)
         if self.streaming:
-            self._body = _markdown()
-            self._body.flush_callback = self._flush_callback
+            self._body = self._streaming_body()
             if message.content:
                 self._body.append(neutralise(message.content))
         else:
@@ -286,6 +285,11 @@ class AssistantMessage(MessageView):
 
     # ---- streaming ---------------------------------------------------------------------
 
+    def _streaming_body(self) -> StreamingMarkdown:
+        body = _markdown()
+        body.flush_callback = self._flush_callback
+        return body
+
     def set_flush_callback(self, callback: Callable[[], None] | None) -> None:
         """Call `callback` each time the streaming body draws new text (or stop)."""
         self._flush_callback = callback
@@ -297,8 +301,7 @@ class AssistantMessage(MessageView):
         self.message = message
         self.streaming = True
         old = self._body
-        self._body = _markdown()
-        self._body.flush_callback = self._flush_callback
+        self._body = self._streaming_body()
         if old is not None:
             self.mount(self._body, after=old)
             old.remove()
