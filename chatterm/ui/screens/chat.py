@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from textual import on, work
@@ -241,7 +242,7 @@ class ChatScreen(Screen[None]):
     def _start_key_check(self) -> None:
         if not self.is_attached:
             return
-        self.run_worker(self._key_check_work(), group="key-check", exclusive=True)
+        self.run_worker(self._key_check_work, group="key-check", exclusive=True)
 
     async def _key_check_work(self) -> None:
         app = self.chat_app
@@ -292,7 +293,8 @@ class ChatScreen(Screen[None]):
     def _start_reply(self, kind: ReplyKind, prompt: str = "") -> None:
         self.status.show_waiting()
         self.reply_worker = self.run_worker(
-            self._reply(kind, prompt), group="reply", exclusive=True, exit_on_error=False
+            partial(self._reply, kind, prompt), group="reply", exclusive=True,
+            exit_on_error=False
         )
 
     async def _reply(self, kind: ReplyKind, prompt: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from textual import on
@@ -310,7 +311,8 @@ class ModelPicker(ModalScreen[tuple[str, str] | None]):
             self._live_started.add(name)
             self._notes[name] = "loading the live model list…"
             self.run_worker(
-                self._fetch_live(name, config), group="live-models", exit_on_error=False
+                partial(self._fetch_live, name, config), group="live-models",
+                exit_on_error=False
             )
         self._show_note()
 

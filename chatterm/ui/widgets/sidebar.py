@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
@@ -183,8 +184,11 @@ class Sidebar(Widget):
             self._problem = "Saved chats are unavailable: the database could not be opened."
             self._render_items()
             return
-        # Exclusive: a newer search cancels an older one, so stale hits never land.
-        self.run_worker(self._fetch(self.store, query), group="sidebar-load",
+        # Exclusive: a newer search cancels an older one, so stale hits never land. The
+        # worker gets a callable, not a coroutine: one cancelled before it starts (a quit
+        # right after a reply ends refreshes the list) would leave a coroutine never
+        # awaited, and Python prints a RuntimeWarning on the terminal after exit.
+        self.run_worker(partial(self._fetch, self.store, query), group="sidebar-load",
                         exclusive=True, exit_on_error=False)
 
     async def _fetch(self, store: Store, query: str) -> None:
