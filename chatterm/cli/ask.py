@@ -19,15 +19,57 @@ if TYPE_CHECKING:
 
 
 def read_prompt(words: list[str]) -> str:
-    if words and words != ["-"]:
-        return " ".join(words)
-    if sys.stdin is None or sys.stdin.isatty():
+    """The prompt: the words, then a blank line, then whatever was piped on stdin.
+
+    `git diff | chatterm ask "Review this"` sends both, as llm does. A lone `-` among the
+    words marks where the piped text goes (`ask "Translate" - "into French"`); without
+    one it goes after the words. Stdin is read only when something is piped or
+    redirected into it (a pipe or a file), never from a terminal.
+    """
+    marker = words.count("-")
+    if marker > 1:
+        raise UsageError("'-' (read the prompt from stdin) can be given only once")
+    piped = _read_stdin(required=marker == 1 or not words)
+    if marker:
+        at = words.index("-")
+        before, after = words[:at], words[at + 1:]
+    else:
+        before, after = words, []
+    parts = [" ".join(before), piped, " ".join(after)]
+    prompt = "\n\n".join(part for part in parts if part.strip())
+    if not prompt.strip():
         raise UsageError("no prompt: give it as arguments, or pipe it on stdin")
-    data = sys.stdin.buffer.read()
+    return prompt
+
+
+def _read_stdin(*, required: bool) -> str:
+    """The piped text exactly as it came, or "" when nothing is piped."""
+    stdin = sys.stdin
+    if stdin is None or stdin.isatty():
+        if required:
+            raise UsageError("no prompt: give it as arguments, or pipe it on stdin")
+        return ""
+    if not required and not _stdin_is_data():
+        # A socket or character device (`< /dev/null`, an inherited handle) may never end;
+        # only a pipe or a regular file is read when the words already make a prompt.
+        return ""
+    data = stdin.buffer.read()
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise UsageError(f"stdin is not valid UTF-8 (byte {error.start})") from None
+    return text
+
+
+def _stdin_is_data() -> bool:
+    import os
+    import stat
+
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
 
 
 def params_from_args(args: argparse.Namespace) -> Params:
