@@ -23,10 +23,12 @@ def load_config() -> Config:
 
 
 @contextmanager
-def open_store() -> Iterator[Store]:
+def open_store(*, create: bool = True) -> Iterator[Store]:
+    """The store. With `create=False` (commands that only read, or change what exists)
+    a missing database stays missing: an empty one in memory stands in for it."""
     from chatterm.store import Store
 
-    store = Store.open()
+    store = Store.open() if create else Store.open_existing()
     try:
         yield store
     finally:

@@ -28,7 +28,7 @@ def run(command: str, args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     out = Out()
-    with open_store() as store:
+    with open_store(create=False) as store:
         summaries = store.list_conversations(limit=args.limit)
     if args.json:
         out.json([
@@ -57,7 +57,7 @@ def _show(args: argparse.Namespace) -> int:
     from chatterm.transfer import export_json
 
     out = Out()
-    with open_store() as store:
+    with open_store(create=False) as store:
         conversation = store.get_conversation(store.resolve_id(args.id))
     if args.json:
         out.write(export_json(conversation))
@@ -97,7 +97,7 @@ def _heading(message: Message) -> str:
 def _search(args: argparse.Namespace) -> int:
     out = Out()
     query = " ".join(args.query)
-    with open_store() as store:
+    with open_store(create=False) as store:
         hits = store.search(query, limit=args.limit)
     if args.json:
         out.json([
@@ -138,7 +138,7 @@ def _highlight(snippet: str, start: str, end: str) -> str:
 def _export(args: argparse.Namespace) -> int:
     from chatterm.transfer import export_json, export_markdown, write_atomically
 
-    with open_store() as store:
+    with open_store(create=False) as store:
         conversation = store.get_conversation(store.resolve_id(args.id))
     text = export_json(conversation) if args.format == "json" else export_markdown(conversation)
     if args.output:
@@ -178,7 +178,7 @@ def _read_bytes(name: str) -> bytes:
 
 
 def _delete(args: argparse.Namespace) -> int:
-    with open_store() as store:
+    with open_store(create=False) as store:
         conversation_id = store.resolve_id(args.id)
         if not args.yes:
             if not sys.stdin.isatty():
@@ -197,7 +197,7 @@ def _rename(args: argparse.Namespace) -> int:
     title = " ".join(args.title).strip()
     if not title:
         raise UsageError("the new title is empty")
-    with open_store() as store:
+    with open_store(create=False) as store:
         conversation_id = store.resolve_id(args.id)
         store.rename_conversation(conversation_id, title)
     print(f"renamed {short_id(conversation_id)} to {title!r}", file=sys.stderr)

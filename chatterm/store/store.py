@@ -86,6 +86,24 @@ class Store:
             raise
         return store
 
+    @classmethod
+    def open_existing(cls, path: Path | None = None) -> Store:
+        """The database at `path` for a command that only reads it (list, show, search...).
+
+        When there is no database yet, an empty one in memory stands in for it: reading
+        creates neither the file nor the data directory.
+        """
+        path = Path(path) if path is not None else locations.database_file()
+        if path.exists() or path.is_symlink():
+            return cls.open(path)
+        conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        try:
+            schema.migrate(conn, path)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path)
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
