@@ -30,6 +30,7 @@ from chatterm.conversation import (
     title_from_prompt,
 )
 from chatterm.errors import ChattermError, ConfigError, StoreError, UsageError
+from chatterm.wire import wire_messages
 
 if TYPE_CHECKING:
     from chatterm.config import Config
@@ -130,41 +131,6 @@ class ClientPool:
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await _close_quietly(client)
-
-
-def wire_messages(conversation: Conversation, upto: int | None = None) -> list[dict[str, Any]]:
-    """The history as the chat/completions API wants it, system prompt first."""
-    wire: list[dict[str, Any]] = []
-    if conversation.system_prompt.strip():
-        wire.append({"role": "system", "content": conversation.system_prompt})
-    messages = conversation.messages if upto is None else conversation.messages[:upto]
-    for message in messages:
-        if message.role is Role.ASSISTANT:
-            if not (message.content or message.tool_calls):
-                # A failed reply with no text carries nothing the model should see.
-                continue
-            item: dict[str, Any] = {"role": "assistant", "content": message.content}
-            if message.tool_calls:
-                item["tool_calls"] = [
-                    {
-                        "id": call.id,
-                        "type": "function",
-                        "function": {"name": call.name, "arguments": call.arguments},
-                    }
-                    for call in message.tool_calls
-                ]
-            wire.append(item)
-        elif message.role is Role.TOOL:
-            wire.append(
-                {
-                    "role": "tool",
-                    "content": message.content,
-                    "tool_call_id": message.tool_call_id or "",
-                }
-            )
-        else:
-            wire.append({"role": str(message.role), "content": message.content})
-    return wire
 
 
 class ChatSession:

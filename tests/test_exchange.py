@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 from chatterm_env import write_config
-from loopback import Drop, LoopbackServer, json_reply, sse_chunks, sse_reply, stream_reply
+from loopback import (
+    Drop,
+    LoopbackServer,
+    json_reply,
+    sse_chunks,
+    sse_event,
+    sse_reply,
+    stream_reply,
+)
 
 from chatterm.config import load_config
 from chatterm.conversation import Conversation, MessageState, Role
@@ -238,3 +246,97 @@ async def test_key_is_sent_as_bearer(
     with store.raw_connection() as conn:
         dump = "\n".join(conn.iterdump())
     assert "sk-test-abcdefghijklmnop" not in dump
+
+
+# ---- what is sent: roles alternate, tool calls are answered ----------------------------------
+
+def _chunk(delta: dict, finish: str | None = None) -> bytes:  # type: ignore[type-arg]
+    return sse_event({"id": "c", "object": "chat.completion.chunk", "model": "test-model",
+                      "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+
+async def test_a_refused_reply_is_sent_as_the_assistants_turn(
+    loopback: LoopbackServer, store: Store
+) -> None:
+    loopback.script("chat/completions", [
+        stream_reply([_chunk({"role": "assistant", "refusal": "I can't help with that."}),
+                      _chunk({}, "stop"), b"data: [DONE]\n\n"]),
+        sse_reply(["ok"]),
+    ])
+    session = _session(loopback, store)
+    refused = await session.send("do something bad")
+    assert (refused.content, refused.refusal) == ("", "I can't help with that.")
+    await session.send("then something good")
+    assert loopback.wait_for_requests(2)[1].json["messages"] == [
+        {"role": "user", "content": "do something bad"},
+        {"role": "assistant", "content": "I can't help with that."},
+        {"role": "user", "content": "then something good"},
+    ]
+
+
+async def test_a_reply_that_failed_empty_does_not_send_two_user_turns(
+    loopback: LoopbackServer, store: Store
+) -> None:
+    loopback.script("chat/completions", [
+        json_reply({"error": {"message": "overloaded"}}, status=400), sse_reply(["ok"])])
+    session = _session(loopback, store)
+    assert (await session.send("first")).state is MessageState.ERROR
+    await session.send("second")
+    assert loopback.wait_for_requests(2)[1].json["messages"] == [
+        {"role": "user", "content": "first\n\nsecond"}]
+    # What is saved is untouched: two prompts, the failed reply between them.
+    saved = store.get_conversation(session.conversation.id).messages
+    assert [(m.role, m.content) for m in saved[:3]] == [
+        (Role.USER, "first"), (Role.ASSISTANT, ""), (Role.USER, "second")]
+
+
+async def test_tool_calls_nobody_ran_are_answered_as_not_run(
+    loopback: LoopbackServer, store: Store
+) -> None:
+    call = {"index": 0, "id": "call_1", "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    second = {"index": 1, "id": "call_2", "type": "function",
+              "function": {"name": "get_time", "arguments": "{}"}}
+    loopback.script("chat/completions", [
+        stream_reply([_chunk({"role": "assistant", "tool_calls": [call, second]}),
+                      _chunk({}, "tool_calls"), b"data: [DONE]\n\n"]),
+        sse_reply(["It is sunny."]),
+        sse_reply(["Bye."]),
+    ])
+    session = _session(loopback, store)
+    asked = await session.send("weather in Paris?")
+    assert [c.id for c in asked.tool_calls] == ["call_1", "call_2"]
+    await session.send("well?")
+    await session.send("thanks")
+    sent = loopback.wait_for_requests(3)[1].json["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool", "tool", "user"]
+    assert [c["id"] for c in sent[1]["tool_calls"]] == ["call_1", "call_2"]
+    assert [(m["tool_call_id"], m["content"][:8]) for m in sent[2:4]] == [
+        ("call_1", "not run:"), ("call_2", "not run:")]
+    # Later requests carry the same answers, and the reply after them as usual.
+    later = loopback.requests[2].json["messages"]
+    assert [m["role"] for m in later] == [
+        "user", "assistant", "tool", "tool", "user", "assistant", "user"]
+    # Nothing was invented in the store: the answers exist on the wire only.
+    roles = [m.role for m in store.get_conversation(session.conversation.id).messages]
+    assert Role.TOOL not in roles
+
+
+def test_saved_tool_results_are_sent_and_only_missing_ones_are_made_up() -> None:
+    from chatterm.conversation import Conversation, Message, ToolCall
+    from chatterm.wire import TOOL_NOT_RUN, wire_messages
+
+    conversation = Conversation(provider="p", model="m", messages=[
+        Message(role=Role.USER, content="go"),
+        Message(role=Role.ASSISTANT, tool_calls=[ToolCall("a", "f"), ToolCall("b", "g")]),
+        Message(role=Role.TOOL, content="42", tool_call_id="b"),
+        Message(role=Role.USER, content="next"),
+    ])
+    assert wire_messages(conversation)[1:] == [
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "a", "type": "function", "function": {"name": "f", "arguments": ""}},
+            {"id": "b", "type": "function", "function": {"name": "g", "arguments": ""}}]},
+        {"role": "tool", "content": "42", "tool_call_id": "b"},
+        {"role": "tool", "content": TOOL_NOT_RUN, "tool_call_id": "a"},
+        {"role": "user", "content": "next"},
+    ]
