@@ -1,0 +1,209 @@
+"""chatterm's key map without Textual: every action, its default key, and `[keys]` checks.
+
+An *action* is a chatterm name such as ``switch_model``. The app binds each app-scope
+action to ``action_<name>``; prompt-scope actions (send, newline) are handled by the prompt
+widget itself. This module lives in the core, so `chatterm config set keys.ACTION KEY`
+checks a key exactly as the app will, without loading Textual; `chatterm.ui.keys` turns
+the result into Textual bindings.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+Scope = Literal["app", "prompt"]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAction:
+    name: str
+    default: str  # comma-separated alternatives; "" = unbound by default
+    description: str  # short, for the footer
+    help: str  # longer, for the README and the palette
+    scope: Scope = "app"
+    show: bool = True  # shown in the footer
+
+
+# Keys avoid the ones TextArea already uses (ctrl+a/c/d/e/k/u/v/w/x/y/z, f6, f7): the
+# prompt has focus nearly all the time and a focused widget's bindings win over the app's.
+ACTIONS: tuple[KeyAction, ...] = (
+    KeyAction("send", "enter", "Send", "Send the prompt", "prompt", show=False),
+    KeyAction(
+        "newline", "shift+enter,ctrl+j,alt+enter", "Newline",
+        "Insert a newline in the prompt", "prompt", show=False,
+    ),
+    KeyAction("stop", "escape", "Stop", "Stop the reply being streamed"),
+    KeyAction("retry", "ctrl+r", "Retry", "Retry or regenerate the last reply"),
+    KeyAction("continue_reply", "ctrl+g", "Continue", "Continue an interrupted reply"),
+    KeyAction("switch_model", "ctrl+o", "Model", "Switch model or provider"),
+    KeyAction("toggle_sidebar", "ctrl+b", "Chats", "Show or hide the saved chats"),
+    KeyAction("search_chats", "ctrl+f", "Search", "Search the text of all saved chats"),
+    KeyAction("new_chat", "ctrl+n", "New", "Start a new chat"),
+    KeyAction("rename_chat", "f2", "Rename", "Rename the current chat"),
+    KeyAction("copy_last_reply", "f3", "Copy", "Copy the last reply to the clipboard"),
+    KeyAction("edit_system_prompt", "f4", "System", "Edit the system prompt of this chat"),
+    KeyAction("edit_params", "f5", "Params", "Edit temperature, max tokens, stop, seed"),
+    KeyAction("delete_chat", "f8", "Delete", "Delete the current chat (asks first)"),
+    KeyAction("export_chat", "ctrl+s", "Export", "Export the chat to Markdown or JSON"),
+    KeyAction("change_theme", "", "Theme", "Pick a theme (previews live, saved)", show=False),
+    KeyAction("quit", "ctrl+q", "Quit", "Quit (a partial reply is kept)"),
+)
+
+ACTIONS_BY_NAME: dict[str, KeyAction] = {action.name: action for action in ACTIONS}
+
+DEFAULT_KEYMAP: dict[str, str] = {action.name: action.default for action in ACTIONS}
+
+KEY_HELP: list[tuple[str, str, str]] = [
+    (action.name, action.default.replace(",", ", ") or "(palette)", action.help)
+    for action in ACTIONS
+]
+"""Rows (action, default keys, description) for the README and help screens."""
+
+_MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
+_NAMED_KEYS = frozenset(
+    {
+        "escape", "enter", "tab", "space", "backspace", "delete", "insert",
+        "home", "end", "pageup", "pagedown", "up", "down", "left", "right",
+        *(f"f{n}" for n in range(1, 25)),
+    }
+)
+
+
+# Keys Textual or the prompt editor already own: binding an app action to one would either
+# break editing or never fire while the prompt has focus, so such entries are refused.
+RESERVED_KEYS: dict[str, str] = {
+    "tab": "moves the focus",
+    "shift+tab": "moves the focus",
+    "ctrl+c": "copies the selection",
+    "ctrl+p": "opens the command palette",
+    **{
+        key: "edits text in the prompt"
+        for key in (
+            "ctrl+a", "ctrl+d", "ctrl+e", "ctrl+k", "ctrl+u", "ctrl+v", "ctrl+w",
+            "ctrl+x", "ctrl+y", "ctrl+z", "f6", "f7", "up", "down", "left", "right",
+            "home", "end", "pageup", "pagedown", "backspace", "delete",
+        )
+    },
+}
+
+
+def key_problem(spec: str) -> str | None:
+    """Why `spec` (comma-separated keys such as "ctrl+o,f9") is not a valid key, or None."""
+    if not spec.strip():
+        return "is empty"
+    for key in spec.split(","):
+        key = key.strip()
+        if not key:
+            return f"{spec!r} has an empty entry"
+        *modifiers, base = key.split("+")
+        if not base:
+            return f"{key!r} ends with '+' (the plus key is called 'plus')"
+        unknown = [m for m in modifiers if m.lower() not in _MODIFIERS]
+        if unknown:
+            return f"{key!r} has an unknown modifier {unknown[0]!r}"
+        if not _is_key_name(base):
+            return f"{key!r} is not a key Textual knows (examples: ctrl+o, f2, escape)"
+    return None
+
+
+def _is_key_name(base: str) -> bool:
+    if len(base) == 1:
+        return base.isprintable()
+    lowered = base.lower()
+    if lowered in _NAMED_KEYS:
+        return True
+    # Character names as Textual spells them: "comma", "question_mark", "full_stop"...
+    try:
+        unicodedata.lookup(lowered.replace("_", " "))
+    except KeyError:
+        return lowered in {"slash", "backslash", "at", "minus", "plus", "underscore"}
+    return True
+
+
+def _split(spec: str) -> list[str]:
+    # Single characters keep their case: "A" is shift+a to Textual.
+    keys = (key.strip() for key in spec.split(","))
+    return [key if len(key) == 1 else key.lower() for key in keys if key]
+
+
+def resolve_keys(config_keys: Mapping[str, object]) -> tuple[dict[str, str], list[str]]:
+    """Apply the config's `[keys]` table to the defaults.
+
+    Returns (keymap action -> key spec, problems). Each problem is one line naming the
+    `keys.<action>` entry; a rejected entry leaves that action on its default key.
+    An empty string unbinds an action.
+    """
+    keymap = dict(DEFAULT_KEYMAP)
+    problems: list[str] = []
+    requested: dict[str, str] = {}
+    for action, spec in config_keys.items():
+        where = f"[keys] {action}"
+        if action not in ACTIONS_BY_NAME:
+            close = _close(action)
+            problems.append(f"{where}: unknown action{close}")
+            continue
+        if not isinstance(spec, str):
+            problems.append(f"{where}: must be a string like \"ctrl+o\"")
+            continue
+        if spec.strip() == "":
+            keymap[action] = ""
+            continue
+        problem = key_problem(spec)
+        if problem:
+            problems.append(f"{where}: {problem}")
+            continue
+        if ACTIONS_BY_NAME[action].scope == "app":
+            taken = [key for key in _split(spec) if key in RESERVED_KEYS]
+            if taken:
+                problems.append(
+                    f"{where}: {taken[0]!r} {RESERVED_KEYS[taken[0]]}; pick another key"
+                )
+                continue
+        requested[action] = ",".join(_split(spec))
+    # One key drives one action per scope: the first entry naming a key wins it...
+    accepted: dict[str, str] = {}
+    claimed: dict[tuple[str, Scope], str] = {}
+    for action, spec in requested.items():
+        scope = ACTIONS_BY_NAME[action].scope
+        clash = next((k for k in _split(spec) if (k, scope) in claimed), None)
+        if clash is not None:
+            problems.append(
+                f"[keys] {action}: {clash!r} is also given to {claimed[(clash, scope)]}; "
+                f"{action} keeps its default {DEFAULT_KEYMAP[action]!r}"
+            )
+            continue
+        claimed.update(((k, scope), action) for k in _split(spec))
+        accepted[action] = spec
+    keymap.update(accepted)
+    # ...and a user's choice beats a default it collides with.
+    for action, spec in accepted.items():
+        scope = ACTIONS_BY_NAME[action].scope
+        for key in _split(spec):
+            for other, other_spec in keymap.items():
+                if other in accepted or ACTIONS_BY_NAME[other].scope != scope:
+                    continue
+                if key in _split(other_spec):
+                    remaining = [k for k in _split(other_spec) if k != key]
+                    keymap[other] = ",".join(remaining)
+                    problems.append(
+                        f"[keys] {action}: {key!r} was the key for {other}, "
+                        f"which is now {keymap[other] or 'unbound'}"
+                    )
+    return keymap, problems
+
+
+def _close(action: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(action, list(ACTIONS_BY_NAME), n=3, cutoff=0.5)
+    if close:
+        return f" (did you mean {', '.join(close)}?)"
+    return f" (known: {', '.join(ACTIONS_BY_NAME)})"
+
+
+def keys_for(keymap: Mapping[str, str], action: str) -> list[str]:
+    """The individual keys bound to `action`, e.g. ["shift+enter", "ctrl+j", "alt+enter"]."""
+    return _split(keymap.get(action, ""))
