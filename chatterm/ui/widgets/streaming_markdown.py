@@ -8,7 +8,9 @@ How it stays cheap:
   bounded share of the CPU (1 / INTERVAL_FACTOR) whatever the machine.
 * `BlockSplitter` cuts the text into top-level Markdown blocks. A block whose
   successor has started is *finished*: it is rasterised once into strips and never
-  again (unless the width or theme changes). Only the open tail is re-rendered.
+  again (unless the width or theme changes: a resize re-rasterises them, even when
+  Textual reuses a cached size and skips get_content_height). Only the open tail is
+  re-rendered.
 * Long code fences and long lists — the open block that keeps growing — are frozen
   in fixed pieces (CODE_CHUNK_LINES lines / LIST_RUN_ITEMS items) so the open
   tail stays small.
@@ -272,9 +274,29 @@ class StreamingMarkdown(SingleLayout, Widget):
         self._layout_at(width)
         return self._height()
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._match_width()
+        return super().render_lines(crop)
+
+    def _match_width(self) -> None:
+        """Re-rasterise if the lines were made for another width than the one drawn.
+
+        Lines are normally made in get_content_height, but Textual caches box models
+        by container size until the widget asks for a new layout. A reply that has
+        stopped changing never asks, so after 120 -> 40 -> 120 columns the cached
+        box for 120 is reused and get_content_height is not called: without this,
+        the lines made for 40 columns would be drawn in the 120-column box, clipped
+        to its height (the end of the reply off screen).
+        """
+        width = self.size.width
+        if width <= 0 or width == self._width:
+            return
+        self._layout_at(width)
+        if self._height() != self.size.height:
+            self.refresh(layout=True)
+
     def render_line(self, y: int) -> Strip:
-        # Lines were rasterised in get_content_height, which Textual calls with the
-        # content width on every layout, so they already match self.size.
+        # Lines were rasterised for this width (get_content_height or _match_width).
         style = self._base_style
         if style is None:  # computing rich_style walks the CSS; once per style change
             style = self._base_style = self.rich_style
