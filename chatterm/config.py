@@ -487,6 +487,49 @@ def save_api_key(path: Path, provider_name: str, key: str) -> None:
     _update_file(path, ["providers", provider_name, "api_key"], key)
 
 
+def add_provider(path: Path, base_url: str, model: str = "", prefer: str = "local") -> str:
+    """Add a keyless OpenAI-compatible provider; returns the name it got.
+
+    Never replaces a provider that is there already: a table (or a built-in) under
+    `prefer` with another base_url leaves the name to it, and the first free one of
+    "prefer-2", "prefer-3", … is used. The same base_url reuses that table, keeping its
+    default_model when it has one.
+    """
+    try:
+        url = _check_url(base_url)
+    except _BadValue as exc:
+        raise ConfigError(f"base_url {exc}") from None
+    data = _read_toml(path) or {}
+    tables = data.get("providers", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{path}: providers must be a table, not {_type_name(tables)}")
+    builtins = builtin_providers()
+
+    def url_of(name: str) -> str | None:
+        table = tables.get(name)
+        if isinstance(table, dict) and isinstance(table.get("base_url"), str):
+            return str(table["base_url"]).rstrip("/")
+        known = builtins.get(name)
+        return known.base_url.rstrip("/") if known is not None else None
+
+    name, index = prefer, 1
+    while (taken := url_of(name)) is not None or name in tables:
+        if taken == url.rstrip("/"):
+            break
+        index += 1
+        name = f"{prefer}-{index}"
+    table = tables.setdefault(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: providers.{name} must be a table, not {_type_name(table)}")
+    table["base_url"] = url
+    if model and not table.get("default_model"):
+        table["default_model"] = model
+    data["providers"] = tables
+    _apply(Config(path=path), data, path)
+    _write_private(path, data)
+    return name
+
+
 def _update_file(path: Path, parts: list[str], value: Any) -> None:
     data = _read_toml(path) or {}
     table = data

@@ -205,7 +205,8 @@ class ExportDialog(_Dialog[tuple[Path, ExportFormat] | None]):
     """Ask where to export and in which format; returns (path, "markdown" | "json").
 
     Switching the format swaps a .md/.json ending on the path. The path must name a file
-    in an existing folder ("~" is expanded).
+    in an existing folder ("~" is expanded). An existing file is replaced only after a
+    "Replace it?" question; keeping it offers a free name instead.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -268,7 +269,24 @@ class ExportDialog(_Dialog[tuple[Path, ExportFormat] | None]):
         if not path.parent.is_dir():
             self.show_error(f"The folder {path.parent} does not exist.")
             return
+        if path.exists() or path.is_symlink():
+            self._ask_to_replace(path)
+            return
         self.dismiss((path, self.fmt))
+
+    def _ask_to_replace(self, path: Path) -> None:
+        from chatterm.ui.screens.overwrite import free_path, replace_dialog
+
+        def answered(replace: bool | None) -> None:
+            if replace:
+                self.dismiss((path, self.fmt))
+                return
+            # Kept: offer a free name, so the next Enter exports without a question.
+            free = free_path(path)
+            self.query_one("#export-path", Input).value = str(free)
+            self.show_error(f"{path.name} is kept. Enter exports to {free.name} instead.")
+
+        self.app.push_screen(replace_dialog(path), answered)
 
     @on(Input.Submitted, "#export-path")
     def _submitted(self, event: Input.Submitted) -> None:

@@ -118,7 +118,7 @@ class FirstRunScreen(ModalScreen[tuple[str, str | None] | None]):
     @on(Input.Submitted, "#fr-model")
     @on(Button.Pressed, "#fr-use-url")
     def use_url(self) -> None:
-        from chatterm.config import set_config_value
+        from chatterm.config import add_provider
         from chatterm.providers import ProviderConfig
 
         url = self.query_one("#fr-url", Input).value.strip()
@@ -127,18 +127,25 @@ class FirstRunScreen(ModalScreen[tuple[str, str | None] | None]):
             self._error("type the server's base URL, e.g. http://localhost:8080/v1")
             return
         try:
-            set_config_value(self.config_path, f"providers.{LOCAL_PROVIDER}.base_url", url)
-            if model:
-                set_config_value(
-                    self.config_path, f"providers.{LOCAL_PROVIDER}.default_model", model
-                )
+            # A [providers.local] already there is never replaced: the new server gets a
+            # free name unless it is the same URL.
+            name = add_provider(self.config_path, url, model, prefer=LOCAL_PROVIDER)
         except ChattermError as error:
             self._error(error.message)
             return
-        self.config.providers[LOCAL_PROVIDER] = ProviderConfig(
-            name=LOCAL_PROVIDER, base_url=url.rstrip("/"), default_model=model or None
-        )
-        self._switch(LOCAL_PROVIDER, model or None)
+        existing = self.config.providers.get(name)
+        if existing is not None and existing.base_url.rstrip("/") == url.rstrip("/"):
+            chosen = model or existing.default_model
+        else:
+            self.config.providers[name] = ProviderConfig(
+                name=name, base_url=url.rstrip("/"), default_model=model or None
+            )
+            chosen = model or None
+        if name != LOCAL_PROVIDER:
+            self.app.notify(
+                f"[providers.{LOCAL_PROVIDER}] is kept as it was; this server is saved as "
+                f"[providers.{name}].", markup=False, timeout=8)
+        self._switch(name, chosen)
 
     def _switch(self, provider: str, model: str | None) -> None:
         from chatterm.config import set_config_value
