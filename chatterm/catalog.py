@@ -297,6 +297,21 @@ def close_matches(model_id: str, models: list[ModelInfo], limit: int = 5) -> lis
     return unique[:limit]
 
 
+def unknown_model_hint(provider: str, model: str) -> str:
+    """"; did you mean: a, b?" for a model id the server did not know, or "".
+
+    Matches come from the built-in catalog and the provider's last cached live list, so a
+    local server with no catalog entries still gets suggestions once it has been listed.
+    Both front ends show this through the reply's error (see ChatSession).
+    """
+    known = builtin_catalog(provider)
+    cached = read_cache(provider)
+    if cached is not None:
+        known = merge_models(known, cached[1])
+    matches = close_matches(model, known)
+    return f"; did you mean: {', '.join(matches)}?" if matches else ""
+
+
 # ---- the live-list cache ------------------------------------------------------------------
 
 

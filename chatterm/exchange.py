@@ -364,6 +364,10 @@ class ChatSession:
                 self._apply(reply, partial, base, base_reasoning)
             reply.state = MessageState.INTERRUPTED if reply.content else MessageState.ERROR
             reply.error = error.message
+            if isinstance(error, ApiError) and error.unknown_model:
+                from chatterm.catalog import unknown_model_hint
+
+                reply.error += unknown_model_hint(reply.provider or "", reply.model or "")
             self._finish(reply, saver_stop)
             on_event(ReplyFailed(reply, error))
             await _settle(saver)

@@ -268,6 +268,28 @@ async def test_error_shows_retry_and_ctrl_r_regenerates(server: Any) -> None:
         assert "Invalid API key" not in screen_text(app).split("you")[-1]
 
 
+async def test_unknown_model_404_shows_close_catalog_matches(
+    loopback: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in the CLI: the server's words, then the catalog's ids close to the mistyped one."""
+    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
+    write_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url, extra=(
+        f'[providers.aimlapi]\nbase_url = "{loopback.url}"\napi_key_env = "{LOOP_KEY_ENV}"\n'))
+    loopback.script(CHAT, json_reply(
+        {"error": {"message": "The model `gpt-4o-mino` does not exist",
+                   "type": "invalid_request_error", "code": "model_not_found"}}, status=404))
+    options = LaunchOptions(provider="aimlapi", model="gpt-4o-mino")
+    async with running(options, size=(140, 32)) as (app, pilot):
+        await type_and_send(pilot, "hello")
+        await until_idle(pilot)
+        assert loopback.requests[0].json["model"] == "gpt-4o-mino"
+        status = app.chat.status.text
+        assert "does not exist; did you mean: " in status and "gpt-4o-mini" in status
+        # The reply itself says so too, and keeps saying it after a restart.
+        assert "did you mean: " in replies(app)[-1].message.error
+        assert "gpt-4o-mini" in saved(app.chat.conversation.id).messages[-1].error
+
+
 async def test_drop_mid_stream_keeps_partial_and_offers_continue(server: Any) -> None:
     chunks = [sse_event({"choices": [{"index": 0, "delta": {"content": t}}]})
               for t in ("partial ", "answer")]

@@ -178,7 +178,7 @@ def run_ask(args: argparse.Namespace) -> int:
         out.json(reply_json(message, conversation if store is not None else None))
     else:
         printer.finish(message)
-    return _report(message, unknown_model=printer.unknown_model)
+    return _report(message)
 
 
 class _Printer:
@@ -188,13 +188,10 @@ class _Printer:
         self.out = out
         self.quiet = quiet
         self.printed = 0
-        self.unknown_model = False
 
     def __call__(self, event: SessionEvent) -> None:
-        from chatterm.api.types import ApiError
         from chatterm.exchange import (
             ReplyDelta,
-            ReplyFailed,
             ReplyFinished,
             ReplyRetrying,
             ReplyStarted,
@@ -211,8 +208,6 @@ class _Printer:
             count = len(event.warnings)
             warn(f"warning: skipped {count} unreadable chunk{'s' if count > 1 else ''} "
                  f"of the stream (first: {event.warnings[0]})")
-        elif isinstance(event, ReplyFailed):
-            self.unknown_model = isinstance(event.error, ApiError) and event.error.unknown_model
         elif isinstance(event, ReplyRetrying):
             retry = event.retrying
             warn(
@@ -234,20 +229,11 @@ class _Printer:
         self.out.end_line()
 
 
-def _model_hint(message: Message) -> str:
-    """Close catalog matches for a model id the server did not know."""
-    from chatterm.catalog import builtin_catalog, close_matches
-
-    matches = close_matches(message.model or "", builtin_catalog(message.provider or ""))
-    return f"; did you mean: {', '.join(matches)}?" if matches else ""
-
-
-def _report(message: Message, *, unknown_model: bool) -> int:
+def _report(message: Message) -> int:
     if message.state is MessageState.COMPLETE:
         return 0
+    # For an unknown model, the session already added close catalog matches to the error.
     detail = message.error or "the stream ended before the reply was complete"
-    if unknown_model:
-        detail += _model_hint(message)
     if message.state is MessageState.INTERRUPTED:
         kept = "the partial reply was kept" if message.conversation_id else "nothing was saved"
         warn(f"error: {detail} ({kept}, marked interrupted)")

@@ -414,7 +414,8 @@ class ChatScreen(Screen[None]):
         elif isinstance(event, ReplyFailed):
             if self._active_view is not None:
                 self._active_view.finish(event.message)
-            self.status.show_error(f"{event.error.message} (Ctrl+R retries)")
+            # The reply's error, which adds close catalog matches for an unknown model.
+            self.status.show_error(f"{event.message.error or event.error.message} (Ctrl+R retries)")
 
     def _bind_started(self, kind: ReplyKind, message: Message) -> None:
         """Tie the session's real message to the view that shows it."""
