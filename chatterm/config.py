@@ -79,6 +79,23 @@ def _check_positive(value: Any) -> float:
     return number
 
 
+# Checkers whose raw `config set` text is parsed as a number first.
+_NUMBER_CHECKERS: set[Callable[[Any], Any]] = set()
+
+
+def _check_range(low: float, high: float, *, low_open: bool = False) -> Checker:
+    """A number within [low, high] (or (low, high]): what providers accept, so a value
+    every request would be refused for is caught where it is written."""
+    def check(value: Any) -> float:
+        number = _check_number(value)
+        if number < low or number > high or (low_open and number == low):
+            lower = "above" if low_open else "from"
+            raise _BadValue(f"must be a number {lower} {low:g} up to {high:g}")
+        return number
+    _NUMBER_CHECKERS.add(check)
+    return check
+
+
 def _check_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _need("an integer", value)
@@ -136,8 +153,10 @@ TOP_KEYS: dict[str, Checker] = {
     "theme": _check_str,
 }
 PARAM_KEYS: dict[str, Checker] = {
-    "temperature": _check_number,
-    "top_p": _check_number,
+    # OpenAI-compatible APIs take temperature 0-2 and top_p in (0, 1]; Mistral's range
+    # lies inside those.
+    "temperature": _check_range(0, 2),
+    "top_p": _check_range(0, 1, low_open=True),
     "max_tokens": _check_max_tokens,
     "stop": _check_str_list,
     "seed": _check_int,
@@ -436,7 +455,7 @@ def _parse_raw(checker: Checker, raw: str) -> Any:
         if lowered in ("false", "no", "off", "0"):
             return False
         return raw
-    if checker in (_check_number, _check_positive):
+    if checker in (_check_number, _check_positive) or checker in _NUMBER_CHECKERS:
         try:
             return int(text)
         except ValueError:
@@ -460,11 +479,16 @@ def _parse_raw(checker: Checker, raw: str) -> Any:
     return raw
 
 
-def set_config_value(path: Path, dotted_key: str, raw_value: str) -> None:
-    """`chatterm config set KEY VALUE`: type-check, keep every other value, write 0600.
+def set_config_value(path: Path, dotted_key: str, raw_value: str) -> Any:
+    """`chatterm config set KEY VALUE`: type-check, keep every other value, write 0600;
+    returns the value written.
 
-    tomli-w rewrites the whole file, so comments in it are not kept.
+    The value is checked as loading checks it, and also against what later commands need
+    (a known provider, theme and key action); a refused value changes nothing. tomli-w
+    rewrites the whole file, so comments in it are not kept.
     """
+    from chatterm.config_rules import check_setting
+
     parts = dotted_key.split(".")
     checker = _checker_for(parts)
     if checker is None:
@@ -476,7 +500,8 @@ def set_config_value(path: Path, dotted_key: str, raw_value: str) -> None:
         value = checker(value)
     except _BadValue as exc:
         raise ConfigError(f"{dotted_key} {exc}") from None
-    _update_file(path, parts, value)
+    _update_file(path, parts, value, check=lambda config: check_setting(config, parts))
+    return value
 
 
 def save_api_key(path: Path, provider_name: str, key: str) -> None:
@@ -530,7 +555,8 @@ def add_provider(path: Path, base_url: str, model: str = "", prefer: str = "loca
     return name
 
 
-def _update_file(path: Path, parts: list[str], value: Any) -> None:
+def _update_file(path: Path, parts: list[str], value: Any,
+                 check: Callable[[Config], None] | None = None) -> None:
     data = _read_toml(path) or {}
     table = data
     for part in parts[:-1]:
@@ -540,7 +566,10 @@ def _update_file(path: Path, parts: list[str], value: Any) -> None:
         table = inner
     table[parts[-1]] = value
     # Refuse to write a file that load_config would then reject.
-    _apply(Config(path=path), data, path)
+    config = Config(path=path)
+    _apply(config, data, path)
+    if check is not None:
+        check(config)
     _write_private(path, data)
 
 

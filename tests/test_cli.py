@@ -289,6 +289,27 @@ def test_config_set_and_show_masks_keys(isolated_env: Path) -> None:
     assert bad.returncode == 2 and b"stream" in bad.stderr
 
 
+def test_config_set_says_what_it_set_and_refuses_what_would_break(isolated_env: Path) -> None:
+    config_path = Path(run_cli("config", "path").stdout.decode().strip())
+    done = run_cli("config", "set", "params.temperature", "0.3")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode() == f"set params.temperature = 0.3 in {config_path}\n"
+    secret = run_cli("config", "set", "providers.aimlapi.api_key", "sk-hidden-1234567890")
+    assert secret.stdout.decode().startswith("set providers.aimlapi.api_key = (hidden)")
+    before = config_path.read_bytes()
+    for key, value in (("default_provider", "nosuch"), ("params.temperature", "9"),
+                       ("keys.bogus", "f1"), ("theme", "nosuch-theme")):
+        refused = run_cli("config", "set", key, value)
+        assert refused.returncode == 2, (key, refused.stderr)
+        lines = refused.stderr.decode().strip().splitlines()
+        assert len(lines) == 1 and key.split(".")[-1] in lines[0], lines
+        assert refused.stdout == b""
+    assert config_path.read_bytes() == before
+    # ...so the commands after it still work.
+    assert run_cli("config", "show").returncode == 0
+    assert run_cli("list").returncode == 0
+
+
 def test_broken_config_is_one_line(isolated_env: Path) -> None:
     path = Path(os.environ["CHATTERM_CONFIG"])
     path.parent.mkdir(parents=True, exist_ok=True)

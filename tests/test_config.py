@@ -373,6 +373,15 @@ def test_set_keeps_other_values_and_is_private(tmp_path: Path) -> None:
         ("providers.openai.kind", "claude", "openai"),
         ("providers.new.read_timeout", "5", r"providers\.new\.base_url is required"),
         ("params.stop", "[1,", "cannot parse"),
+        # Values of the right type that every later command would trip over:
+        ("default_provider", "nosuch", r"'nosuch' is not a provider .*providers\.nosuch"),
+        ("params.temperature", "9", "params.temperature must be a number from 0 up to 2"),
+        ("params.temperature", "-0.1", "from 0 up to 2"),
+        ("params.top_p", "0", "params.top_p must be a number above 0 up to 1"),
+        ("keys.bogus", "f1", r"keys\.bogus: unknown action"),
+        ("keys.quit", "ctrl+nonsense+", "ends with"),
+        ("keys.new_chat", "tab", "moves the focus"),
+        ("theme", "no-such-theme", "theme 'no-such-theme' not found"),
     ],
 )
 def test_set_rejects_bad_input_and_leaves_file(cfg_path: Path, key: str, raw: str,
@@ -451,3 +460,39 @@ def test_example_keys_are_valid_tui_keys() -> None:
     _, problems = keys.resolve_keys(cfg.keys)
     assert problems == []
     assert set(cfg.keys) <= set(keys.ACTIONS_BY_NAME)
+
+
+def test_set_accepts_what_later_commands_can_use(cfg_path: Path) -> None:
+    set_config_value(cfg_path, "providers.local.base_url", "http://127.0.0.1:9/v1")
+    set_config_value(cfg_path, "default_provider", "local")
+    set_config_value(cfg_path, "theme", "chatterm-light")
+    set_config_value(cfg_path, "theme", "gruvbox")  # one of Textual's own
+    set_config_value(cfg_path, "keys.rename_chat", "f9")
+    set_config_value(cfg_path, "params.temperature", "2")
+    config = load_config(cfg_path)
+    assert config.provider().name == "local"
+    assert (config.theme, config.keys, config.params.temperature) == ("gruvbox",
+                                                                      {"rename_chat": "f9"}, 2)
+
+
+def test_set_knows_the_users_own_theme_files(cfg_path: Path) -> None:
+    from chatterm.locations import user_themes_dir
+
+    folder = user_themes_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "mine.toml").write_text('name = "my-own"\nprimary = "#112233"\n')
+    set_config_value(cfg_path, "theme", "my-own")
+    assert load_config(cfg_path).theme == "my-own"
+
+
+def test_loading_refuses_out_of_range_params(cfg_path: Path) -> None:
+    write(cfg_path, "[params]\ntemperature = 9\n")
+    with pytest.raises(ConfigError, match=r"params\.temperature must be a number from 0 up to 2"):
+        load_config(cfg_path)
+
+
+def test_the_core_knows_textuals_theme_names() -> None:
+    theme = pytest.importorskip("textual.theme")
+    from chatterm.theme_files import TEXTUAL_THEME_NAMES
+
+    assert set(theme.BUILTIN_THEMES) == TEXTUAL_THEME_NAMES

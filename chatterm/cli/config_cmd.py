@@ -24,5 +24,17 @@ def run_config(args: argparse.Namespace) -> int:
         return 0
     from chatterm.config import set_config_value
 
-    set_config_value(locations.config_file(), args.key, args.value)
+    path = locations.config_file()
+    value = set_config_value(path, args.key, args.value)
+    out.line(f"set {args.key} = {_shown(args.key, value)} in {path}")
     return 0
+
+
+def _shown(key: str, value: object) -> str:
+    """The value as TOML would spell it; secrets are never echoed back."""
+    import tomli_w
+
+    last = key.rsplit(".", 1)[-1]
+    if last in ("api_key", "api_key_command") or ".headers." in f".{key}":
+        return "(hidden)"
+    return tomli_w.dumps({"v": value}).removeprefix("v = ").strip()

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatterm.errors import ChattermError
+from chatterm.theme_files import ThemeSource, builtin_theme_sources, user_theme_paths
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -36,13 +36,6 @@ _CSS_BREAKERS = frozenset(";{}$\n\r")
 
 class ThemeError(ChattermError):
     """A theme file cannot be used; the message names the file."""
-
-
-@dataclass(slots=True)
-class ThemeSource:
-    label: str  # what a problem line calls the file
-    data: bytes
-    fallback_name: str  # the file's stem, used when the file has no `name`
 
 
 def _value_problem(key: str, value: str, prop: str) -> str | None:
@@ -151,38 +144,6 @@ def load_theme_file(path: Path) -> tuple[Theme, list[str]]:
     except OSError as exc:
         raise ThemeError(f"theme file {path}: cannot read it ({exc.strerror or exc})") from None
     return load_theme_source(ThemeSource(str(path), data, path.stem))
-
-
-def builtin_theme_sources() -> list[ThemeSource]:
-    """The shipped theme files: the installed package, else the checkout's themes/ folder."""
-    sources: list[ThemeSource] = []
-    try:
-        from importlib.resources import files
-
-        folder = files("chatterm.themes")
-        entries = sorted(
-            (entry for entry in folder.iterdir() if entry.name.endswith(".toml")),
-            key=lambda entry: entry.name,
-        )
-        for entry in entries:
-            stem = entry.name.removesuffix(".toml")
-            sources.append(ThemeSource(f"{entry.name} (built-in)", entry.read_bytes(), stem))
-    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
-        checkout = Path(__file__).resolve().parents[2] / "themes"
-        for path in sorted(checkout.glob("*.toml")):
-            sources.append(ThemeSource(f"{path.name} (built-in)", path.read_bytes(), path.stem))
-    return sources
-
-
-def user_theme_paths(folder: Path | None = None) -> list[Path]:
-    if folder is None:
-        from chatterm.locations import user_themes_dir
-
-        folder = user_themes_dir()
-    try:
-        return sorted(path for path in folder.glob("*.toml") if path.is_file())
-    except OSError:
-        return []
 
 
 def load_themes(user_dir: Path | None = None) -> tuple[list[Theme], list[str]]:
