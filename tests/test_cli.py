@@ -205,6 +205,31 @@ def test_hostile_text_is_neutralised_on_a_terminal(loopback: LoopbackServer) -> 
     assert piped.stdout.decode() == "".join(hostile) + "\n"
 
 
+def test_crlf_and_lone_cr_are_line_breaks_on_a_terminal(loopback: LoopbackServer) -> None:
+    write_config(loopback.url)
+    # The CRLF after "two" is split between two deltas.
+    loopback.script("chat/completions", sse_reply(["one\r\ntwo\r", "\nthree\rfour"]))
+    main_fd, child_fd = pty.openpty()
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    proc = subprocess.run([sys.executable, "-m", "chatterm", "ask", "hi"], stdout=child_fd,
+                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
+                          timeout=60, cwd=REPO_ROOT)
+    os.close(child_fd)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(main_fd)
+    assert proc.returncode == 0, proc.stderr
+    # The terminal shows each \n as CR LF: one line break per line end, no symbols.
+    assert output.decode() == "one\r\ntwo\r\nthree\r\nfour\r\n"
+
+
 def test_export_import_round_trip(loopback: LoopbackServer, tmp_path: Path) -> None:
     write_config(loopback.url)
     loopback.script("chat/completions", sse_reply(["# Title\n\n```py\nprint(1)\n```"]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chatterm.redact import mask_key, redact
-from chatterm.sanitize import has_controls, neutralise
+from chatterm.sanitize import StreamNeutraliser, has_controls, neutralise
 
 HOSTILE = {
     "osc52 clipboard write": "\x1b]52;c;ZWNobyBwd25lZA==\x07",
@@ -29,6 +29,16 @@ def test_hostile_sequences_are_neutralised(name: str) -> None:
 def test_newline_tab_and_unicode_survive() -> None:
     text = "line one\n\tindented — ünïcödé ✓ 日本語\n"
     assert neutralise(text) == text
+
+
+def test_every_kind_of_line_end_is_a_line_break() -> None:
+    assert neutralise("one\r\ntwo\rthree\n\r\nfour") == "one\ntwo\nthree\n\nfour"
+
+
+def test_a_crlf_split_across_pieces_is_one_line_break() -> None:
+    pieces = ["one\r", "\ntwo\r", "three\r", "\n", "\nfour\r\n"]
+    stream = StreamNeutraliser()
+    assert "".join(stream.feed(piece) for piece in pieces) == neutralise("".join(pieces))
 
 
 def test_escape_becomes_visible_symbol() -> None:

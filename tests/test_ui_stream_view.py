@@ -74,3 +74,72 @@ async def test_a_finished_reply_is_rewrapped_after_each_resize(
         screen = screen_text(app)
         assert "THE END." in screen
         assert set(LAST_WORDS) <= set(screen.split()), screen
+
+
+# ---- line ends -----------------------------------------------------------------------
+
+# A code fence shows each line break as it is; the CRLF after "beta" is split across
+# two deltas, and "lone" ends with a bare CR (old Mac line ends).
+CRLF_DELTAS = ["Intro\r\n\r\n```\r\nalpha\r\nbeta\r", "\ngamma\rdelta\r\n```\r\n",
+               "\r\nlast line\r"]
+
+
+def fence_lines(screen: str) -> list[str]:
+    """The code fence's lines on screen, from "alpha" to "delta" (blank ones too)."""
+    lines = [line.strip(" █▌▎") for line in screen.splitlines()]
+    start = next(i for i, line in enumerate(lines) if line.startswith("alpha"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("delta"))
+    return lines[start : end + 1]
+
+
+async def test_crlf_and_lone_cr_are_line_breaks_while_streaming_and_after(server: Any) -> None:
+    import threading
+
+    from loopback import Hold, sse_chunks, stream_reply
+
+    held = threading.Event()
+    events = sse_chunks(CRLF_DELTAS)
+    server.script(CHAT, stream_reply([*events[:3], Hold(held), *events[3:]]))
+    try:
+        async with running(size=(80, 30)) as (app, pilot):
+            await send(pilot, "go")
+            await wait_until(pilot, lambda: "last line" in screen_text(app), what="the text")
+            await wait_until(pilot, lambda: reply_body(app).is_painted, what="the frame")
+            assert app.chat.busy  # still streaming: the live rendering
+            for _ in range(2):
+                screen = screen_text(app)
+                assert "␍" not in screen and "\r" not in screen
+                assert fence_lines(screen) == ["alpha", "beta", "gamma", "delta"], screen
+                held.set()
+                await until_idle(pilot)
+                await pilot.pause()
+    finally:
+        held.set()
+
+
+async def test_saved_messages_with_crlf_show_line_breaks(server: Any) -> None:
+    from textual.widgets import Static
+
+    from chatterm.conversation import Conversation, Message, Role
+    from chatterm.store import Store
+    from chatterm.ui.launch import LaunchOptions
+
+    conversation = Conversation(provider="loop", model="model-a", title="crlf")
+    conversation.messages += [
+        Message(role=Role.USER, content="ask one\r\nask two\rask three",
+                conversation_id=conversation.id),
+        Message(role=Role.ASSISTANT, content="".join(CRLF_DELTAS), provider="loop",
+                model="model-a", reasoning="think one\r\nthink two",
+                conversation_id=conversation.id),
+    ]
+    with Store.open() as store:
+        store.create_conversation(conversation)
+    async with running(LaunchOptions(resume_id=conversation.id), size=(80, 30)) as (app, pilot):
+        await wait_until(pilot, lambda: "last line" in screen_text(app), what="the reply")
+        screen = screen_text(app)
+        assert "␍" not in screen
+        assert fence_lines(screen) == ["alpha", "beta", "gamma", "delta"], screen
+        lines = [line.strip(" █▌▎") for line in screen.splitlines()]
+        assert {"ask one", "ask two", "ask three"} <= set(lines), screen
+        reasoning = app.query_one(".reasoning-text", Static)
+        assert str(reasoning.render()) == "think one\nthink two"

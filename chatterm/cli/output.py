@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from chatterm.sanitize import neutralise
+from chatterm.sanitize import StreamNeutraliser, neutralise
 
 
 class Out:
@@ -17,12 +17,13 @@ class Out:
         self.stream = stream or sys.stdout
         self.is_tty = _isatty(self.stream)
         self._last = "\n"
+        self._neutraliser = StreamNeutraliser()  # a reply arrives in pieces
 
     def write(self, text: str) -> None:
         if not text:
             return
         if self.is_tty:
-            text = neutralise(text)
+            text = self._neutraliser.feed(text)
         self.stream.write(text)
         self.stream.flush()
         self._last = text[-1]

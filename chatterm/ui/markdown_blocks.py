@@ -53,8 +53,10 @@ _OUTPUT_SPACES = str.maketrans({"\t": " ", "\n": " "})
 def clean_source(text: str) -> str:
     """Make untrusted model text inert before parsing: no C0 (except \\n, \\t), DEL, C1.
 
-    \\r is dropped so CRLF replies read as LF. Character-by-character, so cleaning
-    chunks separately equals cleaning their concatenation.
+    The message views hand over text whose line ends are already \\n (`neutralise`
+    turns CRLF and a lone CR into line breaks); a \\r that still arrives here (the
+    widget fed directly) is dropped, so CRLF reads as LF. Character-by-character, so
+    cleaning chunks separately equals cleaning their concatenation.
     """
     return neutralise(text.replace("\r", ""))
 

@@ -19,7 +19,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from chatterm.conversation import Message, MessageState, Role, Usage
-from chatterm.sanitize import neutralise
+from chatterm.sanitize import StreamNeutraliser, neutralise
 from chatterm.ui.events import MessageActionRequested, OlderMessagesWanted
 from chatterm.ui.widgets.single_layout import SingleLayout
 
@@ -180,6 +180,8 @@ class AssistantMessage(MessageView):
         self.is_last = is_last
         self.streaming = message.state is MessageState.STREAMING
         self._body: StreamingMarkdown | None = None
+        # Deltas are neutralised one by one; this keeps a CRLF split across two whole.
+        self._incoming = StreamNeutraliser()
         self._reasoning_dirty = False
         self._flush_callback: Callable[[], None] | None = None
 
@@ -212,7 +214,7 @@ class AssistantMessage(MessageView):
         if self.streaming:
             self._body = self._streaming_body()
             if message.content:
-                self._body.append(neutralise(message.content))
+                self._body.append(self._incoming.feed(message.content))
         else:
             # History: rendered once, straight from the stored text. Replies are never
             # clipped: the streaming widget renders even a megabyte at a flat cost.
@@ -307,8 +309,9 @@ class AssistantMessage(MessageView):
             old.remove()
         else:
             self.mount(self._body)
+        self._incoming = StreamNeutraliser()
         if message.content:
-            self._body.append(neutralise(message.content))
+            self._body.append(self._incoming.feed(message.content))
         for box in self.query(".reasoning, .refusal, .tool-calls"):
             box.remove()
         if message.reasoning:
@@ -318,7 +321,7 @@ class AssistantMessage(MessageView):
 
     def append_content(self, text: str) -> None:
         if text and self._body is not None:
-            self._body.append(neutralise(text))
+            self._body.append(self._incoming.feed(text))
 
     def append_reasoning(self) -> None:
         """Reasoning is redrawn from the message, at most a few times a second."""
