@@ -34,6 +34,7 @@ from typing import Any
 
 from chatterm.conversation import Conversation, Message, MessageState, Role
 from chatterm.errors import ChattermError, ImportFormatError
+from chatterm.markdown_embed import embed
 
 FORMAT_NAME = "chatterm"
 FORMAT_VERSION = 1
@@ -93,12 +94,12 @@ def _heading(message: Message) -> str:
 def _message_markdown(message: Message) -> str:
     parts = [_heading(message), f"*{_when(message.created_at)}*"]
     if message.reasoning:
-        parts.append(f"<details><summary>Reasoning</summary>\n\n{message.reasoning}\n\n"
-                     "</details>")
+        parts.append(f"<details><summary>Reasoning</summary>\n\n{embed(message.reasoning)}"
+                     "\n\n</details>")
     if message.content:
-        parts.append(message.content)
+        parts.append(embed(message.content))
     if message.refusal:
-        parts.append(f"> **Refused:** {message.refusal}")
+        parts.append("> **Refused:** " + embed(message.refusal).replace("\n", "\n> "))
     for call in message.tool_calls:
         parts.append(f"**Tool call** `{call.name}` (id `{call.id}`):\n\n"
                      + _fence(call.arguments, "json"))
@@ -118,7 +119,7 @@ def export_markdown(conv: Conversation) -> str:
         f"- Started: {_when(conv.created_at)}\n- Updated: {_when(conv.updated_at)}",
     ]
     if conv.system_prompt:
-        header.append("## System prompt\n\n" + conv.system_prompt)
+        header.append("## System prompt\n\n" + embed(conv.system_prompt))
     body = [_message_markdown(m) for m in conv.messages]
     # Model text is kept verbatim here; whoever prints this to a terminal neutralises it.
     return "\n\n".join(header + body) + "\n"
