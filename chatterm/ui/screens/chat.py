@@ -59,6 +59,9 @@ ReplyKind = Literal["send", "retry", "continue"]
 FIRST_PAINT = 12
 BACKFILL_CHUNK = 8
 
+# The sidebar takes 36 columns; beside it the chat keeps at least 54.
+SIDEBAR_OVERLAY_BELOW = 90
+
 IDLE_HINT = "Enter sends · Shift+Enter/Ctrl+J newline · Ctrl+O model · Ctrl+B chats"
 
 
@@ -66,6 +69,9 @@ class ChatScreen(Screen[None]):
     """One conversation at a time; `open_conversation` swaps it."""
 
     AUTO_FOCUS = "#prompt"
+    # Below SIDEBAR_OVERLAY_BELOW columns the sidebar is drawn over the chat (see the
+    # stylesheet): beside it, the chat would be squeezed to a few columns.
+    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (SIDEBAR_OVERLAY_BELOW, "-wide")]
 
     BINDINGS: ClassVar = []
 
@@ -120,8 +126,14 @@ class ChatScreen(Screen[None]):
             self.call_after_refresh(self._reopen_sidebar)
 
     def _reopen_sidebar(self) -> None:
-        if self.is_attached:
+        # Not over the chat of a narrow terminal: the prompt, focused, would be hidden.
+        if self.is_attached and not self.sidebar_overlays:
             self.toggle_sidebar(show=True, focus=False)
+
+    @property
+    def sidebar_overlays(self) -> bool:
+        """True when the sidebar is drawn over the chat rather than beside it."""
+        return self.app.size.width < SIDEBAR_OVERLAY_BELOW
 
     async def _mount_footer(self) -> None:
         if not self.is_attached:  # the app quit before its first frame was done
@@ -567,6 +579,8 @@ class ChatScreen(Screen[None]):
 
     def on_sidebar_selected(self, event: Sidebar.Selected) -> None:
         event.stop()
+        if self.sidebar_overlays:
+            self.toggle_sidebar(show=False)  # it would cover the chat just opened
         self.chat_app.open_conversation(event.conversation_id, event.message_id)
 
     def reveal(self, message_id: str) -> None:
