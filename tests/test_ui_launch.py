@@ -170,3 +170,34 @@ def test_a_damaged_screen_state_is_a_note_not_a_failed_launch(config_file: Path)
     state.store.close()
     assert state.screen == ScreenState(sidebar=False)
     assert len(state.notes) == 1 and "sidebar must be true or false" in state.notes[0]
+
+
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_resume_id_is_a_usage_error_not_a_new_chat(config_file: Path,
+                                                             empty: str) -> None:
+    seed(1)
+    with pytest.raises(UsageError, match="no conversation id given"):
+        prepare_launch(LaunchOptions(resume_id=empty))
+    done = subprocess.run([sys.executable, "-m", "chatterm", "--resume", empty], cwd=REPO,
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 2 and "no conversation id given" in done.stderr
+    asked = subprocess.run([sys.executable, "-m", "chatterm", "ask", "--conversation", empty,
+                            "hi"], cwd=REPO, capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert asked.returncode == 2 and "no conversation id given" in asked.stderr
+
+
+def test_a_damaged_screen_state_is_reported_once_then_replaced(config_file: Path) -> None:
+    from chatterm.locations import screen_state_file
+
+    path = screen_state_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{ damaged", encoding="utf-8")
+    first = prepare_launch(LaunchOptions())
+    first.store.close()
+    assert [note for note in first.notes if "screen-state.json" in note] != []
+    second = prepare_launch(LaunchOptions())
+    second.store.close()
+    assert [note for note in second.notes if "screen-state.json" in note] == []
+    assert path.read_text(encoding="utf-8") == '{"sidebar": false}\n'

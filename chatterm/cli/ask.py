@@ -86,10 +86,10 @@ def params_from_args(args: argparse.Namespace) -> Params:
 def pick_conversation(
     args: argparse.Namespace, config: Config, store: Store | None
 ) -> Conversation:
-    if args.continue_last or args.conversation:
+    if args.continue_last or args.conversation is not None:
         if store is None:
             raise UsageError("no saved conversations to continue")
-        if args.conversation:
+        if args.conversation is not None:
             conversation_id = store.resolve_id(args.conversation)
         else:
             last = store.last_conversation_id()
@@ -147,7 +147,7 @@ def run_ask(args: argparse.Namespace) -> int:
     if args.no_save:
         # Reading an earlier conversation is fine; nothing of this exchange is written.
         store = None
-        if args.continue_last or args.conversation:
+        if args.continue_last or args.conversation is not None:
             with open_store(create=False) as reader:
                 conversation = pick_conversation(args, config, reader)
         else:

@@ -86,7 +86,7 @@ def open_saved(store: Store, conversation_id: str, page: int = FIRST_PAGE) -> Op
 def prepare_launch(options: LaunchOptions) -> LaunchState:
     """Config, store and the conversation to show. Raises ChattermError for bad input."""
     from chatterm.config import load_config
-    from chatterm.screen_state import load_screen_state
+    from chatterm.screen_state import load_screen_state, save_screen_state
     from chatterm.store import Store
 
     config = load_config()
@@ -94,6 +94,9 @@ def prepare_launch(options: LaunchOptions) -> LaunchState:
     screen, screen_problem = load_screen_state()
     if screen_problem:
         notes.append(screen_problem)
+        # Replaced by the defaults now, so the damage is reported once, not every launch.
+        if save_problem := save_screen_state(screen):
+            notes.append(save_problem)
     override: tuple[str, str] | None = None
     if options.provider or options.model:
         # Validate now: an unknown provider is a usage error with close matches.
@@ -103,7 +106,7 @@ def prepare_launch(options: LaunchOptions) -> LaunchState:
     store = Store.open()
     try:
         wanted: str | None = None
-        if options.resume_id:
+        if options.resume_id is not None:  # `--resume ''` is a mistake, not "no resume"
             wanted = store.resolve_id(options.resume_id)
         elif options.continue_last:
             wanted = store.last_conversation_id()
