@@ -128,6 +128,25 @@ def export_markdown(conv: Conversation) -> str:
 # ---- import ----------------------------------------------------------------------------
 
 
+def with_new_ids(conv: Conversation) -> Conversation:
+    """`conv` under a fresh conversation id and fresh message ids, links kept: what
+    `chatterm import` saves when the file's ids are already taken (importing it twice
+    gives two conversations, never a clash or a merge)."""
+    from dataclasses import replace
+
+    from chatterm.conversation import new_id
+
+    renamed = {message.id: new_id() for message in conv.messages}
+    copy = replace(conv, id=new_id(), messages=[])
+    for message in conv.messages:
+        copy.messages.append(replace(
+            message, id=renamed[message.id], conversation_id=copy.id,
+            parent_id=renamed.get(message.parent_id, message.parent_id)
+            if message.parent_id is not None else None))
+    return copy
+
+
+
 def parse_import(data: bytes) -> Conversation:
     """A conversation from an export file's bytes; ImportFormatError says what is wrong."""
     try:

@@ -167,15 +167,36 @@ def test_a_broken_import_file_imports_nothing(
     assert hits == []
 
 
-def test_importing_the_same_conversation_twice_adds_nothing_the_second_time(
+def test_importing_the_same_conversation_twice_imports_a_copy_and_says_so(
         server: LoopbackServer, tmp_path: Path) -> None:
+    conversation = Conversation(provider="p", model="m", title="to import")
+    for i in range(1000):
+        parent = conversation.messages[-1].id if conversation.messages else None
+        conversation.messages.append(Message(role=Role.USER if i % 2 == 0 else Role.ASSISTANT,
+                                             content=f"message {i}", parent_id=parent))
     path = tmp_path / "good.json"
-    path.write_bytes(export_bytes(1000))
-    ok(run_cli("import", str(path)))
-    err = one_line_failure(run_cli("import", str(path)))
-    assert "already" in err
-    [summary] = listed()
-    assert summary["message_count"] == 1000
+    path.write_bytes(export_json(conversation).encode())
+    first = ok(run_cli("import", str(path)))
+    again = ok(run_cli("import", str(path)))
+    original, copy = first.stdout.decode().strip(), again.stdout.decode().strip()
+    assert original != copy
+    note = again.stderr.decode().strip().splitlines()
+    assert len(note) == 1 and "already saved; imported a copy" in note[0]
+    assert copy[:8] in note[0]
+    summaries = listed()
+    assert sorted(s["id"] for s in summaries) == sorted([original, copy])
+    assert all(s["message_count"] == 1000 for s in summaries)
+    old, new = shown(original)["messages"], shown(copy)["messages"]
+    assert [m["content"] for m in old] == [m["content"] for m in new]
+    assert not {m["id"] for m in old} & {m["id"] for m in new}
+    # Links between messages point inside the copy.
+    assert [m["parent_id"] for m in new[1:]] == [m["id"] for m in new[:-1]]
+    assert new[0]["parent_id"] is None
+    # --as-new gives new ids even when the file's are free, and says nothing about it.
+    fresh = tmp_path / "fresh.json"
+    fresh.write_bytes(path.read_bytes().replace(original.encode(), b"f" * 32))
+    third = ok(run_cli("import", "--as-new", str(fresh)))
+    assert third.stderr == b"" and third.stdout.decode().strip() != "f" * 32
 
 
 # ---- a 1 MB reply ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from chatterm.cli.common import open_store
-from chatterm.cli.output import Out, relative_time, short_id
+from chatterm.cli.output import Out, relative_time, short_id, warn
 from chatterm.conversation import HIT_END, HIT_START, Conversation, Message, Role
 from chatterm.errors import ChattermError, UsageError
 from chatterm.sanitize import neutralise
@@ -150,7 +150,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from chatterm.transfer import parse_import
+    from chatterm.transfer import parse_import, with_new_ids
 
     data = _read_bytes(args.file)
     try:
@@ -159,6 +159,12 @@ def _import(args: argparse.Namespace) -> int:
         source = "stdin" if args.file == "-" else args.file
         raise type(error)(f"{source}: {error.message}") from None
     with open_store() as store:
+        if args.as_new or store.holds_ids_of(conversation):
+            original = conversation.id
+            conversation = with_new_ids(conversation)
+            if not args.as_new:
+                warn(f"conversation {short_id(original)} is already saved; imported a copy "
+                     f"with new ids as {short_id(conversation.id)}")
         store.import_conversation(conversation)
     print(conversation.id)
     return 0

@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = commands.add_parser("import", help="import a conversation exported as JSON")
     imp.add_argument("file", help="the export file, or '-' for stdin")
+    imp.add_argument("--as-new", action="store_true",
+                     help="always save it under new ids (by default the file's ids are "
+                          "kept, and new ones given only when they are already taken)")
 
     delete = commands.add_parser("delete", help="delete a conversation")
     delete.add_argument("id")

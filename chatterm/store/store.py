@@ -187,19 +187,37 @@ class Store:
         except sqlite3.IntegrityError as exc:
             raise self._explain_conflict(conv, exc) from exc
 
-    def _explain_conflict(self, conv: Conversation, exc: sqlite3.IntegrityError) -> Exception:
-        if self._conn.execute("SELECT 1 FROM conversations WHERE id = ?", (conv.id,)).fetchone():
-            return UsageError(f"a conversation with id {conv.id} already exists")
-        ids = [m.id for m in conv.messages]
-        if len(set(ids)) != len(ids):
-            return UsageError(f"conversation {conv.id} holds the same message id twice")
+    def holds_ids_of(self, conv: Conversation) -> bool:
+        """True when `conv`'s id or any of its message ids is already in the store (an
+        import of it would clash, so it is imported as a copy instead)."""
+        def work() -> bool:
+            return self._has_conversation(conv.id) or self._first_taken_message_id(
+                [m.id for m in conv.messages]) is not None
+        return self._run(work)
+
+    def _has_conversation(self, conversation_id: str) -> bool:
+        return self._conn.execute("SELECT 1 FROM conversations WHERE id = ?",
+                                  (conversation_id,)).fetchone() is not None
+
+    def _first_taken_message_id(self, ids: list[str]) -> str | None:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             found = self._conn.execute(
                 f"SELECT id FROM messages WHERE id IN ({','.join('?' * len(chunk))}) LIMIT 1",
                 chunk).fetchone()
             if found:
-                return UsageError(f"a message with id {found[0]} already exists")
+                return str(found[0])
+        return None
+
+    def _explain_conflict(self, conv: Conversation, exc: sqlite3.IntegrityError) -> Exception:
+        if self._has_conversation(conv.id):
+            return UsageError(f"a conversation with id {conv.id} already exists")
+        ids = [m.id for m in conv.messages]
+        if len(set(ids)) != len(ids):
+            return UsageError(f"conversation {conv.id} holds the same message id twice")
+        taken = self._first_taken_message_id(ids)
+        if taken is not None:
+            return UsageError(f"a message with id {taken} already exists")
         return StoreError(f"cannot save conversation {conv.id} in {self.path}: {exc}")
 
     def update_conversation(self, conv: Conversation) -> None:
