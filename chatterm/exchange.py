@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from chatterm import attempts
 from chatterm.api.types import (
     ApiError,
     AssembledReply,
@@ -50,6 +51,8 @@ CONTINUE_INSTRUCTION = (
 @dataclass(slots=True)
 class ReplyStarted:
     message: Message
+    # A retry streams into a new message: the reply it is an attempt to replace.
+    replaces: Message | None = None
 
 
 @dataclass(slots=True)
@@ -77,7 +80,21 @@ class ReplyFailed:
     error: ChattermError
 
 
-SessionEvent = ReplyStarted | ReplyDelta | ReplyRetrying | ReplyFinished | ReplyFailed
+@dataclass(slots=True)
+class ReplyRestored:
+    """A retry or continue was stopped or failed: `message` is back as it was, in the
+    conversation and the store. `discarded` is a retry's own message, now gone."""
+
+    message: Message
+    discarded: Message | None
+    # Why the attempt ended: Esc/quit (stopped), else the attempt's error.
+    stopped: bool = False
+    error: str | None = None
+
+
+SessionEvent = (
+    ReplyStarted | ReplyDelta | ReplyRetrying | ReplyFinished | ReplyFailed | ReplyRestored
+)
 EventSink = Callable[[SessionEvent], None]
 
 
@@ -223,27 +240,56 @@ class ChatSession:
         return await self._stream_into(reply, request, key, on_event)
 
     async def retry(self, on_event: EventSink = _ignore) -> Message:
-        """Regenerate the last assistant reply in place, with the current model."""
-        reply = self._last_reply()
+        """Regenerate the last assistant reply with the current model.
+
+        The attempt streams into a new message (saved as it streams, like any reply);
+        the old reply's row is not touched. A complete attempt then takes its place. One
+        that is stopped or fails is dropped and the old reply is back as it was
+        (ReplyRestored), unless the old one held nothing (see chatterm.attempts).
+        """
+        old = self._last_reply()
         key = self.api_key()
-        reply.content = ""
-        reply.reasoning = ""
-        reply.refusal = ""
-        reply.tool_calls = []
-        reply.usage = None
-        reply.finish_reason = None
-        reply.error = None
-        reply.provider = self.conversation.provider
-        reply.model = self.conversation.model
-        reply.created_at = now()
-        reply.state = MessageState.STREAMING
-        self._save_message(reply)
-        index = self.conversation.messages.index(reply)
+        index = self.conversation.messages.index(old)
         request = self._request(wire_messages(self.conversation, upto=index))
-        return await self._stream_into(reply, request, key, on_event)
+        new = Message(
+            role=Role.ASSISTANT,
+            conversation_id=self.conversation.id,
+            parent_id=old.parent_id,
+            state=MessageState.STREAMING,
+            provider=self.conversation.provider,
+            model=self.conversation.model,
+        )
+        self.conversation.messages[index] = new
+        try:
+            if self.store is not None and self._persisted:
+                self.store.add_message(new)
+            await self._stream_into(new, request, key, on_event, replaces=old)
+        except BaseException:
+            self._settle_retry(index, old, new, on_event, stopped=True)
+            raise
+        return self._settle_retry(index, old, new, on_event)
+
+    def _settle_retry(
+        self, index: int, old: Message, new: Message, on_event: EventSink, *,
+        stopped: bool = False,
+    ) -> Message:
+        """Keep one of the two replies, in memory and in the store; return it."""
+        kept, dropped = (new, old) if attempts.retry_replaces(old, new) else (old, new)
+        self.conversation.messages[index] = kept
+        if self.store is not None and self._persisted:
+            # On failure both rows stay saved: nothing is lost, the next start shows both.
+            with contextlib.suppress(StoreError):
+                self.store.remove_message(dropped.id)
+        if kept is old:
+            on_event(ReplyRestored(old, new, stopped=stopped, error=new.error))
+        return kept
 
     async def continue_reply(self, on_event: EventSink = _ignore) -> Message:
-        """Resume a cut-off reply: with an assistant prefix where supported, else a follow-up."""
+        """Resume a cut-off reply: with an assistant prefix where supported, else a follow-up.
+
+        If the attempt is stopped or fails before adding anything, the reply is back
+        exactly as it was (ReplyRestored).
+        """
         reply = self._last_reply()
         if reply.state is MessageState.COMPLETE and reply.finish_reason not in (None, "length"):
             raise UsageError("the last reply is complete; use retry to regenerate it")
@@ -259,13 +305,32 @@ class ChatSession:
             history.append({"role": "user", "content": CONTINUE_INSTRUCTION})
             request = self._request(history)
             base = kept
+        before = attempts.snapshot(reply)
         reply.state = MessageState.STREAMING
         reply.error = None
         reply.finish_reason = None
         reply.provider = self.conversation.provider
         reply.model = self.conversation.model
-        self._save_message(reply)
-        return await self._stream_into(reply, request, key, on_event, base=base)
+        try:
+            self._save_message(reply)
+            await self._stream_into(reply, request, key, on_event, base=base)
+        except BaseException:
+            self._settle_continue(reply, before, on_event, stopped=True)
+            raise
+        self._settle_continue(reply, before, on_event)
+        return reply
+
+    def _settle_continue(
+        self, reply: Message, before: Message, on_event: EventSink, *, stopped: bool = False
+    ) -> None:
+        if attempts.continue_added(before, reply):
+            return
+        error = reply.error
+        attempts.restore(reply, before)
+        with contextlib.suppress(StoreError):
+            # On failure the row holds the old text with another state: nothing is lost.
+            self._save_message(reply)
+        on_event(ReplyRestored(reply, None, stopped=stopped, error=error))
 
     # ---- internals ---------------------------------------------------------------------
 
@@ -295,13 +360,14 @@ class ChatSession:
         on_event: EventSink,
         *,
         base: str | None = None,
+        replaces: Message | None = None,
     ) -> Message:
         """Stream `request` into `reply`, saving at least every SAVE_INTERVAL seconds."""
         base = reply.content if base is None else base
         base_reasoning = reply.reasoning if base else ""
         if base == "" and request.prefix:
             reply.content = request.prefix
-        on_event(ReplyStarted(reply))
+        on_event(ReplyStarted(reply, replaces))
         warnings: list[str] = []
         # Deltas are joined at save points, not appended one by one: `content += delta`
         # would copy the whole reply per token, quadratic on a long reply.

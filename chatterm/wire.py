@@ -5,7 +5,8 @@ turns that break it: a reply that failed before any text, a refusal (no content,
 refusal text), a reply that ended in tool calls nobody ran. This module turns the saved
 messages into a history every OpenAI-compatible server accepts:
 
-- roles alternate: user messages with no reply between them are sent as one message;
+- roles alternate: user messages with no reply between them are sent as one message, and
+  of two replies in a row only the later one is sent;
 - a refusal is sent as the assistant's turn, with its refusal text as the content;
 - every tool call is followed by a tool result: the saved tool message when there is
   one, otherwise a result saying the call was not run (chatterm cannot run tools yet),
@@ -38,7 +39,12 @@ def wire_messages(conversation: Conversation, upto: int | None = None) -> list[d
             if item is None:
                 # A failed reply with no text carries nothing the model should see.
                 continue
-            wire.append(item)
+            if wire[-1:] and wire[-1]["role"] == "assistant":
+                # Two attempts at one turn (a retry cut short by a crash leaves both
+                # saved): the later one, as Ctrl+R and the screen's last reply do.
+                wire[-1] = item
+            else:
+                wire.append(item)
             unanswered = [call.id for call in message.tool_calls]
         elif message.role is Role.TOOL:
             call_id = message.tool_call_id or ""

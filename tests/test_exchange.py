@@ -4,6 +4,7 @@ and switching models mid-conversation."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from pathlib import Path
@@ -12,7 +13,9 @@ import pytest
 from chatterm_env import write_config
 from loopback import (
     Drop,
+    Hold,
     LoopbackServer,
+    Reply,
     json_reply,
     sse_chunks,
     sse_event,
@@ -28,6 +31,7 @@ from chatterm.exchange import (
     ReplyDelta,
     ReplyFailed,
     ReplyFinished,
+    ReplyRestored,
     SessionEvent,
 )
 from chatterm.store import Store
@@ -209,7 +213,7 @@ async def test_continue_with_mistral_prefix(loopback: LoopbackServer, store: Sto
     assert last == {"role": "assistant", "content": "Once upon", "prefix": True}
 
 
-async def test_retry_regenerates_last_reply_in_place(
+async def test_retry_regenerates_last_reply(
     loopback: LoopbackServer, store: Store
 ) -> None:
     loopback.script("chat/completions", [
@@ -220,11 +224,140 @@ async def test_retry_regenerates_last_reply_in_place(
     failed = await session.send("question")
     assert failed.state is MessageState.ERROR
     reply = await session.retry()
-    assert reply.id == failed.id
     assert (reply.content, reply.state, reply.error) == (
         "fresh answer", MessageState.COMPLETE, None)
     assert loopback.requests[1].json["messages"] == [{"role": "user", "content": "question"}]
-    assert len(store.get_conversation(session.conversation.id).messages) == 2
+    saved = store.get_conversation(session.conversation.id).messages
+    # The new reply took the old one's place: still one prompt and one reply.
+    assert [(m.id, m.content) for m in saved] == [
+        (saved[0].id, "question"), (reply.id, "fresh answer")]
+    assert session.conversation.messages[-1] is reply
+    assert store.count_messages(session.conversation.id) == 2
+
+
+# ---- a retry or continue that is stopped or fails gives the reply back ----------------------
+
+def _export(conversation_id: str) -> list[dict]:  # type: ignore[type-arg]
+    """The messages as `show --json` prints them, read through a second connection."""
+    from chatterm.transfer import export_json
+
+    with Store.open() as other:
+        return json.loads(export_json(other.get_conversation(conversation_id)))["messages"]
+
+
+async def _finished_reply(loopback: LoopbackServer, store: Store) -> tuple[ChatSession, list]:  # type: ignore[type-arg]
+    loopback.script("chat/completions", sse_reply(
+        ["The ", "answer."], usage={"prompt_tokens": 3, "completion_tokens": 2,
+                                    "total_tokens": 5}))
+    session = _session(loopback, store)
+    await session.send("question")
+    before = _export(session.conversation.id)
+    assert before[-1]["state"] == "complete" and before[-1]["content"] == "The answer."
+    return session, before
+
+
+async def test_retry_stopped_while_waiting_gives_the_reply_back(
+    loopback: LoopbackServer, store: Store
+) -> None:
+    session, before = await _finished_reply(loopback, store)
+    answer = threading.Event()
+    loopback.script("chat/completions", Reply(before=[Hold(answer)]))
+    events: list[SessionEvent] = []
+    task = asyncio.create_task(session.retry(events.append))
+    try:
+        await asyncio.to_thread(loopback.wait_for_requests, 2)
+        # While it waits, the finished reply is saved as it was.
+        assert _export(session.conversation.id)[:2] == before
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        answer.set()
+    assert _export(session.conversation.id) == before
+    restored = [e for e in events if isinstance(e, ReplyRestored)]
+    assert len(restored) == 1 and restored[0].message.content == "The answer."
+    assert session.conversation.messages[-1] is restored[0].message
+
+
+async def test_retry_stopped_mid_stream_or_failing_gives_the_reply_back(
+    loopback: LoopbackServer, store: Store
+) -> None:
+    session, before = await _finished_reply(loopback, store)
+    release = threading.Event()
+    loopback.script("chat/completions", [
+        sse_reply(["A different ", "answer"], hold=release),
+        json_reply({"error": {"message": "overloaded"}}, status=400),
+        stream_reply([sse_chunks(["half of "], done=False, finish_reason=None)[0], Drop()]),
+    ])
+    seen: list[SessionEvent] = []
+    task = asyncio.create_task(session.retry(seen.append))
+    try:
+        await _poll(lambda: any(isinstance(e, ReplyDelta) for e in seen))
+        # The attempt streams into its own row; the old one is untouched meanwhile.
+        during = _export(session.conversation.id)
+        assert during[:2] == before and during[2]["state"] == "streaming"
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        release.set()
+    assert _export(session.conversation.id) == before
+    # An error before any text, and a connection lost after some: the same.
+    for _ in range(2):
+        kept = await session.retry()
+        assert kept.content == "The answer." and kept.state is MessageState.COMPLETE
+        assert _export(session.conversation.id) == before
+    assert store.count_messages(session.conversation.id) == 2
+    # The next request carries the reply that is back.
+    loopback.script("chat/completions", sse_reply(["ok"]))
+    await session.send("next")
+    assert loopback.requests[-1].json["messages"][1] == {
+        "role": "assistant", "content": "The answer."}
+
+
+async def test_a_retry_of_a_reply_that_held_nothing_keeps_what_the_attempt_got(
+    loopback: LoopbackServer, store: Store
+) -> None:
+    loopback.script("chat/completions", [
+        json_reply({"error": {"message": "overloaded"}}, status=400),
+        stream_reply([sse_chunks(["something"], done=False, finish_reason=None)[0], Drop()]),
+    ])
+    session = _session(loopback, store)
+    await session.send("question")
+    reply = await session.retry()
+    assert (reply.content, reply.state) == ("something", MessageState.INTERRUPTED)
+    saved = _export(session.conversation.id)
+    assert [m["content"] for m in saved] == ["question", "something"]
+
+
+async def test_continue_stopped_or_failing_gives_the_reply_back(
+    loopback: LoopbackServer, store: Store
+) -> None:
+    for kind in ("openai", "mistral"):
+        loopback.script("chat/completions", sse_reply(["Cut off"], finish_reason="length"))
+        session = _session(loopback, store, kind=kind)
+        await session.send("question")
+        before = _export(session.conversation.id)
+        assert before[-1]["finish_reason"] == "length"
+        answer = threading.Event()
+        loopback.script("chat/completions", [
+            Reply(before=[Hold(answer)]),
+            json_reply({"error": {"message": "overloaded"}}, status=400),
+        ])
+        events: list[SessionEvent] = []
+        task = asyncio.create_task(session.continue_reply(events.append))
+        try:
+            await _poll(lambda: loopback.pending("chat/completions") == 1)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        finally:
+            answer.set()
+        assert _export(session.conversation.id) == before, kind
+        assert any(isinstance(e, ReplyRestored) for e in events)
+        reply = await session.continue_reply()
+        assert reply.content == "Cut off" and reply.finish_reason == "length"
+        assert _export(session.conversation.id) == before, kind
 
 
 async def test_missing_key_names_the_variable(loopback: LoopbackServer, store: Store) -> None:
@@ -340,3 +473,17 @@ def test_saved_tool_results_are_sent_and_only_missing_ones_are_made_up() -> None
         {"role": "tool", "content": TOOL_NOT_RUN, "tool_call_id": "a"},
         {"role": "user", "content": "next"},
     ]
+
+
+def test_of_two_saved_attempts_at_one_turn_only_the_later_is_sent() -> None:
+    from chatterm.conversation import Conversation, Message
+    from chatterm.wire import wire_messages
+
+    conversation = Conversation(provider="p", model="m", messages=[
+        Message(role=Role.USER, content="go"),
+        Message(role=Role.ASSISTANT, content="old answer"),
+        Message(role=Role.ASSISTANT, content="newer, cut off", state=MessageState.INTERRUPTED),
+        Message(role=Role.USER, content="next"),
+    ])
+    assert [m["content"] for m in wire_messages(conversation)] == [
+        "go", "newer, cut off", "next"]

@@ -291,6 +291,24 @@ def test_fts_index_stays_consistent(store: Store) -> None:
     assert len(store.search("finished")) == 1
 
 
+def test_remove_message_closes_the_gap_and_leaves_the_index_consistent(store: Store) -> None:
+    conv = make_conversation(store, n=5)
+    ids = [m.id for m in store.get_conversation(conv.id).messages]
+    assert store.remove_message(ids[1]) is True
+    assert store.remove_message(ids[1]) is False
+    assert [m.id for m in store.get_conversation(conv.id).messages] == [ids[0], *ids[2:]]
+    assert [store.position_of(i) for i in [ids[0], *ids[2:]]] == [0, 1, 2, 3]
+    assert store.count_messages(conv.id) == 4
+    assert sorted(hit.message_id for hit in store.search("message")) == sorted(
+        [ids[0], *ids[2:]])
+    # The next message goes after the last, with no hole and no clash.
+    store.add_message(Message(role=Role.USER, content="later", conversation_id=conv.id))
+    assert store.position_of(store.get_conversation(conv.id).messages[-1].id) == 4
+    with store.raw_connection() as conn:
+        conn.execute("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)")
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
 def test_import_refuses_existing_ids(store: Store) -> None:
     conv = make_conversation(store, n=2)
     copy = store.get_conversation(conv.id)

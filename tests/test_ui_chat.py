@@ -242,6 +242,68 @@ async def test_escape_stops_and_keeps_partial_then_continue(server: Any) -> None
         await wait_until(pilot, lambda: "a dragon." in screen_text(app), what="continued text")
 
 
+def exported(conversation_id: str) -> list[dict[str, Any]]:
+    """The messages as `show --json` prints them."""
+    import json
+
+    from chatterm.transfer import export_json
+
+    return json.loads(export_json(saved(conversation_id)))["messages"]
+
+
+@pytest.mark.parametrize("key", ["ctrl+r", "ctrl+g"])
+async def test_a_retry_or_continue_stopped_while_waiting_gives_the_reply_back(
+    server: Any, key: str
+) -> None:
+    """Finish a reply, Ctrl+R (or Ctrl+G on a reply cut at max_tokens), Esc while it
+    says "waiting…": the reply is back on screen and in the store exactly as it was."""
+    finish = "stop" if key == "ctrl+r" else "length"
+    server.script(CHAT, sse_reply(["The first ", "answer."], finish_reason=finish))
+    answer = threading.Event()
+    server.script(CHAT, Reply(before=[Hold(answer)]))
+    async with running() as (app, pilot):
+        try:
+            await type_and_send(pilot, "question")
+            await until_idle(pilot)
+            conversation_id = app.chat.conversation.id
+            before = exported(conversation_id)
+            await pilot.press(key)
+            await wait_until(pilot, lambda: len(server.requests) == 2, what="the attempt")
+            assert app.chat.busy and "waiting" in app.chat.status.text
+            await pilot.press("escape")
+            await until_idle(pilot)
+        finally:
+            answer.set()
+        assert exported(conversation_id) == before
+        [view] = replies(app)
+        assert view.message.id == before[-1]["id"]
+        assert "The first answer." in screen_text(app)
+        assert "interrupted" not in screen_text(app)
+        assert "previous reply is back" in app.chat.status.text
+        # The next prompt carries that reply.
+        server.script(CHAT, sse_reply(["ok"]))
+        await type_and_send(pilot, "next")
+        await until_idle(pilot)
+        assert server.requests[-1].json["messages"][1] == {
+            "role": "assistant", "content": "The first answer."}
+
+
+async def test_a_failed_regenerate_gives_the_reply_back(server: Any) -> None:
+    server.script(CHAT, sse_reply(["The first ", "answer."]))
+    server.script(CHAT, json_reply({"error": {"message": "overloaded"}}, status=400))
+    async with running() as (app, pilot):
+        await type_and_send(pilot, "question")
+        await until_idle(pilot)
+        before = exported(app.chat.conversation.id)
+        await pilot.press("ctrl+r")
+        await until_idle(pilot)
+        assert exported(app.chat.conversation.id) == before
+        assert "overloaded: the previous reply is back" in app.chat.status.text
+        await wait_until(pilot, lambda: "The first answer." in screen_text(app),
+                         what="the reply shown again")
+        assert len(replies(app)) == 1
+
+
 async def test_error_shows_retry_and_ctrl_r_regenerates(server: Any) -> None:
     server.script(CHAT, json_reply({"error": {"message": "Invalid API key provided",
                                                "type": "invalid_request_error"}}, status=401))

@@ -1,10 +1,10 @@
 """The conversation store: every read and write chatterm makes to its SQLite database.
 
-Positions: the messages of a conversation are numbered 0, 1, 2, … without gaps (the store
-never deletes single messages), so in a conversation of `count_messages(id)` messages the
-i-th of the last `n` loaded ones sits at position `count - n + i`. That is what
-`load_messages(before_position=...)` takes for lazy scroll-back; `position_of()` answers
-it for one message id.
+Positions: the messages of a conversation are numbered 0, 1, 2, … without gaps (a single
+message is only removed by `remove_message`, which closes the gap), so in a conversation
+of `count_messages(id)` messages the i-th of the last `n` loaded ones sits at position
+`count - n + i`. That is what `load_messages(before_position=...)` takes for lazy
+scroll-back; `position_of()` answers it for one message id.
 
 Search: a message is added to the full-text index when it leaves `streaming` (complete,
 interrupted or error), not on each partial write, so saving a growing 1 MB reply every
@@ -370,6 +370,30 @@ class Store:
                     "model = :model, provider = :provider, writer = :writer WHERE id = :id",
                     values)
             return cursor.rowcount > 0
+        return self._run(work)
+
+    def remove_message(self, message_id: str) -> bool:
+        """Delete one message (a retry that replaced it, or that was given up); the ones
+        after it move up a position. False when it is not there (any more)."""
+        def work() -> bool:
+            with database.transaction(self._conn):
+                row = self._conn.execute(
+                    "SELECT conversation_id, position FROM messages WHERE id = ?",
+                    (message_id,)).fetchone()
+                if row is None:
+                    return False
+                conversation_id, position = row
+                self._conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+                # UNIQUE(conversation_id, position) is checked row by row, so the shift
+                # goes through negative positions rather than over the next row's slot.
+                for shift in ("-position", "-position - 1"):
+                    self._conn.execute(
+                        f"UPDATE messages SET position = {shift} WHERE conversation_id = ? "
+                        "AND (position > ? OR position < 0)", (conversation_id, position))
+                self._conn.execute(
+                    "UPDATE conversations SET message_count = message_count - 1 WHERE id = ?",
+                    (conversation_id,))
+            return True
         return self._run(work)
 
     def load_messages(self, conversation_id: str, before_position: int | None,

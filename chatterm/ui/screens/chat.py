@@ -48,7 +48,7 @@ from chatterm.ui.widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from chatterm.exchange import ChatSession, SessionEvent
+    from chatterm.exchange import ChatSession, ReplyRestored, SessionEvent
     from chatterm.ui.app import ChattermApp
     from chatterm.ui.widgets.sidebar import Sidebar
 
@@ -85,6 +85,8 @@ class ChatScreen(Screen[None]):
         self._loading_older = False
         self._backlog: list[Message] = []
         self._key_check: asyncio.Task[Any] | None = None
+        # Set when the session gave back the reply a retry/continue was replacing.
+        self._gave_back = False
 
     @property
     def chat_app(self) -> ChattermApp:
@@ -311,6 +313,7 @@ class ChatScreen(Screen[None]):
 
     async def _reply(self, kind: ReplyKind, prompt: str) -> None:
         started = False
+        self._gave_back = False
         # Each blink of the prompt's cursor is a screen update of its own; a steady
         # cursor while the reply streams leaves the CPU to the reply.
         blink, self.prompt.cursor_blink = self.prompt.cursor_blink, False
@@ -329,7 +332,9 @@ class ChatScreen(Screen[None]):
             else:
                 await session.continue_reply(on_event)
         except asyncio.CancelledError:
-            if started:
+            if self._gave_back:
+                pass  # the note is up: the reply as it was before the attempt is back
+            elif started:
                 self._finish_active("stopped: the partial reply is kept (Ctrl+G continues)")
             else:
                 self._drop_pending(prompt)
@@ -390,6 +395,7 @@ class ChatScreen(Screen[None]):
             ReplyDelta,
             ReplyFailed,
             ReplyFinished,
+            ReplyRestored,
             ReplyRetrying,
             ReplyStarted,
         )
@@ -407,7 +413,7 @@ class ChatScreen(Screen[None]):
                 view.append_refusal()
             self.status.count_token()
         elif isinstance(event, ReplyStarted):
-            self._bind_started(kind, event.message)
+            self._bind_started(kind, event.message, event.replaces)
         elif isinstance(event, ReplyRetrying):
             retrying = event.retrying
             self.status.show_retry(
@@ -423,14 +429,34 @@ class ChatScreen(Screen[None]):
                 self.status.show_note(
                     "the reply was cut off: Ctrl+G continues it, Ctrl+R retries"
                 )
+        elif isinstance(event, ReplyRestored):
+            self._give_back(event)
         elif isinstance(event, ReplyFailed):
             if self._active_view is not None:
                 self._active_view.finish(event.message)
             # The reply's error, which adds close catalog matches for an unknown model.
             self.status.show_error(f"{event.message.error or event.error.message} (Ctrl+R retries)")
 
-    def _bind_started(self, kind: ReplyKind, message: Message) -> None:
-        """Tie the session's real message to the view that shows it."""
+    def _give_back(self, event: ReplyRestored) -> None:
+        """A retry or continue came to nothing: the reply is shown again as it was."""
+        self._gave_back = True
+        view, self._active_view = self._active_view, None
+        if view is not None:
+            view.set_flush_callback(None)
+            self.message_list.mount(AssistantMessage(event.message, is_last=True), after=view)
+            view.remove()
+        if event.stopped:
+            self.status.show_note("stopped: the previous reply is back as it was")
+        else:
+            self.status.show_error(
+                f"{event.error or 'the attempt failed'}: the previous reply is back (Ctrl+R "
+                "retries)")
+
+    def _bind_started(
+        self, kind: ReplyKind, message: Message, replaces: Message | None = None
+    ) -> None:
+        """Tie the session's real message to the view that shows it (for a retry, the
+        view of the reply it replaces)."""
         message_list = self.message_list
         if kind == "send" and self._pending_views:
             user_view, reply_view = self._pending_views
@@ -440,7 +466,7 @@ class ChatScreen(Screen[None]):
             reply_view.message = message
             view = reply_view
         else:
-            found = message_list.view_for_id(message.id)
+            found = message_list.view_for_id((replaces or message).id)
             if isinstance(found, AssistantMessage):
                 view = found
                 view.restart(message)
