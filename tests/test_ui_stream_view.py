@@ -4,6 +4,7 @@ ends, in the status line's token count and while waiting (Pilot + loopback serve
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,87 @@ async def test_saved_messages_with_crlf_show_line_breaks(server: Any) -> None:
         assert {"ask one", "ask two", "ask three"} <= set(lines), screen
         reasoning = app.query_one(".reasoning-text", Static)
         assert str(reasoning.render()) == "think one\nthink two"
+
+
+# ---- the status line: tokens, rate, waiting -------------------------------------------
+
+RATE = re.compile(r"([\d,]+) tokens · (\d+) tok/s")
+
+
+async def watch_status(pilot: Any, until: Any, seen: list[str], what: str) -> None:
+    """Poll the status line, noting each text it shows, until `until()`."""
+
+    def check() -> bool:
+        text = pilot.app.chat.status.text
+        if not seen or seen[-1] != text:
+            seen.append(text)
+        return bool(until())
+
+    await wait_until(pilot, check, timeout=20, what=what)
+
+
+async def test_the_live_count_is_tokens_sent_not_socket_reads(server: Any) -> None:
+    # 100 tokens a second, one per chunk: the client reads every 0.1 s, ~10 at a time.
+    sent = 180
+    server.script(CHAT, sse_reply([f"w{i} " for i in range(sent)], delay=0.01))
+    async with running() as (app, pilot):
+        await send(pilot, "count")
+        seen: list[str] = []
+        await watch_status(pilot, lambda: not app.chat.busy, seen, "the reply to end")
+        shown = [(int(m[1].replace(",", "")), int(m[2])) for t in seen if (m := RATE.search(t))]
+        assert shown, seen
+        # The rate follows the server's pace (a shared machine may slow the sender a
+        # little; one read per 0.1 s would show 10 tok/s whatever the pace).
+        counts, rates = zip(*shown, strict=True)
+        assert 40 <= rates[-1] <= 200, seen
+        assert list(counts) == sorted(counts) and counts[-1] <= sent
+        # No usage from the server: the end says the count, every token counted.
+        assert f"{sent} tokens (counted as they streamed)" in app.chat.status.text
+
+
+async def test_the_servers_own_count_is_shown_when_it_sends_one(server: Any) -> None:
+    server.script(CHAT, sse_reply(["a ", "b ", "c"],
+                                  usage={"prompt_tokens": 7, "completion_tokens": 321}))
+    async with running() as (app, pilot):
+        await send(pilot, "count")
+        await until_idle(pilot)
+        assert "7 in · 321 out" in app.chat.status.text
+
+
+async def test_a_spinner_with_the_time_waited_runs_only_while_nothing_arrives(
+    server: Any,
+) -> None:
+    import threading
+
+    from loopback import Hold, sse_chunks, stream_reply
+
+    first, more = threading.Event(), threading.Event()
+    events = sse_chunks(["one ", "two ", "three"])
+    server.script(CHAT, stream_reply([Hold(first), *events[:2], Hold(more), *events[2:]]))
+    waited = re.compile(r"^(\S) (?:2 tokens · )?waiting… (\d+\.\d) s")
+    try:
+        async with running() as (app, pilot):
+            status = app.chat.status
+            await send(pilot, "hello")
+            # Before the first token: the spinner turns and the seconds count up.
+            seen: list[str] = []
+            await watch_status(pilot, lambda: len({waited.match(t)[1] for t in seen
+                                                   if waited.match(t)}) >= 3,
+                               seen, "the spinner to turn")
+            times = [float(m[2]) for t in seen if (m := waited.match(t))]
+            assert times == sorted(times) and times[-1] > times[0], seen
+            first.set()
+            await wait_until(pilot, lambda: "streaming" in status.text, what="the tokens")
+            assert "waiting" not in status.text and status._spin_timer is None
+            # The stream goes quiet: after STALL_AFTER the spinner is back, with the count.
+            seen = []
+            await watch_status(pilot, lambda: "2 tokens · waiting…" in status.text, seen,
+                               "the stall to show")
+            more.set()
+            await until_idle(pilot)
+            # The reply is over: no timer of the status line is left running.
+            assert status._spin_timer is None and status._stall_timer is None
+            assert "waiting" not in status.text
+    finally:
+        first.set()
+        more.set()

@@ -198,6 +198,8 @@ class StreamAssembler:
             # The chunk's own content is kept before reporting the error (OpenRouter
             # sends both in one chunk).
             self._raise(chunk)
+        if delta.content or delta.reasoning or delta.refusal:
+            delta.chunks = 1
         return delta
 
     def _apply_choice(self, choice: dict[str, Any], delta: Delta) -> None:

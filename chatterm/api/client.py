@@ -104,6 +104,7 @@ def _merge(into: Delta, delta: Delta) -> None:
     into.content += delta.content
     into.reasoning += delta.reasoning
     into.refusal += delta.refusal
+    into.chunks += delta.chunks
 
 
 def _has_text(delta: Delta) -> bool:

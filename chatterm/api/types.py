@@ -66,6 +66,11 @@ class Delta:
     content: str = ""
     reasoning: str = ""
     refusal: str = ""
+    chunks: int = field(default=0, compare=False)
+    """How many of the server's chunks with text this delta holds. Servers send one
+    token per chunk, and a paced read merges ~10 of them into one delta, so this (not
+    the number of deltas) is what a live token count adds up. 0 for a reply that
+    arrived whole."""
 
 
 @dataclass(slots=True)

@@ -411,7 +411,7 @@ class ChatScreen(Screen[None]):
                 view.append_reasoning()
             if delta.refusal:
                 view.append_refusal()
-            self.status.count_token()
+            self.status.count_tokens(delta.chunks)
         elif isinstance(event, ReplyStarted):
             self._bind_started(kind, event.message, event.replaces)
         elif isinstance(event, ReplyRetrying):

@@ -22,6 +22,13 @@ clock: Callable[[], float] = time.monotonic
 RATE_REFRESH = 0.5
 RATE_FALLBACK = 1.0
 
+# While nothing arrives (before the first token, or a stream that went quiet for
+# STALL_AFTER seconds) a spinner and the seconds waited are redrawn every SPIN_INTERVAL.
+# It runs only then: idle, and while tokens flow, it costs nothing.
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+SPIN_INTERVAL = 0.1
+STALL_AFTER = 1.5
+
 
 def format_count(value: int) -> str:
     return f"{value:,}"
@@ -55,6 +62,11 @@ class StatusBar(Horizontal):
         self._countdown_end = 0.0
         self._countdown_text = ""
         self._countdown_timer: Timer | None = None
+        self._spin_timer: Timer | None = None
+        self._spin_frame = 0
+        self._spin_since = 0.0
+        self._last_token_at = 0.0
+        self._stall_timer: Timer | None = None
         self.provider = ""
         self.model = ""
 
@@ -94,20 +106,56 @@ class StatusBar(Horizontal):
         self._tokens = 0
         self._first_token_at = None
         self._started_at = clock()
-        self._left(Content.assemble(("waiting…", "$warning"), ("  Esc stops", "$foreground-muted")))
+        self._spin(self._started_at)
 
-    def count_token(self) -> None:
-        """One delta arrived. The rate is redrawn by `reply_drawn`, or after
-        RATE_FALLBACK seconds without one: each redraw of its own is a frame."""
-        now = clock()
-        self._tokens += 1
+    @property
+    def tokens(self) -> int:
+        """Tokens counted so far in this reply (the server's chunks with text)."""
+        return self._tokens
+
+    def count_tokens(self, count: int = 1) -> None:
+        """`count` tokens arrived (one paced read brings ~10). The rate is redrawn by
+        `reply_drawn`, or after RATE_FALLBACK seconds without one: each redraw of its
+        own is a frame."""
+        now = self._last_token_at = clock()
+        self._tokens += count
         if self.state != "streaming":
             self._stop_countdown()
             self.state = "streaming"
             self._first_token_at = now
             self._draw_rate(now)
-        elif now - self._last_drawn >= RATE_FALLBACK:
+            # Whether the stream went quiet: a check every 0.5 s, no redraw unless so.
+            self._stall_timer = self.set_interval(STALL_AFTER / 3, self._check_stall)
+        elif self._spin_timer is not None or now - self._last_drawn >= RATE_FALLBACK:
+            self._stop_spinner()
             self._draw_rate(now)
+
+    # ---- the spinner: only while nothing arrives ---------------------------------------
+
+    def _spin(self, since: float) -> None:
+        self._stop_spinner()
+        self._spin_since = since
+        self._draw_spinner()
+        self._spin_timer = self.set_interval(SPIN_INTERVAL, self._draw_spinner)
+
+    def _draw_spinner(self) -> None:
+        self._spin_frame = (self._spin_frame + 1) % len(SPINNER)
+        waited = clock() - self._spin_since
+        parts: list[str | tuple[str, str]] = [(f"{SPINNER[self._spin_frame]} ", "$warning")]
+        if self.state == "streaming":
+            parts.append(f"{format_count(self._tokens)} tokens · ")
+        parts += [("waiting…", "$warning"), f" {waited:.1f} s",
+                  ("  Esc stops", "$foreground-muted")]
+        self._left(Content.assemble(*parts))
+
+    def _check_stall(self) -> None:
+        if self._spin_timer is None and clock() - self._last_token_at >= STALL_AFTER:
+            self._spin(self._last_token_at)
+
+    def _stop_spinner(self) -> None:
+        if self._spin_timer is not None:
+            self._spin_timer.stop()
+            self._spin_timer = None
 
     def reply_drawn(self) -> None:
         """The reply is being redrawn: update the rate in the same frame, if it is due."""
@@ -148,12 +196,20 @@ class StatusBar(Horizontal):
         )
 
     def _stop_countdown(self) -> None:
+        """Stop every timer of the left side (countdown, spinner, stall check)."""
         if self._countdown_timer is not None:
             self._countdown_timer.stop()
             self._countdown_timer = None
+        self._stop_spinner()
+        if self._stall_timer is not None:
+            self._stall_timer.stop()
+            self._stall_timer = None
 
     def show_done(self, summary: str = "") -> None:
+        """`summary`: the server's usage. Without one, the count made while streaming."""
         self._stop_countdown()
+        if not summary and self.state == "streaming" and self._tokens:
+            summary = f"{format_count(self._tokens)} tokens (counted as they streamed)"
         self.state = "idle"
         self._left(Content.styled(summary, "$foreground-muted") if summary else "")
 
