@@ -525,6 +525,12 @@ def file_rows(loop: LoopbackServer, root: Path) -> list[Row]:
     data_file_row("schema migration fails half-way", unchanged, seed=True,
                   command=[sys.executable, "-c", FAILING_MIGRATION, "list"])
 
+    def wal_directory(path: Path) -> None:
+        path.with_name(path.name + "-wal").mkdir()
+
+    data_file_row("a directory where the -wal file goes", wal_directory, seed=True)
+    rows.extend(read_only_rows(loop, root))
+
     rows.append(lock_row(loop, root))
 
     conv_export = json.dumps({"format": "chatterm", "version": 1, "id": "imp1",
@@ -558,6 +564,36 @@ def file_rows(loop: LoopbackServer, root: Path) -> list[Row]:
         rows.append(Row(name, f"{run.code}: {shorten(lines[-1].removeprefix('chatterm: '))}",
                         "-", saved, "no", f"{run.peak_rss_kb / 1024:.0f} MB"))
     return rows
+
+
+def read_only_rows(loop: LoopbackServer, root: Path) -> list[Row]:
+    """`list` and `ask` with the data dir on a read-only bind mount (needs root)."""
+    home, env = seeded_home(loop, root)
+    data = home / "data"
+    source = home / "data-source"
+    data.rename(source)
+    data.mkdir()
+    names = ("data dir on a read-only mount: list", "data dir on a read-only mount: ask")
+    if subprocess.run(["mount", "--bind", str(source), str(data)],
+                      capture_output=True).returncode != 0:
+        return [Row(name, "skipped: cannot bind-mount here (needs root)", "-", "-", "-", "-")
+                for name in names]
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(data)], check=True)
+        before = (data / "chatterm.db").read_bytes()
+        rows = []
+        for name, args in zip(names, (["list"], ["ask", "hi"]), strict=True):
+            run = cli(env, *args)
+            lines = run.stderr.strip().splitlines() or [
+                f"(stdout: {run.stdout.decode().count(chr(10))} lines)"]
+            line = lines[-1].removeprefix("chatterm: ").replace(str(data), "<data dir>")
+            same = (data / "chatterm.db").read_bytes() == before
+            rows.append(Row(name, f"{run.code}: {shorten(line)}", "-",
+                            "file unchanged" if same else "FILE CHANGED",
+                            "no" if same else "yes", "-"))
+        return rows
+    finally:
+        subprocess.run(["umount", str(data)], check=False)
 
 
 def lock_row(loop: LoopbackServer, root: Path) -> Row:

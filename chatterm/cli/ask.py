@@ -148,7 +148,7 @@ def run_ask(args: argparse.Namespace) -> int:
         # Reading an earlier conversation is fine; nothing of this exchange is written.
         store = None
         if args.continue_last or args.conversation is not None:
-            with open_store(create=False) as reader:
+            with open_store(read_only=True) as reader:
                 conversation = pick_conversation(args, config, reader)
         else:
             conversation = pick_conversation(args, config, None)

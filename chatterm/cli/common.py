@@ -23,12 +23,16 @@ def load_config() -> Config:
 
 
 @contextmanager
-def open_store(*, create: bool = True) -> Iterator[Store]:
-    """The store. With `create=False` (commands that only read, or change what exists)
-    a missing database stays missing: an empty one in memory stands in for it."""
+def open_store(*, create: bool = True, read_only: bool = False) -> Iterator[Store]:
+    """The store. With `create=False` (commands that change what exists) a missing
+    database stays missing: an empty one in memory stands in for it. `read_only` is for
+    commands that only read: it also creates nothing and works on a read-only mount."""
     from chatterm.store import Store
 
-    store = Store.open() if create else Store.open_existing()
+    if read_only:
+        store = Store.open(read_only=True)
+    else:
+        store = Store.open() if create else Store.open_existing()
     try:
         yield store
     finally:

@@ -28,7 +28,7 @@ def run(command: str, args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     out = Out()
-    with open_store(create=False) as store:
+    with open_store(read_only=True) as store:
         summaries = store.list_conversations(limit=args.limit)
     if args.json:
         out.json([
@@ -57,7 +57,7 @@ def _show(args: argparse.Namespace) -> int:
     from chatterm.transfer import export_json
 
     out = Out()
-    with open_store(create=False) as store:
+    with open_store(read_only=True) as store:
         conversation = store.get_conversation(store.resolve_id(args.id))
     if args.json:
         out.write(export_json(conversation))
@@ -97,7 +97,7 @@ def _heading(message: Message) -> str:
 def _search(args: argparse.Namespace) -> int:
     out = Out()
     query = " ".join(args.query)
-    with open_store(create=False) as store:
+    with open_store(read_only=True) as store:
         hits = store.search(query, limit=args.limit)
     if args.json:
         out.json([
@@ -138,7 +138,7 @@ def _highlight(snippet: str, start: str, end: str) -> str:
 def _export(args: argparse.Namespace) -> int:
     from chatterm.transfer import export_json, export_markdown, write_atomically
 
-    with open_store(create=False) as store:
+    with open_store(read_only=True) as store:
         conversation = store.get_conversation(store.resolve_id(args.id))
     text = export_json(conversation) if args.format == "json" else export_markdown(conversation)
     if args.output:

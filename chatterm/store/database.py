@@ -7,13 +7,22 @@ a brand new, empty one), so a foreign or newer file is never modified.
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import sqlite3
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
 from chatterm import locations
 from chatterm.errors import StoreError
-from chatterm.store.files import create_private_file, looks_like_sqlite, tighten_database_files
+from chatterm.store import failures
+from chatterm.store.files import (
+    SIDE_FILE_SUFFIXES,
+    create_private_file,
+    looks_like_sqlite,
+    tighten_database_files,
+)
 from chatterm.store.schema import APPLICATION_ID
 
 BUSY_TIMEOUT_MS = 5000
@@ -23,21 +32,18 @@ CACHE_KIB = 32768
 def connect(path: Path, newest_known_version: int) -> sqlite3.Connection:
     """A connection to the chatterm database at `path`, created if missing."""
     _prepare_location(path)
+    check_side_files(path)
     if path.exists():
-        if not path.is_file():
-            raise StoreError(f"{path} is not a regular file; chatterm cannot keep its data there")
-        try:
-            ours = looks_like_sqlite(path)
-        except OSError as exc:
-            raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
-        if not ours:
-            raise StoreError(
-                f"{path} is not a chatterm database (not an SQLite file); it was left untouched"
-            )
+        _check_regular_sqlite(path)
+        _check_writable(path)
     else:
         try:
             create_private_file(path)
         except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise StoreError(
+                    f"cannot create {path}: the data directory is read-only "
+                    f"({exc.strerror or exc})") from exc
             raise StoreError(f"cannot create {path}: {exc.strerror or exc}") from exc
     tighten_database_files(path)
     try:
@@ -74,14 +80,99 @@ def connect(path: Path, newest_known_version: int) -> sqlite3.Connection:
     return conn
 
 
+def connect_read_only(path: Path, newest_known_version: int) -> sqlite3.Connection | None:
+    """A connection that cannot write, for commands that only read; None if no database.
+
+    Nothing is created, chmod-ed or recovered, so this works on a read-only mount and in
+    a data dir chatterm may not write to.
+    """
+    check_side_files(path)
+    if not path.exists():
+        return None
+    _check_regular_sqlite(path)
+    if path.stat().st_size == 0:
+        return None  # SQLite treats an empty file as a new, empty database
+    conn = _open_uri(path, "mode=ro")
+    try:
+        try:
+            _check_ownership(conn, path, newest_known_version)
+        except StoreError as exc:
+            if not isinstance(exc.__cause__, sqlite3.Error) or \
+                    failures.kind_of(exc.__cause__) is not failures.Kind.CANNOT_OPEN or \
+                    os.access(path.parent, os.W_OK):
+                raise
+            # A WAL database needs its -shm file, which a read-only directory cannot
+            # hold. Nobody can be writing through such a directory, so SQLite may read
+            # the file as immutable (no locks, no -shm).
+            conn.close()
+            conn = _open_uri(path, "immutable=1")
+            _check_ownership(conn, path, newest_known_version)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        conn.execute("PRAGMA query_only = 1")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise translate(exc, path) from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _open_uri(path: Path, options: str) -> sqlite3.Connection:
+    uri = f"file:{urllib.parse.quote(str(path.absolute()))}?{options}"
+    try:
+        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
+                               timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        raise translate(exc, path) from exc
+
+
+def check_side_files(path: Path) -> None:
+    """SQLite's -wal/-shm/-journal must be files; anything else would read as corruption."""
+    for suffix in SIDE_FILE_SUFFIXES:
+        side = path.with_name(path.name + suffix)
+        if side.exists() and not side.is_file():
+            what = "a directory" if side.is_dir() else "not a regular file"
+            raise StoreError(
+                f"{side} is {what}; SQLite keeps the {suffix[1:]} file of {path.name} "
+                f"there, so move it away (the database itself was left untouched)")
+
+
+def _check_regular_sqlite(path: Path) -> None:
+    if not path.is_file():
+        raise StoreError(f"{path} is not a regular file; chatterm cannot keep its data there")
+    try:
+        ours = looks_like_sqlite(path)
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if not ours:
+        raise StoreError(
+            f"{path} is not a chatterm database (not an SQLite file); it was left untouched"
+        )
+
+
+def _check_writable(path: Path) -> None:
+    # SQLite would open such a file read-only without a word and fail later with
+    # "unable to open database file"; say what is wrong before that.
+    for target in (path, path.parent):
+        if not os.access(target, os.W_OK):
+            raise StoreError(
+                f"cannot write {path}: {'the file' if target == path else 'its directory'} "
+                f"is read-only; reading commands (list, show, search, export) still work")
+
+
 def _prepare_location(path: Path) -> None:
     parent = path.parent
+    existed = parent.is_dir()
     try:
-        if path == locations.database_file() or not parent.exists():
+        if path == locations.database_file() or not existed:
             # Only our own data dir is tightened; a directory the user named (say /tmp)
             # keeps its permissions.
             locations.ensure_private_dir(parent)
     except OSError as exc:
+        if existed:
+            return  # tightening is best effort; _check_writable names a read-only dir
         raise StoreError(f"cannot create the data directory {parent}: {exc.strerror or exc}") \
             from exc
 
@@ -101,9 +192,11 @@ def _check_ownership(conn: sqlite3.Connection, path: Path, newest_known_version:
         finally:
             conn.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
-        raise StoreError(
-            f"{path} is corrupt or not a chatterm database ({exc}); it was left untouched"
-        ) from exc
+        if failures.kind_of(exc) is failures.Kind.CORRUPT:
+            raise StoreError(
+                f"{path} is corrupt or not a chatterm database ({exc}); it was left "
+                f"untouched — {failures.DOCTOR_HINT}") from exc
+        raise translate(exc, path) from exc
     if app_id == 0 and version == 0 and not tables:
         return  # a new, empty database
     if app_id != APPLICATION_ID:
@@ -121,21 +214,8 @@ def _check_ownership(conn: sqlite3.Connection, path: Path, newest_known_version:
 
 
 def translate(exc: sqlite3.Error, path: Path) -> StoreError:
-    """One readable line for an SQLite failure, naming the file."""
-    text = str(exc)
-    lowered = text.lower()
-    if "locked" in lowered or "busy" in lowered:
-        return StoreError(
-            f"{path} stayed locked by another process for "
-            f"{BUSY_TIMEOUT_MS // 1000} s; try again"
-        )
-    if "malformed" in lowered or "not a database" in lowered:
-        return StoreError(f"{path} is corrupt ({text}); it was left as it is")
-    if "full" in lowered:
-        return StoreError(f"cannot write {path}: the disk is full")
-    if "readonly" in lowered or "read-only" in lowered:
-        return StoreError(f"cannot write {path}: it is read-only")
-    return StoreError(f"database error in {path}: {text}")
+    """One readable line for an SQLite failure, naming the file (see failures.py)."""
+    return failures.translate(exc, path)
 
 
 @contextlib.contextmanager

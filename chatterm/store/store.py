@@ -34,7 +34,7 @@ from chatterm.conversation import (
     SearchHit,
 )
 from chatterm.errors import StoreError, UsageError
-from chatterm.store import database, fts, rows, schema, writers
+from chatterm.store import database, failures, fts, rows, schema, writers
 
 T = TypeVar("T")
 
@@ -58,21 +58,30 @@ SEARCH_WINDOW = 1000
 class Store:
     """A connection to the database; safe to share between threads (calls are serialised)."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, read_only: bool = False) -> None:
         self._conn = conn
         self.path = path
+        self.read_only = read_only
         self._lock = threading.RLock()
         self._writer = writers.WriterLock(path)
         self._closed = False
+        # Set once SQLite reports corruption: from then on nothing is written (see _run).
+        self._damage: str | None = None
 
     # ---- opening and closing -----------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path | None = None, *,
+    def open(cls, path: Path | None = None, *, read_only: bool = False,
              migrations: Sequence[schema.Migration] | None = None) -> Store:
-        """Open (creating or upgrading) the database; `migrations` is for tests only."""
+        """Open (creating or upgrading) the database; `migrations` is for tests only.
+
+        `read_only` is for commands that only read: nothing on disk is created or changed
+        (it works on a read-only mount), and a missing database reads as an empty one.
+        """
         path = Path(path) if path is not None else locations.database_file()
         steps = schema.MIGRATIONS if migrations is None else migrations
+        if read_only:
+            return cls._open_read_only(path, steps)
         conn = database.connect(path, schema.latest_version(steps))
         try:
             schema.migrate(conn, path, steps)
@@ -104,12 +113,27 @@ class Store:
             raise
         return cls(conn, path)
 
+    @classmethod
+    def _open_read_only(cls, path: Path, steps: Sequence[schema.Migration]) -> Store:
+        conn = database.connect_read_only(path, schema.latest_version(steps))
+        if conn is None:
+            # No database yet: an empty one in memory answers every read, and no file
+            # appears on disk just because someone listed or searched.
+            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            schema.migrate(conn, path, steps)
+        elif schema.user_version(conn) < schema.latest_version(steps):
+            # The reading code knows only the newest schema: upgrade first, which needs
+            # write access (and says so, in one line, on a read-only mount).
+            conn.close()
+            return cls.open(path, migrations=steps)
+        return cls(conn, path, read_only=True)
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
             try:
-                if self._writer.token is not None:
+                if self._writer.token is not None and self._damage is None:
                     # Our own streams end here: what was saved is kept, as interrupted.
                     with database.transaction(self._conn):
                         self._conn.execute(
@@ -130,6 +154,9 @@ class Store:
 
     def recover_interrupted(self) -> int:
         """Mark streaming messages whose writer is gone as interrupted; returns how many."""
+        if self.read_only:
+            return 0
+
         def work() -> int:
             tokens = [row[0] for row in self._conn.execute(
                 "SELECT DISTINCT writer FROM messages WHERE state = 'streaming'")]
@@ -144,13 +171,13 @@ class Store:
                             "WHERE state = 'streaming' AND writer IS ?", (token,)).rowcount
             writers.sweep(self.path)
             return changed
-        return self._run(work)
+        return self._write(work)
 
     # ---- conversations -----------------------------------------------------------------
 
     def create_conversation(self, conv: Conversation) -> None:
         """Insert `conv` and any messages it already holds."""
-        self._run(lambda: self._insert_whole(conv))
+        self._write(lambda: self._insert_whole(conv))
 
     def import_conversation(self, conv: Conversation) -> None:
         """Insert a whole conversation in one transaction: all of it or nothing.
@@ -161,7 +188,7 @@ class Store:
         for message in conv.messages:
             if message.state is MessageState.STREAMING:
                 message.state = MessageState.INTERRUPTED
-        self._run(lambda: self._insert_whole(conv))
+        self._write(lambda: self._insert_whole(conv))
 
     def _insert_whole(self, conv: Conversation) -> None:
         conv_values = rows.conversation_values(conv)
@@ -232,7 +259,7 @@ class Store:
                     "updated_at = max(updated_at, :updated_at) WHERE id = :id", values)
             if cursor.rowcount == 0:
                 raise self._unknown(conv.id)
-        self._run(work)
+        self._write(work)
 
     def rename_conversation(self, conversation_id: str, title: str) -> None:
         def work() -> None:
@@ -241,7 +268,7 @@ class Store:
                     "UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
             if cursor.rowcount == 0:
                 raise self._unknown(conversation_id)
-        self._run(work)
+        self._write(work)
 
     def delete_conversation(self, conversation_id: str) -> None:
         """Delete a conversation and (by cascade) its messages and their index entries."""
@@ -251,7 +278,7 @@ class Store:
                     "DELETE FROM conversations WHERE id = ?", (conversation_id,))
             if cursor.rowcount == 0:
                 raise self._unknown(conversation_id)
-        self._run(work)
+        self._write(work)
 
     def get_conversation(self, conversation_id: str, *,
                          last_n: int | None = None) -> Conversation:
@@ -350,7 +377,7 @@ class Store:
                         "INSERT INTO messages_fts(rowid, content, reasoning) VALUES (?, ?, ?)",
                         (seq, values["content"], values["reasoning"]))
             return int(position)
-        return self._run(work)
+        return self._write(work)
 
     def update_message(self, message: Message) -> bool:
         """Save a message's changing fields; cheap enough for every partial write of a stream.
@@ -370,7 +397,7 @@ class Store:
                     "model = :model, provider = :provider, writer = :writer WHERE id = :id",
                     values)
             return cursor.rowcount > 0
-        return self._run(work)
+        return self._write(work)
 
     def remove_message(self, message_id: str) -> bool:
         """Delete one message (a retry that replaced it, or that was given up); the ones
@@ -418,7 +445,7 @@ class Store:
             cursor = self._conn.execute(
                 f"SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? "
                 "AND position < ? ORDER BY position", (conversation_id, before))
-            return [rows.message_from_row(row) for row in cursor]
+            return self._as_recovered([rows.message_from_row(row) for row in cursor])
         # Walk the (conversation_id, position) index backwards and stop after `limit`.
         cursor = self._conn.execute(
             f"SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? "
@@ -426,7 +453,19 @@ class Store:
             (conversation_id, before, max(0, limit)))
         found = [rows.message_from_row(row) for row in cursor]
         found.reverse()
-        return found
+        return self._as_recovered(found)
+
+    def _as_recovered(self, messages: list[Message]) -> list[Message]:
+        """Read-only stores cannot run recover_interrupted, so they show its outcome."""
+        if not self.read_only:
+            return messages
+        for message in messages:
+            if message.state is MessageState.STREAMING:
+                row = self._conn.execute("SELECT writer FROM messages WHERE id = ?",
+                                         (message.id,)).fetchone()
+                if row is None or not writers.is_alive(self.path, row[0]):
+                    message.state = MessageState.INTERRUPTED
+        return messages
 
     # ---- search ------------------------------------------------------------------------
 
@@ -485,7 +524,25 @@ class Store:
             try:
                 return work()
             except sqlite3.Error as exc:
-                raise database.translate(exc, self.path) from exc
+                error = database.translate(exc, self.path)
+                if isinstance(error, failures.DamagedDatabase):
+                    # Writing on top of a damaged b-tree can spread the damage (page
+                    # 100 broken: an insert turned a readable file into one that
+                    # integrity_check itself fails on), so this process stops writing.
+                    self._damage = str(exc)
+                raise error from exc
+
+    def _write(self, work: Callable[[], T]) -> T:
+        """`_run` for work that writes: refused once the file is known to be damaged.
+
+        Every write method runs ONE transaction (database.transaction), so a failure at
+        any point rolls all of it back.
+        """
+        if self.read_only:
+            raise StoreError(f"{self.path} was opened read-only; nothing can be saved")
+        if self._damage is not None:
+            raise failures.DamagedDatabase(failures.damaged_message(self.path, self._damage))
+        return self._run(work)
 
     @contextmanager
     def raw_connection(self) -> Iterator[sqlite3.Connection]:
