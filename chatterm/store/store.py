@@ -421,7 +421,7 @@ class Store:
                     "UPDATE conversations SET message_count = message_count - 1 WHERE id = ?",
                     (conversation_id,))
             return True
-        return self._run(work)
+        return self._write(work)
 
     def load_messages(self, conversation_id: str, before_position: int | None,
                       limit: int) -> list[Message]:
