@@ -243,11 +243,16 @@ def parse_models_response(
 # ---- merging ------------------------------------------------------------------------------
 
 
-def merge_models(catalog: list[ModelInfo], live: list[ModelInfo] | None) -> list[ModelInfo]:
+def merge_models(catalog: list[ModelInfo], live: list[ModelInfo] | None, *,
+                 flag_missing: bool = True) -> list[ModelInfo]:
     """Catalog entries kept (flagged when a live list lacks them), new live chat models added.
 
-    `live` None means no live list was obtained, so nothing can be flagged missing.
+    A catalog entry is flagged `missing_live` only when a live list was actually read and
+    names models: `live` None (none obtained) or empty (an answer that lists nothing)
+    says nothing about what the server lacks. `flag_missing=False` merges without flags,
+    for a list shown before this session has heard from the server.
     """
+    flag = flag_missing and bool(live)
     live_by_id = {m.id: m for m in live or []}
     merged: list[ModelInfo] = []
     for entry in catalog:
@@ -258,7 +263,7 @@ def merge_models(catalog: list[ModelInfo], live: list[ModelInfo] | None) -> list
             copy.name = seen.name or copy.name
             copy.context_length = seen.context_length or copy.context_length
             copy.missing_live = False
-        elif live is not None:
+        elif flag:
             copy.missing_live = True
         merged.append(copy)
     known = {m.id for m in catalog}

@@ -258,7 +258,11 @@ def test_merge_without_live_list_flags_nothing() -> None:
     merged = merge_models(catalog, None)
     assert [m.to_dict() for m in merged] == [m.to_dict() for m in catalog]
     assert merged[0] is not catalog[0]
-    assert all(m.missing_live for m in merge_models(catalog, []))
+    # An answer that lists nothing says nothing about what the server lacks.
+    assert not any(m.missing_live for m in merge_models(catalog, []))
+    live = [ModelInfo("gpt-4o", "OpenAI", "aimlapi", source="live")]
+    assert any(m.missing_live for m in merge_models(catalog, live))
+    assert not any(m.missing_live for m in merge_models(catalog, live, flag_missing=False))
 
 
 def test_to_dict_has_the_json_fields() -> None:

@@ -251,7 +251,12 @@ async def test_cached_live_list_shows_before_the_server_answers(loopback: Any) -
     async with app.run_test(size=(100, 40)) as pilot:
         await wait_until(pilot, lambda: app.screen is second, what="picker")
         assert any(row.startswith("  acme/rocket-1") for row in rows(second))
+        # Until this session hears from the server, an old cached list flags nothing.
+        assert not any("not in the live list" in row for row in rows(second))
         release.set()
+        await wait_until(pilot, lambda: "live list loaded" in note(second), what="live list")
+        await wait_until(pilot, lambda: any("not in the live list" in row
+                                            for row in rows(second)), what="flags")
 
 
 async def test_a_provider_without_its_key_lists_the_catalog_and_says_why(
@@ -265,4 +270,5 @@ async def test_a_provider_without_its_key_lists_the_catalog_and_says_why(
         await wait_until(pilot, lambda: note(picker).startswith("no API key"), what="note")
         assert "AIMLAPI_API_KEY" in note(picker)
         assert len(rows(picker)) > 10
+        assert not any("not in the live list" in row for row in rows(picker))
     assert loopback.requests == []  # no pointless 401 round trip

@@ -185,7 +185,10 @@ class CatalogModelSource:
         from chatterm.catalog import builtin_catalog, merge_models, read_cache
 
         found = read_cache(provider.name, base_url=provider.base_url)
-        return merge_models(builtin_catalog(provider.name), found[1] if found else None)
+        # Shown before the server has answered this session: a cached list may be old, so
+        # no row is called missing from it until the live answer comes.
+        return merge_models(builtin_catalog(provider.name), found[1] if found else None,
+                            flag_missing=False)
 
     async def live(self, provider: ProviderConfig) -> ModelListing:
         from chatterm.config import resolve_api_key
