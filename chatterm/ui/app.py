@@ -27,6 +27,7 @@ from chatterm.ui.launch import (
     open_saved,
 )
 from chatterm.ui.screens.chat import ChatScreen
+from chatterm.ui.screens.reveal import REVEAL_BEFORE
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
     from chatterm.exchange import ClientPool
 
 CSS_FILE = Path(__file__).with_name("chatterm.tcss")
-# Opening a search hit mounts at most this many messages to include it.
-MAX_REVEAL_PAGE = 300
 STREAM_READ_INTERVAL = 0.1
 """Seconds between socket reads of a streaming reply (see chatterm.api.paced). The
 reply widget paints at most every 0.25 s, so reading more often only costs wake-ups;
@@ -205,10 +204,10 @@ class ChattermApp(App[int]):
         try:
             page = FIRST_PAGE
             if message_id is not None:
-                # Mount enough to include the hit, within reason; older hits need scrolling.
+                # Load from just above the hit to the end; only a window is mounted.
                 total = self.store.count_messages(conversation_id)
                 from_end = total - self.store.position_of(message_id)
-                page = max(FIRST_PAGE, min(from_end + 5, MAX_REVEAL_PAGE))
+                page = max(FIRST_PAGE, from_end + REVEAL_BEFORE)
             opened = open_saved(self.store, conversation_id, page)
         except ChattermError as error:
             self.notify(neutralise(error.message), severity="error", markup=False)

@@ -30,6 +30,10 @@ class OlderMessagesWanted(Message):
     """The user scrolled to the top of the message list and earlier messages exist."""
 
 
+class NewerMessagesWanted(Message):
+    """The user scrolled to the bottom of a window of messages that is not the end."""
+
+
 class ConversationChanged(Message):
     """A conversation was created, renamed, deleted or got a new reply: lists should refresh."""
 

@@ -27,11 +27,13 @@ from chatterm.sanitize import neutralise
 from chatterm.ui.events import (
     ConversationChanged,
     MessageActionRequested,
+    NewerMessagesWanted,
     OlderMessagesWanted,
     PromptSubmitted,
 )
 from chatterm.ui.keys import keys_for
 from chatterm.ui.launch import FIRST_PAGE, OpenedConversation
+from chatterm.ui.screens.reveal import hit_window, keep_last_page, load_newer, show_hit
 from chatterm.ui.widgets.message_view import (
     AssistantMessage,
     MessageList,
@@ -84,6 +86,8 @@ class ChatScreen(Screen[None]):
         self._active_view: AssistantMessage | None = None
         self._loading_older = False
         self._backlog: list[Message] = []
+        # Loaded messages below the mounted ones (a chat opened at a search hit).
+        self.newer_messages: list[Message] = []
         self._key_check: asyncio.Task[Any] | None = None
         # Set when the session gave back the reply a retry/continue was replacing.
         self._gave_back = False
@@ -163,7 +167,7 @@ class ChatScreen(Screen[None]):
 
     # ---- showing a conversation --------------------------------------------------------
 
-    def _show_conversation(self) -> None:
+    def _show_conversation(self, reveal: str | None = None) -> None:
         conversation = self.conversation
         self.session = None
         self._refresh_title()
@@ -174,19 +178,23 @@ class ChatScreen(Screen[None]):
         # The newest few are mounted now, the rest of the loaded page just after the
         # first frame: a long chat shows (and takes input) before its history is laid out.
         messages = conversation.messages
-        cut = len(messages) - self._first_paint_count(messages)
+        # At a search hit, only a window around it (see reveal.py).
+        window = hit_window(messages, reveal, self.app.size.height) if reveal else None
+        cut, end = window or (len(messages) - self._first_paint_count(messages), len(messages))
         self._backlog = list(messages[:cut])
+        self.newer_messages = list(messages[end:])
+        message_list.has_newer = bool(self.newer_messages)
         last_reply = _last_reply_index(messages)
         views: list[MessageView] = [
             view_for(message, is_last=index == last_reply)
-            for index, message in enumerate(messages[cut:], start=cut)
+            for index, message in enumerate(messages[cut:end], start=cut)
         ]
         if not self._has_older():
             views[:0] = self._system_view()
         message_list.has_older = self._has_older()
         if views:
             message_list.mount_all(views)
-        message_list.anchor()
+        message_list.anchor(not self.newer_messages)
         if self._backlog:
             self.call_after_refresh(self._backfill)
         self._check_key()
@@ -233,7 +241,7 @@ class ChatScreen(Screen[None]):
     async def _switch_to(self, opened: OpenedConversation, reveal: str | None) -> None:
         await self.stop_and_wait()
         self.opened = opened
-        self._show_conversation()
+        self._show_conversation(reveal)
         self.prompt.focus()
         self.post_message(ConversationChanged(opened.conversation.id))
         if reveal is not None:
@@ -286,6 +294,7 @@ class ChatScreen(Screen[None]):
         if not self.conversation.model:
             self.status.show_error("no model chosen: press Ctrl+O to pick one")
             return False
+        self._show_end()
         self.prompt.clear()
         user_view = UserMessage(Message(role=Role.USER, content=text), classes="user")
         reply = Message(
@@ -304,7 +313,14 @@ class ChatScreen(Screen[None]):
         self._start_reply("send", text)
         return True
 
+    def _show_end(self) -> None:
+        """A reply goes at the end: a window around a search hit makes way for the end."""
+        if self.newer_messages:
+            keep_last_page(self.opened, FIRST_PAGE)
+            self._show_conversation()
+
     def _start_reply(self, kind: ReplyKind, prompt: str = "") -> None:
+        self._show_end()
         self.status.show_waiting()
         self.reply_worker = self.run_worker(
             partial(self._reply, kind, prompt), group="reply", exclusive=True,
@@ -610,16 +626,13 @@ class ChatScreen(Screen[None]):
         self.chat_app.open_conversation(event.conversation_id, event.message_id)
 
     def reveal(self, message_id: str) -> None:
-        """Scroll to a message (a search hit) and focus it, if it is mounted."""
-        view = self.message_list.view_for_id(message_id)
-        if view is None:
-            return
+        """Scroll to a message (a search hit), highlight and focus it, if it is mounted."""
+        show_hit(self, message_id)
 
-        def go() -> None:
-            self.message_list.scroll_to_widget(view, animate=False, top=True)
-            view.focus(scroll_visible=False)
-
-        self.call_after_refresh(go)
+    @on(NewerMessagesWanted)
+    def _on_newer_wanted(self, event: NewerMessagesWanted) -> None:
+        event.stop()
+        load_newer(self)
 
     # ---- conversation actions ------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from textual.widgets import Static
 
 from chatterm.conversation import Message, MessageState, Role, Usage
 from chatterm.sanitize import StreamNeutraliser, neutralise
-from chatterm.ui.events import MessageActionRequested, OlderMessagesWanted
+from chatterm.ui.events import MessageActionRequested, NewerMessagesWanted, OlderMessagesWanted
 from chatterm.ui.widgets.single_layout import SingleLayout
 
 if TYPE_CHECKING:
@@ -389,6 +389,8 @@ class MessageList(SingleLayout, VerticalScroll):
     can_focus = False
     # Starts as True so the first scroll-to-top after a load asks for older messages.
     has_older: bool = False
+    # True while loaded messages below the mounted ones wait (opened at a search hit).
+    has_newer: bool = False
 
     def on_mount(self) -> None:
         self.anchor()
@@ -397,12 +399,25 @@ class MessageList(SingleLayout, VerticalScroll):
         super().watch_scroll_y(old_value, new_value)
         if self.has_older and new_value <= 0 < old_value:
             self.post_message(OlderMessagesWanted())
+        if self.has_newer and new_value >= self.max_scroll_y > old_value:
+            self.post_message(NewerMessagesWanted())
 
     def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         # Already at the top, the wheel moves nothing and scroll_y never changes.
         if self.has_older and self.scroll_y <= 0:
             self.post_message(OlderMessagesWanted())
         super()._on_mouse_scroll_up(event)
+
+    def _on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        # Already at the bottom of a window, the wheel moves nothing.
+        if self.has_newer and self.scroll_y >= self.max_scroll_y:
+            self.post_message(NewerMessagesWanted())
+        super()._on_mouse_scroll_down(event)
+
+    def follow_from_bottom(self) -> None:
+        """Follow the bottom again from when the reader next gets there (not at once)."""
+        self._anchored = True
+        self._anchor_released = True
 
     @property
     def following(self) -> bool:
