@@ -87,7 +87,8 @@ def builtin_catalog(provider_name: str) -> list[ModelInfo]:
     if provider_name != data["provider"]:
         return []
     return [
-        ModelInfo(id=m["id"], vendor=m["vendor"], provider=provider_name, kind=m["kind"])
+        ModelInfo(id=m["id"], vendor=m["vendor"], provider=provider_name, kind=m["kind"],
+                  context_length=m.get("context_length"))
         for m in data["models"]
     ]
 

@@ -56,6 +56,24 @@ def test_packaged_catalog() -> None:
     }
 
 
+def test_catalog_context_lengths_each_name_their_source() -> None:
+    import json
+    from importlib.resources import files
+
+    data = json.loads(files("chatterm.data").joinpath("catalog.json").read_text("utf-8"))
+    sources = data["context_sources"]
+    with_length = [m for m in data["models"] if "context_length" in m]
+    assert len(with_length) >= 80  # all but the two with no public figure
+    for entry in with_length:
+        assert isinstance(entry["context_length"], int) and entry["context_length"] >= 2048
+        assert entry["context_source"] in sources, entry["id"]
+    assert set(sources) == {m["context_source"] for m in with_length}  # none unused
+    by_id = {m.id: m for m in builtin_catalog("aimlapi")}
+    assert by_id["gpt-4o"].context_length == 128000
+    assert by_id["claude-3-opus-20240229"].context_length == 200000
+    assert by_id["anthracite-org/magnum-v4-72b"].context_length is None
+
+
 def test_other_providers_have_no_catalog() -> None:
     assert builtin_catalog("openai") == []
     assert builtin_catalog("mistral") == []

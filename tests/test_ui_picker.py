@@ -271,4 +271,6 @@ async def test_a_provider_without_its_key_lists_the_catalog_and_says_why(
         assert "AIMLAPI_API_KEY" in note(picker)
         assert len(rows(picker)) > 10
         assert not any("not in the live list" in row for row in rows(picker))
+        # Context lengths come from the catalog itself, with no live list at all.
+        assert any("claude-3-opus-20240229" in row and "200K" in row for row in rows(picker))
     assert loopback.requests == []  # no pointless 401 round trip
