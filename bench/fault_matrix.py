@@ -86,9 +86,10 @@ def home_env(home: Path) -> dict[str, str]:
 
 
 def write_config(home: Path, base_url: str, *, max_retries: int = 2, read_timeout: float = 5,
-                 connect_timeout: float = 2) -> None:
+                 connect_timeout: float = 2, bom: bool = False) -> None:
     (home / "config.toml").write_text(
-        'default_provider = "loop"\ndefault_model = "m"\n[providers.loop]\n'
+        ("\ufeff" if bom else "")  # an editor's byte-order mark
+        + 'default_provider = "loop"\ndefault_model = "m"\n[providers.loop]\n'
         f'base_url = "{base_url}"\napi_key_env = "{KEY_ENV}"\nmax_retries = {max_retries}\n'
         f"read_timeout = {read_timeout}\nconnect_timeout = {connect_timeout}\n")
     (home / "config.toml").chmod(0o600)
@@ -252,6 +253,17 @@ def scenarios(loop_url: str, other_url: str, hole_url: str) -> list[Scenario]:
             b'data: {"choices":[{"index":0,"delta":{"content":"ok \xff\xfe done"}}]}\n\n',
             *sse_chunks([])])], "ok \ufffd\ufffd done"),
         Scenario("1 MB reply", [sse_reply(one_mb)], "".join(one_mb)),
+        Scenario("broken chunk quoting the Authorization header", [stream_reply([
+            *sse_chunks(["before "], finish_reason=None, done=False),
+            f'data: {{"echo": {{"Authorization": "Bearer {KEY}"\n\n'.encode(),
+            *sse_chunks(["after"])])], "before after"),
+        Scenario("401 echoing the key upper-cased, with a NUL inside", [json_reply({"error": {
+            "message": f"bad key {KEY.upper()[:9]}\x00{KEY.upper()[9:]}"}}, 401)]),
+        Scenario("usage record echoing the key", [sse_reply(["all ", "good"], usage={
+            "total_tokens": 3, "debug": f"Bearer {KEY}"})], "all good"),
+        Scenario("base_url with user:password@",
+                 base_url=loop_url.replace("http://", "http://alice:S3cret-pw@")),
+        Scenario("config file starting with a UTF-8 BOM", [ok], "all good", config={"bom": True}),
         Scenario("1 MB prompt on stdin", [ok], "all good",
                  stdin=("prompt " * (MB // 7 + 1)).encode()[:MB]),
     ]
@@ -265,6 +277,12 @@ class Row:
     saved: str
     lost: str
     rss: str
+
+
+def leaks(text: str) -> bool:
+    """Any 12 characters of the key, in any case, with invisible characters taken out."""
+    seen = "".join(ch for ch in text if ch not in "\x00\u200b\u200c\u200d\u2060\ufeff").lower()
+    return any(KEY[i:i + 12].lower() in seen for i in range(len(KEY) - 11))
 
 
 def shorten(text: str, limit: int = 110) -> str:
@@ -300,8 +318,11 @@ def run_scenario(sc: Scenario, loop: LoopbackServer, root: Path) -> Row:
     last = lines[-1] if lines else "(nothing on stderr)"
     if "Traceback" in run.stderr:
         last = "TRACEBACK: " + last
-    if KEY in run.stderr or KEY.encode() in run.stdout:
+    if leaks(run.stderr) or leaks(run.stdout.decode("utf-8", "replace")):
         last = "KEY LEAKED: " + last
+    saved_files = [p for p in (home / "data").glob("chatterm.db*") if p.is_file()]
+    if any(leaks(p.read_bytes().decode("latin-1")) for p in saved_files):
+        last = "KEY SAVED: " + last
     reply = last_reply(home)
     if reply is None:
         saved, lost = "nothing saved", "yes" if sc.expected else "no"

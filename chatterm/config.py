@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +140,11 @@ def _check_url(value: Any) -> str:
     url = _check_str(value)
     if not re.match(r"^https?://[^/\s]+", url):
         raise _BadValue("must be an http:// or https:// URL")
+    if "@" in re.split(r"[/?#]", url.partition("://")[2], maxsplit=1)[0]:
+        # httpx would send it as `Authorization: Basic …` in place of the key's Bearer
+        # header, and the URL is shown and cached: refuse it, without repeating it.
+        raise _BadValue("must not hold a user:password@ part (it would be sent in place "
+                        "of the API key); put credentials in the provider's headers instead")
     return url.rstrip("/")
 
 
@@ -242,6 +247,9 @@ def _read_toml(path: Path) -> dict[str, Any] | None:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: the file is not valid UTF-8") from None
+    # Some Windows editors start UTF-8 files with a byte-order mark; TOML has no use for
+    # it and tomllib calls it an invalid statement, so it is dropped.
+    text = text.removeprefix("\ufeff")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -364,7 +372,17 @@ def _warn_if_readable(config: Config, data: dict[str, Any], path: Path) -> None:
 
 
 def resolve_api_key(provider: ProviderConfig) -> str | None:
-    """The key from the env var, else `api_key`, else `api_key_command`'s first line."""
+    """The key from the env var, else `api_key`, else `api_key_command`'s first line.
+
+    Whatever is found is registered with the redactor: no line shown later says it."""
+    from chatterm.redact import remember
+
+    key = _find_api_key(provider)
+    remember(key, *provider.secret_values)
+    return key
+
+
+def _find_api_key(provider: ProviderConfig) -> str | None:
     if provider.api_key_env:
         from_env = os.environ.get(provider.api_key_env, "").strip()
         if from_env:
@@ -600,63 +618,3 @@ def _write_private_file(path: Path, data: dict[str, Any]) -> None:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     path.chmod(0o600)
-
-
-# ---- showing it -------------------------------------------------------------------------
-
-_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|password", re.IGNORECASE)
-_SECRET_WORD = re.compile(r"[A-Za-z0-9_\-]{20,}")
-
-
-def mask_secret(value: str) -> str:
-    """Enough of a key to recognise it, never enough to use it: at most the last 4 chars."""
-    value = value.strip()
-    if len(value) < 12:
-        return "****"
-    return f"{value[:3]}…{value[-4:]}"
-
-
-def _mask_header(value: str) -> str:
-    scheme, sep, token = value.partition(" ")
-    if sep and scheme.lower() in ("bearer", "basic", "token") and token:
-        return f"{scheme} {mask_secret(token)}"
-    return mask_secret(value)
-
-
-def _mask_command(command: str) -> str:
-    # A command is usually `pass show x`, but `echo sk-...` happens: hide key-like words.
-    return _SECRET_WORD.sub(lambda found: mask_secret(found[0]), command)
-
-
-def masked_config(cfg: Config) -> dict[str, Any]:
-    """The effective config for `config show`, secrets masked and unset values left out."""
-    providers: dict[str, Any] = {}
-    for name, provider in sorted(cfg.providers.items()):
-        entry: dict[str, Any] = {}
-        for item in fields(ProviderConfig):
-            value = getattr(provider, item.name)
-            if item.name == "name" or value is None:
-                continue
-            if item.name == "api_key":
-                value = mask_secret(value)
-            elif item.name == "api_key_command":
-                value = _mask_command(value)
-            elif item.name == "headers":
-                value = {
-                    header: _mask_header(text) if _SECRET_HEADER.search(header) else text
-                    for header, text in value.items()
-                }
-            entry[item.name] = value
-        providers[name] = entry
-    shown: dict[str, Any] = {
-        "path": str(cfg.path) if cfg.path else None,
-        "default_provider": cfg.default_provider,
-        "default_model": cfg.default_model,
-        "system_prompt": cfg.system_prompt,
-        "stream": cfg.stream,
-        "theme": cfg.theme,
-        "params": {k: v for k, v in cfg.params.to_dict().items() if v is not None},
-        "keys": dict(cfg.keys),
-        "providers": providers,
-    }
-    return {k: v for k, v in shown.items() if v is not None}

@@ -7,6 +7,17 @@ from typing import Literal
 
 ProviderKind = Literal["openai", "mistral"]
 
+# Headers whose values are never secrets. Any other configured header may carry one
+# (`X-Goog-Api-Client`, `X-Custom-Auth`, `Cf-Access-Jwt`…), so it is masked and redacted.
+PUBLIC_HEADERS = frozenset({
+    "accept", "accept-language", "content-type", "user-agent", "referer", "http-referer",
+    "x-title", "openai-beta", "openai-organization", "openai-project", "anthropic-version",
+})
+
+
+def is_public_header(name: str) -> bool:
+    return name.strip().lower() in PUBLIC_HEADERS
+
 
 @dataclass(slots=True)
 class ProviderConfig:
@@ -30,6 +41,12 @@ class ProviderConfig:
     @property
     def supports_prefix(self) -> bool:
         return self.kind == "mistral"
+
+    @property
+    def secret_values(self) -> list[str]:
+        """What in this provider's settings is secret besides the key itself."""
+        values = [v for k, v in self.headers.items() if not is_public_header(k)]
+        return [v for v in (self.api_key, self.url_userinfo, *values) if v]
 
     @property
     def url_userinfo(self) -> str | None:

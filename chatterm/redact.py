@@ -1,14 +1,28 @@
-"""Scrub anything that looks like a secret before text is shown, logged or saved."""
+"""Scrub anything that looks like a secret before text is shown, logged or saved.
+
+Two kinds of secret are caught:
+- the secrets this process knows (the API keys it resolved, header values, a URL's
+  user:password), registered with `remember()`; they are matched case-insensitively and
+  with invisible characters (NUL, zero-width, bidi controls) inserted anywhere, because a
+  server or proxy that echoes a key may upper-case it or mangle it that way;
+- strings shaped like keys (`sk-…`, `Bearer …`, `api_key=…`, long opaque runs).
+
+`redact()` is meant for diagnostics (errors, warnings, notes, usage records), never for
+model text, which is kept as the model wrote it.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
+from typing import Any
 
 _PATTERNS = [
     # "Bearer <token>" in echoed headers or error bodies.
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    # Provider-style keys: sk-..., sk-proj-..., key-..., pk-..., xai-..., gsk_...
-    re.compile(r"\b(?:sk|pk|rk|key|xai|gsk|api)[-_][A-Za-z0-9_-]{12,}"),
+    # Provider-style keys: sk-..., sk-proj-..., key-..., pk-..., xai-..., gsk_... (any case:
+    # an echo may upper-case them).
+    re.compile(r"(?i)\b(?:sk|pk|rk|key|xai|gsk|api)[-_][A-Za-z0-9_-]{12,}"),
     # `api_key=...` / `"api_key": "..."` / `apikey: ...`
     re.compile(r"(?i)((?<![A-Za-z0-9])(?:api[_-]?key|token|secret|password)[\"']?\s*[:=]\s*[\"']?)[^\s\"',;]{6,}"),
     # Long opaque runs mixing letters and digits are keys far more often than prose; 40+
@@ -18,6 +32,27 @@ _PATTERNS = [
 
 MASK = "[REDACTED]"
 
+# Characters that take no room on screen: a key with one of them inserted looks the same
+# to a person and must be caught the same. Dropped from diagnostics before matching.
+_INVISIBLE_CLASS = "\x00\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff"
+_INVISIBLE = re.compile(f"[{_INVISIBLE_CLASS}]")
+# Between the characters of a known secret, any control or invisible character may sit.
+_FILLER = f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_INVISIBLE_CLASS[1:]}]*"
+
+_known: set[str] = set()
+
+
+def remember(*secrets: str | None) -> None:
+    """Register secrets this process holds, so every later `redact()` hides them."""
+    for secret in secrets:
+        if secret and len(secret.strip()) >= 4:
+            _known.add(secret.strip())
+
+
+@functools.lru_cache(maxsize=64)
+def _secret_pattern(secret: str) -> re.Pattern[str]:
+    return re.compile(_FILLER.join(re.escape(ch) for ch in secret), re.IGNORECASE)
+
 
 def _replace(match: re.Match[str]) -> str:
     if match.lastindex:
@@ -26,17 +61,43 @@ def _replace(match: re.Match[str]) -> str:
 
 
 def redact(text: str, secrets: list[str] | None = None) -> str:
-    """Replace known `secrets` and key-shaped strings in `text` with a mask."""
-    for secret in secrets or []:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, MASK)
+    """Replace known secrets (remembered or given) and key-shaped strings with a mask."""
+    candidates = _known.union(s for s in secrets or [] if s and len(s) >= 4)
+    # Longest first, so a key that contains another secret is masked whole.
+    for secret in sorted(candidates, key=len, reverse=True):
+        text = _secret_pattern(secret).sub(MASK, text)
+    text = _INVISIBLE.sub("", text)
     for pattern in _PATTERNS:
         text = pattern.sub(_replace, text)
     return text
 
 
+def redact_tree(value: Any, depth: int = 0) -> Any:
+    """`redact` applied to every string (keys and values) of parsed JSON from a server."""
+    if depth > 16:
+        return MASK  # nothing legitimate nests this deep in a usage record
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(k)): redact_tree(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_tree(v, depth + 1) for v in value]
+    return value
+
+
 def mask_key(key: str) -> str:
-    """Enough of a key to recognise it, never enough to use it."""
-    if len(key) <= 8:
-        return "…" * min(len(key), 3)
-    return f"{key[:3]}…{key[-4:]}"
+    """Enough of a key to recognise it, never enough to use it.
+
+    At most the last 4 characters, and never more than a sixth of the key: a short key
+    shows one or two characters, a very short one none.
+    """
+    key = key.strip()
+    shown = min(4, len(key) // 6)
+    return "…" + key[-shown:] if shown else "…"
+
+
+def shown(text: str) -> str:
+    """A diagnostic line as the app or a terminal may show it: redacted, then inert."""
+    from chatterm.sanitize import neutralise
+
+    return neutralise(redact(text))

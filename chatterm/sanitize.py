@@ -1,8 +1,10 @@
-"""Make untrusted model text safe to print on a terminal.
+"""Make untrusted text safe to print on a terminal.
 
-A reply can carry escape sequences (OSC 52 clipboard writes, OSC 8 links, clear-screen,
-title changes, C1 controls). Printed raw, they act on the user's terminal, so every
-control character except newline and tab is replaced by a visible stand-in.
+A reply, an imported title or id, a server's error can carry escape sequences (OSC 52
+clipboard writes, OSC 8 links, clear-screen, title changes, C1 controls) or bidi overrides
+that reorder what is shown (a "Trojan Source" line reads differently from what it is).
+Printed raw, they act on the user's terminal, so every control character except newline
+and tab, and every bidi embedding/override/isolate, is replaced by a visible stand-in.
 
 Line ends of every kind (CRLF, and a lone CR as old Mac text has it) are line breaks:
 they become "\n" first, so a CRLF reply does not end every line with a "␍" symbol,
@@ -13,9 +15,14 @@ from __future__ import annotations
 
 import re
 
-# C0 controls except \t and \n, DEL, and the C1 range (U+0080–U+009F), which some
-# terminals treat as 8-bit CSI/OSC introducers.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 controls except \t and \n, DEL, the C1 range (U+0080–U+009F), which some terminals
+# treat as 8-bit CSI/OSC/ST introducers, and the bidi embeddings, overrides and isolates
+# (U+202A–U+202E, U+2066–U+2069).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+# What JSON printed to a terminal must not carry raw: json.dumps already escapes C0, but
+# not DEL, C1, the line/paragraph separators, bidi controls or lone surrogates.
+_JSON_RISKY = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -25,7 +32,9 @@ def _visible(match: re.Match[str]) -> str:
         return chr(0x2400 + code)
     if code == 0x7F:
         return "\u2421"
-    return f"\\x{code:02x}"
+    if code <= 0x9F:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}"
 
 
 def line_breaks(text: str) -> str:
@@ -64,3 +73,13 @@ class StreamNeutraliser:
 
 def has_controls(text: str) -> bool:
     return _CONTROL.search(text) is not None
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def escape_json_text(text: str) -> str:
+    """JSON text (from json.dumps) with risky characters as \\u escapes: the same JSON
+    value, harmless to print. Those characters only ever occur inside JSON strings."""
+    return _JSON_RISKY.sub(_json_escape, text)

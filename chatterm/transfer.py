@@ -35,15 +35,14 @@ from typing import Any
 from chatterm.conversation import Conversation, Message, MessageState, Role
 from chatterm.errors import ChattermError, ImportFormatError
 from chatterm.markdown_embed import embed
+from chatterm.sanitize import escape_json_text
 
 FORMAT_NAME = "chatterm"
 FORMAT_VERSION = 1
 
-_RISKY = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-
-
-def _escape_risky(match: re.Match[str]) -> str:
-    return f"\\u{ord(match.group()):04x}"
+# What an id may hold: ids are printed in lists, prompts and errors, and passed on command
+# lines, so no controls, spaces or quotes, and no leading '-' (it would read as an option).
+_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")
 
 
 def export_dict(conv: Conversation) -> dict[str, Any]:
@@ -60,7 +59,7 @@ def export_dict(conv: Conversation) -> dict[str, Any]:
 
 def export_json(conv: Conversation) -> str:
     text = json.dumps(export_dict(conv), ensure_ascii=False, indent=2)
-    return _RISKY.sub(_escape_risky, text) + "\n"
+    return escape_json_text(text) + "\n"
 
 
 # ---- Markdown --------------------------------------------------------------------------
@@ -206,6 +205,18 @@ def _check_text(where: str, data: dict[str, Any], field: str, *, required: bool 
             f"{where}: '{field}' holds an unpaired \\u surrogate escape") from None
 
 
+def _check_id(where: str, data: dict[str, Any], field: str, *,
+              required: bool = False) -> None:
+    _check_text(where, data, field, required=required, nullable=not required,
+                non_empty=required)
+    value = data.get(field)
+    if isinstance(value, str) and not _ID.fullmatch(value):
+        # The id itself is not quoted: it may hold the very escape sequences refused here.
+        raise ImportFormatError(
+            f"{where}: '{field}' is not a valid id (1 to 128 letters, digits, '_', '.', "
+            "':' or '-', not starting with '.', ':' or '-')")
+
+
 def _is_number(value: Any) -> bool:
     if not isinstance(value, int | float) or isinstance(value, bool):
         return False
@@ -241,7 +252,7 @@ def _check_document(doc: Any) -> None:
         raise ImportFormatError(
             f"unsupported export version {version!r} (this chatterm reads version "
             f"{FORMAT_VERSION})")
-    _check_text(where, doc, "id", required=True, non_empty=True)
+    _check_id(where, doc, "id", required=True)
     for field in ("provider", "model"):
         _check_text(where, doc, field, required=True)
     for field in ("title", "system_prompt"):
@@ -279,7 +290,7 @@ def _check_message(number: int, message: Any, seen: set[str]) -> None:
     where = f"message {number}"
     if not isinstance(message, dict):
         raise ImportFormatError(f"{where} is {_kind(message)}, not an object")
-    _check_text(where, message, "id", required=True, non_empty=True)
+    _check_id(where, message, "id", required=True)
     if message["id"] in seen:
         raise ImportFormatError(f"{where}: id {message['id']!r} is used twice")
     seen.add(message["id"])
@@ -295,8 +306,9 @@ def _check_message(number: int, message: Any, seen: set[str]) -> None:
     _check_number(where, message, "created_at", required=True)
     for field in ("content", "reasoning", "refusal"):
         _check_text(where, message, field, nullable=True)
-    for field in ("parent_id", "provider", "model", "finish_reason", "error",
-                  "tool_call_id", "conversation_id"):
+    for field in ("parent_id", "conversation_id"):
+        _check_id(where, message, field)
+    for field in ("provider", "model", "finish_reason", "error", "tool_call_id"):
         _check_text(where, message, field, nullable=True)
     usage = message.get("usage")
     if usage is not None:

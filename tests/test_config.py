@@ -12,13 +12,12 @@ import pytest
 
 from chatterm.config import (
     load_config,
-    mask_secret,
-    masked_config,
     missing_key_message,
     resolve_api_key,
     save_api_key,
     set_config_value,
 )
+from chatterm.config_view import masked_config
 from chatterm.errors import ConfigError, UsageError
 from chatterm.providers import ProviderConfig
 
@@ -422,36 +421,69 @@ def test_save_api_key_for_unknown_provider_refused(cfg_path: Path) -> None:
 # ---- showing ----------------------------------------------------------------------------
 
 
-def test_mask_secret() -> None:
-    assert mask_secret("sk-abcdefghijkl1234") == "sk-…1234"
-    assert mask_secret("short") == "****"
-
-
 def test_masked_config_hides_every_secret(cfg_path: Path) -> None:
     secret = "sk-live-0123456789abcdefXYZW"
+    short = "abc123def456"  # 12 characters: at most 2 may show
     write(
         cfg_path,
         f"""
 [providers.openai]
 api_key = "{secret}"
 api_key_command = "echo {secret}"
-headers = {{ Authorization = "Bearer {secret}", "X-Api-Key" = "{secret}", "X-Title" = "me" }}
+
+[providers.openai.headers]
+Authorization = "Bearer {secret}"
+"X-Api-Key" = "{secret}"
+"X-Title" = "me"
+"X-Org-Access" = "{secret}"
+
+[providers.short]
+base_url = "http://127.0.0.1:1/v1"
+api_key = "{short}"
+api_key_command = "pass show aimlapi --quiet"
 """,
     )
     shown = masked_config(load_config(cfg_path))
     openai = shown["providers"]["openai"]
-    assert openai["api_key"] == "sk-…XYZW"
-    assert openai["headers"]["Authorization"] == "Bearer sk-…XYZW"
-    assert openai["headers"]["X-Api-Key"] == "sk-…XYZW"
+    assert openai["api_key"] == "…XYZW"
+    assert openai["headers"]["Authorization"] == "Bearer …XYZW"
+    assert openai["headers"]["X-Api-Key"] == "…XYZW"
+    # A token header whose name says nothing about auth is masked too; public ones are not.
+    assert openai["headers"]["X-Org-Access"] == "…XYZW"
     assert openai["headers"]["X-Title"] == "me"
-    assert openai["api_key_command"] == "echo sk-…XYZW"
-    assert secret not in repr(shown)
+    assert openai["api_key_command"] == "echo …"
+    assert secret not in repr(shown) and "sk-" not in repr(shown)
+    assert shown["providers"]["short"]["api_key"] == "…56"
+    assert shown["providers"]["short"]["api_key_command"] == "pass show aimlapi --quiet"
     assert shown["providers"]["aimlapi"]["api_key_env"] == "AIMLAPI_API_KEY"
     assert shown["path"] == str(cfg_path)
     # The dict is ready for tomli-w: no None anywhere.
     import tomli_w
 
     tomli_w.dumps(shown)
+
+
+@pytest.mark.parametrize("url", ["http://alice:S3cret@127.0.0.1:8080/v1",
+                                 "https://token@api.example.com/v1"])
+def test_credentials_in_base_url_are_refused_without_repeating_them(
+        cfg_path: Path, url: str) -> None:
+    write(cfg_path, f'[providers.proxy]\nbase_url = "{url}"\n')
+    with pytest.raises(ConfigError, match="user:password@") as caught:
+        load_config(cfg_path)
+    assert "S3cret" not in caught.value.message and "token@" not in caught.value.message
+    with pytest.raises(ConfigError, match="user:password@"):
+        set_config_value(cfg_path, "providers.other.base_url", url)
+    # An @ after the host (a query, a path) is no credential.
+    write(cfg_path, '[providers.proxy]\nbase_url = "http://127.0.0.1:8080/v1/u@x"\n')
+    assert load_config(cfg_path).providers["proxy"].base_url.endswith("/u@x")
+
+
+def test_a_config_starting_with_a_byte_order_mark_is_read(cfg_path: Path) -> None:
+    cfg_path.parent.mkdir(parents=True)
+    cfg_path.write_bytes(b'\xef\xbb\xbfdefault_model = "m"\n')
+    assert load_config(cfg_path).default_model == "m"
+    set_config_value(cfg_path, "default_provider", "openai")
+    assert load_config(cfg_path).default_provider == "openai"
 
 
 def test_example_keys_are_valid_tui_keys() -> None:

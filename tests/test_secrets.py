@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import sqlite3
 import stat
@@ -24,7 +25,6 @@ import pytest
 from chatterm_env import REPO_ROOT, run_cli
 from loopback import (
     LoopbackServer,
-    free_port,
     json_reply,
     sse_chunks,
     sse_event,
@@ -109,6 +109,54 @@ def test_a_key_echoed_by_the_server_is_never_printed_saved_or_exported(
     conn.close()
     assert "partial" in dumped and KEY not in dumped
     assert files_holding(isolated_env, KEY) == []  # db, -wal, cache, logs: nothing
+
+
+def mangled(secret: str) -> list[str]:
+    """The key as echoes mangle it: upper-cased, with a NUL or a zero-width space inside."""
+    half = len(secret) // 2
+    return [secret.upper(), secret[:half] + "\x00" + secret[half:],
+            secret[:5] + "\u200b" + secret[5:half] + "\u2060" + secret[half:]]
+
+
+def shows_part_of(text: str, secret: str, window: int = 10) -> bool:
+    """Whether `text` holds any `window` characters of `secret`, in any case and with
+    invisible characters (as a terminal would show them: not at all) taken out."""
+    seen = re.sub("[\x00\u200b-\u200f\u2060-\u2064\ufeff]", "", text).lower()
+    return any(secret[i:i + window].lower() in seen for i in range(len(secret) - window + 1))
+
+
+def test_a_key_quoted_by_a_broken_chunk_or_mangled_in_an_echo_is_never_shown_or_kept(
+        loopback: LoopbackServer, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, KEY)
+    configure(loopback.url)
+    before = sse_chunks(["before "], finish_reason=None, done=False)
+    after = sse_chunks(["after"])
+    broken = [
+        # Cut to 60 characters before redaction, the key's head would show.
+        f'data: {{"echo": {{"headers": {{"Authorization": "Bearer {KEY}"\n\n',
+        f'data: {{"proxy_debug": "x-api-key={KEY}; upstream=down", "choices": [\n\n',
+        f"data: <html>forwarded {KEY} upstream</html>\n\n",
+    ]
+    replies = [stream_reply([*before, line.encode(), *after]) for line in broken]
+    replies += [json_reply({"error": {"message": f"Incorrect API key provided: {echo}"}}, 401)
+                for echo in mangled(KEY)]
+    # A usage record is kept as sent (`usage.raw`): one that echoes the key must not be.
+    replies.append(stream_reply(sse_chunks(["fine"], usage={
+        "prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2,
+        "debug": {"auth": f"Bearer {KEY}", "echo": [mangled(KEY)[0]]}})))
+    loopback.script(CHAT, replies)
+    for number in range(len(replies)):
+        result = run_cli("ask", f"try {number}")
+        err = result.stderr.decode("utf-8", "replace")
+        assert "Traceback" not in err and err.count("\n") == (number < len(replies) - 1), err
+        assert not shows_part_of(err + result.stdout.decode(), KEY), err
+        if number < len(broken):
+            assert "skipped 1 unreadable chunk" in err and result.stdout == b"before after\n"
+    conn = sqlite3.connect(isolated_env / "data" / "chatterm.db")
+    dumped = "\n".join(conn.iterdump())
+    conn.close()
+    assert "before after" in dumped and "[REDACTED]" in dumped  # the usage record is kept
+    assert not shows_part_of(dumped, KEY)
 
 
 # ---- the config file ---------------------------------------------------------------------------
@@ -313,9 +361,17 @@ def test_a_key_with_a_line_break_is_never_printed(loopback: LoopbackServer) -> N
     assert "firstpart-0123" not in err and err.count("\n") == 1
 
 
-def test_credentials_in_base_url_are_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_credentials_in_base_url_are_refused_and_never_printed_sent_or_cached(
+        loopback: LoopbackServer, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # httpx would send them as `Authorization: Basic …` in place of the key's Bearer header.
     monkeypatch.setenv(KEY_ENV, KEY)
-    configure(f"http://alice:hunter2-proxy-pass@127.0.0.1:{free_port()}/v1")
-    result = run_cli("ask", "hi")
-    assert result.returncode == 1
-    assert "hunter2-proxy-pass" not in clean(result)
+    configure(loopback.url.replace("http://", "http://alice:hunter2-proxy-pass@"))
+    loopback.script("models", json_reply({"data": [{"id": "m"}]}))
+    for args in (("ask", "hi"), ("models", "--refresh"), ("config", "show")):
+        result = run_cli(*args)
+        err = clean(result, "hunter2-proxy-pass")
+        assert result.returncode == 2 and err.count("\n") == 1, err
+        assert "base_url must not hold a user:password@ part" in err
+    assert loopback.requests == []
+    config_file = Path(os.environ["CHATTERM_CONFIG"])
+    assert files_holding(isolated_env, "hunter2-proxy-pass") == [config_file]

@@ -13,12 +13,19 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from chatterm.api.server_errors import error_from_stream, one_line
+from chatterm.api.server_errors import clean, error_from_stream
 from chatterm.api.sse import SSEDecoder, SSEEvent
 from chatterm.api.types import ApiError, AssembledReply, Delta
 from chatterm.conversation import ToolCall, Usage
+from chatterm.redact import redact_tree
 
 DONE = "[DONE]"
+
+
+def _quoted(data: str) -> str:
+    """The start of a bad chunk for a warning: redacted *before* it is cut to 60
+    characters, so a key it quotes is caught whole (cut first, a key's tail could show)."""
+    return clean(data[:4096], limit=60)
 
 # Keys whose value is a money figure in the provider's unit (AI/ML API `meta.usage`
 # reports credits, OpenRouter reports `usage.cost`).
@@ -55,10 +62,11 @@ def merge_usage(current: Usage | None, raw: Any, *, meta: bool = False) -> Usage
         if cost is not None:
             usage.cost = cost
             break
+    # Kept for the record, so a key a server echoes in it must not be kept with it.
     if meta:
-        usage.raw["meta"] = dict(raw)
+        usage.raw["meta"] = redact_tree(raw)
     else:
-        usage.raw.update(raw)
+        usage.raw.update(redact_tree(raw))
     return usage
 
 
@@ -159,7 +167,7 @@ class StreamAssembler:
         if payload is None:
             return Delta()
         if not isinstance(payload, dict):
-            self._warn(f"skipped a chunk that is not a JSON object: {one_line(data, 60)}")
+            self._warn(f"skipped a chunk that is not a JSON object: {_quoted(data)}")
             return Delta()
         return self.feed(payload)
 
@@ -168,7 +176,7 @@ class StreamAssembler:
             return json.loads(data)
         except ValueError:
             if warn:
-                self._warn(f"skipped a chunk that is not valid JSON: {one_line(data, 60)}")
+                self._warn(f"skipped a chunk that is not valid JSON: {_quoted(data)}")
             return None
 
     def _warn(self, message: str) -> None:

@@ -43,6 +43,7 @@ from chatterm.api.types import (
     Started,
 )
 from chatterm.providers import ProviderConfig
+from chatterm.redact import remember
 
 if TYPE_CHECKING:
     import httpx
@@ -134,6 +135,8 @@ class ChatClient:
         # Seconds between socket reads of a streaming reply (see chatterm.api.paced).
         self.read_interval = max(0.0, read_interval)
         self._api_key = api_key or None
+        # Every diagnostic this process shows or saves from now on hides them.
+        remember(*self._secrets())
         self._transport = transport
         if backoff_base is None:
             env = os.environ.get("CHATTERM_BACKOFF_BASE")
@@ -210,8 +213,7 @@ class ChatClient:
         return headers
 
     def _secrets(self) -> list[str]:
-        candidates = (self._api_key, self.provider.url_userinfo, *self.provider.headers.values())
-        return [s for s in candidates if s]
+        return [s for s in (self._api_key, *self.provider.secret_values) if s]
 
     def _error(self, message: str, **kwargs: Any) -> ApiError:
         kwargs.setdefault("provider", self.provider.name)

@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 from chatterm.cli.common import open_store
-from chatterm.cli.output import Out, relative_time, short_id, warn
+from chatterm.cli.output import Out, confirm, note, relative_time, short_id, warn
 from chatterm.conversation import HIT_END, HIT_START, Conversation, Message, Role
 from chatterm.errors import ChattermError, UsageError
-from chatterm.sanitize import neutralise
 
 
 def run(command: str, args: argparse.Namespace) -> int:
@@ -45,7 +44,7 @@ def _list(args: argparse.Namespace) -> int:
         ])
         return 0
     if not summaries:
-        print("No conversations yet. Start one with: chatterm ask \"hello\"", file=sys.stderr)
+        note("No conversations yet. Start one with: chatterm ask \"hello\"")
         return 0
     for s in summaries:
         when = relative_time(s.updated_at)
@@ -113,26 +112,26 @@ def _search(args: argparse.Namespace) -> int:
         ])
         return 0
     if not hits:
-        print(f"No matches for {query!r}.", file=sys.stderr)
+        note(f"No matches for {query!r}.")
         return 0
-    start, end = ("\x1b[1;33m", "\x1b[0m") if out.is_tty else ("[", "]")
     for hit in hits:
-        snippet = _highlight(" ".join(hit.snippet.split()), start, end)
-        title = neutralise(hit.title)
-        out.stream.write(f"{short_id(hit.conversation_id)}  {title}\n    {snippet}\n")
-    out.stream.flush()
+        out.write(f"{short_id(hit.conversation_id)}  {hit.title}\n    ")
+        _write_snippet(out, " ".join(hit.snippet.split()))
+        out.write("\n")
     return 0
 
 
-def _highlight(snippet: str, start: str, end: str) -> str:
-    """Swap the store's hit markers for ours; the markers are controls, so split first."""
-    pieces = []
+def _write_snippet(out: Out, snippet: str) -> None:
+    """Swap the store's hit markers for ours: bold yellow on a terminal, [brackets] piped.
+    The markers are controls, so the snippet is split on them before anything is written."""
     for chunk in snippet.split(HIT_START):
         inside, _, after = chunk.partition(HIT_END) if HIT_END in chunk else ("", "", chunk)
         if inside:
-            pieces.append(start + neutralise(inside) + end)
-        pieces.append(neutralise(after))
-    return "".join(pieces)
+            if out.is_tty:
+                out.write(inside, style="1;33")
+            else:
+                out.write(f"[{inside}]")
+        out.write(after)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -143,7 +142,7 @@ def _export(args: argparse.Namespace) -> int:
     text = export_json(conversation) if args.format == "json" else export_markdown(conversation)
     if args.output:
         write_atomically(Path(args.output).expanduser(), text)
-        print(f"exported {short_id(conversation.id)} to {args.output}", file=sys.stderr)
+        note(f"exported {short_id(conversation.id)} to {args.output}")
         return 0
     Out().write(text if text.endswith("\n") else text + "\n")
     return 0
@@ -166,7 +165,7 @@ def _import(args: argparse.Namespace) -> int:
                 warn(f"conversation {short_id(original)} is already saved; imported a copy "
                      f"with new ids as {short_id(conversation.id)}")
         store.import_conversation(conversation)
-    print(conversation.id)
+    Out().line(conversation.id)
     return 0
 
 
@@ -190,12 +189,11 @@ def _delete(args: argparse.Namespace) -> int:
             if not sys.stdin.isatty():
                 raise UsageError("refusing to delete without confirmation: pass --yes")
             title = store.get_conversation(conversation_id, last_n=1).title or conversation_id
-            answer = input(f"Delete '{title}' ({short_id(conversation_id)})? [y/N] ")
-            if answer.strip().lower() not in {"y", "yes"}:
-                print("Not deleted.", file=sys.stderr)
+            if not confirm(f"Delete '{title}' ({short_id(conversation_id)})?"):
+                note("Not deleted.")
                 return 1
         store.delete_conversation(conversation_id)
-    print(f"deleted {short_id(conversation_id)}", file=sys.stderr)
+    note(f"deleted {short_id(conversation_id)}")
     return 0
 
 
@@ -206,5 +204,5 @@ def _rename(args: argparse.Namespace) -> int:
     with open_store(create=False) as store:
         conversation_id = store.resolve_id(args.id)
         store.rename_conversation(conversation_id, title)
-    print(f"renamed {short_id(conversation_id)} to {title!r}", file=sys.stderr)
+    note(f"renamed {short_id(conversation_id)} to {title!r}")
     return 0

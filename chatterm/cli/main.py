@@ -13,7 +13,11 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors are one line plus a hint, with exit code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"chatterm: {message}\n(run '{self.prog} --help' for usage)\n")
+        from chatterm.cli.output import note, warn
+
+        # The message may quote what was typed (a pasted escape sequence, say).
+        warn(message)
+        note(f"(run '{self.prog} --help' for usage)")
         raise SystemExit(2)
 
 
@@ -135,13 +139,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except ChattermError as error:
-        from chatterm.cli.output import error_line
-        from chatterm.redact import redact
+        from chatterm.cli.output import error_line, warn
 
-        sys.stderr.write(f"chatterm: error: {redact(error_line(error.message))}\n")
+        warn(f"error: {error_line(error.message)}")
         return error.exit_code
     except KeyboardInterrupt:
-        sys.stderr.write("chatterm: interrupted\n")
+        from chatterm.cli.output import warn
+
+        warn("interrupted")
         return 130
     except OSError as error:
         if isinstance(error, BrokenPipeError):
@@ -149,8 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _silence_stdout()
             return 0
         # A file chatterm could not read or write (permissions, disk full): one line.
+        from chatterm.cli.output import warn
+
         where = f": {error.filename}" if error.filename else ""
-        sys.stderr.write(f"chatterm: error: {error.strerror or error}{where}\n")
+        warn(f"error: {error.strerror or error}{where}")
         return 1
 
 

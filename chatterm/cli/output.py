@@ -1,4 +1,11 @@
-"""Writing to the terminal safely: model text is neutralised when it goes to a tty."""
+"""Everything the CLI writes goes through here, so nothing reaches a terminal raw.
+
+- `Out` writes results to stdout: on a terminal, control and escape sequences and bidi
+  overrides in the text (model text, imported titles and ids) are made visible and inert,
+  JSON gets them as \\u escapes; piped, the bytes are exact.
+- `note` / `warn` write one diagnostic line to stderr: always redacted (a server's words
+  may quote the API key), and neutralised when stderr is a terminal.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from chatterm.sanitize import StreamNeutraliser, neutralise
+from chatterm.sanitize import StreamNeutraliser, escape_json_text, neutralise
 
 
 class Out:
@@ -19,11 +26,18 @@ class Out:
         self._last = "\n"
         self._neutraliser = StreamNeutraliser()  # a reply arrives in pieces
 
-    def write(self, text: str) -> None:
+    def write(self, text: str, style: str | None = None) -> None:
+        """Write `text`; `style` (an SGR code such as "1;33") colours it on a terminal.
+
+        Only chatterm's own SGR codes are ever written raw; the text itself never is."""
         if not text:
             return
         if self.is_tty:
             text = self._neutraliser.feed(text)
+            if not text:
+                return  # the LF of a CRLF already written as a line break
+            if style:
+                text = f"\x1b[{style}m{text}\x1b[0m"
         self.stream.write(text)
         self.stream.flush()
         self._last = text[-1]
@@ -37,8 +51,14 @@ class Out:
             self.write("\n")
 
     def json(self, value: Any) -> None:
-        self.stream.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+        text = json.dumps(value, ensure_ascii=False, indent=2)
+        if self.is_tty:
+            # The same JSON value, without raw C1 or bidi controls (json.dumps escapes
+            # only C0); piped, a script gets exactly what was stored.
+            text = escape_json_text(text)
+        self.stream.write(text + "\n")
         self.stream.flush()
+        self._last = "\n"
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -48,11 +68,28 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-def warn(text: str) -> None:
-    err = sys.stderr
-    message = neutralise(text) if _isatty(err) else text
-    err.write(f"chatterm: {message}\n")
+def note(text: str, *, stream: TextIO | None = None) -> None:
+    """One diagnostic line on stderr (or `stream`), redacted and safe for a terminal."""
+    from chatterm.redact import redact
+
+    err = stream or sys.stderr
+    text = redact(text)
+    if _isatty(err):
+        text = neutralise(text)
+    err.write(text + "\n")
     err.flush()
+
+
+def warn(text: str) -> None:
+    note(f"chatterm: {text}")
+
+
+def confirm(question: str) -> bool:
+    """Ask a yes/no question on the terminal; the question is neutralised like any line."""
+    sys.stdout.write(neutralise(question) + " [y/N] ")
+    sys.stdout.flush()
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in {"y", "yes"}
 
 
 def error_line(text: str) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual.app import App
 
 from chatterm.errors import ChattermError
+from chatterm.redact import shown
 from chatterm.sanitize import neutralise
 from chatterm.screen_state import ScreenState
 from chatterm.ui import keys as keymod
@@ -210,7 +211,7 @@ class ChattermApp(App[int]):
                 page = max(FIRST_PAGE, from_end + REVEAL_BEFORE)
             opened = open_saved(self.store, conversation_id, page)
         except ChattermError as error:
-            self.notify(neutralise(error.message), severity="error", markup=False)
+            self.notify(shown(error.message), severity="error", markup=False)
             return
         self.chat.open_conversation(opened, message_id)
 

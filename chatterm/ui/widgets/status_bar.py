@@ -11,6 +11,7 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Static
 
+from chatterm.redact import shown
 from chatterm.sanitize import neutralise
 
 # Tests swap this for a fake clock so rates and countdowns are deterministic.
@@ -181,7 +182,7 @@ class StatusBar(Horizontal):
         self._stop_countdown()
         self.state = "retrying"
         self._countdown_end = clock() + max(0.0, delay)
-        self._countdown_text = f"{neutralise(reason)} · retry {attempt}/{max_retries}"
+        self._countdown_text = f"{shown(reason)} · retry {attempt}/{max_retries}"
         self._draw_countdown()
         self._countdown_timer = self.set_interval(1.0, self._draw_countdown)
 
@@ -216,9 +217,9 @@ class StatusBar(Horizontal):
     def show_error(self, text: str) -> None:
         self._stop_countdown()
         self.state = "error"
-        self._left(Content.assemble(("error: ", "bold $error"), (neutralise(text), "$error")))
+        self._left(Content.assemble(("error: ", "bold $error"), (shown(text), "$error")))
 
     def show_note(self, text: str) -> None:
         self._stop_countdown()
         self.state = "idle"
-        self._left(Content.styled(neutralise(text), "$foreground-muted"))
+        self._left(Content.styled(shown(text), "$foreground-muted"))

@@ -1,0 +1,72 @@
+"""The app shows server data the way the CLI does: redacted and inert.
+
+- a key the server echoes, upper-cased or with invisible characters inserted, never shows
+  (the retry countdown, the error line, the reply's error note);
+- bidi overrides and isolates in model text are made visible, like other controls.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from loopback import json_reply, sse_reply
+from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, terminal_output, wait_until
+from ui_helpers import write_config as write_app_config
+
+CHAT = "chat/completions"
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+@pytest.fixture
+def server(loopback: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
+    write_app_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url)
+    return loopback
+
+
+def shows_part_of(text: str, secret: str, window: int = 10) -> bool:
+    seen = re.sub("[\x00\u200b-\u200f\u2060-\u2064\ufeff]", "", text).lower()
+    return any(secret[i:i + window].lower() in seen for i in range(len(secret) - window + 1))
+
+
+async def send(pilot: Any, text: str) -> None:
+    pilot.app.chat.prompt.insert(text)
+    await pilot.press("enter")
+
+
+async def test_a_mangled_key_echoed_by_the_server_never_shows_in_the_app(server: Any) -> None:
+    upper = LOOP_KEY.upper()
+    hidden = LOOP_KEY[:6] + "\u200b" + LOOP_KEY[6:14] + "\x00" + LOOP_KEY[14:]
+    server.script(CHAT, json_reply({"error": {"message": f"slow down, {hidden}"}}, status=429,
+                                   headers={"Retry-After": "1"}))
+    server.script(CHAT, json_reply({"error": {"message": f"Incorrect API key: {upper}"}},
+                                   status=401))
+    async with running() as (app, pilot):
+        await send(pilot, "hello")
+        await wait_until(pilot, lambda: app.chat.status.state == "retrying",
+                         what="the retry countdown")
+        assert "slow down" in app.chat.status.text
+        assert not shows_part_of(screen_text(app), LOOP_KEY)
+        await wait_until(pilot, lambda: app.chat.status.state == "error", timeout=20,
+                         what="the 401 error")
+        text = screen_text(app)
+        assert "Incorrect API key" in text
+        assert not shows_part_of(text, LOOP_KEY)
+        assert not shows_part_of(app.chat.conversation.messages[-1].error or "", LOOP_KEY)
+
+
+async def test_bidi_overrides_in_model_text_are_shown_not_obeyed(server: Any) -> None:
+    reply = f"price {BIDI} end"
+    server.script(CHAT, sse_reply([reply[:9], reply[9:]]))
+    async with running() as (app, pilot):
+        await send(pilot, "reorder this")
+        await wait_until(pilot, lambda: "end" in screen_text(app) and not app.chat.busy,
+                         what="the reply")
+        output = terminal_output(app)
+        assert not any(ch in output for ch in BIDI), "a bidi control reached the terminal"
+        assert "\\u202e" in screen_text(app)
+        assert app.chat.conversation.messages[-1].content == reply  # stored as sent
