@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import tempfile
@@ -551,6 +552,7 @@ def file_rows(loop: LoopbackServer, root: Path) -> list[Row]:
 
     data_file_row("a directory where the -wal file goes", wal_directory, seed=True)
     rows.extend(read_only_rows(loop, root))
+    rows.extend(export_target_rows(loop, root))
 
     rows.append(lock_row(loop, root))
 
@@ -584,6 +586,58 @@ def file_rows(loop: LoopbackServer, root: Path) -> list[Row]:
             saved = "nothing imported" if not found else f"HALF-IMPORTED: {found}"
         rows.append(Row(name, f"{run.code}: {shorten(lines[-1].removeprefix('chatterm: '))}",
                         "-", saved, "no", f"{run.peak_rss_kb / 1024:.0f} MB"))
+    return rows
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from pathlib import Path
+from chatterm import safe_write
+fd, temp = safe_write.open_temp(Path(sys.argv[1]), sys.argv[2])
+os.write(fd, b"half of an export " * 1000)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def export_target_rows(loop: LoopbackServer, root: Path) -> list[Row]:
+    """`export -o` to a symlink, into a FIFO, and after an export killed mid-write."""
+    home, env = seeded_home(loop, root)
+    out = home / "out"
+    out.mkdir()
+    conv_id = json.loads(cli(env, "list", "--json").stdout)[0]["id"]
+    rows = []
+
+    def row(name: str, run: Run, saved: str, ok: bool) -> None:
+        lines = run.stderr.strip().splitlines() or ["(nothing on stderr)"]
+        line = lines[-1].removeprefix("chatterm: ").replace(str(out), "<dir>")
+        rows.append(Row(name, f"{run.code}: {shorten(line)}", "-", saved,
+                        "no" if ok else "yes", "-"))
+
+    real = out / "real.md"
+    real.write_text("old")
+    (out / "link.md").symlink_to(real)
+    run = cli(env, "export", conv_id, "-o", str(out / "link.md"))
+    kept = (out / "link.md").is_symlink() and "keep me" in real.read_text()
+    row("export -o to a symlink", run,
+        "link kept, target written" if kept else "LINK REPLACED", kept)
+
+    fifo = out / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    run = cli(env, "export", conv_id, "-o", str(fifo))
+    reader.join(timeout=30)
+    fed = stat.S_ISFIFO(os.lstat(fifo).st_mode) and bool(got) and b"keep me" in got[0]
+    row("export -o into a FIFO", run,
+        f"FIFO kept, reader got {len(got[0]):,} bytes" if fed else "FIFO REPLACED", fed)
+
+    subprocess.run([sys.executable, "-c", KILLED_WRITER, str(out), "chat.md"],
+                   env={**env, "PYTHONPATH": str(REPO)}, check=False)
+    run = cli(env, "export", conv_id, "-o", str(out / "chat.md"))
+    left = [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+    row("export killed mid-write, then exported again", run,
+        "stale temp file removed" if not left else f"LEFT: {', '.join(left)}", not left)
     return rows
 
 

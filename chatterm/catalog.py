@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -345,14 +343,9 @@ def write_cache(
         "fetched_at": stamp,
         "models": [m.to_dict() for m in models],
     }
-    fd, tmp_name = tempfile.mkstemp(prefix=".models-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    from chatterm.safe_write import replace_atomically
+
+    replace_atomically(path, json.dumps(payload).encode("utf-8"))
     return stamp
 
 

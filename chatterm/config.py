@@ -10,7 +10,6 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -271,6 +270,9 @@ def load_config(path: Path | None = None) -> Config:
         from chatterm.locations import config_file
 
         path = config_file()
+    from chatterm.safe_write import sweep_stale
+
+    sweep_stale(path.parent, path.name)  # a `config set` killed mid-write left its temp
     data = _read_toml(path)
     config = Config(path=path)
     if data is None:
@@ -601,20 +603,13 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
 def _write_private_file(path: Path, data: dict[str, Any]) -> None:
     import tomli_w
 
+    from chatterm.safe_write import write_file
+
     text = tomli_w.dumps(data)
     parent = path.parent
     if not parent.exists():
         parent.mkdir(parents=True, mode=0o700)
         parent.chmod(0o700)  # mkdir's mode is filtered by the umask
-    fd, tmp_name = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=parent)
-    try:
-        # mkstemp creates the file 0600, so the key is never readable by others, even briefly.
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    path.chmod(0o600)
+    # Temp file created 0600, so the key is never readable by others, even briefly; a
+    # symlinked config (dotfiles repos) stays a link, and stale temps of killed runs go.
+    write_file(path, text.encode("utf-8"))

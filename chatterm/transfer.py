@@ -22,12 +22,9 @@ API keys are not part of the model, so they can never appear in an export.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 import re
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -334,40 +331,15 @@ def _check_message(number: int, message: Any, seen: set[str]) -> None:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` (UTF-8, mode 0600) so a reader never sees half a file.
+    """Write `text` to `path` (UTF-8, mode 0600) so a reader never sees half a file.
 
-    The text goes to a temp file in the same directory, is fsynced, then renamed over the
-    target; any failure leaves the old file as it was and removes the temp file.
+    See safe_write.write_file: a regular file is replaced atomically (any failure keeps
+    the old one), a symlink is written through, a FIFO or terminal is written into.
     """
+    from chatterm.safe_write import write_file
+
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
     try:
-        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                         dir=directory)
+        write_file(path, text.encode("utf-8"))
     except OSError as exc:
         raise ChattermError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o600)
-        os.replace(temp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        if isinstance(exc, OSError):
-            raise ChattermError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        raise
-    _sync_directory(directory)
-
-
-def _sync_directory(directory: Path) -> None:
-    # Makes the rename itself durable; not possible everywhere, hence best effort.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

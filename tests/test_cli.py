@@ -392,15 +392,14 @@ def test_config_write_failure_is_a_config_error(
 ) -> None:
     """A full disk (or any OSError) while saving the config is one clear line, not a crash."""
     import errno
-    import tempfile
 
-    from chatterm import locations
+    from chatterm import locations, safe_write
     from chatterm.config import set_config_value
     from chatterm.errors import ConfigError
 
     def no_space(*args: object, **kwargs: object) -> tuple[int, str]:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(tempfile, "mkstemp", no_space)
+    monkeypatch.setattr(safe_write, "open_temp", no_space)
     with pytest.raises(ConfigError, match=r"cannot write .*config\.toml: No space left on device"):
         set_config_value(locations.config_file(), "default_model", "x")

@@ -6,13 +6,15 @@ chatterm's so that a foreign SQLite file is never mistaken for an empty store.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from chatterm import safe_write
 from chatterm.errors import StoreError
-from chatterm.store.files import create_private_file
 
 # "ctm1" in ASCII: lets us tell our files from other SQLite databases.
 APPLICATION_ID = 0x63746D31
@@ -168,19 +170,45 @@ def user_version(conn: sqlite3.Connection) -> int:
 
 
 def backup_copy(conn: sqlite3.Connection, path: Path, version: int) -> Path:
-    """Copy the live database with SQLite's backup API (consistent even under WAL)."""
-    target = path.with_name(f"{path.name}.bak-v{version}")
-    counter = 2
-    while target.exists():
-        target = path.with_name(f"{path.name}.bak-v{version}-{counter}")
-        counter += 1
-    create_private_file(target)
-    dest = sqlite3.connect(target)
+    """Copy the live database with SQLite's backup API (consistent even under WAL).
+
+    The copy is made under a temp name and gets its `.bak-vN` name only once complete,
+    so a kill mid-copy never leaves a half file that looks like a real backup (the temp
+    is swept by the next attempt, see safe_write).
+    """
+    name = f"{path.name}.bak-v{version}"
+    safe_write.sweep_stale(path.parent, name)
+    fd, temp = safe_write.open_temp(path.parent, name)
     try:
-        conn.backup(dest)
-    except sqlite3.Error as exc:
-        dest.close()
-        target.unlink(missing_ok=True)
+        dest = sqlite3.connect(temp)
+        try:
+            conn.backup(dest)
+        finally:
+            dest.close()
+        target = _link_free_name(temp, path.parent, name)
+    except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"could not back up {path} before upgrading it: {exc}") from exc
-    dest.close()
+    finally:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        os.close(fd)
+    safe_write.sync_directory(path.parent)
     return target
+
+
+def _link_free_name(temp: Path, directory: Path, name: str) -> Path:
+    """Give `temp` the first free name of NAME, NAME-2, NAME-3…; never replaces a file."""
+    counter = 1
+    while True:
+        target = directory / (name if counter == 1 else f"{name}-{counter}")
+        try:
+            os.link(temp, target)
+        except FileExistsError:
+            counter += 1
+            continue
+        except OSError:
+            if target.exists():  # no hard links here (FAT, some FUSE mounts)
+                counter += 1
+                continue
+            os.replace(temp, target)
+        return target
