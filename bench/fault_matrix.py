@@ -570,7 +570,10 @@ def file_rows(loop: LoopbackServer, root: Path) -> list[Row]:
                  "created_at": 2 + i, "content": f"turn {i}"} for i in range(100_000)]}
     for name, data in (("import: invalid UTF-8 at message 900", bad_utf8),
                        ("import: JSON cut off at 90 %", raw[: len(raw) * 9 // 10]),
-                       ("import: 100,000 messages", json.dumps(huge).encode())):
+                       ("import: 100,000 messages", json.dumps(huge).encode()),
+                       ("import: id holding ESC[2J and OSC 52", json.dumps(
+                           {**json.loads(conv_export), "id": "\x1b[2J\x1b]52;c;eA==\x07x"}
+                       ).encode())):
         home = Path(tempfile.mkdtemp(dir=root))
         env = home_env(home)
         write_config(home, loop.url)
