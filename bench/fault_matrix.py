@@ -179,6 +179,11 @@ def partial_then(*steps: Any) -> Reply:
     return stream_reply([*head, *steps])
 
 
+def content_chunk(json_text: str) -> bytes:
+    """One chunk event whose content is `json_text`, as written inside a JSON string."""
+    return f'data: {{"choices":[{{"index":0,"delta":{{"content":"{json_text}"}}}}]}}\n\n'.encode()
+
+
 def http_date(seconds_ahead: float) -> str:
     return email.utils.formatdate(time.time() + seconds_ahead, usegmt=True)
 
@@ -192,6 +197,8 @@ def scenarios(loop_url: str, other_url: str, hole_url: str) -> list[Scenario]:
     huge_junk = b"data: " + b"x" * (12 * MB) + b"\n\n"
     big_chunk = sse_event({"choices": [{"index": 0, "delta": {"content": "y" * (5 * MB)}}]})
     one_mb = [("0123456789abcdef" * 256)] * 256  # 256 chunks of 4 KiB
+    # 400,000 events, written 2,000 per HTTP chunk (the assembler's cost per token is flat).
+    many_tokens = [b"".join([content_chunk("token.. ")] * 2000)] * 200 + sse_chunks([])
     return [
         Scenario("connection refused", base_url=f"http://127.0.0.1:{free_port()}/v1"),
         Scenario("host name does not resolve", base_url="http://chatterm-nonexistent.invalid/v1"),
@@ -265,6 +272,12 @@ def scenarios(loop_url: str, other_url: str, hole_url: str) -> list[Scenario]:
         Scenario("base_url with user:password@",
                  base_url=loop_url.replace("http://", "http://alice:S3cret-pw@")),
         Scenario("config file starting with a UTF-8 BOM", [ok], "all good", config={"bom": True}),
+        Scenario("UTF-16 surrogate pair split across two chunks, and a lone half",
+                 [stream_reply([content_chunk("smile \\ud83d"),
+                                content_chunk("\\ude00 lone \\udc00 end"), *sse_chunks([])])],
+                 "smile \U0001f600 lone \ufffd end"),
+        Scenario("400,000 tokens of 8 bytes (3.2 MB)", [stream_reply(many_tokens)],
+                 "token.. " * 400_000),
         Scenario("1 MB prompt on stdin", [ok], "all good",
                  stdin=("prompt " * (MB // 7 + 1)).encode()[:MB]),
     ]

@@ -32,6 +32,7 @@ from chatterm.conversation import (
 )
 from chatterm.errors import ChattermError, ConfigError, StoreError, UsageError
 from chatterm.wire import wire_messages
+from chatterm.text_parts import mend_surrogates
 
 if TYPE_CHECKING:
     from chatterm.config import Config
@@ -211,6 +212,7 @@ class ChatSession:
         """Add `prompt` as a user message and stream the reply (starting with `prefix`)."""
         if not prompt.strip():
             raise UsageError("the prompt is empty")
+        prompt = mend_surrogates(prompt)  # stray bytes from argv: U+FFFD, as saved and sent
         key = self.api_key()
         parent = self.conversation.messages[-1].id if self.conversation.messages else None
         user = Message(
@@ -370,8 +372,11 @@ class ChatSession:
         on_event(ReplyStarted(reply, replaces))
         warnings: list[str] = []
         # Deltas are joined at save points, not appended one by one: `content += delta`
-        # would copy the whole reply per token, quadratic on a long reply.
+        # would copy the whole reply per token, quadratic on a long reply. (The app draws
+        # from the deltas themselves, so it never needs the joined text mid-stream.)
         pending: list[str] = []
+        pending_reasoning: list[str] = []
+        pending_refusal: list[str] = []
         dirty = False
         saver_stop = asyncio.Event()
 
@@ -379,6 +384,12 @@ class ChatSession:
             if pending:
                 reply.content += "".join(pending)
                 pending.clear()
+            if pending_reasoning:
+                reply.reasoning += "".join(pending_reasoning)
+                pending_reasoning.clear()
+            if pending_refusal:
+                reply.refusal += "".join(pending_refusal)
+                pending_refusal.clear()
 
         async def save_periodically() -> None:
             nonlocal dirty
@@ -392,8 +403,9 @@ class ChatSession:
                         # In a thread: waiting on another writer's lock must not freeze
                         # the event loop (and with it the TUI) for the busy timeout.
                         await asyncio.to_thread(self._save_message, reply)
-                    except StoreError:
-                        # Locked past the busy timeout: try again next tick. Only the
+                    except Exception:
+                        # Locked past the busy timeout (or anything unexpected): try again
+                        # next tick. A dead saver would leave the reply unsaved; only the
                         # final save's failure is the user's business.
                         dirty = True
 
@@ -406,15 +418,17 @@ class ChatSession:
                         if event.content:
                             pending.append(event.content)
                         if event.reasoning:
-                            reply.reasoning += event.reasoning
+                            pending_reasoning.append(event.reasoning)
                         if event.refusal:
-                            reply.refusal += event.refusal
+                            pending_refusal.append(event.refusal)
                         dirty = True
                         on_event(ReplyDelta(reply, event))
                     elif isinstance(event, Retrying):
                         on_event(ReplyRetrying(reply, event))
                     elif isinstance(event, Finished):
                         pending.clear()
+                        pending_reasoning.clear()
+                        pending_refusal.clear()
                         self._apply(reply, event.reply, base, base_reasoning)
                         reply.state = event.reply.state
                         warnings = list(event.reply.warnings)
@@ -483,7 +497,15 @@ class ChatSession:
 
     def _save_message(self, message: Message) -> None:
         if self.store is not None and self._persisted:
-            self.store.update_message(message)
+            try:
+                self.store.update_message(message)
+            except ChattermError:
+                raise
+            except Exception as exc:
+                # Never a traceback that loses the reply: one line, the text stays in
+                # memory (and on screen) and the caller's error path still runs.
+                raise StoreError(f"could not save the reply: {type(exc).__name__}: {exc}") \
+                    from exc
 
 
 async def _settle(task: asyncio.Task[None]) -> None:

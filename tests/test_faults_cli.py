@@ -457,3 +457,49 @@ def test_invalid_utf8_becomes_replacement_characters(loopback: LoopbackServer) -
     assert out.stdout == (expected + "\n").encode()
     _, reply = saved_exchange()
     assert (reply["state"], reply["content"]) == ("complete", expected)
+
+
+def test_a_surrogate_pair_split_across_chunks_is_one_character_and_lone_halves_are_replaced(
+    loopback: LoopbackServer,
+) -> None:
+    # A proxy that cuts strings per UTF-16 code unit sends the halves of U+1F600 as two JSON
+    # escapes in two events; a lone half (in the reasoning too) and a half left waiting at
+    # the end of the stream cannot be encoded at all.
+    configure(loopback.url)
+
+    def chunk(delta: str) -> bytes:
+        return f'data: {{"choices":[{{"index":0,"delta":{delta}}}]}}\n\n'.encode()
+
+    loopback.script(CHAT, stream_reply([
+        chunk('{"reasoning_content":"think \\ud83d"}'),
+        chunk('{"reasoning_content":"\\ude00 \\udc00."}'),
+        chunk('{"content":"smile \\ud83d"}'),
+        chunk('{"content":"\\ude00 lone \\udc00 end \\ud83d"}'),
+        *sse_chunks([]),
+    ]))
+    out = ask()
+    assert out.code == 0, out.lines
+    expected = "smile \U0001f600 lone \ufffd end \ufffd"
+    assert out.stdout == (expected + "\n").encode()
+    _, reply = saved_exchange()
+    assert (reply["state"], reply["content"]) == ("complete", expected)
+    assert reply["reasoning"] == "think \U0001f600 \ufffd."
+
+
+def test_undecodable_bytes_in_the_prompt_are_saved_and_sent_without_a_traceback(
+    loopback: LoopbackServer,
+) -> None:
+    # argv is decoded with surrogateescape: a stray byte becomes a lone surrogate in the
+    # prompt, which the store must still be able to write, with the reply after it.
+    configure(loopback.url)
+    loopback.script(CHAT, sse_reply(["fine"]))
+    result = subprocess.run(
+        [sys.executable, "-m", "chatterm", "ask", "caf\udce9 au lait"],
+        capture_output=True, timeout=90, cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    out = checked(result.returncode, result.stdout, result.stderr)
+    assert out.code == 0, out.lines
+    user, reply = saved_exchange()
+    assert user["content"] == "caf\ufffd au lait"
+    assert (reply["state"], reply["content"]) == ("complete", "fine")

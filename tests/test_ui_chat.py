@@ -419,6 +419,32 @@ async def test_quit_mid_stream_keeps_the_partial_reply(server: Any) -> None:
     assert stored.state is MessageState.INTERRUPTED
 
 
+async def test_a_surrogate_pair_split_across_chunks_is_drawn_saved_and_reopened(
+    server: Any,
+) -> None:
+    # The halves of U+1F600 as JSON escapes in two events (a proxy cutting per UTF-16 code
+    # unit), then a lone half: drawn as one emoji and U+FFFD, and still there after a quit.
+    def chunk(content: str) -> bytes:
+        return f'data: {{"choices":[{{"index":0,"delta":{{"content":"{content}"}}}}]}}\n\n'.encode()
+
+    server.script(CHAT, stream_reply([
+        chunk("smile \\ud83d"), chunk("\\ude00 lone \\udc00 end"), *sse_chunks([])]))
+    expected = "smile \U0001f600 lone \ufffd end"
+    async with running() as (app, pilot):
+        await type_and_send(pilot, "hello")
+        await until_idle(pilot)
+        await wait_until(pilot, lambda: "lone" in screen_text(app), what="the reply")
+        assert replies(app)[-1].body_text == expected
+        conversation_id = app.chat.conversation.id
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: not app.is_running, what="the app to exit")
+    async with running(LaunchOptions(continue_last=True)) as (app, pilot):
+        assert app.chat.conversation.id == conversation_id
+        await wait_until(pilot, lambda: "lone" in screen_text(app), what="the reopened reply")
+        assert replies(app)[-1].message.content == expected
+        assert replies(app)[-1].message.state is MessageState.COMPLETE
+
+
 # ---- model switch ----------------------------------------------------------------------
 
 

@@ -144,12 +144,19 @@ class StreamAssembler:
         # so deltas only carry what the server adds after it.
         self.reply = AssembledReply(content=prefix or "")
         self._prefix = _PrefixFilter(prefix) if prefix else None
-        self._calls: dict[Any, ToolCall] = {}
+        self._calls: dict[Any, int] = {}  # fragment key -> slot
+        self._by_id: dict[str, int] = {}  # tool call id -> slot
+        self._call_list: list[ToolCall] = []  # the reply's calls, without joining arguments
         self.chunks = 0
 
     @property
     def done(self) -> bool:
         return self.reply.saw_done
+
+    def finish(self) -> Delta:
+        """The stream is over: what is still held back (half a surrogate pair) as U+FFFD."""
+        content, reasoning, refusal = self.reply.flush()
+        return Delta(content=content, reasoning=reasoning, refusal=refusal)
 
     # ---- raw SSE events -------------------------------------------------------------
 
@@ -222,14 +229,12 @@ class StreamAssembler:
             text, thinking = _text_parts(body.get("content"))
             reasoning = _reasoning_of(body) + thinking
             if reasoning:
-                self.reply.reasoning += reasoning
-                delta.reasoning += reasoning
+                delta.reasoning += self.reply.add_reasoning(reasoning)
             if text:
                 self._add_content(text, delta)
             refusal = body.get("refusal")
             if isinstance(refusal, str) and refusal:
-                self.reply.refusal += refusal
-                delta.refusal += refusal
+                delta.refusal += self.reply.add_refusal(refusal)
             calls = body.get("tool_calls")
             if isinstance(calls, list):
                 self._merge_tool_calls(calls)
@@ -241,50 +246,52 @@ class StreamAssembler:
         if self._prefix:
             text = self._prefix.feed(text)
         if text:
-            self.reply.content += text
-            delta.content += text
+            delta.content += self.reply.add_content(text)
 
     def _merge_tool_calls(self, calls: list[Any]) -> None:
         for position, raw in enumerate(calls):
             if not isinstance(raw, dict):
                 continue
-            call = self._find_call(raw, position, len(calls))
+            slot = self._find_call(raw, position, len(calls))
+            call = self._call_list[slot]
             function = raw.get("function")
             if not isinstance(function, dict):
                 function = {}
             call_id = raw.get("id")
             if isinstance(call_id, str) and call_id and not call.id:
                 call.id = call_id
+                self._by_id.setdefault(call_id, slot)
             name = function.get("name")
             if isinstance(name, str) and name and not call.name:
                 call.name = name
             arguments = function.get("arguments")
             if isinstance(arguments, str):
-                call.arguments += arguments
+                self.reply.add_arguments(slot, arguments)
             elif isinstance(arguments, dict | list):
-                call.arguments += json.dumps(arguments, ensure_ascii=False)
+                self.reply.add_arguments(slot, json.dumps(arguments, ensure_ascii=False))
 
-    def _find_call(self, raw: dict[str, Any], position: int, count: int) -> ToolCall:
+    def _find_call(self, raw: dict[str, Any], position: int, count: int) -> int:
+        """The slot (position in the reply's tool calls) this fragment belongs to."""
         index = raw.get("index")
         call_id = raw.get("id") if isinstance(raw.get("id"), str) else None
         if isinstance(index, int) and not isinstance(index, bool):
             key: Any = ("index", index)
         elif call_id:
-            # Mistral may omit index; an id we have seen continues that call.
-            for call in self.reply.tool_calls:
-                if call.id == call_id:
-                    return call
+            # Mistral may omit index; an id we have seen continues that call (a dict, not
+            # a scan of every call: many id-only fragments would be quadratic).
+            seen = self._by_id.get(call_id)
+            if seen is not None:
+                return seen
             key = ("id", call_id)
-        elif count == 1 and self.reply.tool_calls:
-            return self.reply.tool_calls[-1]  # a bare fragment continues the last call
+        elif count == 1 and self._call_list:
+            return len(self._call_list) - 1  # a bare fragment continues the last call
         else:
             key = ("position", position)
-        call = self._calls.get(key)
-        if call is None:
-            call = ToolCall(id="", name="")
-            self._calls[key] = call
-            self.reply.tool_calls.append(call)
-        return call
+        slot = self._calls.get(key)
+        if slot is None:
+            slot = self._calls[key] = len(self._call_list)
+            self._call_list.append(self.reply.new_tool_call())
+        return slot
 
     def _raise(self, payload: Any) -> None:
         if payload in ("", None):
@@ -299,6 +306,7 @@ def assemble_response(data: Any, prefix: str | None = None) -> AssembledReply:
         raise ApiError("the server answered with JSON that is not a chat completion")
     assembler = StreamAssembler(prefix)
     assembler.feed(data)
+    assembler.finish()
     reply = assembler.reply
     if not isinstance(data.get("choices"), list) or not data["choices"]:
         raise ApiError("the server's answer holds no choices", partial=reply)
@@ -316,5 +324,6 @@ def assemble_stream(
             assembler.feed_event(event)
     for event in decoder.close():
         assembler.feed_event(event)
+    assembler.finish()
     assembler.reply.warnings.extend(decoder.warnings)
     return assembler.reply

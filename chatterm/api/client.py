@@ -101,11 +101,14 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def _merge(into: Delta, delta: Delta) -> None:
-    into.content += delta.content
-    into.reasoning += delta.reasoning
-    into.refusal += delta.refusal
-    into.chunks += delta.chunks
+def _joined(deltas: list[Delta]) -> Delta:
+    """One Delta for the events of one read, joined once (not `+=` per event)."""
+    if len(deltas) == 1:
+        return deltas[0]
+    return Delta(content="".join(d.content for d in deltas),
+                 reasoning="".join(d.reasoning for d in deltas),
+                 refusal="".join(d.refusal for d in deltas),
+                 chunks=sum(d.chunks for d in deltas))
 
 
 def _has_text(delta: Delta) -> bool:
@@ -411,14 +414,14 @@ class ChatClient:
 
         def feed(events: list[Any]) -> Delta:
             nonlocal warned
-            out = Delta()
+            out: list[Delta] = []
             for event in events:
                 if assembler.done:
                     break  # nothing after [DONE] counts
-                _merge(out, assembler.feed_event(event))
+                out.append(assembler.feed_event(event))
             reply.warnings.extend(decoder.warnings[warned:])
             warned = len(decoder.warnings)
-            return out
+            return _joined(out) if out else Delta()
 
         from chatterm.api.paced import paced_reads
 
@@ -439,6 +442,9 @@ class ChatClient:
                 delta = feed(decoder.close())
                 if _has_text(delta):
                     yield delta
+            delta = assembler.finish()  # half a surrogate pair left over: U+FFFD
+            if _has_text(delta):
+                yield delta
         except ApiError as exc:
             raise self._error(f"{p.name}: {exc.message}", status=exc.status, code=exc.code,
                               partial=exc.partial, url=str(response.url)) from None

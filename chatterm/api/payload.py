@@ -6,6 +6,7 @@ from typing import Any
 
 from chatterm.api.types import ApiError, ChatRequest
 from chatterm.providers import ProviderConfig
+from chatterm.text_parts import mend_surrogates
 
 
 def build_payload(provider: ProviderConfig, request: ChatRequest) -> dict[str, Any]:
@@ -16,7 +17,10 @@ def build_payload(provider: ProviderConfig, request: ChatRequest) -> dict[str, A
     """
     mistral = provider.kind == "mistral"
     params = request.params
-    messages = [dict(m) for m in request.messages]
+    # A lone surrogate (undecodable bytes in argv or a file) cannot be encoded as UTF-8:
+    # sent as U+FFFD rather than failing the request with UnicodeEncodeError.
+    messages = [{key: mend_surrogates(value) if isinstance(value, str) else value
+                 for key, value in m.items()} for m in request.messages]
     if request.prefix:
         if not provider.supports_prefix:
             raise ApiError(

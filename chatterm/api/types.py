@@ -7,6 +7,7 @@ from typing import Any
 
 from chatterm.conversation import MessageState, Params, ToolCall, Usage
 from chatterm.errors import ChattermError
+from chatterm.text_parts import TextParts
 
 
 @dataclass(slots=True)
@@ -21,19 +22,73 @@ class ChatRequest:
     prefix: str | None = None
 
 
-@dataclass(slots=True)
 class AssembledReply:
-    """Everything a (possibly partial) reply has produced so far."""
+    """Everything a (possibly partial) reply has produced so far.
 
-    content: str = ""
-    reasoning: str = ""
-    refusal: str = ""
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    finish_reason: str | None = None
-    usage: Usage | None = None
-    model: str | None = None
-    saw_done: bool = False
-    warnings: list[str] = field(default_factory=list)
+    The text fields grow by `add_*` in time linear in what was added (see TextParts);
+    reading `content`, `reasoning`, `refusal` or `tool_calls` joins what came since the
+    last read, so read them at save points or at the end, not per chunk.
+    """
+
+    __slots__ = ("_arguments", "_content", "_reasoning", "_refusal", "_tool_calls",
+                 "finish_reason", "model", "saw_done", "usage", "warnings")
+
+    def __init__(self, content: str = "", reasoning: str = "", refusal: str = "") -> None:
+        self._content = TextParts(content)
+        self._reasoning = TextParts(reasoning)
+        self._refusal = TextParts(refusal)
+        self._tool_calls: list[ToolCall] = []
+        self._arguments: list[TextParts] = []  # one per tool call, same order
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+        self.model: str | None = None
+        self.saw_done = False
+        self.warnings: list[str] = []
+
+    @property
+    def content(self) -> str:
+        return self._content.value
+
+    @property
+    def reasoning(self) -> str:
+        return self._reasoning.value
+
+    @property
+    def refusal(self) -> str:
+        return self._refusal.value
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        for call, arguments in zip(self._tool_calls, self._arguments, strict=True):
+            call.arguments = arguments.value
+        return self._tool_calls
+
+    def add_content(self, text: str) -> str:
+        """Append; returns what was appended (a split surrogate pair waits for its half)."""
+        return self._content.append(text)
+
+    def add_reasoning(self, text: str) -> str:
+        return self._reasoning.append(text)
+
+    def add_refusal(self, text: str) -> str:
+        return self._refusal.append(text)
+
+    def new_tool_call(self) -> ToolCall:
+        call = ToolCall(id="", name="")
+        self._tool_calls.append(call)
+        self._arguments.append(TextParts())
+        return call
+
+    def add_arguments(self, index: int, text: str) -> None:
+        self._arguments[index].append(text)
+
+    def flush(self) -> tuple[str, str, str]:
+        """The stream ended: a half surrogate pair still waiting becomes U+FFFD.
+
+        Returns what that added to (content, reasoning, refusal)."""
+        for arguments in self._arguments:
+            arguments.flush()
+        return self._content.flush(), self._reasoning.flush(), self._refusal.flush()
 
     @property
     def state(self) -> MessageState:
@@ -41,6 +96,10 @@ class AssembledReply:
         if self.finish_reason is not None or self.saw_done:
             return MessageState.COMPLETE
         return MessageState.INTERRUPTED
+
+    def __repr__(self) -> str:
+        return (f"AssembledReply(content={self.content!r}, reasoning={self.reasoning!r}, "
+                f"finish_reason={self.finish_reason!r}, tool_calls={self.tool_calls!r})")
 
 
 # ---- events yielded by ChatClient.stream() -------------------------------------------

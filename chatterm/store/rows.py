@@ -15,6 +15,7 @@ from chatterm.conversation import (
     ToolCall,
     Usage,
 )
+from chatterm.text_parts import mend_surrogates
 
 MESSAGE_COLUMNS = (
     "id, conversation_id, parent_id, role, state, created_at, provider, model, "
@@ -28,6 +29,16 @@ SUMMARY_COLUMNS = "id, title, provider, model, created_at, updated_at, message_c
 
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _storable(values: dict[str, Any]) -> dict[str, Any]:
+    """Text SQLite can take: a lone UTF-16 surrogate (from a JSON escape, or from
+    undecodable bytes in argv) cannot be encoded as UTF-8 and would fail the whole write,
+    so each becomes U+FFFD here, for every writer."""
+    for name, value in values.items():
+        if isinstance(value, str):
+            values[name] = mend_surrogates(value)
+    return values
 
 
 def message_from_row(row: tuple[Any, ...]) -> Message:
@@ -55,7 +66,7 @@ def message_from_row(row: tuple[Any, ...]) -> Message:
 
 def message_values(message: Message) -> dict[str, Any]:
     """Named parameters for INSERT/UPDATE of `message` (without position and writer)."""
-    return {
+    return _storable({
         "id": message.id,
         "conversation_id": message.conversation_id,
         "parent_id": message.parent_id,
@@ -73,7 +84,7 @@ def message_values(message: Message) -> dict[str, Any]:
         "refusal": message.refusal or "",
         "reasoning": message.reasoning or "",
         "content": message.content or "",
-    }
+    })
 
 
 def conversation_from_row(row: tuple[Any, ...]) -> Conversation:
@@ -91,7 +102,7 @@ def conversation_from_row(row: tuple[Any, ...]) -> Conversation:
 
 
 def conversation_values(conv: Conversation) -> dict[str, Any]:
-    return {
+    return _storable({
         "id": conv.id,
         "title": conv.title,
         "created_at": float(conv.created_at),
@@ -100,7 +111,7 @@ def conversation_values(conv: Conversation) -> dict[str, Any]:
         "model": conv.model,
         "system_prompt": conv.system_prompt or "",
         "params": dumps(conv.params.to_dict()),
-    }
+    })
 
 
 def summary_from_row(row: tuple[Any, ...]) -> ConversationSummary:

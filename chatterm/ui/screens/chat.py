@@ -424,9 +424,9 @@ class ChatScreen(Screen[None]):
             if delta.content:
                 view.append_content(delta.content)
             if delta.reasoning:
-                view.append_reasoning()
+                view.append_reasoning(delta.reasoning)
             if delta.refusal:
-                view.append_refusal()
+                view.append_refusal(delta.refusal)
             self.status.count_tokens(delta.chunks)
         elif isinstance(event, ReplyStarted):
             self._bind_started(kind, event.message, event.replaces)

@@ -20,6 +20,7 @@ from textual.widgets import Static
 
 from chatterm.conversation import Message, MessageState, Role, Usage
 from chatterm.sanitize import StreamNeutraliser, neutralise
+from chatterm.text_parts import TextParts
 from chatterm.ui.events import MessageActionRequested, NewerMessagesWanted, OlderMessagesWanted
 from chatterm.ui.widgets.single_layout import SingleLayout
 
@@ -183,6 +184,10 @@ class AssistantMessage(MessageView):
         # Deltas are neutralised one by one; this keeps a CRLF split across two whole.
         self._incoming = StreamNeutraliser()
         self._reasoning_dirty = False
+        # The streamed reasoning and refusal, built from the deltas: the engine joins the
+        # message's own text only at save points (per-delta joins would be quadratic).
+        self._reasoning = TextParts(message.reasoning)
+        self._refusal = TextParts(message.refusal)
         self._flush_callback: Callable[[], None] | None = None
 
     # ---- composition -------------------------------------------------------------------
@@ -314,6 +319,8 @@ class AssistantMessage(MessageView):
             self._body.append(self._incoming.feed(message.content))
         for box in self.query(".reasoning, .refusal, .tool-calls"):
             box.remove()
+        self._reasoning = TextParts(message.reasoning)
+        self._refusal = TextParts(message.refusal)
         if message.reasoning:
             self.mount(self._reasoning_box(message.reasoning), before=self._body)
         self.refresh_header()
@@ -323,11 +330,12 @@ class AssistantMessage(MessageView):
         if text and self._body is not None:
             self._body.append(self._incoming.feed(text))
 
-    def append_reasoning(self) -> None:
-        """Reasoning is redrawn from the message, at most a few times a second."""
+    def append_reasoning(self, text: str) -> None:
+        """Reasoning is redrawn at most a few times a second."""
+        self._reasoning.append(text)
         if not self.query(".reasoning"):
             assert self._body is not None
-            self.mount(self._reasoning_box(self.message.reasoning), before=self._body)
+            self.mount(self._reasoning_box(self._reasoning.value), before=self._body)
             return
         if not self._reasoning_dirty:
             self._reasoning_dirty = True
@@ -336,13 +344,14 @@ class AssistantMessage(MessageView):
     def _draw_reasoning(self) -> None:
         self._reasoning_dirty = False
         for text in self.query(".reasoning-text").results(Static):
-            text.update(Content(neutralise(self.message.reasoning)))
+            text.update(Content(neutralise(self._reasoning.value)))
 
-    def append_refusal(self) -> None:
+    def append_refusal(self, text: str) -> None:
+        self._refusal.append(text)
         for box in self.query(".refusal"):
             box.remove()
         assert self._body is not None
-        self.mount(self._refusal_box(self.message.refusal), before=self._body)
+        self.mount(self._refusal_box(self._refusal.value), before=self._body)
 
     def finish(self, message: Message) -> None:
         """The reply ended (complete, interrupted or failed): final render, state, usage."""
@@ -350,6 +359,8 @@ class AssistantMessage(MessageView):
         self.streaming = False
         if self._body is not None:
             self._body.finish(neutralise(message.content))
+        self._reasoning = TextParts(message.reasoning)
+        self._refusal = TextParts(message.refusal)
         if message.reasoning:
             self._draw_reasoning()
         if message.tool_calls and not self.query(".tool-calls"):
