@@ -31,8 +31,8 @@ from chatterm.conversation import (
     title_from_prompt,
 )
 from chatterm.errors import ChattermError, ConfigError, StoreError, UsageError
-from chatterm.wire import wire_messages
 from chatterm.text_parts import mend_surrogates
+from chatterm.wire import wire_messages
 
 if TYPE_CHECKING:
     from chatterm.config import Config

@@ -285,3 +285,31 @@ def test_assemble_response_prefix_and_errors() -> None:
         assemble_response({"id": "x"})
     with pytest.raises(ApiError):
         assemble_response([1, 2])
+
+
+def test_split_surrogate_pairs_join_in_every_text_field_and_lone_halves_are_replaced() -> None:
+    def chunk(delta: str) -> bytes:
+        return f'data: {{"choices":[{{"index":0,"delta":{delta}}}]}}\n\n'.encode()
+
+    reply = assemble_stream([
+        chunk('{"content":"a\\ud83d"}'), chunk('{"content":"\\ude00b\\udc00"}'),
+        chunk('{"reasoning_content":"r\\ud83d"}'), chunk('{"reasoning_content":"x"}'),
+        chunk('{"tool_calls":[{"id":"c1","function":{"name":"f","arguments":"{\\ud83d"}}]}'),
+        chunk('{"tool_calls":[{"id":"c1","function":{"arguments":"\\ude00}"}}]}'),
+        chunk('{"content":"end\\ud83d"}'),
+    ])
+    assert reply.content == "a\U0001f600b\ufffdend\ufffd"
+    assert reply.reasoning == "r\ufffdx"
+    assert [(c.id, c.name, c.arguments) for c in reply.tool_calls] == [
+        ("c1", "f", "{\U0001f600}")]
+
+
+def test_many_id_only_tool_call_fragments_each_continue_their_own_call() -> None:
+    assembler = StreamAssembler()
+    for round_ in range(2):
+        for n in range(500):
+            assembler.feed({"choices": [{"index": 0, "delta": {"tool_calls": [
+                {"id": f"call{n}", "function": {"name": "f", "arguments": str(round_)}}]}}]})
+    calls = assembler.reply.tool_calls
+    assert len(calls) == 500
+    assert {call.arguments for call in calls} == {"01"}

@@ -487,3 +487,33 @@ def test_of_two_saved_attempts_at_one_turn_only_the_later_is_sent() -> None:
     ])
     assert [m["content"] for m in wire_messages(conversation)] == [
         "go", "newer, cut off", "next"]
+
+
+async def test_an_unexpected_failure_of_a_save_never_stops_the_saving(
+    loopback: LoopbackServer, store: Store
+) -> None:
+    # The first save while streaming fails with something that is not a StoreError (as a
+    # lone surrogate's UnicodeEncodeError once did): the saver carries on, so the text
+    # received so far still reaches the disk while the stream goes on, and the reply ends.
+    failures: list[str] = []
+    real_update = store.update_message
+
+    def update_message(message):  # type: ignore[no-untyped-def]
+        if message.state is MessageState.STREAMING and not failures:
+            failures.append(message.content)
+            raise ValueError("unexpected")
+        return real_update(message)
+
+    store.update_message = update_message  # type: ignore[method-assign]
+    release = threading.Event()
+    loopback.script("chat/completions", sse_reply(["first part ", "second part"], hold=release))
+    session = _session(loopback, store)
+    task = asyncio.create_task(session.send("go"))
+    try:
+        await _poll(lambda: failures and len(session.conversation.messages) == 2
+                    and _stored_reply(session.conversation.id)[0] == "first part ")
+    finally:
+        release.set()
+    reply = await task
+    assert reply.state is MessageState.COMPLETE
+    assert _stored_reply(session.conversation.id) == ("first part second part", "complete")
