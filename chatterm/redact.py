@@ -45,7 +45,9 @@ _known: set[str] = set()
 def remember(*secrets: str | None) -> None:
     """Register secrets this process holds, so every later `redact()` hides them."""
     for secret in secrets:
-        if secret and len(secret.strip()) >= 4:
+        # Shorter values (a header such as `X-Env: prod`) are no credential, and masking
+        # them everywhere would mangle ordinary words in messages.
+        if secret and len(secret.strip()) >= 6:
             _known.add(secret.strip())
 
 

@@ -69,3 +69,17 @@ def test_mask_key_shows_at_most_a_sixth_and_never_the_start() -> None:
     assert masked == "…wxyz"
     assert mask_key("abc123def456") == "…56"  # 12 characters: 2 shown, not 7
     assert mask_key("short") == "…"
+
+
+def test_a_remembered_key_is_redacted_mangled_and_short_values_are_not_remembered() -> None:
+    from chatterm.redact import remember
+
+    key = "plain-words-key-for-redact-test"
+    remember(key, "prod")  # "prod" is a header value too short to be a credential
+    half = len(key) // 2
+    for echo in (key, key.upper(), key[:half] + "\x00" + key[half:],
+                 key[:4] + "\u200b" + key[4:9] + "\u2060" + key[9:], key[:3] + "\x1b" + key[3:]):
+        cleaned = redact(f"echo: {echo}!")
+        assert cleaned == "echo: [REDACTED]!", repr(cleaned)
+    assert redact("deployed to production") == "deployed to production"
+    assert redact("SK-ABCDEFGHIJKLMNOP123") == "[REDACTED]"  # key-shaped, upper-cased

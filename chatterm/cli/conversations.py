@@ -10,6 +10,7 @@ from chatterm.cli.common import open_store
 from chatterm.cli.output import Out, confirm, note, relative_time, short_id, warn
 from chatterm.conversation import HIT_END, HIT_START, Conversation, Message, Role
 from chatterm.errors import ChattermError, UsageError
+from chatterm.redact import redact
 
 
 def run(command: str, args: argparse.Namespace) -> int:
@@ -78,7 +79,7 @@ def _show(args: argparse.Namespace) -> int:
         for call in message.tool_calls:
             out.line(f"(tool call {call.name}) {call.arguments}")
         if message.error:
-            out.line(f"(error) {message.error}")
+            out.line(f"(error) {redact(message.error)}")  # a server's words, maybe a key
     return 0
 
 

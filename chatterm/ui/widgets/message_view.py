@@ -19,6 +19,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from chatterm.conversation import Message, MessageState, Role, Usage
+from chatterm.redact import shown
 from chatterm.sanitize import StreamNeutraliser, neutralise
 from chatterm.text_parts import TextParts
 from chatterm.ui.events import MessageActionRequested, NewerMessagesWanted, OlderMessagesWanted
@@ -264,7 +265,7 @@ class AssistantMessage(MessageView):
             return Content("")
         parts: list[str | tuple[str, str] | Content] = []
         if message.state in (MessageState.ERROR, MessageState.INTERRUPTED) and message.error:
-            parts.append((neutralise(message.error), "$error"))
+            parts.append((shown(message.error), "$error"))  # a server's words: redacted
         if self.is_last:
             actions: list[tuple[str, str]] = []
             if message.state is MessageState.INTERRUPTED or message.finish_reason == "length":
