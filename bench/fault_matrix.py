@@ -32,6 +32,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+from bombs import gzip_repeat, zero_bomb  # noqa: E402
 from chatterm_env import PEAK_RSS_LAUNCHER  # noqa: E402
 from loopback import (  # noqa: E402
     Delay,
@@ -87,12 +88,12 @@ def home_env(home: Path) -> dict[str, str]:
 
 
 def write_config(home: Path, base_url: str, *, max_retries: int = 2, read_timeout: float = 5,
-                 connect_timeout: float = 2, bom: bool = False) -> None:
+                 connect_timeout: float = 2, bom: bool = False, extra: str = "") -> None:
     (home / "config.toml").write_text(
         ("\ufeff" if bom else "")  # an editor's byte-order mark
         + 'default_provider = "loop"\ndefault_model = "m"\n[providers.loop]\n'
         f'base_url = "{base_url}"\napi_key_env = "{KEY_ENV}"\nmax_retries = {max_retries}\n'
-        f"read_timeout = {read_timeout}\nconnect_timeout = {connect_timeout}\n")
+        f"read_timeout = {read_timeout}\nconnect_timeout = {connect_timeout}\n{extra}")
     (home / "config.toml").chmod(0o600)
 
 
@@ -172,6 +173,7 @@ class Scenario:
     config: dict[str, Any] = field(default_factory=dict)
     stdin: bytes = b""
     interrupt_on: str | None = None  # send SIGINT once stderr shows this
+    args: tuple[str, ...] = ()  # extra `chatterm ask` options
 
 
 def partial_then(*steps: Any) -> Reply:
@@ -199,6 +201,13 @@ def scenarios(loop_url: str, other_url: str, hole_url: str) -> list[Scenario]:
     one_mb = [("0123456789abcdef" * 256)] * 256  # 256 chunks of 4 KiB
     # 400,000 events, written 2,000 per HTTP chunk (the assembler's cost per token is flat).
     many_tokens = [b"".join([content_chunk("token.. ")] * 2000)] * 200 + sse_chunks([])
+    gz3 = {"Content-Encoding": "gzip, gzip, gzip"}
+    sse_h = {"Content-Type": "text/event-stream"}
+    json_h = {"Content-Type": "application/json"}
+    head = b'{"choices":[{"index":0,"message":{"role":"assistant","content":"'
+    over_cap = gzip_repeat(b"z" * MB, 48, head, b'"},"finish_reason":"stop"}]}')
+    deep = "[" * 1000 + "]" * 1000
+    not_gzip = {"Content-Encoding": "gzip"}
     return [
         Scenario("connection refused", base_url=f"http://127.0.0.1:{free_port()}/v1"),
         Scenario("host name does not resolve", base_url="http://chatterm-nonexistent.invalid/v1"),
@@ -280,6 +289,32 @@ def scenarios(loop_url: str, other_url: str, hole_url: str) -> list[Scenario]:
                  "token.. " * 400_000),
         Scenario("1 MB prompt on stdin", [ok], "all good",
                  stdin=("prompt " * (MB // 7 + 1)).encode()[:MB]),
+        Scenario("gzip bomb, streamed: `gzip, gzip, gzip`, ~250 B → 1 GiB",
+                 [Reply(200, {**sse_h, **gz3}, [zero_bomb(1024)], chunked=False)]),
+        Scenario("gzip bomb as a non-streamed 200 JSON answer (`--no-stream`)",
+                 [Reply(200, {**json_h, **gz3}, [zero_bomb(1024)], chunked=False)],
+                 args=("--no-stream",)),
+        Scenario("non-streamed reply of 48 MiB (over the 32 MiB cap; the part that fits "
+                 "is expected)", [Reply(200, {**json_h, **not_gzip}, [over_cap],
+                                        chunked=False)],
+                 "z" * (32 * MB - len(head)), args=("--no-stream",)),
+        Scenario("body labelled gzip that is not gzip (200)",
+                 [Reply(200, {**sse_h, **not_gzip}, [b"data: plain\n\n"], chunked=False)]),
+        Scenario("503 labelled gzip that is not gzip, then 200",
+                 [Reply(503, {**json_h, **not_gzip}, [b"busy"], chunked=False), ok],
+                 "all good"),
+        Scenario("1,000-level nested JSON in a data line, text around it in the same read",
+                 [stream_reply([b"".join([*sse_chunks(["before "], finish_reason=None,
+                                                      done=False), sse_event(deep),
+                                          *sse_chunks(["after"])])])], "before after"),
+        Scenario("1,000-level nested JSON as a 400 error body",
+                 [text_reply(deep, 400, "application/json")]),
+        Scenario("1 MB response header", [json_reply({}, 200, {"X-Huge": "a" * MB})] * 3),
+        Scenario("HTML page as a 200 answer", [text_reply(
+            "<html><head><title>Sign in</title></head><body>portal</body></html>", 200,
+            "text/html")]),
+        Scenario("header name HTTP cannot send in the config (`X Team`)", [ok] * 3,
+                 config={"extra": 'headers = { "X Team" = "blue" }\n'}),
     ]
 
 
@@ -322,7 +357,7 @@ def run_scenario(sc: Scenario, loop: LoopbackServer, root: Path) -> Row:
         child.proc.send_signal(signal.SIGINT)
         run = reap(child)
     else:
-        run = ask(env, stdin=sc.stdin) if sc.stdin else ask(env)
+        run = ask(env, *sc.args, "hi", stdin=sc.stdin)
         shown_rss = f"{run.peak_rss_kb / 1024:.0f} MB"
     requests = len(loop.requests) - before
     with loop._lock:  # leave no scripted reply behind for the next scenario

@@ -18,7 +18,12 @@ from typing import Any
 
 from chatterm.conversation import Params
 from chatterm.errors import ConfigError, UsageError
-from chatterm.providers import DEFAULT_PROVIDER, ProviderConfig, builtin_providers
+from chatterm.providers import (
+    DEFAULT_PROVIDER,
+    ProviderConfig,
+    builtin_providers,
+    header_name_problem,
+)
 
 KEY_COMMAND_TIMEOUT = 10.0
 
@@ -123,9 +128,14 @@ def _check_str_list(value: Any) -> list[str]:
     return list(value)
 
 
-def _check_str_table(value: Any) -> dict[str, str]:
+def _check_headers(value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise _need("a table of strings", value)
+    # Refused here, not as a confusing "cannot reach" from the HTTP stack at send time.
+    for name in value:
+        problem = header_name_problem(name)
+        if problem:
+            raise _BadValue(f"holds a name HTTP cannot send: {problem}")
     return dict(value)
 
 
@@ -172,7 +182,7 @@ PROVIDER_KEYS: dict[str, Checker] = {
     "api_key_env": _check_str,
     "api_key": _check_str,
     "api_key_command": _check_str,
-    "headers": _check_str_table,
+    "headers": _check_headers,
     "connect_timeout": _check_positive,
     "read_timeout": _check_positive,
     "max_retries": _check_count,
@@ -461,7 +471,7 @@ def _checker_for(parts: list[str]) -> Checker | None:
         case ["providers", name, key] if name and key in PROVIDER_KEYS:
             return PROVIDER_KEYS[key]
         case ["providers", name, "headers", header] if name and header:
-            return _check_str
+            return lambda value, header=header: _check_headers({header: value})[header]
     return None
 
 
@@ -488,7 +498,7 @@ def _parse_raw(checker: Checker, raw: str) -> Any:
             return int(text)
         except ValueError:
             return raw
-    if checker in (_check_str_list, _check_str_table) and text[:1] in ("[", "{"):
+    if checker in (_check_str_list, _check_headers) and text[:1] in ("[", "{"):
         try:
             return json.loads(text)
         except json.JSONDecodeError:

@@ -43,6 +43,10 @@ class ModelListing:
     note: str | None = None
     # When the live part of the list was fetched; None when there is none.
     fetched_at: float | None = None
+    # Why a refresh that was asked for failed (one line); None when it worked or wasn't asked.
+    refresh_error: str | None = None
+    # What is shown instead, e.g. "the built-in catalog and the list cached 2 h ago".
+    fallback: str | None = None
 
 
 def describe_age(fetched_at: float, now: float | None = None) -> str:
@@ -106,7 +110,17 @@ async def fetch_models(
     cached = read_cache(provider.name, base_url=provider.base_url)
     fetched_at, live_cached = cached if cached else (None, None)
     models = merge_models(catalog, live_cached)
-    return ModelListing(models, _note(provider, error, catalog, fetched_at), fetched_at)
+    return ModelListing(models, _note(provider, error, catalog, fetched_at), fetched_at,
+                        refresh_error=error, fallback=_fallback(catalog, fetched_at))
+
+
+def _fallback(catalog: list[ModelInfo], fetched_at: float | None) -> str | None:
+    parts = []
+    if catalog:
+        parts.append("the built-in catalog")
+    if fetched_at is not None:
+        parts.append(f"the list cached {describe_age(fetched_at)}")
+    return " and ".join(parts) or None
 
 
 def _note(
@@ -115,18 +129,14 @@ def _note(
     catalog: list[ModelInfo],
     fetched_at: float | None,
 ) -> str | None:
-    parts = []
-    if catalog:
-        parts.append("the built-in catalog")
-    if fetched_at is not None:
-        parts.append(f"the list cached {describe_age(fetched_at)}")
+    fallback = _fallback(catalog, fetched_at)
     if error is None:
-        if parts:
+        if fallback:
             return None
         return (
             f"no model list for provider {provider.name!r} yet; "
             "use --refresh to ask the server"
         )
-    showing = f"showing {' and '.join(parts)}" if parts else "no model list to show"
+    showing = f"showing {fallback}" if fallback else "no model list to show"
     return f"offline: {showing} (error: {error})"
 

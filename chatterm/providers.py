@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -17,6 +18,18 @@ PUBLIC_HEADERS = frozenset({
 
 def is_public_header(name: str) -> bool:
     return name.strip().lower() in PUBLIC_HEADERS
+
+
+# RFC 9110 "token": the only characters a header name may hold.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def header_name_problem(name: str) -> str | None:
+    """Why `name` cannot be sent as an HTTP header name, or None when it can."""
+    if not _HEADER_NAME.fullmatch(name):
+        return (f"{name[:40]!r} is not a valid HTTP header name (only letters, digits "
+                "and !#$%&'*+-.^_`|~ are allowed: no spaces, colons or accents)")
+    return None
 
 
 @dataclass(slots=True)

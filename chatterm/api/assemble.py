@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from chatterm.api import safe_json
 from chatterm.api.server_errors import clean, error_from_stream
 from chatterm.api.sse import SSEDecoder, SSEEvent
 from chatterm.api.types import ApiError, AssembledReply, Delta
@@ -180,7 +181,7 @@ class StreamAssembler:
 
     def _parse(self, data: str, *, warn: bool) -> Any:
         try:
-            return json.loads(data)
+            return safe_json.loads(data)  # never RecursionError: see safe_json
         except ValueError:
             if warn:
                 self._warn(f"skipped a chunk that is not valid JSON: {_quoted(data)}")

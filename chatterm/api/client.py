@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
-import json
 import os
 import random
 import socket
@@ -28,9 +27,22 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from chatterm import __version__
+from chatterm.api import safe_json
 from chatterm.api.assemble import StreamAssembler, assemble_response
+from chatterm.api.body import (
+    ACCEPT_ENCODING,
+    ERROR_LIMIT,
+    JSON_LIMIT,
+    MODELS_LIMIT,
+    STREAM_LIMIT,
+    BodyError,
+    BodyTooLarge,
+    iter_body,
+    read_body,
+    size_text,
+)
 from chatterm.api.payload import build_payload
-from chatterm.api.server_errors import clean, error_from_response
+from chatterm.api.server_errors import clean, error_from_response, html_summary
 from chatterm.api.sse import SSEDecoder
 from chatterm.api.types import (
     ApiError,
@@ -42,7 +54,7 @@ from chatterm.api.types import (
     Retrying,
     Started,
 )
-from chatterm.providers import ProviderConfig
+from chatterm.providers import ProviderConfig, header_name_problem
 from chatterm.redact import remember
 
 if TYPE_CHECKING:
@@ -52,7 +64,7 @@ BACKOFF_BASE = 1.0  # seconds before the first retry; doubles each time
 BACKOFF_MAX = 30.0
 RETRY_AFTER_CAP = 60.0  # a server asking for longer is not waited for longer
 MAX_REDIRECTS = 5
-ERROR_BODY_LIMIT = 256 * 1024  # an error page is summarised, never read in full
+ERROR_BODY_LIMIT = ERROR_LIMIT  # an error page is summarised, never read in full
 
 _REDIRECTS = {301, 302, 303, 307, 308}
 _DNS_WORDS = ("name or service not known", "nodename nor servname", "name resolution",
@@ -197,7 +209,8 @@ class ChatClient:
         return self.provider.shown_url
 
     def _headers(self, accept: str) -> dict[str, str]:
-        headers = {"Accept": accept, "User-Agent": f"chatterm/{__version__}"}
+        headers = {"Accept": accept, "Accept-Encoding": ACCEPT_ENCODING,
+                   "User-Agent": f"chatterm/{__version__}"}
         if self._api_key:
             if not _sendable_in_header(self._api_key):
                 # httpx/h11 would fail with the value quoted in the message; say it here.
@@ -207,6 +220,9 @@ class ChatClient:
                 )
             headers["Authorization"] = f"Bearer {self._api_key}"
         for name, value in self.provider.headers.items():
+            problem = header_name_problem(name)
+            if problem:
+                raise self._error(f"header of {self.provider.name}: {problem}")
             if not _sendable_in_header(value):
                 raise self._error(
                     f"header {name!r} of {self.provider.name} holds a character that cannot "
@@ -250,13 +266,30 @@ class ChatClient:
             reason = "the host name could not be resolved"
             retryable = False
         elif any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
-            reason = "connection refused"
+            # Nothing listens there: waiting a second or two will not start the server.
+            reason = ("connection refused; no server is running at that address "
+                      "(is it started, and is the port right?)")
+            retryable = False
         elif any(isinstance(e, ssl.SSLError) for e in chain):
             reason = f"TLS failed ({exc})"
             retryable = False
         elif isinstance(exc, httpx.UnsupportedProtocol):
             reason = "base_url must start with http:// or https://"
             retryable = False
+        elif isinstance(exc, httpx.LocalProtocolError):
+            where = f"chatterm could not send the request to {p.name} at {self.shown_url}"
+            reason = str(exc) or type(exc).__name__
+            retryable = False
+        elif isinstance(exc, httpx.RemoteProtocolError) and "without sending" not in text:
+            # An answer came but is not HTTP as h11 accepts it: sending again will not fix it.
+            where = f"{p.name} at {self.shown_url} sent an answer that is not valid HTTP"
+            if "buffer too long" in text:
+                reason = "its status line and headers are larger than 100 KiB"
+            else:
+                reason = str(exc)
+            retryable = False
+        elif isinstance(exc, httpx.RemoteProtocolError):
+            reason = "the server closed the connection before an answer"
         elif isinstance(exc, httpx.ConnectError):
             reason = f"connection failed ({exc})"
         else:
@@ -322,13 +355,15 @@ class ChatClient:
                     yield response
                     return
                 try:
-                    raw = await self._read_limited(response)
+                    raw, unreadable = await self._read_limited(response)
                 finally:
                     await response.aclose()
                 error = error_from_response(
                     response.status_code, raw, response.headers.get("content-type"),
                     self.provider.name, url, secrets=self._secrets(),
                 )
+                if unreadable and not raw:
+                    error.message = clean(f"{error.message} ({unreadable})", self._secrets())
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
             if not error.retryable or attempt >= max_retries:
                 if attempt:
@@ -348,18 +383,19 @@ class ChatClient:
                            reason=error.message)
             await asyncio.sleep(delay)
 
-    async def _read_limited(self, response: httpx.Response) -> bytes:
+    async def _read_limited(self, response: httpx.Response) -> tuple[bytes, str | None]:
+        """(the first ERROR_LIMIT decoded bytes, why the body could not be decoded)."""
         import httpx
 
-        data = bytearray()
         try:
-            async for part in response.aiter_bytes():
-                data += part
-                if len(data) >= ERROR_BODY_LIMIT:
-                    break
+            return bytes(await read_body(response, ERROR_LIMIT)), None
+        except BodyTooLarge as exc:
+            return bytes(exc.data), None  # the start of an error page says what it is about
+        except BodyError as exc:
+            # The status still says what happened (and whether to retry); the body is moot.
+            return bytes(exc.data), f"its body could not be read: {exc.message}"
         except httpx.TransportError:
-            pass  # the status says enough; a cut error body is still worth showing
-        return bytes(data[:ERROR_BODY_LIMIT])
+            return b"", None  # the status says enough
 
     async def _open(
         self, method: str, url: str, body: Any, accept: str
@@ -390,8 +426,10 @@ class ChatClient:
                 response = item
         assert response is not None
         try:
-            yield Started()
             content_type = response.headers.get("content-type", "").lower()
+            if "html" in content_type:
+                await self._refuse_html(response)
+            yield Started()
             if "event-stream" in content_type or (request.stream and "json" not in content_type):
                 async for event in self._read_stream(response, request.prefix):
                     yield event
@@ -400,6 +438,16 @@ class ChatClient:
                     yield event
         finally:
             await response.aclose()
+
+    async def _refuse_html(self, response: httpx.Response) -> None:
+        """A 200 web page (a login portal, a proxy, a wrong base_url) is not a reply."""
+        raw, _ = await self._read_limited(response)
+        page = html_summary(raw.decode("utf-8", "replace"), "an HTML page")
+        raise self._error(
+            f"{self.provider.name} answered HTTP {response.status_code} with {page} instead "
+            "of a chat reply; check base_url",
+            status=response.status_code,
+        )
 
     async def _read_stream(
         self, response: httpx.Response, prefix: str | None
@@ -427,8 +475,9 @@ class ChatClient:
 
         pacing = contextlib.ExitStack()
         paced = False
+        body = iter_body(response, STREAM_LIMIT)
         try:
-            async for data in response.aiter_bytes():
+            async for data in body:
                 delta = feed(decoder.feed(data))
                 if _has_text(delta):
                     yield delta
@@ -445,6 +494,15 @@ class ChatClient:
             delta = assembler.finish()  # half a surrogate pair left over: U+FFFD
             if _has_text(delta):
                 yield delta
+        except BodyTooLarge as exc:
+            raise self._error(
+                f"{p.name}: the reply passed {size_text(exc.limit)} of data, chatterm's cap "
+                "for one streamed reply; stopped reading it (the text so far is kept)",
+                partial=reply, url=str(response.url),
+            ) from None
+        except BodyError as exc:
+            raise self._error(f"{p.name}: {exc.message}", partial=reply,
+                              url=str(response.url)) from None
         except ApiError as exc:
             raise self._error(f"{p.name}: {exc.message}", status=exc.status, code=exc.code,
                               partial=exc.partial, url=str(response.url)) from None
@@ -460,6 +518,7 @@ class ChatClient:
             ) from None
         finally:
             pacing.close()
+            await body.aclose()
         yield Finished(reply)
 
     async def _read_whole(
@@ -469,7 +528,11 @@ class ChatClient:
 
         p = self.provider
         try:
-            raw = await response.aread()
+            raw = await read_body(response, JSON_LIMIT)
+        except BodyTooLarge as exc:
+            raise self._too_large(exc, prefix) from None
+        except BodyError as exc:
+            raise self._error(f"{p.name}: {exc.message}", partial=AssembledReply()) from None
         except httpx.ReadTimeout:
             raise self._error(f"{p.name}: nothing arrived for {p.read_timeout:g} s; "
                               "no reply", partial=AssembledReply()) from None
@@ -478,10 +541,11 @@ class ChatClient:
                               f"complete ({type(exc).__name__}: {exc})",
                               partial=AssembledReply()) from None
         try:
-            data = json.loads(raw)
-        except ValueError:
+            data = safe_json.loads(raw)
+        except ValueError as exc:
+            reason = str(exc) if isinstance(exc, safe_json.JSONTooDeep) else "not JSON"
             raise self._error(
-                f"{p.name}: the answer is not JSON: {raw[:200].decode('utf-8', 'replace')}"
+                f"{p.name}: the answer is {reason}: {raw[:200].decode('utf-8', 'replace')}"
             ) from None
         try:
             reply = assemble_response(data, prefix)
@@ -493,6 +557,28 @@ class ChatClient:
         if _has_text(delta):
             yield delta
         yield Finished(reply)
+
+    def _too_large(self, exc: BodyTooLarge, prefix: str | None) -> ApiError:
+        """A non-streamed answer over the cap: keep the part of the reply that fits."""
+        import codecs
+
+        # Not final: a character cut in half at the cap is dropped, not turned into U+FFFD.
+        text = codecs.getincrementaldecoder("utf-8")("replace").decode(exc.data)
+        if isinstance(exc.data, bytearray):
+            exc.data.clear()  # the frames of the traceback still hold it; free it anyway
+        data = safe_json.loads_truncated(text)
+        del text
+        reply = AssembledReply(content=prefix or "")
+        if isinstance(data, dict):
+            with contextlib.suppress(ApiError):
+                reply = assemble_response(data, prefix)
+        kept = len(reply.content) - len(prefix or "")
+        what = (f"kept the first {kept:,} characters of the reply" if kept
+                else "nothing of the reply could be kept")
+        return self._error(
+            f"{self.provider.name}: the answer is larger than {size_text(exc.limit)}, "
+            f"chatterm's cap for one reply; {what}", partial=reply,
+        )
 
     async def list_models(self) -> Any:
         """Parsed JSON of GET {base_url}/models; ApiError when that fails."""
@@ -506,7 +592,12 @@ class ChatClient:
                 response = item
         assert response is not None
         try:
-            raw = await response.aread()
+            raw = await read_body(response, MODELS_LIMIT)
+        except BodyTooLarge as exc:
+            raise self._error(f"{p.name}: the model list from {url} is larger than "
+                              f"{size_text(exc.limit)}, chatterm's cap for it") from None
+        except BodyError as exc:
+            raise self._error(f"{p.name}: GET {url}: {exc.message}") from None
         except httpx.ReadTimeout:
             raise self._error(f"{p.name}: nothing arrived for {p.read_timeout:g} s from "
                               f"{url}") from None
@@ -516,7 +607,8 @@ class ChatClient:
         finally:
             await response.aclose()
         try:
-            return json.loads(raw)
-        except ValueError:
-            raise self._error(f"{p.name}: GET {url} did not answer with JSON",
+            return safe_json.loads(raw)
+        except ValueError as exc:
+            reason = f" ({exc})" if isinstance(exc, safe_json.JSONTooDeep) else ""
+            raise self._error(f"{p.name}: GET {url} did not answer with JSON{reason}",
                               status=response.status_code) from None

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
 
+from chatterm.api import safe_json
 from chatterm.api.types import ApiError
 from chatterm.redact import redact as redact_common
 
@@ -176,16 +177,16 @@ def _is_aimlapi_flat(obj: Any) -> bool:
     return isinstance(obj, dict) and "statusCode" in obj and "message" in obj
 
 
-def _html_summary(text: str) -> str:
+def html_summary(text: str, what: str = "an HTML error page") -> str:
     match = _TITLE.search(text)
     if match:
         title = one_line(html.unescape(_TAG.sub("", match.group(1))), 120)
         if title:
-            return f"an HTML error page titled {title!r}"
-    return "an HTML error page"
+            return f"{what} titled {title!r}"
+    return what
 
 
-def _looks_html(text: str, content_type: str) -> bool:
+def looks_html(text: str, content_type: str) -> bool:
     if "html" in content_type.lower():
         return True
     head = text.lstrip()[:100].lower()
@@ -212,8 +213,8 @@ def error_from_response(
     stripped = text.strip()
     if stripped[:1] in ("{", "["):
         try:
-            parsed = json.loads(stripped)
-        except ValueError:
+            parsed = safe_json.loads(stripped)
+        except ValueError:  # not JSON, or nested too deep to be an error message
             parsed = None
 
     if parsed is not None:
@@ -221,8 +222,8 @@ def error_from_response(
         if status == 403 and _is_aimlapi_flat(parsed):
             head = f"{provider}: out of credits ({status_text(status)})"
         message = f"{head}: {server_message}"
-    elif _looks_html(text, content_type):
-        message = f"{head} ({_html_summary(text)})"
+    elif looks_html(text, content_type):
+        message = f"{head} ({html_summary(text)})"
     elif stripped:
         first = next(line for line in stripped.splitlines() if line.strip())
         server_message = first

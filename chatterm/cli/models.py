@@ -18,18 +18,28 @@ def run_models(args: argparse.Namespace) -> int:
     provider = config.provider(args.provider)
     api_key = resolve_api_key(provider) if args.refresh else None
     listing = asyncio.run(fetch_models(provider, api_key, refresh=args.refresh))
-    if listing.note:
+    # A refresh that was asked for and failed is a failure (exit 1), even though the
+    # catalog and the cached list are still shown: a script must not take them for live.
+    code = 0
+    if listing.refresh_error:
+        showing = listing.fallback or "no cached list"
+        warn(f"could not refresh the model list: {listing.refresh_error}; showing {showing}")
+        code = 1
+    elif listing.note:
         warn(listing.note)
     out = Out()
     if args.json:
         out.json([model.to_dict() for model in listing.models])
-        return 0
+        return code
     if not listing.models:
-        warn(
-            f"no models known for provider '{provider.name}'; "
-            f"run 'chatterm models --provider {provider.name} --refresh'"
-        )
-        return 0
+        if args.refresh and not code:
+            warn(f"{provider.name} listed no chat models")
+        elif not code:
+            warn(
+                f"no models known for provider '{provider.name}'; "
+                f"run 'chatterm models --provider {provider.name} --refresh'"
+            )
+        return code
     for vendor, models in group_by_vendor(listing.models).items():
         out.line(f"{vendor}:")
         for model in models:
@@ -44,4 +54,4 @@ def run_models(args: argparse.Namespace) -> int:
                 flags.append("not in live list")
             suffix = f"  ({', '.join(flags)})" if flags else ""
             out.line(f"  {model.id}{suffix}")
-    return 0
+    return code
