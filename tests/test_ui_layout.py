@@ -115,3 +115,118 @@ async def test_choosing_a_chat_in_the_overlay_closes_it(configured: None) -> Non
         await wait_until(pilot, lambda: not app.chat.query_one("#sidebar-slot").display,
                          what="the overlay to close")
         assert app.chat.query_one("#chat").region.width == 50
+
+
+# ---- the footer --------------------------------------------------------------------------
+
+
+def footer_lines(app: Any) -> list[str]:
+    from textual.widgets import Footer
+
+    footer = app.chat.query_one(Footer)
+    lines = screen_text(app).splitlines()
+    return lines[footer.region.y:footer.region.bottom]
+
+
+def shown_labels(app: Any) -> list[str]:
+    """Every "key label" the footer ought to show, in the bindings' order."""
+    labels: list[str] = []
+    seen: set[str] = set()
+    for _node, binding, _enabled, _tip in app.chat.active_bindings.values():
+        if binding.show and binding.action not in seen:
+            seen.add(binding.action)
+            labels.append(f"{app.get_key_display(binding)} {binding.description}")
+    return labels
+
+
+async def footer_ready(app: Any, pilot: Any) -> None:
+    from textual.widgets import Footer
+
+    await wait_until(pilot, lambda: app.chat.query(Footer)
+                     and "^p" in "".join(footer_lines(app)), what="the footer")
+
+
+async def test_the_footer_shows_every_binding_at_120_columns(configured: None) -> None:
+    async with running(size=(120, 40)) as (app, pilot):
+        await footer_ready(app, pilot)
+        text = "\n".join(footer_lines(app))
+        labels = shown_labels(app)
+        assert {"f5 Params", "f8 Delete", "^s Export"} <= set(labels)
+        missing = [label for label in labels if label not in text]
+        assert missing == [], text
+        assert "^p palette" in text and "more keys" not in text
+
+
+@pytest.mark.parametrize("width", [40, 60, 80])
+async def test_a_narrow_footer_shows_what_fits_and_says_how_to_see_the_rest(
+        configured: None, width: int) -> None:
+    async with running(size=(width, 24)) as (app, pilot):
+        await footer_ready(app, pilot)
+        lines = footer_lines(app)
+        text = "\n".join(lines)
+        labels = shown_labels(app)
+        shown = [label for label in labels if label in text]
+        # The most important keys first, each label whole, then the count of the rest.
+        assert shown == labels[:len(shown)] and len(shown) >= 3
+        hidden = len(labels) - len(shown)
+        assert hidden > 0
+        assert f"^p {hidden} more keys" in text
+        assert len(lines) <= 2 and all(len(line.rstrip()) <= width for line in lines)
+
+
+async def test_the_footer_is_laid_out_again_after_a_resize(configured: None) -> None:
+    async with running(size=(120, 30)) as (app, pilot):
+        await footer_ready(app, pilot)
+        for width in (40, 120):
+            await settle(pilot, width)
+            await wait_until(pilot, lambda w=width: ("more keys" in "".join(footer_lines(app)))
+                             == (w < 100), what=f"the footer at {width}")
+        text = "\n".join(footer_lines(app))
+        assert all(label in text for label in shown_labels(app))
+
+
+# ---- the status line and notifications ---------------------------------------------------
+
+
+async def test_long_status_text_ends_in_an_ellipsis_before_the_model_label(
+        configured: None) -> None:
+    async with running(size=(120, 30)) as (app, pilot):
+        await pilot.press("ctrl+b")
+        await wait_until(pilot, lambda: app.chat._sidebar() is not None, what="the sidebar")
+        status = app.chat.status
+        status.show_note("a very long note " * 10 + "THE-END")
+        await pilot.pause()
+        await pilot.pause()
+        line = screen_text(app).splitlines()[status.region.y]
+        chat_part = line[status.region.x:status.region.right]
+        assert chat_part.rstrip().endswith("loop · model-a")
+        before_model = chat_part[:chat_part.rindex("loop · model-a")].rstrip()
+        assert before_model.endswith("…"), chat_part
+        assert "THE-END" not in chat_part
+        # A gap of at least two columns between the two.
+        assert chat_part[len(before_model):len(before_model) + 2] == "  "
+
+
+async def test_notifications_never_cover_the_prompt(configured: None) -> None:
+    from textual.widgets._toast import Toast
+    from ui_helpers import make_app
+
+    app = make_app()
+    try:
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await pilot.pause()
+            for number in range(3):
+                app.notify(f"notification number {number} " * 3)
+            await wait_until(pilot, lambda: len(app.chat.query(Toast)) == 3
+                             and all(t.region.height for t in app.chat.query(Toast)),
+                             what="three toasts")
+            chat = app.chat
+            covered = [chat.prompt.region, chat.status.region,
+                       chat.query_one("#title-bar").region]
+            for toast in chat.query(Toast):
+                assert not any(toast.region.overlaps(region) for region in covered), (
+                    toast.region, covered)
+            assert "notification number 2" in screen_text(app)
+    finally:
+        if app.store is not None:
+            app.store.close()

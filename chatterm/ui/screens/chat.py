@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from chatterm.conversation import Conversation, Message, MessageState, Params, Role
@@ -34,6 +34,7 @@ from chatterm.ui.events import (
 from chatterm.ui.keys import keys_for
 from chatterm.ui.launch import FIRST_PAGE, OpenedConversation
 from chatterm.ui.screens.reveal import hit_window, keep_last_page, load_newer, show_hit
+from chatterm.ui.widgets.key_footer import KeyFooter
 from chatterm.ui.widgets.message_view import (
     AssistantMessage,
     MessageList,
@@ -144,7 +145,7 @@ class ChatScreen(Screen[None]):
     async def _mount_footer(self) -> None:
         if not self.is_attached:  # the app quit before its first frame was done
             return
-        await self.mount(Footer())
+        await self.mount(KeyFooter())
         # A footer mounted after the first focus change waits for the next bindings
         # signal to draw its keys; send one now.
         self.refresh_bindings()

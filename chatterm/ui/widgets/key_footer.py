@@ -1,0 +1,126 @@
+"""The footer: every key binding on one or two lines, never cut in the middle of a label.
+
+Textual's Footer puts all keys on one line and cuts the rest off at the screen edge (at
+120 columns, `f4 Sys▏^p palette`, with F5, F8 and Ctrl+S gone). This one lays the same
+keys out in rows: a second row when one is not enough, and when two are not enough
+either (a narrow terminal), the keys in their order of importance as far as they go,
+then "^p N more keys" (the command palette lists every command with its key).
+Which bindings exist, and their order, is the key map's business (chatterm.ui.keys).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from rich.cells import cell_len
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import HorizontalGroup
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+MAX_ROWS = 2
+# A key's cells besides its text: the padding around the key and after the label.
+KEY_PADDING = 3
+# The palette key is drawn compact (as in Textual's footer), with a border on its left
+# and padding on its right.
+PALETTE_PADDING = 3
+
+
+@dataclass(slots=True, frozen=True)
+class FooterItem:
+    key: str
+    display: str
+    description: str
+    action: str
+    enabled: bool
+    tooltip: str
+
+    @property
+    def width(self) -> int:
+        return cell_len(self.display) + cell_len(self.description) + KEY_PADDING
+
+
+def lay_out(items: list[FooterItem], width: int, palette_width: int,
+            max_rows: int = MAX_ROWS) -> tuple[list[list[FooterItem]], int]:
+    """Rows of items filling `width`, the last row leaving room for the palette key;
+    returns the rows and how many items did not fit."""
+    rows: list[list[FooterItem]] = [[]]
+    used = 0
+    for index, item in enumerate(items):
+        last_row = len(rows) == max_rows
+        room = width - (palette_width if last_row else 0)
+        if used + item.width > room and rows[-1]:
+            if last_row:
+                return rows, len(items) - index
+            rows.append([])
+            used = 0
+            room = width - (palette_width if len(rows) == max_rows else 0)
+        if used + item.width > room:
+            return rows, len(items) - index  # not even alone on a row
+        rows[-1].append(item)
+        used += item.width
+    # Everything fits: the palette key needs room on the last row too.
+    if used + palette_width > width and len(rows) < max_rows:
+        rows.append([])
+    return rows, 0
+
+
+class KeyFooter(Footer):
+    """Footer keys in up to MAX_ROWS rows (styled in chatterm.tcss)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.hidden_count = 0
+        self._laid_out_for = 0
+
+    def _items(self) -> Iterator[FooterItem]:
+        seen: set[str] = set()
+        for _node, binding, enabled, tooltip in self.screen.active_bindings.values():
+            # One key per action, as Textual's footer shows (the first binding wins).
+            if not binding.show or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            yield FooterItem(binding.key, self.app.get_key_display(binding),
+                             binding.description, binding.action, enabled, tooltip)
+
+    def _palette(self) -> tuple[Binding, bool] | None:
+        if not (self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE):
+            return None
+        found = self.screen.active_bindings.get(self.app.COMMAND_PALETTE_BINDING)
+        return (found[1], found[2]) if found is not None else None
+
+    def compose(self) -> ComposeResult:
+        if not self._bindings_ready:
+            return
+        width = self.app.size.width
+        self._laid_out_for = width
+        palette = self._palette()
+        palette_key = self.app.COMMAND_PALETTE_BINDING
+        items = [item for item in self._items() if item.key != palette_key]
+        palette_label = palette[0].description if palette else ""
+        # Room for the longest label the palette key may get ("99 more keys").
+        palette_width = (cell_len(self.app.get_key_display(palette[0])) + PALETTE_PADDING
+                         + max(cell_len(palette_label), 12)) if palette else 0
+        rows, hidden = lay_out(items, width, palette_width)
+        self.hidden_count = hidden
+        for number, row in enumerate(rows, start=1):
+            with HorizontalGroup(classes="footer-row"):
+                for item in row:
+                    yield FooterKey(item.key, item.display, item.description, item.action,
+                                    disabled=not item.enabled, tooltip=item.tooltip,
+                                    ).data_bind(compact=Footer.compact)
+                if number == len(rows) and palette is not None:
+                    binding, enabled = palette
+                    label = f"{hidden} more keys" if hidden else binding.description
+                    yield FooterKey(binding.key, self.app.get_key_display(binding), label,
+                                    binding.action, classes="-command-palette",
+                                    disabled=not enabled,
+                                    tooltip=binding.tooltip or binding.description)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Laid out for a width: another width needs another layout.
+        if self._bindings_ready and self.app.size.width != self._laid_out_for:
+            self.call_after_refresh(self.recompose)
