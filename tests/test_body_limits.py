@@ -271,6 +271,25 @@ def test_gzip_bombs_keep_ask_memory_bounded(loopback: LoopbackServer, tmp_path: 
     assert "MiB" in out.last and "cap" in out.last
 
 
+def test_a_gzip_bomb_as_the_model_list_keeps_models_refresh_bounded(
+        loopback: LoopbackServer, tmp_path: Path) -> None:
+    configure(loopback.url)
+    loopback.script("models", bomb_reply(1024, JSON))
+    rss_file = tmp_path / "rss"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", PEAK_RSS_LAUNCHER, str(rss_file), sys.executable, "-m",
+         "chatterm", "models", "--refresh"], env=env, cwd=REPO_ROOT, capture_output=True,
+        stdin=subprocess.DEVNULL, timeout=120)
+    out = checked(result.returncode, result.stdout, result.stderr)
+    peak_mb = int(rss_file.read_text()) / 1024
+    assert peak_mb < 100, f"peak RSS {peak_mb:.0f} MB"  # before: 2.1 GB
+    assert out.code == 1
+    assert out.lines == [f"chatterm: could not refresh the model list: loop: the model list "
+                         f"from {loopback.url}/models is larger than 8 MiB, chatterm's cap for "
+                         "it; showing no cached list"]
+
+
 def test_a_too_big_non_streamed_reply_is_printed_and_saved_up_to_the_cap(
         loopback: LoopbackServer) -> None:
     configure(loopback.url)
@@ -294,6 +313,16 @@ def test_a_200_web_page_in_ask_is_one_line_that_claims_nothing_was_kept(
     assert out.code == 1
     assert out.lines == ["chatterm: error: loop answered HTTP 200 with an HTML page titled "
                          "'Login' instead of a chat reply; check base_url"]
+
+
+def test_a_200_that_holds_no_event_never_claims_a_partial_reply_was_kept(
+        loopback: LoopbackServer) -> None:
+    configure(loopback.url)
+    loopback.script(CHAT, text_reply("hello from a proxy\n", 200, "text/plain"))
+    out = ask()
+    assert out.code == 1 and out.stdout == b""
+    assert out.lines == ["chatterm: error: the stream ended before the reply was complete (no "
+                         "reply text arrived, marked interrupted)"]
 
 
 def test_a_config_header_name_http_cannot_send_is_refused_before_sending(

@@ -235,7 +235,13 @@ def _report(message: Message) -> int:
     # For an unknown model, the session already added close catalog matches to the error.
     detail = message.error or "the stream ended before the reply was complete"
     if message.state is MessageState.INTERRUPTED:
-        kept = "the partial reply was kept" if message.conversation_id else "nothing was saved"
+        received = message.content or message.reasoning or message.refusal or message.tool_calls
+        if not received:
+            kept = "no reply text arrived"  # "the partial reply was kept" would be untrue
+        elif message.conversation_id:
+            kept = "the partial reply was kept"
+        else:
+            kept = "nothing was saved"
         warn(f"error: {detail} ({kept}, marked interrupted)")
     else:
         warn(f"error: {detail}")
