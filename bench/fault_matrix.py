@@ -599,6 +599,20 @@ def file_rows(loop: LoopbackServer, root: Path) -> list[Row]:
         path.with_name(path.name + "-wal").mkdir()
 
     data_file_row("a directory where the -wal file goes", wal_directory, seed=True)
+
+    def messages_pages_damaged(path: Path) -> None:
+        conn = sqlite3.connect(path)
+        pages = [row[0] for row in conn.execute(
+            "SELECT pageno FROM dbstat WHERE name = 'messages' AND pagetype = 'leaf'")]
+        conn.close()
+        with path.open("r+b") as handle:
+            for page in pages:
+                handle.seek((page - 1) * 4096)
+                handle.write(bytes(range(256)) * 16)
+
+    data_file_row("`ask` when the page it must write is damaged", messages_pages_damaged,
+                  seed=True, command=[sys.executable, "-m", "chatterm", "ask", "hi"])
+    rows.append(doctor_row(loop, root))
     rows.extend(read_only_rows(loop, root))
     rows.extend(export_target_rows(loop, root))
 
@@ -690,6 +704,47 @@ def export_target_rows(loop: LoopbackServer, root: Path) -> list[Row]:
     row("export killed mid-write, then exported again", run,
         "stale temp file removed" if not left else f"LEFT: {', '.join(left)}", not left)
     return rows
+
+
+def doctor_row(loop: LoopbackServer, root: Path) -> Row:
+    """`chatterm doctor` on 200 conversations with one of the message pages damaged."""
+    from chatterm.conversation import Conversation
+
+    home, env = seeded_home(loop, root)
+    db = home / "data" / "chatterm.db"
+    with Store.open(db) as store:
+        for i in range(200):
+            conv = Conversation(provider="loop", model="m", title=f"chat {i}")
+            conv.messages = [Message(role=Role.USER, content=f"question {i} " * 20),
+                             Message(role=Role.ASSISTANT, content=f"answer {i} " * 40)]
+            store.create_conversation(conv)
+    conn = sqlite3.connect(db)
+    leaves = [row[0] for row in conn.execute(
+        "SELECT pageno FROM dbstat WHERE name = 'messages' AND pagetype = 'leaf'")]
+    conn.close()
+    with db.open("r+b") as handle:
+        handle.seek((leaves[len(leaves) // 2] - 1) * 4096)
+        handle.write(bytes(range(256)) * 16)
+    before = db.read_bytes()
+    run = cli(env, "doctor")
+    lines = [line for line in run.stdout.decode().splitlines() if line.startswith("recovered")]
+    line = (lines or ["(no copy)"])[0].replace(str(db.parent), "<data dir>")
+    same = db.read_bytes() == before
+    ok = same and _intact(db.with_name("chatterm.db.recovered"))
+    return Row(f"`chatterm doctor`, 1 of {len(leaves)} message pages damaged (402 messages)",
+               f"{run.code}: {shorten(line)}", "-",
+               "original unchanged, copy passes integrity_check" if ok else "FAILED",
+               "1 page's rows" if ok else "yes", f"{run.peak_rss_kb / 1024:.0f} MB")
+
+
+def _intact(path: Path) -> bool:
+    if not path.exists():
+        return False
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        conn.close()
 
 
 def read_only_rows(loop: LoopbackServer, root: Path) -> list[Row]:

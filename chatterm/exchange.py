@@ -223,10 +223,6 @@ class ChatSession:
         )
         if not self.conversation.title:
             self.conversation.title = title_from_prompt(prompt)
-        self._ensure_persisted()
-        self.conversation.messages.append(user)
-        if self.store is not None:
-            self.store.add_message(user)
         reply = Message(
             role=Role.ASSISTANT,
             conversation_id=self.conversation.id,
@@ -235,9 +231,12 @@ class ChatSession:
             provider=self.conversation.provider,
             model=self.conversation.model,
         )
-        self.conversation.messages.append(reply)
-        if self.store is not None:
-            self.store.add_message(reply)
+        self.conversation.messages += [user, reply]
+        try:
+            self._persist_turn(user, reply)
+        except BaseException:
+            del self.conversation.messages[-2:]
+            raise
         request = self._request(wire_messages(self.conversation, upto=-1), prefix=prefix)
         return await self._stream_into(reply, request, key, on_event)
 
@@ -484,12 +483,16 @@ class ChatSession:
         if assembled.usage is not None:
             reply.usage = assembled.usage
 
-    def _ensure_persisted(self) -> None:
-        if self._persisted or self.store is None:
+    def _persist_turn(self, user: Message, reply: Message) -> None:
+        """Save the prompt and its streaming reply (and a new conversation) in ONE
+        transaction: a failure leaves nothing behind, not an empty conversation."""
+        if self.store is None:
             self._persisted = True
-            return
-        self.store.create_conversation(self.conversation)
-        self._persisted = True
+        elif not self._persisted:
+            self.store.create_conversation(self.conversation)
+            self._persisted = True
+        else:
+            self.store.add_messages([user, reply])
 
     def _save_conversation(self) -> None:
         if self.store is not None and self._persisted:

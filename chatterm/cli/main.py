@@ -115,6 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
     rename.add_argument("id")
     rename.add_argument("title", nargs="+")
 
+    doctor = commands.add_parser(
+        "doctor", help="check the database; if damaged, copy what can be read to a new file",
+        description="Run SQLite's integrity check on the conversation database. If it finds "
+        "damage, copy everything that can still be read into a new database file (the "
+        "original is never changed) and say how to switch to it.")
+    doctor.add_argument("-o", "--output", metavar="FILE",
+                        help="where to write the recovered copy (default: chatterm.db.recovered)")
+    doctor.add_argument("--recover", action="store_true",
+                        help="write the copy even when the check passes")
+
     models = commands.add_parser("models", help="list models, grouped by vendor")
     models.add_argument("--provider")
     models.add_argument("--refresh", action="store_true",
@@ -185,6 +195,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from chatterm.cli import conversations
 
         return conversations.run(command, args)
+    if command == "doctor":
+        from chatterm.cli.doctor import run_doctor
+
+        return run_doctor(args)
     if command == "models":
         from chatterm.cli.models import run_models
 

@@ -119,8 +119,12 @@ def connect_read_only(path: Path, newest_known_version: int) -> sqlite3.Connecti
     return conn
 
 
+def file_uri(path: Path) -> str:
+    return f"file:{urllib.parse.quote(str(path.absolute()))}"
+
+
 def _open_uri(path: Path, options: str) -> sqlite3.Connection:
-    uri = f"file:{urllib.parse.quote(str(path.absolute()))}?{options}"
+    uri = f"{file_uri(path)}?{options}"
     try:
         return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
                                timeout=BUSY_TIMEOUT_MS / 1000)
@@ -227,5 +231,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            # A ROLLBACK failing too (a damaged file) must not hide the first error.
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
         raise

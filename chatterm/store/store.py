@@ -351,33 +351,40 @@ class Store:
 
     def add_message(self, message: Message) -> int:
         """Append `message` to its conversation; returns the position it was given."""
-        conversation_id = message.conversation_id
-        if not conversation_id:
-            raise ValueError("add_message needs message.conversation_id")
+        return self.add_messages([message])[0]
 
-        def work() -> int:
-            values = rows.message_values(message)
-            values["writer"] = (self._writer.acquire()
-                                if message.state is MessageState.STREAMING else None)
+    def add_messages(self, messages: Sequence[Message]) -> list[int]:
+        """Append `messages` (in order) in one transaction; returns their positions."""
+        if any(not message.conversation_id for message in messages):
+            raise ValueError("add_messages needs message.conversation_id")
+
+        def work() -> list[int]:
             with database.transaction(self._conn):
-                # Under the write lock, so concurrent writers can never pick the same slot.
-                position = self._conn.execute(
-                    "SELECT coalesce(max(position) + 1, 0) FROM messages "
-                    "WHERE conversation_id = ?", (conversation_id,)).fetchone()[0]
-                values["position"] = position
-                bumped = self._conn.execute(
-                    "UPDATE conversations SET message_count = message_count + 1, "
-                    "updated_at = max(updated_at, ?) WHERE id = ?",
-                    (time.time(), conversation_id)).rowcount
-                if bumped == 0:
-                    raise self._unknown(conversation_id)
-                seq = self._conn.execute(_INSERT_MESSAGE, values).lastrowid
-                if message.state is not MessageState.STREAMING:
-                    self._conn.execute(
-                        "INSERT INTO messages_fts(rowid, content, reasoning) VALUES (?, ?, ?)",
-                        (seq, values["content"], values["reasoning"]))
-            return int(position)
+                return [self._append(message) for message in messages]
         return self._write(work)
+
+    def _append(self, message: Message) -> int:
+        conversation_id = message.conversation_id
+        values = rows.message_values(message)
+        values["writer"] = (self._writer.acquire()
+                            if message.state is MessageState.STREAMING else None)
+        # Under the write lock, so concurrent writers can never pick the same slot.
+        position = self._conn.execute(
+            "SELECT coalesce(max(position) + 1, 0) FROM messages "
+            "WHERE conversation_id = ?", (conversation_id,)).fetchone()[0]
+        values["position"] = position
+        bumped = self._conn.execute(
+            "UPDATE conversations SET message_count = message_count + 1, "
+            "updated_at = max(updated_at, ?) WHERE id = ?",
+            (time.time(), conversation_id)).rowcount
+        if bumped == 0:
+            raise self._unknown(conversation_id)
+        seq = self._conn.execute(_INSERT_MESSAGE, values).lastrowid
+        if message.state is not MessageState.STREAMING:
+            self._conn.execute(
+                "INSERT INTO messages_fts(rowid, content, reasoning) VALUES (?, ?, ?)",
+                (seq, values["content"], values["reasoning"]))
+        return int(position)
 
     def update_message(self, message: Message) -> bool:
         """Save a message's changing fields; cheap enough for every partial write of a stream.

@@ -1,0 +1,282 @@
+"""`chatterm doctor`: check a database, and copy what can still be read into a new one.
+
+SQLite's own `.recover` lives in its command-line shell, not in the library Python ships,
+so this recovery reads the damaged file through plain SQL: table by table in rowid
+order, in batches, and where a batch hits a damaged page, row by row (and a row that
+fails whole, column by column), stepping over what cannot be read. The original file is
+opened read-only and never changed; the copy is a fresh chatterm database built with the
+current schema, its full-text index rebuilt from the recovered text.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chatterm.store import database, failures
+from chatterm.store.files import create_private_file
+
+BATCH = 256
+MAX_PROBLEMS = 20
+LOST_TEXT = "chatterm doctor: the text of this message could not be read"
+_CONVERSATION_COLUMNS = ("id", "title", "created_at", "updated_at", "provider", "model",
+                         "params", "system_prompt")
+_MESSAGE_COLUMNS = ("id", "conversation_id", "position", "parent_id", "role", "state",
+                    "created_at", "provider", "model", "finish_reason", "tool_call_id",
+                    "error", "usage", "tool_calls", "refusal", "reasoning", "content")
+_TEXT_COLUMNS = {"refusal", "reasoning", "content", "system_prompt", "title"}
+_ROLES = {"system", "user", "assistant", "tool"}
+_STATES = {"complete", "streaming", "interrupted", "error"}
+
+
+@dataclass(slots=True)
+class Recovery:
+    path: Path
+    conversations: int = 0
+    messages: int = 0
+    unreadable_rows: int = 0
+    lost_texts: int = 0
+    placeholders: int = 0  # conversations whose own row was lost, rebuilt from messages
+    notes: list[str] = field(default_factory=list)
+
+
+def check(path: Path) -> list[str]:
+    """`PRAGMA integrity_check` on a read-only connection: ["ok"] or the problems found."""
+    try:
+        conn = open_damaged(path)
+    except sqlite3.Error as exc:
+        return [f"cannot open it at all: {exc}"]
+    try:
+        found = [str(row[0]) for row in conn.execute(
+            f"PRAGMA integrity_check({MAX_PROBLEMS})")]
+    except sqlite3.Error as exc:
+        return [f"the check itself failed: {exc}"]
+    finally:
+        conn.close()
+    return found or ["the check returned nothing"]
+
+
+def open_damaged(path: Path) -> sqlite3.Connection:
+    """A read-only connection that never writes to, or checkpoints into, `path`."""
+    uri = database.file_uri(path)
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error as exc:
+        conn.close()
+        if failures.kind_of(exc) is not failures.Kind.CANNOT_OPEN:
+            raise
+        conn = sqlite3.connect(f"{uri}?immutable=1", uri=True)  # a read-only directory
+    return conn
+
+
+def free_name(path: Path) -> Path:
+    """chatterm.db.recovered, then .recovered-2, … : created empty (0600), never reused."""
+    counter = 1
+    while True:
+        target = path.with_name(f"{path.name}.recovered" + (f"-{counter}" if counter > 1 else ""))
+        if create_private_file(target):
+            return target
+        counter += 1
+
+
+def recover(source: Path, target: Path) -> Recovery:
+    """Copy everything readable from `source` into the new database at `target`."""
+    from chatterm.store import Store  # the schema and its setup, for the new file
+
+    result = Recovery(target)
+    src = open_damaged(source)
+    try:
+        conversations = {row["id"]: row for row in _valid_conversations(src, result)}
+        by_conversation: dict[str, list[dict[str, Any]]] = {}
+        seen: set[str] = set()
+        for row in _valid_messages(src, result):
+            if row["id"] in seen:
+                result.unreadable_rows += 1
+                continue
+            seen.add(row["id"])
+            by_conversation.setdefault(row["conversation_id"], []).append(row)
+    finally:
+        src.close()
+    with Store.open(target) as store, store.raw_connection() as conn, \
+            database.transaction(conn):
+        for conv_id, messages in by_conversation.items():
+            if conv_id not in conversations:
+                conversations[conv_id] = _placeholder(conv_id, messages)
+                result.placeholders += 1
+        for conv_id, conv in conversations.items():
+            messages = sorted(by_conversation.get(conv_id, []),
+                              key=lambda m: (m["position"], m["seq"]))
+            conv["message_count"] = len(messages)
+            conn.execute(
+                "INSERT INTO conversations (id, title, created_at, updated_at, provider, "
+                "model, system_prompt, params, message_count) VALUES (:id, :title, "
+                ":created_at, :updated_at, :provider, :model, :system_prompt, :params, "
+                ":message_count)", conv)
+            for position, message in enumerate(messages):
+                # Renumbered without gaps (the store relies on it); nobody streams into
+                # a recovered copy, so a reply cut off by the damage reads as interrupted.
+                message["position"] = position
+                if message["state"] == "streaming":
+                    message["state"] = "interrupted"
+                conn.execute(
+                    f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)}) VALUES "
+                    f"({', '.join(':' + c for c in _MESSAGE_COLUMNS)})", message)
+            result.conversations += 1
+            result.messages += len(messages)
+        conn.execute("INSERT INTO messages_fts(rowid, content, reasoning) "
+                     "SELECT seq, content, reasoning FROM messages")
+    return result
+
+
+# ---- reading what is left ---------------------------------------------------------------
+
+
+def _valid_conversations(src: sqlite3.Connection, result: Recovery) -> Iterator[dict[str, Any]]:
+    for row in _rows(src, "conversations", _CONVERSATION_COLUMNS, result):
+        if not isinstance(row["id"], str) or not row["id"]:
+            result.unreadable_rows += 1
+            continue
+        row["title"] = row["title"] if isinstance(row["title"], str) else ""
+        row["system_prompt"] = row["system_prompt"] if isinstance(row["system_prompt"],
+                                                                 str) else ""
+        row["params"] = row["params"] if _is_json(row["params"]) else "{}"
+        for name in ("provider", "model"):
+            row[name] = row[name] if isinstance(row[name], str) else "unknown"
+        for name in ("created_at", "updated_at"):
+            row[name] = row[name] if isinstance(row[name], int | float) else 0.0
+        yield row
+
+
+def _valid_messages(src: sqlite3.Connection, result: Recovery) -> Iterator[dict[str, Any]]:
+    for row in _rows(src, "messages", _MESSAGE_COLUMNS, result):
+        if not (isinstance(row["id"], str) and row["id"]
+                and isinstance(row["conversation_id"], str) and row["conversation_id"]
+                and row["role"] in _ROLES and row["state"] in _STATES
+                and isinstance(row["position"], int)):
+            result.unreadable_rows += 1
+            continue
+        if not isinstance(row["created_at"], int | float):
+            row["created_at"] = 0.0
+        for name in ("usage", "tool_calls"):
+            if row[name] is not None and not _is_json(row[name]):
+                row[name] = None
+        lost = [name for name in ("content", "reasoning", "refusal")
+                if not isinstance(row[name], str)]
+        for name in lost:
+            row[name] = ""
+        if lost:
+            result.lost_texts += 1
+            row["error"] = LOST_TEXT if not row["error"] else f"{row['error']}; {LOST_TEXT}"
+            if row["state"] == "complete":
+                row["state"] = "interrupted"
+        yield row
+
+
+def _placeholder(conv_id: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    first = min(messages, key=lambda m: m["created_at"])
+    last = max(messages, key=lambda m: m["created_at"])
+    return {"id": conv_id, "title": "(recovered: the title could not be read)",
+            "created_at": first["created_at"], "updated_at": last["created_at"],
+            "provider": first["provider"] or "unknown", "model": first["model"] or "unknown",
+            "params": "{}", "system_prompt": ""}
+
+
+def _rows(conn: sqlite3.Connection, table: str, columns: tuple[str, ...],
+          result: Recovery) -> Iterator[dict[str, Any]]:
+    """Every readable row of `table` as a dict (with its rowid as "seq"), in rowid order."""
+    listed = ", ".join(columns)
+    highest = _highest_rowid(conn, table)
+    last = 0
+    while True:
+        try:
+            batch = conn.execute(
+                f"SELECT rowid, {listed} FROM {table} WHERE rowid > ? ORDER BY rowid "
+                f"LIMIT {BATCH}", (last,)).fetchall()
+        except sqlite3.DatabaseError:
+            if highest is None or last >= highest:
+                result.notes.append(f"{table}: stopped after rowid {last} (damaged)")
+                return
+            # Step over the damage one row at a time, then try batches again.
+            for rowid in range(last + 1, min(last + BATCH, highest) + 1):
+                row = _one_row(conn, table, columns, rowid)
+                if row is None:
+                    result.unreadable_rows += 1
+                elif row is not _MISSING:
+                    yield row
+            last = min(last + BATCH, highest)
+            continue
+        if not batch:
+            return
+        for values in batch:
+            yield {"seq": values[0], **dict(zip(columns, values[1:], strict=True))}
+        last = batch[-1][0]
+
+
+_MISSING: dict[str, Any] = {}
+
+
+def _one_row(conn: sqlite3.Connection, table: str, columns: tuple[str, ...],
+             rowid: int) -> dict[str, Any] | None:
+    """The row at `rowid`; _MISSING if there is none, None if it cannot be read at all."""
+    try:
+        values = conn.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE rowid = ?",
+                              (rowid,)).fetchone()
+    except sqlite3.DatabaseError:
+        values = None
+    else:
+        if values is None:
+            return _MISSING
+        return {"seq": rowid, **dict(zip(columns, values, strict=True))}
+    # The row is there but part of it is not readable (an overflow page of a long text):
+    # keep the columns that are.
+    row: dict[str, Any] = {"seq": rowid}
+    for column in columns:
+        try:
+            found = conn.execute(f"SELECT {column} FROM {table} WHERE rowid = ?",
+                                 (rowid,)).fetchone()
+        except sqlite3.DatabaseError:
+            if column not in _TEXT_COLUMNS:
+                return None
+            found = (None,)
+        if found is None:
+            return None
+        row[column] = found[0]
+    return row
+
+
+def _highest_rowid(conn: sqlite3.Connection, table: str) -> int | None:
+    try:
+        found = conn.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0]
+    except sqlite3.DatabaseError:
+        found = None
+    if found is None:
+        # The right edge of the table is damaged: its indexes still hold the rowids.
+        for (index,) in _safe(conn, "SELECT name FROM sqlite_master WHERE type = 'index' "
+                                    f"AND tbl_name = '{table}'"):
+            for (value,) in _safe(conn, f"SELECT max(rowid) FROM {table} INDEXED BY "
+                                        f"\"{index}\""):
+                if isinstance(value, int) and (found is None or value > found):
+                    found = value
+    return found
+
+
+def _safe(conn: sqlite3.Connection, sql: str) -> list[tuple[Any, ...]]:
+    try:
+        return conn.execute(sql).fetchall()
+    except sqlite3.DatabaseError:
+        return []
+
+
+def _is_json(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        json.loads(value)
+    except ValueError:
+        return False
+    return True
