@@ -29,6 +29,11 @@ Scenarios (medians over --runs; the 100 tok/s one runs fewer times, it takes 20 
                   last message is on screen; also `chatterm --resume ID` from process start
                   until the prompt and the last message are drawn (no target in the issue;
                   shown against launch + 0.5 s)
+
+A/B:  python bench/bench_tui.py --against DIR [--rate 100] [--runs 5]
+runs only the paced scenario, alternating run by run between this checkout and the one
+in DIR (e.g. `git archive main | tar -x -C DIR`), so both meet the same moments of a
+noisy host, and prints each one's medians.
 """
 
 from __future__ import annotations
@@ -293,6 +298,12 @@ class Bench:
     def close(self) -> None:
         self.server.stop()
 
+    def use(self, repo: Path) -> None:
+        """Run the chatterm of the checkout in `repo` from now on."""
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(repo / "chatterm")],
+                       check=True, stdout=subprocess.DEVNULL)
+        self.env["PYTHONPATH"] = str(repo)
+
     def forget_screen(self) -> None:
         """Start the next launch with the sidebar closed, as on a first run: chatterm
         reopens the screen as it was left, and one scenario opens the sidebar."""
@@ -451,7 +462,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="fewer runs, skip 100 tok/s")
+    parser.add_argument("--against", type=Path, metavar="DIR",
+                        help="A/B: only the paced scenario, alternating with the checkout in DIR")
+    parser.add_argument("--rate", type=float, default=100.0,
+                        help="tokens per second of the paced scenario in an A/B (default 100)")
     args = parser.parse_args(argv)
+    if args.against is not None:
+        return compare(args.against.resolve(), args.runs, args.rate)
     runs = 2 if args.quick else args.runs
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="chatterm-bench-") as tmp:
@@ -492,6 +509,38 @@ def main(argv: list[str] | None = None) -> int:
             bench.close()
     print_table(results, runs)
     print(json.dumps({k: round(v, 4) for k, v in results.items()}))
+    return 0
+
+
+def compare(other: Path, runs: int, rate: float, tokens: int = 2000) -> int:
+    """The paced scenario, this checkout and `other` alternately (the order flips each
+    run); medians of CPU per 1,000 tokens and of the lag after the last byte."""
+    if not (other / "chatterm").is_dir():
+        print(f"bench_tui: {other} holds no chatterm package", file=sys.stderr)
+        return 2
+    checkouts = {"this": REPO, "other": other}
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in checkouts}
+    with tempfile.TemporaryDirectory(prefix="chatterm-bench-") as tmp:
+        bench = Bench(Path(tmp))
+        try:
+            for repo in checkouts.values():  # compile both, warm the disk cache
+                bench.use(repo)
+                bench.t_launch()
+            for run in range(runs):
+                order = list(checkouts) if run % 2 == 0 else list(reversed(checkouts))
+                for name in order:
+                    bench.use(checkouts[name])
+                    lag, cpu = bench.t_paced(tokens, rate)
+                    results[name].append((lag, cpu))
+                    print(f"run {run + 1} {name:5} CPU/1k {cpu:.3f} s  lag {lag:.3f} s",
+                          flush=True)
+        finally:
+            bench.close()
+    print(f"\n{tokens} tokens at {rate:g} tok/s, medians of {runs} interleaved runs")
+    for name, repo in checkouts.items():
+        cpu = statistics.median(c for _, c in results[name])
+        lag = statistics.median(lag for lag, _ in results[name])
+        print(f"{name:5} {repo!s:40} CPU per 1,000 tokens {cpu:.3f} s   lag {lag:.3f} s")
     return 0
 
 

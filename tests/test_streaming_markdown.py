@@ -469,3 +469,23 @@ async def test_a_failing_timed_flush_is_logged_and_the_next_one_still_draws(
         await wait_for(pilot, lambda: "second words" in widget.rendered_text())
         assert "first words" in widget.rendered_text()  # nothing received is lost
         assert pilot.app.is_running
+
+
+async def test_a_slow_stream_leaves_only_a_few_seconds_of_blank_lines() -> None:
+    # 2 lines every half second (4 lines/s): at half a screen (20 lines) per jump the
+    # blank lines below the text would take 5 s to fill, which reads as a stall.
+    now = [0.0]
+    widget = StreamingMarkdown(wall_clock=lambda: now[0])
+    async with Harness(widget).run_test(size=SIZE) as pilot:
+        cap = int(SIZE[1] * StreamingMarkdown.GROW_FRACTION)
+        pace = 4.0
+        gaps: list[int] = []
+        for line in range(60):
+            now[0] += 0.5
+            widget.append(f"line {line}\n\n")
+            widget.flush()
+            await pilot.pause()
+            gaps.append(widget.size.height - len(widget.rendered_lines()))
+        fill = int(pace * 1.5) + 1  # what the stream adds in 1.5 s
+        assert max(gaps[10:]) < fill < cap, gaps
+        assert max(gaps[10:]) >= StreamingMarkdown.GROW_STEP - 1  # it still jumps

@@ -228,3 +228,29 @@ async def test_a_spinner_with_the_time_waited_runs_only_while_nothing_arrives(
     finally:
         first.set()
         more.set()
+
+
+async def test_the_blank_lines_below_a_slow_stream_fill_within_seconds(server: Any) -> None:
+    from loopback import Delay, sse_chunks, stream_reply
+
+    # Two lines (a paragraph and its gap) every 0.2 s, 10 lines a second, on a screen
+    # whose half is 40 lines: jumps of half a screen would leave 3 s of blank lines.
+    events = sse_chunks([f"line {i}\n\n" for i in range(30)])
+    steps: list[Any] = []
+    for event in events:
+        steps += [event, Delay(0.2)]
+    server.script(CHAT, stream_reply(steps))
+    async with running(size=(100, 80)) as (app, pilot):
+        await send(pilot, "slowly")
+        await wait_until(pilot, lambda: "line 0" in screen_text(app), what="the first line")
+        body = reply_body(app)
+        gaps: list[int] = []
+
+        def note() -> bool:
+            if body.is_streaming:
+                gaps.append(body.size.height - len(body.rendered_lines()))
+            return not app.chat.busy
+
+        await wait_until(pilot, note, timeout=30, what="the reply to end")
+        # 1.5 s of the stream's lines (15), and a few more for reads that come in bursts.
+        assert gaps and max(gaps) <= 15 + 5, gaps

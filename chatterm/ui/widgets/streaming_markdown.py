@@ -88,6 +88,14 @@ class StreamingMarkdown(SingleLayout, Widget):
     the way xterm's jump scroll does, redraws the screen twice per screenful instead
     of every few lines, and keeps the text still while it is read.
     The spare lines are blank and go when the reply ends."""
+    FILL_SECONDS: ClassVar[float] = 1.5
+    """...and by no more lines than the stream adds in this many seconds, so the blank
+    lines below the text fill within about that time: half a screen of blank lines
+    under a slow stream (a line a second) looks like a stall. A fast stream still jumps
+    by the whole share (at most one growth per FILL_SECONDS), a slow one by fewer
+    lines, more often in lines but never more often in time."""
+    RATE_WINDOW: ClassVar[float] = 3.0
+    """Seconds of recent growth the stream's pace in lines per second is taken from."""
 
     STRIP_CACHE_SIZE: ClassVar[int] = 400
     """Frozen lines kept as ready Strips (a few screens' worth)."""
@@ -106,9 +114,12 @@ class StreamingMarkdown(SingleLayout, Widget):
         id: str | None = None,
         classes: str | None = None,
         clock: Callable[[], float] = time.process_time,
+        wall_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._clock = clock
+        self._wall_clock = wall_clock
+        self._growth: deque[tuple[float, int]] = deque()  # (time, lines) at recent flushes
         self._raw: list[str] = []
         self._pending: list[str] = []
         self._splitter = BlockSplitter()
@@ -231,6 +242,7 @@ class StreamingMarkdown(SingleLayout, Widget):
         self._pending.clear()
         self._streaming = False
         self._reserved = 0
+        self._growth.clear()
         self._rebuild = False
         self._splitter = BlockSplitter()
         self._reconcile(final_blocks(self.text), [])
@@ -372,9 +384,27 @@ class StreamingMarkdown(SingleLayout, Widget):
             return lines
         # While streaming, grow in steps (see GROW_FRACTION); the spare lines are blank.
         if lines > self._reserved:
-            step = min(self._grow_step, max(self.GROW_STEP, lines))
+            step = min(self._grow_step, max(self.GROW_STEP, min(lines, self._fill_lines())))
             self._reserved = lines + step - 1
         return self._reserved
+
+    def _note_growth(self) -> None:
+        """Record the line count at a streaming flush, for the pace in lines/second."""
+        now = self._wall_clock()
+        growth = self._growth
+        growth.append((now, len(self._frozen_lines) + len(self._open_lines)))
+        while len(growth) > 2 and now - growth[1][0] >= self.RATE_WINDOW:
+            growth.popleft()
+
+    def _fill_lines(self) -> int:
+        """How many lines the stream adds in FILL_SECONDS, at its recent pace."""
+        growth = self._growth
+        if len(growth) < 2:
+            return self._grow_step  # no pace yet: the first flush
+        (start, first), (end, last) = growth[0], growth[-1]
+        if end - start < 0.5:  # too short a span to tell a pace from a burst
+            return self._grow_step
+        return int((last - first) / (end - start) * self.FILL_SECONDS) + 1
 
     def _all_lines(self) -> list[Line]:
         return self._frozen_lines + self._open_lines
@@ -420,6 +450,8 @@ class StreamingMarkdown(SingleLayout, Widget):
     def _advance(self, finished: list[Block], open_blocks: list[Block]) -> None:
         """Streaming step: append newly finished blocks, replace the open tail."""
         height = self._height()
+        if not self._growth:
+            self._note_growth()  # the pace is measured from the first text on
         tail_start = len(self._frozen_lines)
         old_tail = self._open_lines
         # A block that was open at the last flush and is unchanged keeps its strips:
@@ -428,6 +460,7 @@ class StreamingMarkdown(SingleLayout, Widget):
         for block in finished:
             self._freeze(previous.pop(block, None) or RenderedBlock(block))
         self._set_open(open_blocks, previous)
+        self._note_growth()
         if height != self._height():
             self.refresh(layout=True)
             return
@@ -477,6 +510,7 @@ class StreamingMarkdown(SingleLayout, Widget):
         self._width = width
         self._code_theme = theme
         self._reserved = 0  # the line count changes with the width
+        before = len(self._frozen_lines) + len(self._open_lines)
         frozen, self._frozen = self._frozen, []
         self._frozen_lines = []
         self._strip_cache.clear()
@@ -484,6 +518,11 @@ class StreamingMarkdown(SingleLayout, Widget):
         for rendered in frozen:
             self._freeze(rendered)
         self._set_open([r.block for r in self._open], {r.block: r for r in self._open})
+        after = len(self._frozen_lines) + len(self._open_lines)
+        if before and self._growth:
+            # The pace in lines changes with the width by the same factor.
+            scale = after / before
+            self._growth = deque((at, round(lines * scale)) for at, lines in self._growth)
 
 
 __all__ = ["RenderedBlock", "StreamingMarkdown"]
