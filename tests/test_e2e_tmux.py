@@ -131,7 +131,10 @@ def launcher(tmp_path: Path, home: Path, url: str) -> Path:
     }
     script = tmp_path / "chatterm.sh"
     exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
-    script.write_text(f'#!/bin/sh\n{exports}exec {shlex.quote(sys.executable)} -m chatterm "$@"\n')
+    # COLUMNS/LINES would override the pane's real size (shutil.get_terminal_size reads
+    # them first), and the tmux server inherits them from the test process when set.
+    script.write_text(f'#!/bin/sh\nunset COLUMNS LINES\n{exports}'
+                      f'exec {shlex.quote(sys.executable)} -m chatterm "$@"\n')
     script.chmod(0o755)
     return script
 
