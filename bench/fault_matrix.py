@@ -329,9 +329,10 @@ class Row:
 
 
 def leaks(text: str) -> bool:
-    """Any 12 characters of the key, in any case, with invisible characters taken out."""
+    """Any 20 characters of the key (a key cut short still counts), in any case, with
+    invisible characters taken out. Shorter runs would match the 1 MB reply's digits."""
     seen = "".join(ch for ch in text if ch not in "\x00\u200b\u200c\u200d\u2060\ufeff").lower()
-    return any(KEY[i:i + 12].lower() in seen for i in range(len(KEY) - 11))
+    return any(KEY[i:i + 20].lower() in seen for i in range(len(KEY) - 19))
 
 
 def shorten(text: str, limit: int = 110) -> str:

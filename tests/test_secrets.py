@@ -208,6 +208,21 @@ def test_api_key_command_is_used_and_its_output_never_saved(
     assert files_holding(isolated_env, secret) == []
 
 
+def test_config_show_reveals_no_usable_part_of_any_secret(loopback: LoopbackServer) -> None:
+    short = "Zq7Rk2Mw9Tx4"  # 12 characters: 7 of them used to show
+    configure(loopback.url, key_line=(
+        f'api_key = "{short}"\napi_key_command = "echo {KEY}"\n'
+        f'headers = {{ X-Org-Access = "{KEY}", X-Title = "my app" }}'))
+    shown = run_cli("config", "show")
+    out = clean(shown) + shown.stdout.decode()
+    assert shown.returncode == 0, out
+    assert 'api_key = "…x4"' in out and not shows_part_of(out, short, window=3)
+    assert 'api_key_command = "echo …"' in out
+    assert 'X-Org-Access = "…e-42"' in out  # a token header, whatever its name
+    assert not shows_part_of(out, KEY, window=5)
+    assert "my app" in out  # a public header is shown as it is
+
+
 # ---- the key's origin --------------------------------------------------------------------------
 
 
