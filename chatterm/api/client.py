@@ -497,7 +497,7 @@ class ChatClient:
         except BodyTooLarge as exc:
             raise self._error(
                 f"{p.name}: the reply passed {size_text(exc.limit)} of data, chatterm's cap "
-                "for one streamed reply; stopped reading it (the text so far is kept)",
+                "for one streamed reply; stopped reading it",
                 partial=reply, url=str(response.url),
             ) from None
         except BodyError as exc:

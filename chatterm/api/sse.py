@@ -10,14 +10,11 @@ blank line (see the recorded Mistral stream).
 from __future__ import annotations
 
 import codecs
-import re
 from dataclasses import dataclass
 
 # Lines longer than this are dropped: a hostile or broken server must not make us
 # buffer without bound.
 DEFAULT_MAX_LINE = 8 * 1024 * 1024
-
-_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +89,10 @@ class SSEDecoder:
             return []
         # A CR at the very end may be the first half of a CRLF split across reads.
         self._pending_cr = text.endswith("\r")
-        pieces = _LINE_END.split(text)
+        # str.split, not a regex: ~30x faster on a long line (a 128 MiB body took 3.5 s).
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        pieces = text.split("\n")
         events: list[SSEEvent] = []
         if len(pieces) == 1:
             self._append_partial(pieces[0])
