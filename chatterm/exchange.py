@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chatterm import attempts
@@ -31,8 +30,33 @@ from chatterm.conversation import (
     title_from_prompt,
 )
 from chatterm.errors import ChattermError, ConfigError, StoreError, UsageError
+from chatterm.session_events import (
+    EventSink,
+    ReplyDelta,
+    ReplyFailed,
+    ReplyFinished,
+    ReplyRestored,
+    ReplyRetrying,
+    ReplyStarted,
+    SessionEvent,
+)
 from chatterm.text_parts import mend_surrogates
 from chatterm.wire import wire_messages
+
+# Re-exported: the front ends import the events from here.
+__all__ = [
+    "ChatSession",
+    "ClientPool",
+    "EventSink",
+    "ReplyDelta",
+    "ReplyFailed",
+    "ReplyFinished",
+    "ReplyRestored",
+    "ReplyRetrying",
+    "ReplyStarted",
+    "SessionEvent",
+    "wire_messages",
+]
 
 if TYPE_CHECKING:
     from chatterm.config import Config
@@ -49,54 +73,6 @@ CONTINUE_INSTRUCTION = (
 )
 
 
-@dataclass(slots=True)
-class ReplyStarted:
-    message: Message
-    # A retry streams into a new message: the reply it is an attempt to replace.
-    replaces: Message | None = None
-
-
-@dataclass(slots=True)
-class ReplyDelta:
-    message: Message
-    delta: Delta
-
-
-@dataclass(slots=True)
-class ReplyRetrying:
-    message: Message
-    retrying: Retrying
-
-
-@dataclass(slots=True)
-class ReplyFinished:
-    message: Message
-    # Chunks the assembler had to skip (malformed JSON, over-long lines), one line each.
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class ReplyFailed:
-    message: Message
-    error: ChattermError
-
-
-@dataclass(slots=True)
-class ReplyRestored:
-    """A retry or continue was stopped or failed: `message` is back as it was, in the
-    conversation and the store. `discarded` is a retry's own message, now gone."""
-
-    message: Message
-    discarded: Message | None
-    # Why the attempt ended: Esc/quit (stopped), else the attempt's error.
-    stopped: bool = False
-    error: str | None = None
-
-
-SessionEvent = (
-    ReplyStarted | ReplyDelta | ReplyRetrying | ReplyFinished | ReplyFailed | ReplyRestored
-)
-EventSink = Callable[[SessionEvent], None]
 
 
 class StreamingClient(Protocol):
@@ -174,6 +150,8 @@ class ChatSession:
         self._clients = clients or ClientPool(client_factory)
         # A conversation loaded from the store already has a row; a new one gets it on send.
         self._persisted = bool(conversation.messages) if persisted is None else persisted
+        # While a reply streams: joins the deltas received so far into its content.
+        self._catch_up: Callable[[], None] | None = None
 
     async def aclose(self) -> None:
         """Close the HTTP clients this session opened (not a pool it was given)."""
@@ -372,7 +350,8 @@ class ChatSession:
         warnings: list[str] = []
         # Deltas are joined at save points, not appended one by one: `content += delta`
         # would copy the whole reply per token, quadratic on a long reply. (The app draws
-        # from the deltas themselves, so it never needs the joined text mid-stream.)
+        # from the deltas themselves; it joins them, via catch_up(), only to show a
+        # reply again mid-stream.)
         pending: list[str] = []
         pending_reasoning: list[str] = []
         pending_refusal: list[str] = []
@@ -408,6 +387,7 @@ class ChatSession:
                         # final save's failure is the user's business.
                         dirty = True
 
+        self._catch_up = sync
         saver = asyncio.create_task(save_periodically())
         client = self._clients.get(self.provider_config(), key)
         try:
@@ -464,7 +444,14 @@ class ChatSession:
         on_event(ReplyFinished(reply, warnings))
         return reply
 
+    def catch_up(self) -> None:
+        """Bring the streaming reply's content up to the last delta. It lags by up to
+        SAVE_INTERVAL otherwise; a front end that shows a reply mid-stream needs it."""
+        if self._catch_up is not None:
+            self._catch_up()
+
     def _finish(self, reply: Message, saver_stop: asyncio.Event) -> None:
+        self._catch_up = None
         saver_stop.set()
         self.conversation.updated_at = now()
         self._save_message(reply)

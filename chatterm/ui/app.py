@@ -387,9 +387,9 @@ class ChattermApp(App[int]):
         return self._client_pool
 
     async def action_quit(self) -> None:
-        """Quit, but first let a streaming reply be stopped and saved."""
+        """Quit, but first let every streaming reply be stopped and saved."""
         if self.chat is not None:
-            await self.chat.stop_and_wait()
+            await self.chat.stop_and_wait(every_chat=True)
         if self._client_pool is not None:
             await self._client_pool.aclose()
         self.exit(0)

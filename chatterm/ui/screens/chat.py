@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
-from textual.worker import Worker, WorkerCancelled, WorkerFailed
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from chatterm.conversation import Conversation, Message, MessageState, Params, Role
 from chatterm.errors import ChattermError, ConfigError
@@ -33,6 +33,7 @@ from chatterm.ui.events import (
 )
 from chatterm.ui.keys import keys_for
 from chatterm.ui.launch import FIRST_PAGE, OpenedConversation
+from chatterm.ui.live_replies import LiveReplies, LiveReply, ReplyKind
 from chatterm.ui.screens.reveal import hit_window, keep_last_page, load_newer, show_hit
 from chatterm.ui.widgets.key_footer import KeyFooter
 from chatterm.ui.widgets.message_view import (
@@ -54,8 +55,6 @@ if TYPE_CHECKING:
     from chatterm.exchange import ChatSession, ReplyRestored, SessionEvent
     from chatterm.ui.app import ChattermApp
     from chatterm.ui.widgets.sidebar import Sidebar
-
-ReplyKind = Literal["send", "retry", "continue"]
 
 # Messages mounted before the first frame of a reopened chat; the rest of the first
 # page follows BACKFILL_CHUNK at a time (see ChatScreen._show_conversation).
@@ -82,7 +81,8 @@ class ChatScreen(Screen[None]):
         super().__init__()
         self.opened = opened
         self.session: ChatSession | None = None
-        self.reply_worker: Worker[Any] | None = None
+        # Replies being streamed, this chat's and those of chats left while streaming.
+        self.live = LiveReplies()
         self._pending_views: list[MessageView] = []
         self._active_view: AssistantMessage | None = None
         self._loading_older = False
@@ -90,8 +90,6 @@ class ChatScreen(Screen[None]):
         # Loaded messages below the mounted ones (a chat opened at a search hit).
         self.newer_messages: list[Message] = []
         self._key_check: asyncio.Task[Any] | None = None
-        # Set when the session gave back the reply a retry/continue was replacing.
-        self._gave_back = False
 
     @property
     def chat_app(self) -> ChattermApp:
@@ -164,7 +162,15 @@ class ChatScreen(Screen[None]):
 
     @property
     def busy(self) -> bool:
-        return self.reply_worker is not None and not self.reply_worker.is_finished
+        """True while the chat on screen has a reply streaming."""
+        return self.live_here is not None
+
+    @property
+    def live_here(self) -> LiveReply | None:
+        return self.live.get(self.conversation.id)
+
+    def _shows(self, live: LiveReply) -> bool:
+        return self.opened.conversation is live.opened.conversation
 
     # ---- showing a conversation --------------------------------------------------------
 
@@ -235,14 +241,20 @@ class ChatScreen(Screen[None]):
             self.call_after_refresh(self._backfill)
 
     def open_conversation(self, opened: OpenedConversation, reveal: str | None = None) -> None:
-        """Show another conversation; a reply still streaming is stopped (and saved) first."""
+        """Show another conversation. A reply still streaming goes on in the background
+        (see chatterm.ui.live_replies); reopening its chat shows it live again."""
         self._switch_to(opened, reveal)
 
     @work(group="switch", exclusive=True)
     async def _switch_to(self, opened: OpenedConversation, reveal: str | None) -> None:
-        await self.stop_and_wait()
+        self._to_background()
+        live = self.live.get(opened.conversation.id)
+        if live is not None:
+            opened = live.reopened(saved=opened.saved)
         self.opened = opened
         self._show_conversation(reveal)
+        if live is not None:
+            self._pick_up(live)
         self.prompt.focus()
         self.post_message(ConversationChanged(opened.conversation.id))
         if reveal is not None:
@@ -323,25 +335,37 @@ class ChatScreen(Screen[None]):
     def _start_reply(self, kind: ReplyKind, prompt: str = "") -> None:
         self._show_end()
         self.status.show_waiting()
-        self.reply_worker = self.run_worker(
-            partial(self._reply, kind, prompt), group="reply", exclusive=True,
-            exit_on_error=False
+        live = LiveReply(self.opened, kind, prompt, blink=self.prompt.cursor_blink)
+        self.live.add(live)
+        live.worker = self.run_worker(
+            partial(self._reply, live), group="reply", exit_on_error=False
         )
+        self._mark_streaming()
 
-    async def _reply(self, kind: ReplyKind, prompt: str) -> None:
+    async def _reply(self, live: LiveReply) -> None:
+        """Get one reply; drawn only while its chat is the one on screen."""
+        from chatterm.exchange import ReplyDelta, ReplyRestored, ReplyStarted
+
+        kind, prompt = live.kind, live.prompt
         started = False
-        self._gave_back = False
         # Each blink of the prompt's cursor is a screen update of its own; a steady
         # cursor while the reply streams leaves the CPU to the reply.
-        blink, self.prompt.cursor_blink = self.prompt.cursor_blink, False
+        self.prompt.cursor_blink = False
 
         def on_event(event: SessionEvent) -> None:
             nonlocal started
             started = True
-            self._on_event(kind, event)
+            if isinstance(event, ReplyDelta):
+                live.count(event.delta.chunks)
+            elif isinstance(event, ReplyStarted):
+                live.message = event.message
+            elif isinstance(event, ReplyRestored):
+                live.gave_back = True
+            if self._shows(live):
+                self._on_event(kind, event)
 
         try:
-            session = await self._ready_session()
+            session = live.session = await self._ready_session(live.opened)
             if kind == "send":
                 await session.send(prompt, on_event)
             elif kind == "retry":
@@ -349,8 +373,8 @@ class ChatScreen(Screen[None]):
             else:
                 await session.continue_reply(on_event)
         except asyncio.CancelledError:
-            if self._gave_back:
-                pass  # the note is up: the reply as it was before the attempt is back
+            if live.gave_back or not self._shows(live):
+                pass  # the note is up (the reply is back as it was), or nobody looks
             elif started:
                 self._finish_active("stopped: the partial reply is kept (Ctrl+G continues)")
             else:
@@ -359,7 +383,9 @@ class ChatScreen(Screen[None]):
             raise
         except ChattermError as error:
             # Raised before anything streamed: no key, nothing to retry, a bad provider...
-            if started:
+            if not self._shows(live):
+                self._tell_done(live, error.message)
+            elif started:
                 self._finish_active(error.message, error=True)
             else:
                 self._drop_pending(prompt)
@@ -369,21 +395,85 @@ class ChatScreen(Screen[None]):
         except Exception as error:  # a bug must never leave the prompt dead
             self.log.error("reply failed", repr(error))
             message = f"unexpected error: {type(error).__name__}: {error}"
-            if started:
+            if not self._shows(live):
+                self._tell_done(live, message)
+            elif started:
                 self._finish_active(message, error=True)
             else:
                 self._drop_pending(prompt)
                 self.status.show_error(message)
+        else:
+            if not self._shows(live):
+                self._tell_done(live)
         finally:
-            self.prompt.cursor_blink = blink
-            if self._active_view is not None:
-                self._active_view.set_flush_callback(None)
-            self._pending_views = []
-            self._active_view = None
+            self.live.discard(live)
+            shown = self._shows(live)
+            if shown:
+                self.prompt.cursor_blink = live.blink
+                if self._active_view is not None:
+                    self._active_view.set_flush_callback(None)
+                self._pending_views = []
+                self._active_view = None
             if started:
-                self.opened.saved = self.opened.saved or self.chat_app.store is not None
-                self._refresh_title()
-                self.post_message(ConversationChanged(self.conversation.id))
+                live.opened.saved = live.opened.saved or self.chat_app.store is not None
+                if shown:
+                    self.opened.saved = live.opened.saved
+                    self._refresh_title()
+                self.post_message(ConversationChanged(live.conversation_id))
+            self._mark_streaming()
+
+    def _to_background(self) -> None:
+        """The chat on screen is about to change: its reply streams on, unseen."""
+        live = self.live_here
+        if live is None:
+            return
+        if self._active_view is not None:
+            self._active_view.set_flush_callback(None)
+        self._active_view = None
+        self._pending_views = []
+        self.prompt.cursor_blink = live.blink
+        self.notify("The reply keeps streaming in the background.", markup=False)
+
+    def _pick_up(self, live: LiveReply) -> None:
+        """The chat just shown has a reply streaming: draw it live from here on."""
+        self.session = live.session
+        self.prompt.cursor_blink = False
+        self.status.show_waiting()
+        self.status.resume_count(live.tokens, live.first_token_at)
+        cut = live.trim_backlog(self._backlog, len(self.conversation.messages))
+        if cut and self.opened.saved and self.opened.complete:
+            # The oldest come from the store on scroll-up, as for any chat opened.
+            del self._backlog[:cut]
+            self.opened.first_position = cut
+        message = live.message
+        if message is None:  # the request is not under way yet: as on Enter
+            if live.kind == "send":
+                self._pending_views = [
+                    UserMessage(Message(role=Role.USER, content=live.prompt), classes="user"),
+                    AssistantMessage(Message(role=Role.ASSISTANT, state=MessageState.STREAMING,
+                                             model=self.conversation.model), is_last=True)]
+                self.message_list.mount_all(self._pending_views)
+            return
+        view = self.message_list.view_for_id(message.id)
+        if isinstance(view, AssistantMessage) and view.streaming:
+            self._active_view = view
+            view.set_flush_callback(self.status.reply_drawn)
+
+    def _tell_done(self, live: LiveReply, error: str | None = None) -> None:
+        """A reply ended while its chat was not on screen: say so, in one line."""
+        title = neutralise(live.opened.conversation.title or "a chat")
+        message = live.message
+        if error is None and message is not None and message.state is MessageState.COMPLETE:
+            self.notify(f"The reply in “{title}” is complete.", markup=False)
+        else:
+            reason = error or (message.error if message is not None else None) or "stopped"
+            self.notify(f"The reply in “{title}” ended early: {neutralise(reason)}.",
+                        severity="warning", markup=False)
+
+    def _mark_streaming(self) -> None:
+        sidebar = self._sidebar()
+        if sidebar is not None:
+            sidebar.set_streaming(self.live.streaming_ids())
 
     def _drop_pending(self, prompt: str) -> None:
         """Nothing was sent: take the optimistic views back and give the text back."""
@@ -456,7 +546,6 @@ class ChatScreen(Screen[None]):
 
     def _give_back(self, event: ReplyRestored) -> None:
         """A retry or continue came to nothing: the reply is shown again as it was."""
-        self._gave_back = True
         view, self._active_view = self._active_view, None
         if view is not None:
             view.set_flush_callback(None)
@@ -495,39 +584,51 @@ class ChatScreen(Screen[None]):
         if message.state is MessageState.STREAMING:
             self.status.show_waiting()
 
-    async def _ready_session(self) -> ChatSession:
-        """The session, with the whole history loaded (requests carry all of it)."""
+    async def _ready_session(self, opened: OpenedConversation) -> ChatSession:
+        """The session of `opened`, with the whole history loaded (requests carry all
+        of it). The chat on screen may change meanwhile: `opened` is the one asked for."""
         app = self.chat_app
-        await self._whole_conversation()
-        if self.session is None:
+        await self._whole_conversation(opened)
+        conversation = opened.conversation
+        session = self.session if self._shows_conversation(conversation) else None
+        if session is None:
             from chatterm.ui import warmup
 
             warmup.settle()
             from chatterm.exchange import ChatSession
 
-            self.session = ChatSession(
+            session = ChatSession(
                 app.store,
                 app.config,
-                self.conversation,
-                api_key=app.cached_key(self.conversation.provider),
-                persisted=self.opened.saved,
+                conversation,
+                api_key=app.cached_key(conversation.provider),
+                persisted=opened.saved,
                 clients=app.client_pool(),
             )
-        return self.session
+            if self._shows_conversation(conversation):
+                self.session = session
+        return session
+
+    def _shows_conversation(self, conversation: Conversation) -> bool:
+        return self.opened.conversation is conversation
 
     # ---- stop, retry, continue ---------------------------------------------------------
 
     def stop(self) -> bool:
         """Esc: stop the stream (or the retry countdown). The partial reply is kept."""
-        if not self.busy:
+        live = self.live_here
+        if live is None or live.worker is None:
             return False
-        assert self.reply_worker is not None
-        self.reply_worker.cancel()
+        live.worker.cancel()
         return True
 
-    async def stop_and_wait(self) -> None:
-        """Stop a running reply and wait until the session has saved it."""
-        worker = self.reply_worker
+    async def stop_and_wait(self, *, every_chat: bool = False) -> None:
+        """Stop this chat's reply (or every reply) and wait until it is saved."""
+        if every_chat:
+            await self.live.stop_all()
+            return
+        live = self.live_here
+        worker = live.worker if live is not None else None
         if worker is None or worker.is_finished:
             return
         worker.cancel()
@@ -597,6 +698,7 @@ class ChatScreen(Screen[None]):
             from chatterm.ui.widgets.sidebar import Sidebar
 
             sidebar = Sidebar(self.chat_app.store, current_id=self._current_id(), id="sidebar")
+            sidebar.streaming_ids = self.live.streaming_ids()
             slot.mount(sidebar)
         slot.display = visible
         self.chat_app.remember_sidebar(visible)
@@ -700,14 +802,16 @@ class ChatScreen(Screen[None]):
         self.notify(f"Exported {len(conversation.messages)} messages to {neutralise(str(path))}.",
                     markup=False)
 
-    async def _whole_conversation(self) -> Conversation:
+    async def _whole_conversation(self, opened: OpenedConversation | None = None) -> Conversation:
+        opened = opened or self.opened
         store = self.chat_app.store
-        if not self.opened.complete and store is not None:
-            full = await asyncio.to_thread(store.get_conversation, self.conversation.id)
-            self.conversation.messages = full.messages
-            self.opened.complete = True
-            self.session = None
-        return self.conversation
+        if not opened.complete and store is not None:
+            full = await asyncio.to_thread(store.get_conversation, opened.conversation.id)
+            opened.conversation.messages = full.messages
+            opened.complete = True
+            if opened is self.opened:
+                self.session = None
+        return opened.conversation
 
     def set_system_prompt(self, text: str) -> None:
         self.conversation.system_prompt = text

@@ -182,6 +182,10 @@ class AssistantMessage(MessageView):
         self.is_last = is_last
         self.streaming = message.state is MessageState.STREAMING
         self._body: StreamingMarkdown | None = None
+        # A reply shown mid-stream (a chat reopened while its reply streams) starts from
+        # the text it has now; deltas that come before compose are kept and drawn after.
+        self._start_text = message.content
+        self._early: list[str] = []
         # Deltas are neutralised one by one; this keeps a CRLF split across two whole.
         self._incoming = StreamNeutraliser()
         self._reasoning_dirty = False
@@ -219,8 +223,10 @@ class AssistantMessage(MessageView):
             yield self._refusal_box(message.refusal)
         if self.streaming:
             self._body = self._streaming_body()
-            if message.content:
-                self._body.append(self._incoming.feed(message.content))
+            for piece in (self._start_text, *self._early):
+                if piece:
+                    self._body.append(self._incoming.feed(piece))
+            self._early.clear()
         else:
             # History: rendered once, straight from the stored text. Replies are never
             # clipped: the streaming widget renders even a megabyte at a flat cost.
@@ -328,8 +334,12 @@ class AssistantMessage(MessageView):
         self.refresh_footer()
 
     def append_content(self, text: str) -> None:
-        if text and self._body is not None:
-            self._body.append(self._incoming.feed(text))
+        if not text:
+            return
+        if self._body is None:
+            self._early.append(text)  # not composed yet: compose draws it
+            return
+        self._body.append(self._incoming.feed(text))
 
     def append_reasoning(self, text: str) -> None:
         """Reasoning is redrawn at most a few times a second."""

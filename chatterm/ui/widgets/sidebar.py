@@ -140,6 +140,8 @@ class Sidebar(Widget):
         self._targets: dict[str, _Target] = {}
         self._search_timer: Timer | None = None
         self._problem: str | None = None
+        # Chats whose reply is streaming right now (maybe in the background).
+        self.streaming_ids: frozenset[str] = frozenset()
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="Search all chats (Ctrl+F)", id="sidebar-search")
@@ -172,6 +174,12 @@ class Sidebar(Widget):
         search = self.query_one("#sidebar-search", Input)
         search.focus()
         search.select_all()
+
+    def set_streaming(self, conversation_ids: frozenset[str]) -> None:
+        if conversation_ids != self.streaming_ids:
+            self.streaming_ids = conversation_ids
+            if self.is_mounted:
+                self._render_items()
 
     def set_current(self, conversation_id: str | None) -> None:
         self.current_id = conversation_id
@@ -252,10 +260,12 @@ class Sidebar(Widget):
         # Two lines, each cut to the width by the stylesheet (text-wrap: nowrap): the age
         # goes first on the second line so a long model id never hides it.
         marker = ("● ", "bold") if summary.id == self.current_id else ("", "")
+        live = ("streaming… · ", "bold $accent") if summary.id in self.streaming_ids else ""
         return Content.assemble(
             marker,
             (_flat(summary.title) or "Untitled", "bold"),
             "\n",
+            live,
             (f"{relative_time(summary.updated_at, now)} · {_flat(summary.model)}", "dim"),
         )
 

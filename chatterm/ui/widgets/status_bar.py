@@ -131,6 +131,14 @@ class StatusBar(Horizontal):
             self._stop_spinner()
             self._draw_rate(now)
 
+    def resume_count(self, tokens: int, since: float) -> None:
+        """A reply shown again mid-stream (its chat reopened): the count and rate go on
+        from `tokens`, the first of which came at `since` (a `clock()` time)."""
+        if tokens > 0:
+            self.count_tokens(tokens)
+            self._first_token_at = since
+            self._draw_rate(clock())
+
     # ---- the spinner: only while nothing arrives ---------------------------------------
 
     def _spin(self, since: float) -> None:

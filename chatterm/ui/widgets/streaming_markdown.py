@@ -264,9 +264,12 @@ class StreamingMarkdown(SingleLayout, Widget):
     # -- Textual hooks ---------------------------------------------------------------
 
     def on_mount(self) -> None:
-        # Deltas appended before the widget was mounted could not arm the timer.
-        if self._pending or self._rebuild:
-            self._schedule()
+        # Deltas appended before the widget was mounted could not arm the timer. Armed
+        # here directly: `is_mounted`, which _schedule checks, turns True only after
+        # this handler, so text given before mount (a reply reopened mid-stream, a
+        # continue) would wait for the next delta to be drawn.
+        if (self._pending or self._rebuild) and self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._interval, self._on_timer)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
