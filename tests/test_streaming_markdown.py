@@ -396,11 +396,13 @@ def test_clean_source_is_chunk_safe() -> None:
 
 
 async def test_height_grows_in_jumps_capped_at_a_share_of_the_screen() -> None:
-    widget = StreamingMarkdown()
+    now = [0.0]  # a fast stream, 2 lines every 10 ms, however busy the machine is
+    widget = StreamingMarkdown(wall_clock=lambda: now[0])
     async with Harness(widget).run_test(size=SIZE) as pilot:
         cap = int(SIZE[1] * StreamingMarkdown.GROW_FRACTION)
         heights: list[int] = []
         for line in range(150):
+            now[0] += 0.01
             widget.append(f"line {line}\n\n")
             widget.flush()
             await pilot.pause()

@@ -176,7 +176,7 @@ async def test_the_live_count_is_tokens_sent_not_socket_reads(server: Any) -> No
         # The rate follows the server's pace (a shared machine may slow the sender a
         # little; one read per 0.1 s would show 10 tok/s whatever the pace).
         counts, rates = zip(*shown, strict=True)
-        assert 40 <= rates[-1] <= 200, seen
+        assert 20 <= rates[-1] <= 200, seen
         assert list(counts) == sorted(counts) and counts[-1] <= sent
         # No usage from the server: the end says the count, every token counted.
         assert f"{sent} tokens (counted as they streamed)" in app.chat.status.text
