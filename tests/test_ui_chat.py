@@ -288,6 +288,21 @@ async def test_a_retry_or_continue_stopped_while_waiting_gives_the_reply_back(
             "role": "assistant", "content": "The first answer."}
 
 
+async def test_ctrl_g_on_a_complete_reply_changes_nothing(server: Any) -> None:
+    server.script(CHAT, sse_reply(["The whole ", "answer."]))
+    async with running() as (app, pilot):
+        await type_and_send(pilot, "question")
+        await until_idle(pilot)
+        before = exported(app.chat.conversation.id)
+        await pilot.press("ctrl+g")
+        await wait_until(pilot, lambda: app.chat.status.state == "error", what="the refusal")
+        assert "use retry" in app.chat.status.text
+        await until_idle(pilot)
+        assert len(server.requests) == 1
+        assert exported(app.chat.conversation.id) == before
+        assert "The whole answer." in screen_text(app)
+
+
 async def test_a_failed_regenerate_gives_the_reply_back(server: Any) -> None:
     server.script(CHAT, sse_reply(["The first ", "answer."]))
     server.script(CHAT, json_reply({"error": {"message": "overloaded"}}, status=400))
