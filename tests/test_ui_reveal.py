@@ -126,3 +126,36 @@ async def test_a_hit_near_the_end_still_opens_at_the_hit(server: Any) -> None:
         await wait_until(pilot, lambda: in_view(message_list, view) and app.focused is view,
                          what="the hit in view")
         assert "message number 160 about the xylophone" in screen_text(app)
+
+
+async def test_a_hit_in_a_chat_whose_reply_streams_in_the_background_shows_the_reply(
+        server: Any) -> None:
+    import threading
+
+    from chatterm.ui.launch import LaunchOptions
+
+    conversation_id, hit_id = seed_long(total=200, hit=20)
+    hold = threading.Event()
+    server.script(CHAT, sse_reply(["first words", " and the last words."], hold=hold))
+    try:
+        async with running(LaunchOptions(resume_id=conversation_id), size=(120, 40)) as (
+                app, pilot):
+            chat = app.chat
+            chat.prompt.insert("go on")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: "first words" in screen_text(app), what="the reply")
+            await pilot.press("ctrl+n")
+            await wait_until(pilot, lambda: chat.conversation.id != conversation_id,
+                             what="the new chat")
+            app.open_conversation(conversation_id, hit_id)
+            await wait_until(pilot, lambda: chat.conversation.id == conversation_id,
+                             what="back to the chat")
+            # Its end, where the reply goes on live, rather than a window at the hit.
+            await wait_until(pilot, lambda: "first words" in screen_text(app),
+                             what="the streaming reply")
+            hold.set()
+            await wait_until(pilot, lambda: "the last words." in screen_text(app),
+                             what="the rest of the reply, live")
+            await wait_until(pilot, lambda: not chat.busy, what="the end")
+    finally:
+        hold.set()

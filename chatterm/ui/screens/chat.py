@@ -252,7 +252,8 @@ class ChatScreen(Screen[None]):
         if live is not None:
             opened = live.reopened(saved=opened.saved)
         self.opened = opened
-        self._show_conversation(reveal)
+        # A chat with a reply streaming shows its end, where the reply is drawn live.
+        self._show_conversation(reveal if live is None else None)
         if live is not None:
             self._pick_up(live)
         self.prompt.focus()
