@@ -151,3 +151,26 @@ async def test_quitting_keeps_a_reply_streaming_in_the_background(server: Any) -
         hold.set()
     stored = saved(story).messages[-1]
     assert (stored.content, stored.state) == ("kept ", MessageState.INTERRUPTED)
+
+
+async def test_choosing_the_chat_on_screen_while_it_streams_keeps_drawing_it(
+    server: Any,
+) -> None:
+    hold = threading.Event()
+    server.script(CHAT, sse_reply(["First line.\n\n", "Second line."], hold=hold))
+    try:
+        async with running() as (app, pilot):
+            await type_and_send(pilot, "two lines")
+            await wait_until(pilot, lambda: "First line." in screen_text(app), what="first")
+            story = app.chat.conversation.id
+            app.open_conversation(story)
+            await wait_until(pilot, lambda: "First line." in screen_text(app)
+                             and app.chat.live_here is not None
+                             and app.chat._active_view is not None, what="picked up")
+            hold.set()
+            await wait_until(pilot, lambda: "Second line." in screen_text(app), what="the rest")
+            await wait_until(pilot, lambda: not app.chat.busy, what="the end")
+            assert not any("background" in str(n.message) for n in app._notifications)
+            assert saved(story).messages[-1].content == "First line.\n\nSecond line."
+    finally:
+        hold.set()

@@ -247,7 +247,7 @@ class ChatScreen(Screen[None]):
 
     @work(group="switch", exclusive=True)
     async def _switch_to(self, opened: OpenedConversation, reveal: str | None) -> None:
-        self._to_background()
+        self._to_background(notice=opened.conversation.id != self.conversation.id)
         live = self.live.get(opened.conversation.id)
         if live is not None:
             opened = live.reopened(saved=opened.saved)
@@ -423,7 +423,7 @@ class ChatScreen(Screen[None]):
                 self.post_message(ConversationChanged(live.conversation_id))
             self._mark_streaming()
 
-    def _to_background(self) -> None:
+    def _to_background(self, *, notice: bool = True) -> None:
         """The chat on screen is about to change: its reply streams on, unseen."""
         live = self.live_here
         if live is None:
@@ -433,7 +433,8 @@ class ChatScreen(Screen[None]):
         self._active_view = None
         self._pending_views = []
         self.prompt.cursor_blink = live.blink
-        self.notify("The reply keeps streaming in the background.", markup=False)
+        if notice:
+            self.notify("The reply keeps streaming in the background.", markup=False)
 
     def _pick_up(self, live: LiveReply) -> None:
         """The chat just shown has a reply streaming: draw it live from here on."""
