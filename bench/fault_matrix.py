@@ -616,6 +616,7 @@ def file_rows(loop: LoopbackServer, root: Path) -> list[Row]:
     rows.append(doctor_row(loop, root))
     rows.extend(read_only_rows(loop, root))
     rows.extend(export_target_rows(loop, root))
+    rows.extend(disk_full_rows(loop, root))
 
     rows.append(lock_row(loop, root))
 
@@ -746,6 +747,44 @@ def _intact(path: Path) -> bool:
         return conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     finally:
         conn.close()
+
+
+def disk_full_rows(loop: LoopbackServer, root: Path) -> list[Row]:
+    """A 16 MiB tmpfs data dir filled up: `ask`, then `delete` (needs root to mount)."""
+    home = Path(tempfile.mkdtemp(dir=root))
+    env = home_env(home)
+    write_config(home, loop.url)
+    data = home / "data"
+    data.mkdir()
+    names = ("disk full: `ask`", "disk full: `delete` of a 48 KB conversation")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(data)],
+                      capture_output=True).returncode != 0:
+        return [Row(name, "skipped: cannot mount a tmpfs here (needs root)", "-", "-", "-",
+                    "-") for name in names]
+    try:
+        loop.always(CHAT, sse_reply(["many words here " * 60] * 50))
+        for i in range(4):
+            ask(env, f"question {i}")
+        with (data / "filler").open("wb") as handle, contextlib.suppress(OSError):
+            while True:
+                handle.write(b"\xff" * 65536)
+                handle.flush()
+        rows = []
+        run = ask(env, "one more")
+        line = (run.stderr.strip().splitlines() or ["(nothing)"])[-1]
+        line = line.removeprefix("chatterm: ").replace(str(data), "<data dir>")
+        rows.append(Row(names[0], f"{run.code}: {shorten(line)}", "-",
+                        "nothing saved, nothing sent", "no", "-"))
+        conv_id = json.loads(cli(env, "list", "--json").stdout)[-1]["id"]
+        size = (data / "chatterm.db").stat().st_size
+        run = cli(env, "delete", conv_id, "--yes")
+        line = (run.stderr.strip().splitlines() or ["(nothing)"])[-1]
+        after = (data / "chatterm.db").stat().st_size
+        rows.append(Row(names[1], f"{run.code}: {shorten(line.removeprefix('chatterm: '))}",
+                        "-", f"file {size // 1024:,} KB -> {after // 1024:,} KB", "no", "-"))
+        return rows
+    finally:
+        subprocess.run(["umount", "-l", str(data)], check=False)
 
 
 def read_only_rows(loop: LoopbackServer, root: Path) -> list[Row]:

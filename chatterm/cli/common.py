@@ -23,16 +23,18 @@ def load_config() -> Config:
 
 
 @contextmanager
-def open_store(*, create: bool = True, read_only: bool = False) -> Iterator[Store]:
+def open_store(*, create: bool = True, read_only: bool = False,
+               freeing: bool = False) -> Iterator[Store]:
     """The store. With `create=False` (commands that change what exists) a missing
     database stays missing: an empty one in memory stands in for it. `read_only` is for
-    commands that only read: it also creates nothing and works on a read-only mount."""
+    commands that only read: it also creates nothing and works on a read-only mount.
+    `freeing` (delete) may spend the disk-space reserve to open on a full disk."""
     from chatterm.store import Store
 
     if read_only:
         store = Store.open(read_only=True)
     else:
-        store = Store.open() if create else Store.open_existing()
+        store = Store.open() if create else Store.open_existing(freeing=freeing)
     try:
         yield store
     finally:

@@ -184,7 +184,7 @@ def _read_bytes(name: str) -> bytes:
 
 
 def _delete(args: argparse.Namespace) -> int:
-    with open_store(create=False) as store:
+    with open_store(create=False, freeing=True) as store:
         conversation_id = store.resolve_id(args.id)
         if not args.yes:
             if not sys.stdin.isatty():

@@ -57,6 +57,10 @@ def connect(path: Path, newest_known_version: int) -> sqlite3.Connection:
     try:
         _check_ownership(conn, path, newest_known_version)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if path.stat().st_size == 0:
+            # Only possible before the first page is written (so before WAL mode):
+            # deleted conversations then give their pages back (see space.shrink).
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise StoreError(f"cannot switch {path} to WAL mode (it stays in {mode!r} mode)")
@@ -97,13 +101,11 @@ def connect_read_only(path: Path, newest_known_version: int) -> sqlite3.Connecti
         try:
             _check_ownership(conn, path, newest_known_version)
         except StoreError as exc:
-            if not isinstance(exc.__cause__, sqlite3.Error) or \
-                    failures.kind_of(exc.__cause__) is not failures.Kind.CANNOT_OPEN or \
-                    os.access(path.parent, os.W_OK):
+            if not _may_read_immutable(path, exc):
                 raise
-            # A WAL database needs its -shm file, which a read-only directory cannot
-            # hold. Nobody can be writing through such a directory, so SQLite may read
-            # the file as immutable (no locks, no -shm).
+            # A WAL database needs its -shm file, which a read-only directory (or a
+            # full disk) cannot hold. With no log pending, SQLite may read the file as
+            # immutable (no locks, no -shm); nobody writes through a read-only mount.
             conn.close()
             conn = _open_uri(path, "immutable=1")
             _check_ownership(conn, path, newest_known_version)
@@ -121,6 +123,19 @@ def connect_read_only(path: Path, newest_known_version: int) -> sqlite3.Connecti
 
 def file_uri(path: Path) -> str:
     return f"file:{urllib.parse.quote(str(path.absolute()))}"
+
+
+def _may_read_immutable(path: Path, exc: StoreError) -> bool:
+    cause = exc.__cause__
+    if not isinstance(cause, sqlite3.Error):
+        return False
+    kind = failures.kind_of(cause)
+    if kind is failures.Kind.CANNOT_OPEN and not os.access(path.parent, os.W_OK):
+        return True
+    if kind in (failures.Kind.CANNOT_OPEN, failures.Kind.FULL, failures.Kind.IO):
+        wal = path.with_name(path.name + "-wal")
+        return not wal.exists() or wal.stat().st_size == 0
+    return False
 
 
 def _open_uri(path: Path, options: str) -> sqlite3.Connection:
@@ -194,7 +209,8 @@ def _check_ownership(conn: sqlite3.Connection, path: Path, newest_known_version:
             tables = [row[0] for row in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
         finally:
-            conn.execute("COMMIT")
+            if conn.in_transaction:  # SQLite may have rolled back itself (disk full)
+                conn.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
         if failures.kind_of(exc) is failures.Kind.CORRUPT:
             raise StoreError(

@@ -90,5 +90,9 @@ def translate(exc: sqlite3.Error, path: Path) -> StoreError:
         return StoreError(f"cannot open {path} ({text}); check that its directory is "
                           "readable and writable")
     if kind is Kind.IO:
+        from chatterm.store.space import disk_full
+
+        if disk_full(path.parent):  # SQLite says "disk I/O error" when -shm cannot grow
+            return DiskFull(f"cannot write {path}: the disk is full ({text})")
         return StoreError(f"cannot read or write {path}: I/O error ({text})")
     return StoreError(f"database error in {path}: {text}")

@@ -14,6 +14,7 @@ ends or, after a crash, until the next start marks it interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -34,7 +35,7 @@ from chatterm.conversation import (
     SearchHit,
 )
 from chatterm.errors import StoreError, UsageError
-from chatterm.store import database, failures, fts, rows, schema, writers
+from chatterm.store import database, failures, fts, rows, schema, space, writers
 
 T = TypeVar("T")
 
@@ -71,22 +72,30 @@ class Store:
     # ---- opening and closing -----------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path | None = None, *, read_only: bool = False,
+    def open(cls, path: Path | None = None, *, read_only: bool = False, freeing: bool = False,
              migrations: Sequence[schema.Migration] | None = None) -> Store:
         """Open (creating or upgrading) the database; `migrations` is for tests only.
 
         `read_only` is for commands that only read: nothing on disk is created or changed
         (it works on a read-only mount), and a missing database reads as an empty one.
+        `freeing` is for a command that frees space (delete): on a full disk it may use
+        the space reserve just to open (see space.py).
         """
         path = Path(path) if path is not None else locations.database_file()
         steps = schema.MIGRATIONS if migrations is None else migrations
         if read_only:
             return cls._open_read_only(path, steps)
-        conn = database.connect(path, schema.latest_version(steps))
+        try:
+            conn = database.connect(path, schema.latest_version(steps))
+        except failures.DiskFull:
+            if not (freeing and space.release_reserve(path)):
+                raise
+            conn = database.connect(path, schema.latest_version(steps))
         try:
             schema.migrate(conn, path, steps)
             store = cls(conn, path)
             store.recover_interrupted()
+            space.ensure_reserve(path)
         except sqlite3.Error as exc:
             conn.close()
             raise database.translate(exc, path) from exc
@@ -96,7 +105,7 @@ class Store:
         return store
 
     @classmethod
-    def open_existing(cls, path: Path | None = None) -> Store:
+    def open_existing(cls, path: Path | None = None, *, freeing: bool = False) -> Store:
         """The database at `path` for a command that only reads it (list, show, search...).
 
         When there is no database yet, an empty one in memory stands in for it: reading
@@ -104,7 +113,7 @@ class Store:
         """
         path = Path(path) if path is not None else locations.database_file()
         if path.exists() or path.is_symlink():
-            return cls.open(path)
+            return cls.open(path, freeing=freeing)
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         try:
             schema.migrate(conn, path)
@@ -271,14 +280,25 @@ class Store:
         self._write(work)
 
     def delete_conversation(self, conversation_id: str) -> None:
-        """Delete a conversation and (by cascade) its messages and their index entries."""
+        """Delete a conversation and (by cascade) its messages and their index entries.
+
+        Works on a full disk (the space reserve is spent on it), and the file shrinks.
+        """
         def work() -> None:
             with database.transaction(self._conn):
                 cursor = self._conn.execute(
                     "DELETE FROM conversations WHERE id = ?", (conversation_id,))
             if cursor.rowcount == 0:
                 raise self._unknown(conversation_id)
-        self._write(work)
+        try:
+            self._write(work)
+        except failures.DiskFull:
+            if not space.release_reserve(self.path):
+                raise
+            self._write(work)
+        with self._lock:
+            space.shrink(self._conn, self.path)
+            space.ensure_reserve(self.path)
 
     def get_conversation(self, conversation_id: str, *,
                          last_n: int | None = None) -> Conversation:
@@ -404,7 +424,30 @@ class Store:
                     "model = :model, provider = :provider, writer = :writer WHERE id = :id",
                     values)
             return cursor.rowcount > 0
-        return self._write(work)
+        if message.state is MessageState.STREAMING:
+            return self._write(work)
+        try:
+            return self._write(work)
+        except failures.DiskFull:
+            # The final save of a reply: spend the reserve on it, and if even that is
+            # not enough, record at least why the saved text stops where it does.
+            if space.release_reserve(self.path):
+                with contextlib.suppress(failures.DiskFull):
+                    return self._write(work)
+            self._write(lambda: self._record_cut(message.id))
+            raise
+
+    def _record_cut(self, message_id: str) -> None:
+        with database.transaction(self._conn):
+            row = self._conn.execute("SELECT length(content) FROM messages WHERE id = ?",
+                                     (message_id,)).fetchone()
+            if row is None:
+                return
+            self._conn.execute(
+                "UPDATE messages SET state = 'interrupted', writer = NULL, error = ? "
+                "WHERE id = ?",
+                (f"the disk was full: only the first {row[0]:,} characters of this reply "
+                 "could be saved", message_id))
 
     def remove_message(self, message_id: str) -> bool:
         """Delete one message (a retry that replaced it, or that was given up); the ones
