@@ -384,6 +384,7 @@ def run_scenario(sc: Scenario, loop: LoopbackServer, root: Path) -> Row:
             lost = f"yes ({len(sc.expected) - len(reply.content):,} chars)"
         else:
             lost = "DIFFERENT TEXT"
+    last = last.replace(str(home), "<home>")  # a temp dir name says nothing in the table
     shown = f"{run.code}: " + shorten(last.removeprefix("chatterm: "))
     extra = f" ({requests} requests)" if requests > 1 + retries else ""
     return Row(sc.name, shown, f"{retries}{extra}", saved, lost, shown_rss)
