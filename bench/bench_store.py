@@ -115,6 +115,31 @@ def streaming_update_time(store: Store, conv_id: str, maker: TextMaker) -> float
     return statistics.median(times)
 
 
+def long_message_rows() -> list[tuple[str, float, float | None]]:
+    """Search and open a 50 MB message whose every other word is the one searched for.
+
+    FTS5's snippet() alone is quadratic in a message's hits (2 MB: 6 s; 50 MB: over ten
+    minutes); chatterm.store.snippets keeps this near the cost of a normal search."""
+    rows: list[tuple[str, float, float | None]] = []
+    with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "long.db") as store:
+        maker = TextMaker(seed=2)
+        conv = Conversation(provider="p", model="m", title="a 50 MB message")
+        store.create_conversation(conv)
+        block = "".join("word " + maker.text(20) + " " for _ in range(500))
+        text = block * (50 * 1024 * 1024 // len(block)) + "needle at the very end"
+        store.add_message(Message(role=Role.ASSISTANT, content=text, conversation_id=conv.id,
+                                  state=MessageState.COMPLETE))
+        store.add_message(Message(role=Role.USER, content="a short word",
+                                  conversation_id=conv.id))
+        for query, label in (("word", "a word all through it"),
+                             ("needle", "a word only at its end")):
+            rows.append((f"search a 50 MB message: {label}",
+                         median_time(lambda q=query: store.search(q), runs=3), 1.0))
+        rows.append(("get_conversation() holding the 50 MB message",
+                     median_time(lambda: store.get_conversation(conv.id), runs=3), None))
+    return rows
+
+
 def main() -> None:
     rows: list[tuple[str, float, float | None]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -156,6 +181,8 @@ def main() -> None:
                          None))
             rows.append(("update_message() of a reply growing to 1 MB",
                          streaming_update_time(store, medium_id, maker), 0.5))
+
+    rows.extend(long_message_rows())
 
     width = max(len(name) for name, _, _ in rows)
     print(f"{'operation':<{width}}  {'median':>9}  {'target':>7}")

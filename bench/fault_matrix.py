@@ -654,7 +654,30 @@ def file_rows(loop: LoopbackServer, root: Path) -> list[Row]:
             saved = "nothing imported" if not found else f"HALF-IMPORTED: {found}"
         rows.append(Row(name, f"{run.code}: {shorten(lines[-1].removeprefix('chatterm: '))}",
                         "-", saved, "no", f"{run.peak_rss_kb / 1024:.0f} MB"))
+    rows.append(long_message_row(loop, root))
     return rows
+
+
+def long_message_row(loop: LoopbackServer, root: Path) -> Row:
+    """`search` and `show` over a 20 MB message whose every other word is the one searched."""
+    from chatterm.conversation import Conversation
+
+    home = Path(tempfile.mkdtemp(dir=root))
+    env = home_env(home)
+    write_config(home, loop.url)
+    text = "word filler " * (20 * MB // 12) + "needle"
+    with Store.open(home / "data" / "chatterm.db") as store:
+        conv = Conversation(provider="loop", model="m", title="long")
+        store.create_conversation(conv)
+        store.add_message(Message(role=Role.ASSISTANT, content=text, conversation_id=conv.id))
+    timings = []
+    for args in (["search", "word"], ["search", "needle"], ["show", conv.id]):
+        started = time.monotonic()
+        run = cli(env, *args)
+        timings.append(f"`{args[0]} {args[1][:6]}`: exit {run.code}, "
+                       f"{time.monotonic() - started:.1f} s")
+    return Row("search / show over a 20 MB message dense with hits", "; ".join(timings), "-",
+               f"{len(text):,} chars", "no", f"{run.peak_rss_kb / 1024:.0f} MB")
 
 
 KILLED_WRITER = """

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
+
+from chatterm_env import run_cli
 
 from chatterm.conversation import Conversation, Message, MessageState, Role
 from chatterm.store import Store
@@ -62,3 +66,30 @@ def test_a_1mb_reply_saved_while_streaming(tmp_path: Path) -> None:
         loaded = store.get_conversation(conv.id)
         assert loaded.messages[0].content == prompt.content
         assert loaded.messages[1].content == reply.content
+
+
+def test_search_and_show_over_a_message_dense_with_hits() -> None:
+    # FTS5's snippet() is quadratic in a message's hits: 2 MB made of the searched word
+    # took minutes. `search` must answer with the hit highlighted, and `show` print it.
+    filler = "word filler " * (2 * 1024 * 1024 // 12)
+    text = "intro " + filler + "needle at the end"
+    with Store.open() as store:
+        conv = Conversation(provider="p", model="m", title="long one")
+        store.create_conversation(conv)
+        store.add_message(Message(role=Role.ASSISTANT, content=text,
+                                  conversation_id=conv.id))
+        store.add_message(Message(role=Role.USER, content="a short word",
+                                  conversation_id=conv.id))
+    try:
+        found = run_cli("search", "word", "--json", timeout=60)
+        late = run_cli("search", "needle", "--json", timeout=60)
+        shown = run_cli("show", conv.id, timeout=60)
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"`{' '.join(map(str, exc.cmd[2:]))}` took over a minute") from None
+    assert found.returncode == 0, found.stderr
+    hits = json.loads(found.stdout)
+    assert len(hits) == 2
+    assert all("word" in hit["snippet"] for hit in hits)
+    (hit,) = json.loads(late.stdout)
+    assert hit["snippet"].startswith("…") and hit["snippet"].endswith("needle at the end")
+    assert shown.returncode == 0 and text.encode() in shown.stdout

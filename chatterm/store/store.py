@@ -35,7 +35,7 @@ from chatterm.conversation import (
     SearchHit,
 )
 from chatterm.errors import StoreError, UsageError
-from chatterm.store import database, failures, fts, rows, schema, space, writers
+from chatterm.store import database, failures, fts, rows, schema, snippets, space, writers
 
 T = TypeVar("T")
 
@@ -537,15 +537,14 @@ class Store:
                 "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? "
                 "ORDER BY rowid DESC LIMIT 1 OFFSET ?",
                 (expression, SEARCH_WINDOW - 1)).fetchone()
-            # A pure FTS query, so FTS5 sorts by rank itself and snippet() is computed for
-            # the rows returned only (snippet reads the message text: the costly part).
-            ranked = self._conn.execute(
-                f"SELECT rowid, snippet(messages_fts, -1, ?, ?, '…', {_SNIPPET_TOKENS}) "
-                "FROM messages_fts WHERE messages_fts MATCH ? AND rowid >= ? "
+            # A pure FTS query, so FTS5 sorts by rank itself, without reading any text.
+            order = [seq for (seq,) in self._conn.execute(
+                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? AND rowid >= ? "
                 "ORDER BY rank LIMIT ?",
-                (HIT_START, HIT_END, expression, floor[0] if floor else 0, limit)).fetchall()
-            if not ranked:
+                (expression, floor[0] if floor else 0, limit))]
+            if not order:
                 return []
+            ranked = self._snippets(order, expression, query)
             marks = ",".join("?" * len(ranked))
             details = {row[0]: row[1:] for row in self._conn.execute(
                 "SELECT m.seq, m.conversation_id, m.id, c.title, m.role, m.created_at "
@@ -560,6 +559,47 @@ class Store:
                                           created_at=created_at))
             return hits
         return self._run(work)
+
+    def _snippets(self, order: list[int], expression: str,
+                  query: str) -> list[tuple[int, str]]:
+        """(seq, snippet) for the ranked rows `order`.
+
+        snippet() is quadratic in a message's hits (a 50 MB message never finished), so it
+        only runs on messages up to snippets.LONG bytes; longer ones get theirs from
+        chatterm.store.snippets, reading a few pieces of the text, never all of it.
+        """
+        columns: dict[int, list[snippets.BlobColumn]] = {}
+        short: list[int] = []
+        made: dict[int, str] = {}
+        try:
+            for seq in order:
+                # Blob handles give the sizes without loading the text (length() would).
+                opened = [snippets.BlobColumn(self._conn, "messages", column, seq)
+                          for column in ("content", "reasoning")]
+                columns[seq] = opened
+                if sum(column.size for column in opened) <= snippets.LONG:
+                    short.append(seq)
+            if short:
+                marks = ",".join("?" * len(short))
+                made.update(self._conn.execute(
+                    f"SELECT rowid, snippet(messages_fts, -1, ?, ?, '…', {_SNIPPET_TOKENS}) "
+                    f"FROM messages_fts WHERE messages_fts MATCH ? AND rowid IN ({marks})",
+                    (HIT_START, HIT_END, expression, *short)).fetchall())
+            long_rows = [seq for seq in order if seq not in made]
+            if long_rows:
+                maker = snippets.LongSnippets(fts.any_word_expression(query) or expression,
+                                              fts.query_words(query)[0])
+                try:
+                    for seq in long_rows:
+                        made[seq] = maker.snippet(columns[seq], HIT_START, HIT_END,
+                                                  _SNIPPET_TOKENS)
+                finally:
+                    maker.close()
+        finally:
+            for opened in columns.values():
+                for column in opened:
+                    column.close()
+        return [(seq, made.get(seq, "")) for seq in order]
 
     # ---- plumbing ----------------------------------------------------------------------
 
