@@ -1,8 +1,9 @@
 """chatterm's key map without Textual: every action, its default key, and `[keys]` checks.
 
 An *action* is a chatterm name such as ``switch_model``. The app binds each app-scope
-action to ``action_<name>``; prompt-scope actions (send, newline) are handled by the prompt
-widget itself. This module lives in the core, so `chatterm config set keys.ACTION KEY`
+action to ``action_<name>``; prompt-scope actions (send, newline, history, scrolling the
+chat) are handled by the prompt widget itself; message-scope actions are bindings of a
+focused message. This module lives in the core, so `chatterm config set keys.ACTION KEY`
 checks a key exactly as the app will, without loading Textual; `chatterm.ui.keys` turns
 the result into Textual bindings.
 """
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-Scope = Literal["app", "prompt"]
+Scope = Literal["app", "prompt", "message"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +34,31 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("send", "enter", "Send", "Send the prompt", "prompt", show=False),
     KeyAction(
         "newline", "shift+enter,ctrl+j,alt+enter", "Newline",
-        "Insert a newline in the prompt", "prompt", show=False,
+        "Insert a newline in the prompt (Shift+Enter only where the terminal tells it apart)",
+        "prompt", show=False,
     ),
+    KeyAction("history_previous", "ctrl+up", "Earlier",
+              "Recall an earlier prompt of this chat (also ↑ in an empty prompt)", "prompt",
+              show=False),
+    KeyAction("history_next", "ctrl+down", "Later",
+              "A later prompt, then back to the draft (also ↓ while recalling)", "prompt",
+              show=False),
+    KeyAction("clear_prompt", "ctrl+u", "Clear",
+              "Clear the prompt, as in a shell (Ctrl+Z brings the text back)", "prompt",
+              show=False),
+    KeyAction("scroll_page_up", "pageup", "Page up", "Scroll the chat up a page", "prompt",
+              show=False),
+    KeyAction("scroll_page_down", "pagedown", "Page down", "Scroll the chat down a page",
+              "prompt", show=False),
+    KeyAction("scroll_top", "home", "Top",
+              "Scroll to the top of the chat (Ctrl+Home: start of the prompt)", "prompt",
+              show=False),
+    KeyAction("scroll_bottom", "end", "Bottom",
+              "Scroll to the end of the chat (Ctrl+End: end of the prompt)", "prompt",
+              show=False),
+    KeyAction("copy_message", "c", "Copy", "Copy the focused message", "message"),
+    KeyAction("copy_code", "b", "Copy code",
+              "Copy a code block of the focused message (again: the next one)", "message"),
     KeyAction("stop", "escape", "Stop", "Stop the reply being streamed"),
     KeyAction("retry", "ctrl+r", "Retry", "Retry or regenerate the last reply"),
     KeyAction("continue_reply", "ctrl+g", "Continue", "Continue an interrupted reply"),
@@ -155,7 +179,16 @@ def resolve_keys(config_keys: Mapping[str, object]) -> tuple[dict[str, str], lis
         if problem:
             problems.append(f"{where}: {problem}")
             continue
-        if ACTIONS_BY_NAME[action].scope == "app":
+        scope = ACTIONS_BY_NAME[action].scope
+        if scope != "message":
+            typed = [key for key in _split(spec) if _types_a_character(key)]
+            if typed:
+                problems.append(
+                    f"{where}: {typed[0]!r} would be typed into the prompt; "
+                    "use a ctrl+, alt+ or F key"
+                )
+                continue
+        if scope == "app":
             taken = [key for key in _split(spec) if key in RESERVED_KEYS]
             if taken:
                 problems.append(
@@ -163,19 +196,24 @@ def resolve_keys(config_keys: Mapping[str, object]) -> tuple[dict[str, str], lis
                 )
                 continue
         requested[action] = ",".join(_split(spec))
-    # One key drives one action per scope: the first entry naming a key wins it...
+    # One key drives one action where both can fire: the first entry naming a key wins...
     accepted: dict[str, str] = {}
-    claimed: dict[tuple[str, Scope], str] = {}
+    claimed: dict[str, list[str]] = {}
     for action, spec in requested.items():
         scope = ACTIONS_BY_NAME[action].scope
-        clash = next((k for k in _split(spec) if (k, scope) in claimed), None)
+        clash = next(
+            ((k, other) for k in _split(spec) for other in claimed.get(k, ())
+             if _overlap(scope, ACTIONS_BY_NAME[other].scope)),
+            None,
+        )
         if clash is not None:
             problems.append(
-                f"[keys] {action}: {clash!r} is also given to {claimed[(clash, scope)]}; "
+                f"[keys] {action}: {clash[0]!r} is also given to {clash[1]}; "
                 f"{action} keeps its default {DEFAULT_KEYMAP[action]!r}"
             )
             continue
-        claimed.update(((k, scope), action) for k in _split(spec))
+        for key in _split(spec):
+            claimed.setdefault(key, []).append(action)
         accepted[action] = spec
     keymap.update(accepted)
     # ...and a user's choice beats a default it collides with.
@@ -183,7 +221,7 @@ def resolve_keys(config_keys: Mapping[str, object]) -> tuple[dict[str, str], lis
         scope = ACTIONS_BY_NAME[action].scope
         for key in _split(spec):
             for other, other_spec in keymap.items():
-                if other in accepted or ACTIONS_BY_NAME[other].scope != scope:
+                if other in accepted or not _overlap(scope, ACTIONS_BY_NAME[other].scope):
                     continue
                 if key in _split(other_spec):
                     remaining = [k for k in _split(other_spec) if k != key]
@@ -195,10 +233,26 @@ def resolve_keys(config_keys: Mapping[str, object]) -> tuple[dict[str, str], lis
     return keymap, problems
 
 
+def _overlap(one: Scope, other: Scope) -> bool:
+    """Whether keys of the two scopes can fire at the same moment: app keys work from
+    anywhere, but the prompt and a message are never focused together."""
+    return one == other or "app" in (one, other)
+
+
+def _types_a_character(key: str) -> bool:
+    # "x", "X", "shift+x", "space": what the prompt takes as text, not as a command.
+    *modifiers, base = key.split("+")
+    if any(m.lower() not in ("shift",) for m in modifiers):
+        return False
+    return len(base) == 1 or base.lower() == "space" or (
+        len(base) > 1 and base.lower() not in _NAMED_KEYS and _is_key_name(base)
+    )
+
+
 def _close(action: str) -> str:
     import difflib
 
-    close = difflib.get_close_matches(action, list(ACTIONS_BY_NAME), n=3, cutoff=0.5)
+    close = difflib.get_close_matches(action, list(ACTIONS_BY_NAME), n=3, cutoff=0.6)
     if close:
         return f" (did you mean {', '.join(close)}?)"
     return f" (known: {', '.join(ACTIONS_BY_NAME)})"

@@ -12,12 +12,14 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import events
 from textual.app import App
 
 from chatterm.errors import ChattermError
 from chatterm.redact import shown
 from chatterm.sanitize import neutralise
 from chatterm.screen_state import ScreenState
+from chatterm.ui import key_hints
 from chatterm.ui import keys as keymod
 from chatterm.ui.events import ConversationChanged, ConversationOpenRequested, ProviderConfigured
 from chatterm.ui.launch import (
@@ -29,6 +31,7 @@ from chatterm.ui.launch import (
 )
 from chatterm.ui.screens.chat import ChatScreen
 from chatterm.ui.screens.reveal import REVEAL_BEFORE
+from chatterm.ui.terminal_keys import TerminalKeys, teach_parser
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -66,6 +69,10 @@ class ChattermApp(App[int]):
         self.config = state.config
         self.store = state.store
         self.keymap, self._key_problems = keymod.resolve_keys(self.config.keys)
+        # Unbound actions get no binding at all (Textual's keymap can only move one).
+        keymod.install_bindings(self, self.keymap, "app")
+        self.terminal_keys = TerminalKeys()
+        self.terminal_keys.changed = self._terminal_keys_changed
         # The palette shows each command's key from here (see chatterm.ui.commands).
         self.chatterm_keymap = self.keymap
         self._keys: dict[str, str | None] = {}
@@ -85,7 +92,6 @@ class ChattermApp(App[int]):
         return self.chat
 
     def on_mount(self) -> None:
-        self.set_keymap(keymod.textual_keymap(self.keymap))
         for problem in self._theme_problems:
             self.notify(neutralise(problem), severity="warning", timeout=8, markup=False)
         if self.state.override is not None and self.state.opened.saved and self.store:
@@ -104,6 +110,8 @@ class ChattermApp(App[int]):
         from chatterm.ui import warmup
 
         warmup.mark_started()
+        # Does Shift+Enter reach us? Asked after the first frame; the answer is a key event.
+        self.terminal_keys.query(self._driver)
         self.run_worker(warmup.warm_up, thread=True, group="warm-up", exit_on_error=False)
 
     def _initial_theme(self) -> list[str]:
@@ -126,6 +134,21 @@ class ChattermApp(App[int]):
         self._refresh_truecolor_filter(self.ansi_theme)
         self.stylesheet.set_variables(self.get_css_variables())
         return problems
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            if self.terminal_keys.take(event.key):
+                return  # the terminal's answer to the kitty-protocol query, not a key press
+            if self.chat is not None and self.screen is self.chat:
+                self.chat.redirect_typing(event)
+        await super().on_event(event)
+
+    def idle_hint(self) -> str:
+        return key_hints.idle_hint(self.keymap, kitty=self.terminal_keys.kitty)
+
+    def _terminal_keys_changed(self) -> None:
+        if self.chat is not None and self.chat.is_attached:
+            self.chat.show_idle_hint(unless_busy=True)
 
     def remember_sidebar(self, shown: bool) -> None:
         """Keep whether the sidebar is open, so the next `chatterm` opens the same screen."""
@@ -420,6 +443,7 @@ def run_app(options: LaunchOptions) -> int:
     state = prepare_launch(options)
     try:
         _teach_alt_enter()
+        teach_parser()
         app = ChattermApp(state)
         result = app.run()
     finally:

@@ -57,3 +57,20 @@ class ProviderConfigured(Message):
         super().__init__()
         self.provider = provider
         self.model = model
+
+
+class ChatScrollRequested(Message):
+    """The prompt passes on a scrolling key (PageUp/PageDown/Home/End) for the chat."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__()
+        self.action = action  # scroll_page_up, scroll_page_down, scroll_top, scroll_bottom
+
+
+class MessageFocusChanged(Message):
+    """A message got or lost the focus (the status line shows its keys meanwhile)."""
+
+    def __init__(self, view: object, focused: bool) -> None:
+        super().__init__()
+        self.view = view  # the MessageView
+        self.focused = focused

@@ -6,7 +6,7 @@ Typical use in the app::
     class ChattermApp(App):
         BINDINGS = app_bindings()                  # default keys, each with an id
     ...
-    app.set_keymap(textual_keymap(keymap))         # applies the user's [keys] table
+    install_bindings(app, keymap, "app")           # the user's [keys] table, unbound = gone
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ACTIONS", "ACTIONS_BY_NAME", "BINDING_ID_PREFIX", "DEFAULT_KEYMAP", "KEY_HELP",
     "RESERVED_KEYS", "KeyAction", "Scope", "app_bindings", "binding_id", "key_problem",
-    "keys_for", "resolve_keys", "textual_keymap",
+    "keys_for", "resolve_keys", "install_bindings",
 ]
 
 BINDING_ID_PREFIX = "chatterm."
@@ -44,46 +44,61 @@ def binding_id(action: str) -> str:
     return BINDING_ID_PREFIX + action
 
 
-def textual_keymap(keymap: Mapping[str, str]) -> dict[str, str]:
-    """Binding id -> keys, for `App.set_keymap`, covering app-scope actions that differ
-    from their defaults. An unbound action maps to a key nobody can press."""
-    result: dict[str, str] = {}
-    for action, spec in keymap.items():
-        info = ACTIONS_BY_NAME.get(action)
-        if info is None or info.scope != "app" or spec == info.default:
-            continue
-        result[binding_id(action)] = spec or _NEVER
-    return result
+def app_bindings(keymap: Mapping[str, str] | None = None,
+                 scope: Scope = "app") -> list[Binding]:
+    """Textual Bindings for every action of `scope`, each with id `chatterm.<action>`;
+    an unbound action has none at all, so nothing shows it.
 
-
-# Textual's keymap cannot remove a binding; a key name no terminal sends does that job.
-_NEVER = "f24"
-
-
-def app_bindings(keymap: Mapping[str, str] | None = None) -> list[Binding]:
-    """Textual Bindings for every app-scope action, each with id `chatterm.<action>`.
-
-    With no keymap the defaults are used (suitable for `App.BINDINGS`); rebinding is then
-    done with `app.set_keymap(textual_keymap(keymap))`. Quit is a priority binding so it
-    works from any widget; the others are not, so a modal's own keys win inside it.
+    With no keymap the defaults are used (suitable for `App.BINDINGS`); the user's keys
+    are put in place with `install_bindings`. Quit is a priority binding so it works from
+    any widget; the others are not, so a modal's own keys win inside it.
     """
     from textual.binding import Binding
 
     keymap = DEFAULT_KEYMAP if keymap is None else keymap
     bindings: list[Binding] = []
     for action in ACTIONS:
-        if action.scope != "app":
+        if action.scope != scope:
             continue
-        spec = keymap.get(action.name, action.default) or _NEVER
+        spec = keymap.get(action.name, action.default)
+        if not spec:
+            continue
         bindings.append(
             Binding(
                 spec,
                 action.name,
                 action.description,
-                show=action.show and spec != _NEVER,
+                show=action.show,
                 priority=action.name == "quit",
                 tooltip=action.help,
                 id=binding_id(action.name),
             )
         )
     return bindings
+
+
+def install_bindings(node: object, keymap: Mapping[str, str], scope: Scope) -> None:
+    """Replace `node`'s chatterm bindings (app or message scope) with the key map's.
+
+    Textual's own keymap (`App.set_keymap`) can move a binding to other keys but never
+    remove one, so an unbound action would still show in the footer under some key.
+    Rebuilding the node's bindings leaves no trace of it. (`_bindings` is the per-node
+    copy Textual makes of the class BINDINGS; Textual is pinned, and the tests of
+    rebinding and unbinding would catch a change.)
+    """
+    from textual.binding import BindingsMap
+
+    current: BindingsMap = node._bindings  # type: ignore[attr-defined]
+    wanted: dict[str | None, list[Binding]] = {}
+    for _key, new in BindingsMap(app_bindings(keymap, scope)):
+        wanted.setdefault(new.id, []).append(new)
+    # Each action's new keys take the place of its old ones, so the footer keeps its order.
+    bindings: list[Binding] = []
+    for _key, binding in current:
+        if not (binding.id or "").startswith(BINDING_ID_PREFIX):
+            bindings.append(binding)
+        else:
+            bindings.extend(wanted.pop(binding.id, []))
+    for rest in wanted.values():
+        bindings.extend(rest)
+    node._bindings = BindingsMap(bindings)  # type: ignore[attr-defined]

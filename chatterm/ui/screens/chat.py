@@ -13,7 +13,7 @@ import contextlib
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -25,15 +25,18 @@ from chatterm.conversation import Conversation, Message, MessageState, Params, R
 from chatterm.errors import ChattermError, ConfigError
 from chatterm.sanitize import neutralise
 from chatterm.ui.events import (
+    ChatScrollRequested,
     ConversationChanged,
     MessageActionRequested,
+    MessageFocusChanged,
     NewerMessagesWanted,
     OlderMessagesWanted,
     PromptSubmitted,
 )
-from chatterm.ui.keys import keys_for
+from chatterm.ui.key_hints import message_hint
 from chatterm.ui.launch import FIRST_PAGE, OpenedConversation
 from chatterm.ui.live_replies import LiveReplies, LiveReply, ReplyKind
+from chatterm.ui.message_focus import FocusHint, region_chain, typed_for_prompt
 from chatterm.ui.screens.reveal import hit_window, keep_last_page, load_newer, show_hit
 from chatterm.ui.widgets.key_footer import KeyFooter
 from chatterm.ui.widgets.message_view import (
@@ -52,6 +55,8 @@ from chatterm.ui.widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from textual.widget import Widget
+
     from chatterm.exchange import ChatSession, ReplyRestored, SessionEvent
     from chatterm.ui.app import ChattermApp
     from chatterm.ui.widgets.sidebar import Sidebar
@@ -63,8 +68,6 @@ BACKFILL_CHUNK = 8
 
 # The sidebar takes 36 columns; beside it the chat keeps at least 54.
 SIDEBAR_OVERLAY_BELOW = 90
-
-IDLE_HINT = "Enter sends · Shift+Enter/Ctrl+J newline · Ctrl+O model · Ctrl+B chats"
 
 
 class ChatScreen(Screen[None]):
@@ -90,6 +93,9 @@ class ChatScreen(Screen[None]):
         # Loaded messages below the mounted ones (a chat opened at a search hit).
         self.newer_messages: list[Message] = []
         self._key_check: asyncio.Task[Any] | None = None
+        self._idle_hint = ""
+        self._focus_hint: FocusHint | None = None
+        self._last_message: Widget | None = None  # the message Tab goes back to
 
     @property
     def chat_app(self) -> ChattermApp:
@@ -108,7 +114,6 @@ class ChatScreen(Screen[None]):
             with Vertical(id="chat"):
                 yield MessageList(id="messages")
                 yield StatusBar(id="status")
-                keymap = self.chat_app.keymap
                 # In a box of its own: Textual redraws every widget whose clipping
                 # region (its parent's) meets a change, so a prompt that shared the
                 # chat column's region was redrawn with every frame of a stream.
@@ -116,8 +121,8 @@ class ChatScreen(Screen[None]):
                     yield PromptInput(
                         id="prompt",
                         placeholder="Ask anything…",
-                        send_keys=frozenset(keys_for(keymap, "send")),
-                        newline_keys=frozenset(keys_for(keymap, "newline")),
+                        keymap=self.chat_app.keymap,
+                        prompts=self._earlier_prompts,
                     )
 
     def on_mount(self) -> None:
@@ -172,14 +177,31 @@ class ChatScreen(Screen[None]):
     def _shows(self, live: LiveReply) -> bool:
         return self.opened.conversation is live.opened.conversation
 
+    def _earlier_prompts(self) -> list[str]:
+        return [m.content for m in self.conversation.messages if m.role is Role.USER]
+
+    def show_idle_hint(self, *, unless_busy: bool = False) -> None:
+        """The key hint of an idle chat; with `unless_busy`, only over an older hint."""
+        hint = self.chat_app.idle_hint()
+        if not unless_busy or (self.status.state == "idle"
+                               and self.status.text == self._idle_hint):
+            self.status.show_idle(hint)
+        self._idle_hint = hint
+
+    @property
+    def focus_chain(self) -> list[Widget]:
+        # Tab stops at each region once; ↑/↓ move between messages (message_focus.py).
+        return region_chain(super().focus_chain, self.focused, self._last_message)
+
     # ---- showing a conversation --------------------------------------------------------
 
     def _show_conversation(self, reveal: str | None = None) -> None:
         conversation = self.conversation
         self.session = None
+        self._last_message = None
         self._refresh_title()
         self.status.set_model(conversation.provider, conversation.model or "(no model)")
-        self.status.show_idle(IDLE_HINT)
+        self.show_idle_hint()
         message_list = self.message_list
         message_list.remove_children()
         # The newest few are mounted now, the rest of the loaded page just after the
@@ -889,6 +911,35 @@ class ChatScreen(Screen[None]):
         return len(older)
 
     # ---- per-message actions -----------------------------------------------------------
+
+    def redirect_typing(self, event: events.Key) -> None:
+        """A letter typed while a message has the focus goes to the prompt (see
+        message_focus.typed_for_prompt); called by the app before the key is delivered."""
+        if typed_for_prompt(self.focused, event):
+            self.set_focus(self.prompt)
+
+    @on(MessageFocusChanged)
+    def _on_message_focus(self, event: MessageFocusChanged) -> None:
+        event.stop()
+        if self._focus_hint is None:
+            self._focus_hint = FocusHint(self.status)
+        app = self.chat_app
+        if event.focused:
+            self._last_message = event.view  # type: ignore[assignment]
+            self._focus_hint.show(message_hint(app.keymap, kitty=app.terminal_keys.kitty))
+        else:
+            self._focus_hint.hide()
+
+    @on(ChatScrollRequested)
+    def _on_chat_scroll(self, event: ChatScrollRequested) -> None:
+        event.stop()
+        messages = self.message_list
+        {
+            "scroll_page_up": messages.scroll_page_up,
+            "scroll_page_down": messages.scroll_page_down,
+            "scroll_top": messages.scroll_home,
+            "scroll_bottom": messages.scroll_end,
+        }[event.action](animate=False)
 
     @on(MessageActionRequested)
     def _on_message_action(self, event: MessageActionRequested) -> None:

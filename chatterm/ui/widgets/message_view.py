@@ -22,7 +22,13 @@ from chatterm.conversation import Message, MessageState, Role, Usage
 from chatterm.redact import shown
 from chatterm.sanitize import StreamNeutraliser, neutralise
 from chatterm.text_parts import TextParts
-from chatterm.ui.events import MessageActionRequested, NewerMessagesWanted, OlderMessagesWanted
+from chatterm.ui.events import (
+    MessageActionRequested,
+    MessageFocusChanged,
+    NewerMessagesWanted,
+    OlderMessagesWanted,
+)
+from chatterm.ui.keys import ACTIONS, DEFAULT_KEYMAP, app_bindings, install_bindings
 from chatterm.ui.widgets.single_layout import SingleLayout
 
 if TYPE_CHECKING:
@@ -69,11 +75,13 @@ class MessageView(SingleLayout, Vertical, can_focus=True):
     Kept to as few widgets as possible: a reopened chat mounts dozens of these at once.
     """
 
+    # c and b by default (the [keys] table can move them); every other printable key
+    # goes back to the prompt with the focus (see chatterm.ui.message_focus).
     BINDINGS: ClassVar = [
-        Binding("c", "copy_message", "Copy message"),
-        Binding("b", "copy_code", "Copy code"),
+        *app_bindings(None, "message"),
         Binding("up", "focus_sibling(-1)", show=False),
         Binding("down", "focus_sibling(1)", show=False),
+        Binding("escape", "focus_prompt", "Back", show=False),
     ]
 
     role_label = ""
@@ -86,6 +94,19 @@ class MessageView(SingleLayout, Vertical, can_focus=True):
     @property
     def message_id(self) -> str:
         return self.message.id
+
+    def _on_mount(self) -> None:
+        keymap = getattr(self.app, "keymap", None)
+        if isinstance(keymap, dict) and any(
+            keymap.get(a.name) != DEFAULT_KEYMAP[a.name] for a in ACTIONS if a.scope == "message"
+        ):
+            install_bindings(self, keymap, "message")
+
+    def _on_focus(self, event: events.Focus) -> None:
+        self.post_message(MessageFocusChanged(self, True))
+
+    def _on_blur(self, event: events.Blur) -> None:
+        self.post_message(MessageFocusChanged(self, False))
 
     def header(self) -> Content:
         return Content.styled(self.role_label, "bold")
@@ -102,6 +123,9 @@ class MessageView(SingleLayout, Vertical, can_focus=True):
 
     def action_copy_code(self) -> None:
         self.post_message(MessageActionRequested(self.message.id, "copy_code"))
+
+    def action_focus_prompt(self) -> None:
+        self.post_message(MessageActionRequested(None, "focus_prompt"))
 
     def action_focus_sibling(self, step: int) -> None:
         views = [view for view in self.parent.children if isinstance(view, MessageView)]

@@ -1,17 +1,22 @@
-"""The multi-line prompt: Enter sends, Shift+Enter / Ctrl+J / Alt+Enter insert a newline.
+"""The multi-line prompt: Enter sends, Ctrl+J / Alt+Enter (and Shift+Enter where the
+terminal tells it from Enter) insert a newline, ↑ in an empty prompt recalls earlier
+prompts, and the chat's scrolling keys (PageUp/PageDown/Home/End) pass through to the chat.
 
-Both key sets come from the key map (`send` and `newline` in chatterm.ui.keys), so a
-`[keys]` table can change them.
+Every one of these keys comes from the key map (prompt-scope actions in chatterm.ui.keys),
+so a `[keys]` table can change them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
 
 from textual import events
 from textual.widgets import TextArea
 
-from chatterm.ui.events import PromptSubmitted
+from chatterm.ui.events import ChatScrollRequested, PromptSubmitted
+from chatterm.ui.keys import DEFAULT_KEYMAP, keys_for
+from chatterm.ui.widgets.prompt_history import PromptHistory
 
 SEND_KEYS = frozenset({"enter"})
 # Legacy terminals send the same byte for Shift+Enter and Enter, so Ctrl+J (a raw LF) is
@@ -28,6 +33,10 @@ def with_aliases(keys: frozenset[str] | set[str]) -> frozenset[str]:
         found |= KEY_ALIASES.get(key, set())
     return frozenset(found)
 
+
+SCROLL_ACTIONS = ("scroll_page_up", "scroll_page_down", "scroll_top", "scroll_bottom")
+# Home and End scroll the chat, so the prompt's own start and end move to Ctrl+Home/End.
+PROMPT_START_END = {"ctrl+home": "start", "ctrl+end": "end"}
 
 # Above this many characters the prompt stops soft-wrapping (see _on_paste).
 WRAP_LIMIT = 64_000
@@ -48,10 +57,18 @@ class PromptInput(TextArea):
     BINDINGS: ClassVar = []
 
     def __init__(self, *, id: str | None = None, placeholder: str = "",
-                 send_keys: frozenset[str] = SEND_KEYS,
-                 newline_keys: frozenset[str] = NEWLINE_KEYS) -> None:
-        self.send_keys = with_aliases(send_keys)
-        self.newline_keys = with_aliases(newline_keys) - self.send_keys
+                 keymap: Mapping[str, str] = DEFAULT_KEYMAP,
+                 prompts: Callable[[], Sequence[str]] = tuple) -> None:
+        """`prompts` gives this chat's earlier prompts, oldest first (for ↑ and Ctrl+↑)."""
+        self.send_keys = with_aliases(frozenset(keys_for(keymap, "send")))
+        self.newline_keys = with_aliases(frozenset(keys_for(keymap, "newline"))) - self.send_keys
+        # Every other prompt-scope key -> its action.
+        self.key_actions: dict[str, str] = {
+            key: action
+            for action in ("history_previous", "history_next", "clear_prompt", *SCROLL_ACTIONS)
+            for key in with_aliases(frozenset(keys_for(keymap, action)))
+        }
+        self.prompt_history = PromptHistory(prompts)
         super().__init__(
             id=id,
             soft_wrap=True,
@@ -76,7 +93,50 @@ class PromptInput(TextArea):
             event.prevent_default()
             start, end = self.selection
             self._replace_via_keyboard("\n", start, end)
-        # Anything else: Textual calls TextArea._on_key after this one (MRO dispatch).
+            return
+        action = self.key_actions.get(event.key) or self._arrow_action(event.key)
+        if action is None and event.key in PROMPT_START_END:
+            event.stop()
+            event.prevent_default()
+            end = PROMPT_START_END[event.key] == "end"
+            self.move_cursor(self.document.end if end else (0, 0))
+            return
+        if action is None:
+            return  # Textual calls TextArea._on_key after this one (MRO dispatch).
+        event.stop()
+        event.prevent_default()
+        if action in SCROLL_ACTIONS:
+            self.post_message(ChatScrollRequested(action))
+        elif action == "clear_prompt":
+            self.clear()  # an edit like any other: Ctrl+Z brings the text back
+        elif action == "history_previous":
+            self._show(self.prompt_history.previous(self.text))
+        else:
+            self._show(self.prompt_history.next(self.text))
+
+    def _arrow_action(self, key: str) -> str | None:
+        """↑ recalls an earlier prompt when the prompt is empty, and keeps walking while
+        a recalled prompt is shown and the cursor is on its top row; ↓ on its bottom row
+        walks forward. Anywhere else the arrows move the cursor as usual."""
+        if key not in ("up", "down"):
+            return None
+        # Cheap tests first: a megabyte paste must not be joined into a string per arrow.
+        empty = self.document.end == (0, 0)
+        recalling = self.prompt_history.active and self.prompt_history.recalling(self.text)
+        if key == "up" and (empty or (
+                recalling and self.navigator.is_first_wrapped_line(self.cursor_location))):
+            return "history_previous"
+        if key == "down" and recalling and (
+                self.navigator.is_last_wrapped_line(self.cursor_location)):
+            return "history_next"
+        return None
+
+    def _show(self, text: str | None) -> None:
+        if text is None:
+            return
+        # One edit, so Ctrl+Z undoes a recall too; the cursor goes to the end, as in a shell.
+        self.replace(text, (0, 0), self.document.end, maintain_selection_offset=False)
+        self.move_cursor(self.document.end)
 
     async def _on_paste(self, event: events.Paste) -> None:
         # Soft-wrapping a megabyte costs seconds per edit; past WRAP_LIMIT the prompt

@@ -1,0 +1,69 @@
+"""The key hints the app shows (the idle line, a focused message's line), built from the
+resolved key map, so a `[keys]` table changes them too and an unbound action drops out.
+
+A hint names only keys the terminal can send: Shift+Enter (and other modified Enter keys)
+reach the app as a key of their own only under the kitty keyboard protocol; elsewhere
+they arrive as a plain Enter and would send the prompt (see chatterm.ui.terminal_keys).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from chatterm.ui.keys import keys_for
+
+_NAMES = {
+    "escape": "Esc", "enter": "Enter", "pageup": "PgUp", "pagedown": "PgDn",
+    "up": "↑", "down": "↓", "left": "←", "right": "→", "delete": "Del",
+}
+# Modifiers a legacy terminal cannot send at all: they need the kitty protocol.
+_KITTY_ONLY_MODIFIERS = frozenset({"super", "hyper", "meta"})
+
+
+def key_label(key: str) -> str:
+    """How a key is written in a hint: "ctrl+j" -> "Ctrl+J", "escape" -> "Esc", "c" -> "c"."""
+    *modifiers, base = key.split("+")
+    if not modifiers and len(base) == 1:
+        return base  # a letter to press, as it is typed
+    name = _NAMES.get(base.lower()) or (base.upper() if len(base) <= 3 else base.title())
+    return "+".join([*(m.title() for m in modifiers), name])
+
+
+def needs_kitty(key: str) -> bool:
+    """True for keys that legacy terminals send as some other key (or not at all)."""
+    *modifiers, base = key.lower().split("+")
+    if _KITTY_ONLY_MODIFIERS & set(modifiers):
+        return True
+    # Shift+Enter and Ctrl+Enter are a bare CR, i.e. Enter; Alt+Enter is ESC CR (taught
+    # to the parser as a key of its own at start-up).
+    return base == "enter" and bool({"shift", "ctrl"} & set(modifiers))
+
+
+def usable_keys(keymap: Mapping[str, str], action: str, *, kitty: bool) -> list[str]:
+    """The keys of `action` this terminal can send, in the key map's order."""
+    return [key for key in keys_for(keymap, action) if kitty or not needs_kitty(key)]
+
+
+def _items(keymap: Mapping[str, str], wanted: Iterable[tuple[str, str]], *,
+           kitty: bool) -> list[str]:
+    items: list[str] = []
+    for action, label in wanted:
+        keys = usable_keys(keymap, action, kitty=kitty)
+        if keys:
+            items.append(f"{key_label(keys[0])} {label}")
+    return items
+
+
+def idle_hint(keymap: Mapping[str, str], *, kitty: bool) -> str:
+    """The status line of an idle chat: "Enter sends · Ctrl+J newline · Ctrl+O model · …"."""
+    return " · ".join(_items(keymap, [
+        ("send", "sends"), ("newline", "newline"), ("switch_model", "model"),
+        ("toggle_sidebar", "chats"),
+    ], kitty=kitty))
+
+
+def message_hint(keymap: Mapping[str, str], *, kitty: bool) -> str:
+    """The status line while a message has the focus: its keys, and the way back."""
+    items = _items(keymap, [("copy_message", "copy"), ("copy_code", "copy code")],
+                   kitty=kitty)
+    return " · ".join([*items, "↑↓ move", "Esc back"])

@@ -1,0 +1,68 @@
+"""Keyboard focus around the chat: regions for Tab, and the hint line of a focused message.
+
+Tab moves between regions (the sidebar's widgets, the conversation, the prompt), not
+through every message one by one: the conversation is one stop, the message focused last
+(or the newest one), and ↑/↓ move between messages from there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chatterm.ui.widgets.message_view import MessageView
+
+if TYPE_CHECKING:
+    from textual.events import Key
+    from textual.widget import Widget
+
+    from chatterm.ui.widgets.status_bar import StatusBar
+
+
+def region_chain(chain: list[Widget], focused: Widget | None,
+                 last: Widget | None = None) -> list[Widget]:
+    """`chain` (Textual's focus chain) with the messages cut down to one stop: the
+    focused message, else the one focused `last` (if still there), else the newest."""
+    messages = [widget for widget in chain if isinstance(widget, MessageView)]
+    if len(messages) <= 1:
+        return chain
+    if isinstance(focused, MessageView):
+        stop: Widget = focused
+    else:
+        stop = last if last is not None and last in messages else messages[-1]
+    return [widget for widget in chain if not isinstance(widget, MessageView) or widget is stop]
+
+
+def typed_for_prompt(focused: Widget | None, event: Key) -> bool:
+    """Whether a key pressed while `focused` has the focus was meant for the prompt: a
+    printable key on a message that is not one of the message's own keys.
+
+    Without this, "hello cab" typed after clicking a message would copy the message and
+    a code block. It has to be decided when the app receives the key, before delivering
+    it: focus() takes effect later, and a fast typist's next letters would still reach
+    the message meanwhile."""
+    return (isinstance(focused, MessageView) and event.is_printable
+            and event.key not in focused._bindings.key_to_bindings)
+
+
+class FocusHint:
+    """While a message has the focus, the status line lists its keys; afterwards the
+    line goes back to what it showed, unless something newer replaced the hint."""
+
+    def __init__(self, status: StatusBar) -> None:
+        self._status = status
+        self._hint = ""
+        self._before = ""
+
+    def show(self, hint: str) -> None:
+        # A stream's rate, a countdown or an error matter more than the hint.
+        if self._status.state != "idle":
+            return
+        if not self._hint:
+            self._before = self._status.text
+        self._hint = hint
+        self._status.show_idle(hint)
+
+    def hide(self) -> None:
+        if self._hint and self._status.state == "idle" and self._status.text == self._hint:
+            self._status.show_idle(self._before)
+        self._hint = ""
