@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTIONS", "ACTIONS_BY_NAME", "BINDING_ID_PREFIX", "DEFAULT_KEYMAP", "KEY_HELP",
-    "RESERVED_KEYS", "KeyAction", "Scope", "app_bindings", "binding_id", "key_problem",
-    "keys_for", "resolve_keys", "install_bindings",
+    "RESERVED_KEYS", "KeyAction", "Scope", "app_bindings", "binding_id", "install_bindings",
+    "key_problem", "keys_for", "resolve_keys",
 ]
 
 BINDING_ID_PREFIX = "chatterm."
