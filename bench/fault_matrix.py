@@ -88,11 +88,13 @@ def home_env(home: Path) -> dict[str, str]:
 
 
 def write_config(home: Path, base_url: str, *, max_retries: int = 2, read_timeout: float = 5,
-                 connect_timeout: float = 2, bom: bool = False, extra: str = "") -> None:
+                 connect_timeout: float = 2, bom: bool = False, extra: str = "",
+                 key_env: bool = True) -> None:
+    key_line = f'api_key_env = "{KEY_ENV}"\n' if key_env else ""
     (home / "config.toml").write_text(
         ("\ufeff" if bom else "")  # an editor's byte-order mark
         + 'default_provider = "loop"\ndefault_model = "m"\n[providers.loop]\n'
-        f'base_url = "{base_url}"\napi_key_env = "{KEY_ENV}"\nmax_retries = {max_retries}\n'
+        f'base_url = "{base_url}"\n{key_line}max_retries = {max_retries}\n'
         f"read_timeout = {read_timeout}\nconnect_timeout = {connect_timeout}\n{extra}")
     (home / "config.toml").chmod(0o600)
 
@@ -287,6 +289,8 @@ def scenarios(loop_url: str, other_url: str, hole_url: str) -> list[Scenario]:
                  "smile \U0001f600 lone \ufffd end"),
         Scenario("400,000 tokens of 8 bytes (3.2 MB)", [stream_reply(many_tokens)],
                  "token.. " * 400_000),
+        Scenario("api_key_command = \"yes\" (prints without end)",
+                 config={"key_env": False, "extra": 'api_key_command = "yes"\n'}),
         Scenario("1 MB prompt on stdin", [ok], "all good",
                  stdin=("prompt " * (MB // 7 + 1)).encode()[:MB]),
         Scenario("gzip bomb, streamed: `gzip, gzip, gzip`, ~250 B → 1 GiB",

@@ -9,7 +9,6 @@ import difflib
 import json
 import os
 import re
-import subprocess
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -408,28 +407,11 @@ def _find_api_key(provider: ProviderConfig) -> str | None:
 
 def _run_key_command(provider: ProviderConfig) -> str:
     # The command's output is the secret: it is never echoed, logged or kept.
-    where = f"api_key_command for provider {provider.name!r}"
-    try:
-        done = subprocess.run(
-            provider.api_key_command or "",
-            shell=True,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=KEY_COMMAND_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise ConfigError(f"{where} timed out after {KEY_COMMAND_TIMEOUT:g} s") from None
-    except OSError as exc:
-        raise ConfigError(f"{where} could not run: {exc.strerror or 'error'}") from None
-    if done.returncode != 0:
-        raise ConfigError(f"{where} failed with exit status {done.returncode}")
-    # Tools like `pass show` print the secret on the first line and metadata after it;
-    # a header value with a newline would be refused anyway.
-    for line in done.stdout.decode("utf-8", "replace").splitlines():
-        if line.strip():
-            return line.strip()
-    raise ConfigError(f"{where} printed nothing")
+    from chatterm.key_command import run_key_command
+
+    return run_key_command(provider.api_key_command or "",
+                           f"api_key_command for provider {provider.name!r}",
+                           KEY_COMMAND_TIMEOUT)
 
 
 def missing_key_message(provider: ProviderConfig, config_path: Path | None = None) -> str:

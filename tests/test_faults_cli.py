@@ -504,3 +504,50 @@ def test_undecodable_bytes_in_the_prompt_are_saved_and_sent_without_a_traceback(
     user, reply = saved_exchange()
     assert user["content"] == "caf\ufffd au lait"
     assert (reply["state"], reply["content"]) == ("complete", "fine")
+
+
+def configure_key_command(base_url: str, command: str) -> None:
+    path = Path(os.environ["CHATTERM_CONFIG"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        'default_provider = "loop"\ndefault_model = "m"\n[providers.loop]\n'
+        f'base_url = "{base_url}"\napi_key_command = {json.dumps(command)}\n'
+        "max_retries = 0\nread_timeout = 5\n")
+    path.chmod(0o600)
+
+
+def test_a_key_command_that_never_stops_printing_is_cut_off_with_bounded_memory(
+        loopback: LoopbackServer, tmp_path: Path) -> None:
+    # `yes` buffered 8.4 GiB in the 10 s before the timeout.
+    configure_key_command(loopback.url, "yes")
+    out, peak_mb = ask_measured(tmp_path)
+    assert peak_mb < 150, f"peak RSS {peak_mb:.0f} MB"
+    assert out.code == 2 and "api_key_command" in out.last and "KiB" in out.last, out.lines
+    assert not loopback.requests  # no request without a key
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie waiting for its reaper counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_a_key_commands_background_children_do_not_outlive_it(
+        loopback: LoopbackServer, tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    configure_key_command(loopback.url,
+                          f"sleep 300 & echo $! > {pid_file}; echo sk-from-command-123")
+    loopback.script(CHAT, sse_reply(["ok"]))
+    out = ask()
+    assert out.code == 0, out.lines
+    assert loopback.requests[0].headers["authorization"] == "Bearer sk-from-command-123"
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(child):
+        os.kill(child, signal.SIGKILL)
+        raise AssertionError("the key command's `sleep 300 &` outlived it")
