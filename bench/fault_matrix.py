@@ -534,7 +534,7 @@ from chatterm.cli.main import main
 def broken(conn):
     conn.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER")
     raise RuntimeError("disk gremlins")
-schema.MIGRATIONS.append(schema.Migration(2, "pinned", broken))
+schema.MIGRATIONS.append(schema.Migration(3, "pinned", broken))
 sys.exit(main(sys.argv[1:]))
 """
 

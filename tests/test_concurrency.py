@@ -155,7 +155,7 @@ def working(conn):
     conn.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER DEFAULT 0")
 
 apply = failing if sys.argv[1] == "fail" else working
-schema.MIGRATIONS.append(schema.Migration(2, "pinned flag", apply))
+schema.MIGRATIONS.append(schema.Migration(3, "pinned flag", apply))
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -185,13 +185,13 @@ def test_a_failed_migration_run_by_the_cli_leaves_the_database_as_it_was(
     server.script(CHAT, sse_reply(["kept ", "safe"]))
     assert run_cli("ask", "remember this").returncode == 0
     before = dump(database())
-    assert before[0] == 1
+    assert before[0] == 2
 
     failed = cli_with_migration("fail", "list")
     line = one_line(failed)
     assert failed.returncode == 1
-    backup = database().with_name("chatterm.db.bak-v1")
-    assert line == (f"chatterm: error: upgrading {database()} to schema version 2 failed "
+    backup = database().with_name("chatterm.db.bak-v2")
+    assert line == (f"chatterm: error: upgrading {database()} to schema version 3 failed "
                     f"(disk gremlins in step two); the database was left as it was; a copy "
                     f"was saved as {backup}")
     assert dump(database()) == before
@@ -211,16 +211,16 @@ def test_a_migration_run_by_the_cli_backs_up_first_and_older_code_then_refuses(
     upgraded = cli_with_migration("work", "list", "--json")
     assert upgraded.returncode == 0, upgraded.stderr
     assert [c["title"] for c in json.loads(upgraded.stdout)] == ["remember this"]
-    backup = database().with_name("chatterm.db.bak-v1")
+    backup = database().with_name("chatterm.db.bak-v2")
     assert dump(backup) == before
-    assert dump(database())[0] == 2
+    assert dump(database())[0] == 3
 
     fingerprint = hashlib.sha256(database().read_bytes()).hexdigest()
     refused = run_cli("list")
     assert refused.returncode == 1
     assert one_line(refused) == (
-        f"chatterm: error: {database()} was written by a newer chatterm (schema version 2, "
-        "this one knows up to 1); upgrade chatterm — the file was left untouched")
+        f"chatterm: error: {database()} was written by a newer chatterm (schema version 3, "
+        "this one knows up to 2); upgrade chatterm — the file was left untouched")
     assert hashlib.sha256(database().read_bytes()).hexdigest() == fingerprint
 
 

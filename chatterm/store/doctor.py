@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatterm.store import database, failures
+from chatterm.store import database, failures, parts
 from chatterm.store.files import create_private_file
 
 BATCH = 256
@@ -100,6 +100,7 @@ def recover(source: Path, target: Path) -> Recovery:
                 continue
             seen.add(row["id"])
             by_conversation.setdefault(row["conversation_id"], []).append(row)
+        _attach_parts(src, by_conversation, result)
     finally:
         src.close()
     with Store.open(target) as store, store.raw_connection() as conn, \
@@ -175,6 +176,26 @@ def _valid_messages(src: sqlite3.Connection, result: Recovery) -> Iterator[dict[
             if row["state"] == "complete":
                 row["state"] = "interrupted"
         yield row
+
+
+def _attach_parts(src: sqlite3.Connection, by_conversation: dict[str, list[dict[str, Any]]],
+                  result: Recovery) -> None:
+    """The appended text of replies that were streaming (see parts.py), where readable."""
+    streaming = {m["seq"]: m for messages in by_conversation.values() for m in messages
+                 if m["state"] == "streaming"}
+    if not streaming:
+        return
+    try:
+        found = src.execute(f"SELECT seq, field, text FROM {parts.TABLE} "
+                            "ORDER BY seq, field, start").fetchall()
+    except sqlite3.DatabaseError:
+        result.notes.append(f"{parts.TABLE}: unreadable; streaming replies keep their "
+                            "first saved part only")
+        return
+    for seq, name, text in found:
+        message = streaming.get(seq)
+        if message is not None and name in parts.FIELDS and isinstance(text, str):
+            message[name] += text
 
 
 def _placeholder(conv_id: str, messages: list[dict[str, Any]]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ ends or, after a crash, until the next start marks it interrupted.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -35,7 +36,7 @@ from chatterm.conversation import (
     SearchHit,
 )
 from chatterm.errors import StoreError, UsageError
-from chatterm.store import database, failures, fts, rows, schema, snippets, space, writers
+from chatterm.store import database, failures, fts, parts, rows, schema, snippets, space, writers
 
 T = TypeVar("T")
 
@@ -68,6 +69,8 @@ class Store:
         self._closed = False
         # Set once SQLite reports corruption: from then on nothing is written (see _run).
         self._damage: str | None = None
+        self._appender = parts.Appender()
+        self._has_parts = parts.has_table(conn)
 
     # ---- opening and closing -----------------------------------------------------------
 
@@ -130,9 +133,10 @@ class Store:
             # appears on disk just because someone listed or searched.
             conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
             schema.migrate(conn, path, steps)
-        elif schema.user_version(conn) < schema.latest_version(steps):
-            # The reading code knows only the newest schema: upgrade first, which needs
-            # write access (and says so, in one line, on a read-only mount).
+        elif schema.user_version(conn) < schema.latest_version(steps) and \
+                os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+            # Upgrade when we may; on a read-only mount an older file is read as it is
+            # (the reading code copes without the newer tables).
             conn.close()
             return cls.open(path, migrations=steps)
         return cls(conn, path, read_only=True)
@@ -145,6 +149,7 @@ class Store:
                 if self._writer.token is not None and self._damage is None:
                     # Our own streams end here: what was saved is kept, as interrupted.
                     with database.transaction(self._conn):
+                        self._fold_streaming(self._writer.token)
                         self._conn.execute(
                             "UPDATE messages SET state = 'interrupted', writer = NULL "
                             "WHERE state = 'streaming' AND writer = ?", (self._writer.token,))
@@ -175,12 +180,19 @@ class Store:
             if dead:
                 with database.transaction(self._conn):
                     for token in dead:
+                        self._fold_streaming(token)
                         changed += self._conn.execute(
                             "UPDATE messages SET state = 'interrupted', writer = NULL "
                             "WHERE state = 'streaming' AND writer IS ?", (token,)).rowcount
             writers.sweep(self.path)
             return changed
         return self._write(work)
+
+    def _fold_streaming(self, token: str | None) -> None:
+        if self._has_parts:
+            parts.fold(self._conn, [row[0] for row in self._conn.execute(
+                "SELECT seq FROM messages WHERE state = 'streaming' AND writer IS ?",
+                (token,))])
 
     # ---- conversations -----------------------------------------------------------------
 
@@ -417,12 +429,18 @@ class Store:
             values["writer"] = (self._writer.acquire()
                                 if message.state is MessageState.STREAMING else None)
             with database.transaction(self._conn):
+                if self._has_parts and message.state is MessageState.STREAMING:
+                    appended = self._appender.append(self._conn, values)
+                    if appended is not None:
+                        return appended
                 cursor = self._conn.execute(
                     "UPDATE messages SET content = :content, reasoning = :reasoning, "
                     "refusal = :refusal, state = :state, finish_reason = :finish_reason, "
                     "usage = :usage, tool_calls = :tool_calls, error = :error, "
                     "model = :model, provider = :provider, writer = :writer WHERE id = :id",
                     values)
+                if self._has_parts:
+                    self._appender.wrote_row(self._conn, values)
             return cursor.rowcount > 0
         if message.state is MessageState.STREAMING:
             return self._write(work)
@@ -439,15 +457,17 @@ class Store:
 
     def _record_cut(self, message_id: str) -> None:
         with database.transaction(self._conn):
-            row = self._conn.execute("SELECT length(content) FROM messages WHERE id = ?",
+            row = self._conn.execute("SELECT seq FROM messages WHERE id = ?",
                                      (message_id,)).fetchone()
             if row is None:
                 return
+            if self._has_parts:
+                parts.fold(self._conn, [row[0]])
+            self._appender.forget(message_id)
             self._conn.execute(
-                "UPDATE messages SET state = 'interrupted', writer = NULL, error = ? "
-                "WHERE id = ?",
-                (f"the disk was full: only the first {row[0]:,} characters of this reply "
-                 "could be saved", message_id))
+                "UPDATE messages SET state = 'interrupted', writer = NULL, error = "
+                "'the disk was full: only the first ' || printf('%,d', length(content)) || "
+                "' characters of this reply could be saved' WHERE seq = ?", (row[0],))
 
     def remove_message(self, message_id: str) -> bool:
         """Delete one message (a retry that replaced it, or that was given up); the ones
@@ -506,15 +526,23 @@ class Store:
         return self._as_recovered(found)
 
     def _as_recovered(self, messages: list[Message]) -> list[Message]:
-        """Read-only stores cannot run recover_interrupted, so they show its outcome."""
-        if not self.read_only:
+        """Streaming messages with their appended parts; read-only stores, which cannot
+        run recover_interrupted, also show its outcome."""
+        if not (self.read_only or self._has_parts):
             return messages
         for message in messages:
-            if message.state is MessageState.STREAMING:
-                row = self._conn.execute("SELECT writer FROM messages WHERE id = ?",
-                                         (message.id,)).fetchone()
-                if row is None or not writers.is_alive(self.path, row[0]):
-                    message.state = MessageState.INTERRUPTED
+            if message.state is not MessageState.STREAMING:
+                continue
+            row = self._conn.execute("SELECT seq, writer FROM messages WHERE id = ?",
+                                     (message.id,)).fetchone()
+            if row is None:
+                continue
+            if self._has_parts:
+                extra = parts.tails(self._conn, row[0])
+                message.content += extra.get("content", "")
+                message.reasoning += extra.get("reasoning", "")
+            if self.read_only and not writers.is_alive(self.path, row[1]):
+                message.state = MessageState.INTERRUPTED
         return messages
 
     # ---- search ------------------------------------------------------------------------
