@@ -127,6 +127,7 @@ def test_doctor_copies_what_can_be_read_and_leaves_the_original(
     assert "integrity check:" in report and "problem" in report
     copy = database().with_name("chatterm.db.recovered")
     assert f"into {copy}" in report and "left untouched" in report
+    assert not copy.with_name(copy.name + "-reserve").exists()
     assert digest(database()) == before
 
     conn = sqlite3.connect(copy)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatterm.store import database, failures, parts
+from chatterm.store import database, failures, parts, space
 from chatterm.store.files import create_private_file
 
 BATCH = 256
@@ -131,6 +131,8 @@ def recover(source: Path, target: Path) -> Recovery:
             result.messages += len(messages)
         conn.execute("INSERT INTO messages_fts(rowid, content, reasoning) "
                      "SELECT seq, content, reasoning FROM messages")
+    # Opening it made a disk-space reserve; the copy is not in use yet, so it needs none.
+    space.release_reserve(target)
     return result
 
 
