@@ -291,6 +291,11 @@ def scenarios(loop_url: str, other_url: str, hole_url: str) -> list[Scenario]:
                  "token.. " * 400_000),
         Scenario("api_key_command = \"yes\" (prints without end)",
                  config={"key_env": False, "extra": 'api_key_command = "yes"\n'}),
+        Scenario("read_timeout = nan in the config", [ok], config={"read_timeout": "nan"}),
+        Scenario("usage cost 1e999 (parses as infinity)", [stream_reply([
+            content_chunk("priced"),
+            b'data: {"choices":[],"usage":{"completion_tokens":1,"cost":1e999}}\n\n',
+            *sse_chunks([])])], "priced"),
         Scenario("1 MB prompt on stdin", [ok], "all good",
                  stdin=("prompt " * (MB // 7 + 1)).encode()[:MB]),
         Scenario("gzip bomb, streamed: `gzip, gzip, gzip`, ~250 B → 1 GiB",

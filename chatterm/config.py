@@ -17,6 +17,7 @@ from typing import Any
 
 from chatterm.conversation import Params
 from chatterm.errors import ConfigError, UsageError
+from chatterm.numbers import is_finite_number
 from chatterm.providers import (
     DEFAULT_PROVIDER,
     ProviderConfig,
@@ -72,6 +73,9 @@ def _check_bool(value: Any) -> bool:
 def _check_number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _need("a number", value)
+    if not is_finite_number(value):
+        # TOML has nan and inf; a NaN timeout or temperature fails every request.
+        raise _BadValue("must be a finite number, not nan or inf")
     return value
 
 

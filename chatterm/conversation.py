@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from chatterm.numbers import finite_json, finite_or_none, int_or_none
+
 
 class Role(StrEnum):
     SYSTEM = "system"
@@ -76,12 +78,12 @@ class Usage:
         if not data:
             return None
         return cls(
-            prompt_tokens=data.get("prompt_tokens"),
-            completion_tokens=data.get("completion_tokens"),
-            total_tokens=data.get("total_tokens"),
-            reasoning_tokens=data.get("reasoning_tokens"),
-            cost=data.get("cost"),
-            raw=dict(data.get("raw") or {}),
+            prompt_tokens=int_or_none(data.get("prompt_tokens")),
+            completion_tokens=int_or_none(data.get("completion_tokens")),
+            total_tokens=int_or_none(data.get("total_tokens")),
+            reasoning_tokens=int_or_none(data.get("reasoning_tokens")),
+            cost=finite_or_none(data.get("cost")),
+            raw=finite_json(dict(data.get("raw") or {})),
         )
 
 
@@ -174,11 +176,13 @@ class Params:
     def from_dict(cls, data: dict[str, Any] | None) -> Params:
         data = data or {}
         return cls(
-            temperature=data.get("temperature"),
-            top_p=data.get("top_p"),
-            max_tokens=data.get("max_tokens"),
+            # Conversations saved before non-finite numbers were refused may hold NaN:
+            # dropped here, so loading one never makes every later request fail.
+            temperature=finite_or_none(data.get("temperature")),
+            top_p=finite_or_none(data.get("top_p")),
+            max_tokens=int_or_none(data.get("max_tokens")),
             stop=list(data.get("stop") or []),
-            seed=data.get("seed"),
+            seed=int_or_none(data.get("seed")),
             safe_prompt=bool(data.get("safe_prompt", False)),
         )
 

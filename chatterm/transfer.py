@@ -32,6 +32,7 @@ from typing import Any
 from chatterm.conversation import Conversation, Message, MessageState, Role
 from chatterm.errors import ChattermError, ImportFormatError
 from chatterm.markdown_embed import embed
+from chatterm.numbers import finite_json
 from chatterm.sanitize import escape_json_text
 
 FORMAT_NAME = "chatterm"
@@ -55,7 +56,10 @@ def export_dict(conv: Conversation) -> dict[str, Any]:
 
 
 def export_json(conv: Conversation) -> str:
-    text = json.dumps(export_dict(conv), ensure_ascii=False, indent=2)
+    # JSON has no NaN or Infinity and import refuses them: an export always imports back,
+    # whatever an older chatterm stored.
+    text = json.dumps(finite_json(export_dict(conv)), ensure_ascii=False, indent=2,
+                      allow_nan=False)
     return escape_json_text(text) + "\n"
 
 

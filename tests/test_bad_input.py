@@ -288,3 +288,105 @@ async def test_streaming_markdown_finishes_a_1mb_reply() -> None:
     view, rendered = await asyncio.wait_for(feed(), timeout=240)
     assert view.text == text and not view.is_streaming
     assert "THE LAST LINE" in rendered and "print('hello world')" in rendered
+
+
+# ---- NaN and infinity ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN"])
+def test_a_non_finite_temperature_is_refused_before_anything_is_sent(
+    server: LoopbackServer, value: str
+) -> None:
+    result = run_cli("ask", f"--temperature={value}", "hi")
+    err = result.stderr.decode()
+    assert result.returncode == 2 and "Traceback" not in err
+    assert "finite" in err.splitlines()[0]
+    assert not server.requests
+    assert listed() == []  # nothing stored, so no later `ask -c` can inherit it
+
+
+@pytest.mark.parametrize(("key", "line"), [
+    ("read_timeout", "read_timeout = nan"), ("connect_timeout", "connect_timeout = inf"),
+    ("params.temperature", "[params]\ntemperature = nan")])
+def test_a_non_finite_number_in_the_config_is_one_line(
+    loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch, key: str, line: str
+) -> None:
+    from chatterm_env import write_config
+
+    monkeypatch.setenv(KEY_ENV, "sk-bad-input-0123456789")
+    path = write_config(loopback.url, api_key_env=KEY_ENV)
+    # Replace the provider's own line for the key, or add a table at the end.
+    text = "\n".join(row for row in path.read_text().splitlines()
+                     if not row.startswith(key + " "))
+    path.write_text(f"{text}\n{line}\n")
+    err = one_line_failure(run_cli("ask", "hi"))
+    assert key in err and "finite" in err
+    assert not loopback.requests
+
+
+def test_config_set_refuses_nan_and_inf(server: LoopbackServer) -> None:
+    for key, value in (("params.temperature", "nan"), ("providers.test.read_timeout", "inf")):
+        err = one_line_failure(run_cli("config", "set", key, value))
+        assert "finite" in err
+    assert "nan" not in Path(os.environ["CHATTERM_CONFIG"]).read_text()
+
+
+def test_a_conversation_stored_with_nan_params_continues(server: LoopbackServer) -> None:
+    # An older chatterm stored `--temperature nan` in the conversation; every later
+    # `ask -c` then failed to encode its request.
+    import sqlite3
+
+    server.script(CHAT, [sse_reply(["first"]), sse_reply(["second"])])
+    ok(run_cli("ask", "--temperature", "0.5", "hi"))
+    db = Path(os.environ["CHATTERM_DATA_DIR"]) / "chatterm.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE conversations SET params = "
+                     "'{\"temperature\":NaN,\"top_p\":Infinity,\"stop\":[],\"seed\":1.5}'")
+    result = ok(run_cli("ask", "-c", "again"))
+    assert result.stdout == b"second\n"
+    body = server.wait_for_requests(2)[1].json
+    assert "temperature" not in body and "top_p" not in body and "seed" not in body
+
+
+def test_an_infinite_cost_from_the_server_exports_and_imports_back(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    # `1e999` parses as inf: it used to be stored, exported as Infinity, and refused by
+    # `import` of that very export.
+    from loopback import sse_event, stream_reply
+
+    server.script(CHAT, stream_reply([
+        sse_event({"choices": [{"index": 0, "delta": {"content": "priced"}}]}),
+        b'data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,'
+        b'"cost":1e999,"cost_details":{"upstream":-1e999}}}\n\n',
+        sse_event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+        b"data: [DONE]\n\n"]))
+    ok(run_cli("ask", "hi"))
+    conversation_id = listed()[0]["id"]
+    reply = shown(conversation_id)["messages"][-1]
+    assert reply["content"] == "priced" and reply["usage"]["cost"] is None
+    exported = tmp_path / "out.json"
+    ok(run_cli("export", conversation_id, "--format", "json", "-o", str(exported)))
+    assert "Infinity" not in exported.read_text()
+    ok(run_cli("delete", conversation_id, "--yes"))
+    ok(run_cli("import", str(exported)))
+    assert shown(conversation_id)["messages"][-1]["content"] == "priced"
+
+
+def test_an_infinite_cost_stored_by_an_older_chatterm_still_exports_and_imports(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    server.script(CHAT, sse_reply(["kept"]))
+    ok(run_cli("ask", "hi"))
+    conversation_id = listed()[0]["id"]
+    db = Path(os.environ["CHATTERM_DATA_DIR"]) / "chatterm.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE messages SET usage = '{\"cost\":Infinity,\"raw\":{\"cost\":NaN}}' "
+                     "WHERE role = 'assistant'")
+    exported = tmp_path / "old.json"
+    ok(run_cli("export", conversation_id, "--format", "json", "-o", str(exported)))
+    ok(run_cli("delete", conversation_id, "--yes"))
+    ok(run_cli("import", str(exported)))
+    assert shown(conversation_id)["messages"][-1]["content"] == "kept"

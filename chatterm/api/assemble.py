@@ -18,6 +18,7 @@ from chatterm.api.server_errors import clean, error_from_stream
 from chatterm.api.sse import SSEDecoder, SSEEvent
 from chatterm.api.types import ApiError, AssembledReply, Delta
 from chatterm.conversation import ToolCall, Usage
+from chatterm.numbers import finite_json, is_finite_number
 from chatterm.redact import redact_tree
 
 DONE = "[DONE]"
@@ -38,9 +39,13 @@ def _int(value: Any) -> int | None:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # A cost of 1e999 parses as inf: a server's NaN or infinity is no figure at all.
+    if not is_finite_number(value):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer too big for a float
+        return None
 
 
 def merge_usage(current: Usage | None, raw: Any, *, meta: bool = False) -> Usage | None:
@@ -64,6 +69,7 @@ def merge_usage(current: Usage | None, raw: Any, *, meta: bool = False) -> Usage
             usage.cost = cost
             break
     # Kept for the record, so a key a server echoes in it must not be kept with it.
+    raw = finite_json(raw)  # kept as sent, but as JSON that export and import can carry
     if meta:
         usage.raw["meta"] = redact_tree(raw)
     else:

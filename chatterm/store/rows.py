@@ -15,6 +15,7 @@ from chatterm.conversation import (
     ToolCall,
     Usage,
 )
+from chatterm.numbers import finite_json
 from chatterm.text_parts import mend_surrogates
 
 MESSAGE_COLUMNS = (
@@ -28,7 +29,9 @@ SUMMARY_COLUMNS = "id, title, provider, model, created_at, updated_at, message_c
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # No NaN or Infinity in the database: JSON has none, and every reader would choke.
+    return json.dumps(finite_json(value), ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False)
 
 
 def _storable(values: dict[str, Any]) -> dict[str, Any]:
