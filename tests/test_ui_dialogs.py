@@ -201,6 +201,10 @@ def test_parse_params_validates_each_field() -> None:
         ("temperature", "abc", "Temperature must be a number from 0 to 2 (got 'abc')."),
         ("temperature", "3", "Temperature must be from 0 to 2 (got 3)."),
         ("top_p", "1.5", "Top P must be from 0 to 1 (got 1.5)."),
+        # NaN compares false with everything, so only a range check written this way
+        # refuses it; it must never reach a conversation.
+        ("temperature", "nan", "Temperature must be from 0 to 2 (got nan)."),
+        ("top_p", "inf", "Top P must be from 0 to 1 (got inf)."),
         ("max_tokens", "1.5", "Max tokens must be a whole number (got '1.5')."),
         ("max_tokens", "0", "Max tokens must be at least 1 (got 0)."),
         ("seed", "-1", "Seed must be at least 0 (got -1)."),
