@@ -565,14 +565,22 @@ class Store:
                 "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? "
                 "ORDER BY rowid DESC LIMIT 1 OFFSET ?",
                 (expression, SEARCH_WINDOW - 1)).fetchone()
-            # A pure FTS query, so FTS5 sorts by rank itself, without reading any text.
-            order = [seq for (seq,) in self._conn.execute(
-                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? AND rowid >= ? "
+            # A pure FTS query, so FTS5 sorts by rank itself, and snippet() runs only for
+            # the rows returned. It is quadratic in a message's hits (a 50 MB message never
+            # finished), so it runs only on messages up to snippets.LONG characters (CASE is
+            # lazy); the others get theirs from chatterm.store.snippets. Asking FTS5 for the
+            # snippets in a second query, by `rowid IN (...)` or `rowid = ?`, evaluates the
+            # whole MATCH again each time: 90-260 ms for a common word instead of ~10.
+            rows = self._conn.execute(
+                "SELECT rowid, CASE WHEN (SELECT length(content) + length(reasoning) "
+                f"FROM messages WHERE seq = messages_fts.rowid) <= {snippets.LONG} "
+                f"THEN snippet(messages_fts, -1, ?, ?, '…', {_SNIPPET_TOKENS}) END "
+                "FROM messages_fts WHERE messages_fts MATCH ? AND rowid >= ? "
                 "ORDER BY rank LIMIT ?",
-                (expression, floor[0] if floor else 0, limit))]
-            if not order:
+                (HIT_START, HIT_END, expression, floor[0] if floor else 0, limit)).fetchall()
+            if not rows:
                 return []
-            ranked = self._snippets(order, expression, query)
+            ranked = self._long_snippets(rows, expression, query)
             marks = ",".join("?" * len(ranked))
             details = {row[0]: row[1:] for row in self._conn.execute(
                 "SELECT m.seq, m.conversation_id, m.id, c.title, m.role, m.created_at "
@@ -588,46 +596,28 @@ class Store:
             return hits
         return self._run(work)
 
-    def _snippets(self, order: list[int], expression: str,
-                  query: str) -> list[tuple[int, str]]:
-        """(seq, snippet) for the ranked rows `order`.
-
-        snippet() is quadratic in a message's hits (a 50 MB message never finished), so it
-        only runs on messages up to snippets.LONG bytes; longer ones get theirs from
-        chatterm.store.snippets, reading a few pieces of the text, never all of it.
-        """
-        columns: dict[int, list[snippets.BlobColumn]] = {}
-        short: list[int] = []
-        made: dict[int, str] = {}
-        try:
-            for seq in order:
-                # Blob handles give the sizes without loading the text (length() would).
-                opened = [snippets.BlobColumn(self._conn, "messages", column, seq)
-                          for column in ("content", "reasoning")]
-                columns[seq] = opened
-                if sum(column.size for column in opened) <= snippets.LONG:
-                    short.append(seq)
-            if short:
-                marks = ",".join("?" * len(short))
-                made.update(self._conn.execute(
-                    f"SELECT rowid, snippet(messages_fts, -1, ?, ?, '…', {_SNIPPET_TOKENS}) "
-                    f"FROM messages_fts WHERE messages_fts MATCH ? AND rowid IN ({marks})",
-                    (HIT_START, HIT_END, expression, *short)).fetchall())
-            long_rows = [seq for seq in order if seq not in made]
-            if long_rows:
-                maker = snippets.LongSnippets(fts.any_word_expression(query) or expression,
-                                              fts.query_words(query)[0])
-                try:
-                    for seq in long_rows:
-                        made[seq] = maker.snippet(columns[seq], HIT_START, HIT_END,
+    def _long_snippets(self, rows: list[tuple[int, str | None]], expression: str,
+                       query: str) -> list[tuple[int, str]]:
+        """(seq, snippet) for the ranked `rows`, making the snippets FTS5 was not asked
+        for (long messages) from a few pieces of their text, never all of it."""
+        made = {seq: text for seq, text in rows if text is not None}
+        long_rows = [seq for seq, text in rows if text is None]
+        if long_rows:
+            maker = snippets.LongSnippets(fts.any_word_expression(query) or expression,
+                                          fts.query_words(query)[0])
+            try:
+                for seq in long_rows:
+                    opened = [snippets.BlobColumn(self._conn, "messages", column, seq)
+                              for column in ("content", "reasoning")]
+                    try:
+                        made[seq] = maker.snippet(opened, HIT_START, HIT_END,
                                                   _SNIPPET_TOKENS)
-                finally:
-                    maker.close()
-        finally:
-            for opened in columns.values():
-                for column in opened:
-                    column.close()
-        return [(seq, made.get(seq, "")) for seq in order]
+                    finally:
+                        for column in opened:
+                            column.close()
+            finally:
+                maker.close()
+        return [(seq, made.get(seq, "")) for seq, _ in rows]
 
     # ---- plumbing ----------------------------------------------------------------------
 
