@@ -157,7 +157,32 @@ def _check_url(value: Any) -> str:
         # header, and the URL is shown and cached: refuse it, without repeating it.
         raise _BadValue("must not hold a user:password@ part (it would be sent in place "
                         "of the API key); put credentials in the provider's headers instead")
+    _check_url_parts(url)
     return url.rstrip("/")
+
+
+def _check_url_parts(url: str) -> None:
+    """What httpx would trip over later (a bad port, a broken IPv6 host), refused now."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError when it is not a number 0-65535
+    except ValueError:
+        raise _BadValue("must be a URL with a valid host and port") from None
+    if not parts.hostname or port == 0:
+        raise _BadValue("must be a URL with a valid host and port")
+
+
+def _check_timeout(value: Any) -> float:
+    number = _check_number(value)
+    # Below 0.1 s nothing can answer; above a day it is a typo, not a wait.
+    if not 0.1 <= number <= 86400:
+        raise _BadValue("must be a number of seconds from 0.1 up to 86400")
+    return number
+
+
+_NUMBER_CHECKERS.add(_check_timeout)
 
 
 Checker = Callable[[Any], Any]
@@ -186,8 +211,8 @@ PROVIDER_KEYS: dict[str, Checker] = {
     "api_key": _check_str,
     "api_key_command": _check_str,
     "headers": _check_headers,
-    "connect_timeout": _check_positive,
-    "read_timeout": _check_positive,
+    "connect_timeout": _check_timeout,
+    "read_timeout": _check_timeout,
     "max_retries": _check_count,
     "default_model": _check_str,
 }

@@ -63,7 +63,15 @@ def _check_key(config: Config, action: str) -> None:
     _, problems = resolve_keys(config.keys)
     mine = f"[keys] {action}:"
     for problem in problems:
-        # "'f2' was the key for rename_chat, which is now unbound" reports the user's key
-        # winning over a default: that is the rebinding working, not a refusal.
-        if problem.startswith(mine) and "was the key for" not in problem:
-            raise ConfigError(f"keys.{action}: {problem.removeprefix(mine).strip()}")
+        if not problem.startswith(mine):
+            continue
+        detail = problem.removeprefix(mine).strip()
+        # "'f2' was the key for rename_chat, which is now ctrl+x" is the rebinding working;
+        # one that leaves the other action with no key at all (quit!) is refused here.
+        if "was the key for" in detail and not detail.endswith("now unbound"):
+            continue
+        if "was the key for" in detail:
+            other = detail.split("was the key for", 1)[1].split(",", 1)[0].strip()
+            raise ConfigError(f"keys.{action}: {detail}; give {other} another key first "
+                              f"(chatterm config set keys.{other} KEY)")
+        raise ConfigError(f"keys.{action}: {detail}")

@@ -21,6 +21,15 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _ATX = re.compile(r"^( {0,3})(#{1,6})(?=[ \t]|$)")
 _UNDERLINE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _DEMOTE = 2
+# CommonMark HTML blocks of kinds 1-5 run until their own closer, not a blank line, so
+# one left open (`<pre>`, `<!--`) would swallow the rest of the export: closed at the end.
+_HTML_OPEN = (
+    (re.compile(r"^ {0,3}<(pre|script|style|textarea)(\s|>|$)", re.IGNORECASE), None),
+    (re.compile(r"^ {0,3}<!--"), "-->"),
+    (re.compile(r"^ {0,3}<\?"), "?>"),
+    (re.compile(r"^ {0,3}<![A-Za-z]"), ">"),
+    (re.compile(r"^ {0,3}<!\[CDATA\["), "]]>"),
+)
 
 
 def embed(text: str) -> str:
@@ -28,7 +37,19 @@ def embed(text: str) -> str:
     out: list[str] = []
     fence: str | None = None  # the opening run (e.g. "````") while inside a fence
     paragraph = False  # the previous line continues a paragraph (could be underlined)
+    html: str | None = None  # the closer of an open HTML block
     for line in text.splitlines():
+        if html is not None:
+            out.append(line)
+            if html.lower() in line.lower():
+                html = None
+            continue
+        if fence is None and (closer := _html_block(line)) is not None:
+            out.append(line)
+            if closer.lower() not in line.lower()[4:]:
+                html = closer
+            paragraph = False
+            continue
         if fence is not None:
             out.append(line)
             if _closes(line, fence):
@@ -52,7 +73,18 @@ def embed(text: str) -> str:
         paragraph = bool(line.strip()) and not line.startswith("    ")
     if fence is not None:
         out.append(fence)
+    if html is not None:
+        out.append(html)
     return "\n".join(out)
+
+
+def _html_block(line: str) -> str | None:
+    """The closer of the HTML block `line` starts (kinds 1-5), or None."""
+    for pattern, closer in _HTML_OPEN:
+        found = pattern.match(line)
+        if found:
+            return closer if closer is not None else f"</{found[1].lower()}>"
+    return None
 
 
 def _closes(line: str, fence: str) -> bool:

@@ -26,7 +26,8 @@ def test_a_dash_marks_where_the_piped_text_goes(loopback: LoopbackServer) -> Non
     loopback.script("chat/completions", [sse_reply(["ok"]), sse_reply(["ok"])])
     assert run_cli("ask", "-", "extra", input=b"DATA").returncode == 0
     assert _sent(loopback) == "DATA\n\nextra"
-    assert run_cli("ask", "Translate", "-", "into French", input=b"Hallo").returncode == 0
+    assert run_cli("ask", "Translate", "-", "into French", input=b"Hallo\n").returncode == 0
+    # The piped text's own line end does not add a third newline before the words.
     assert _sent(loopback) == "Translate\n\nHallo\n\ninto French"
 
 
@@ -57,4 +58,15 @@ def test_two_dashes_and_no_prompt_at_all_are_usage_errors(loopback: LoopbackServ
     assert twice.returncode == 2 and b"only once" in twice.stderr
     blank = run_cli("ask", "-", input=b"  \n")
     assert blank.returncode == 2 and b"no prompt" in blank.stderr
+    assert loopback.requests == []
+
+
+def test_empty_model_stop_and_absurd_limits_are_usage_errors(loopback: LoopbackServer) -> None:
+    write_config(loopback.url)
+    for args in (["ask", "-m", "", "hi"], ["ask", "--stop", "", "hi"],
+                 ["list", "--limit", "99999999999999999999"],
+                 ["search", "x", "--limit", "99999999999999999999"]):
+        result = run_cli(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert b"Traceback" not in result.stderr
     assert loopback.requests == []

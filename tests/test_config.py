@@ -381,6 +381,11 @@ def test_set_keeps_other_values_and_is_private(tmp_path: Path) -> None:
         ("keys.quit", "ctrl+nonsense+", "ends with"),
         ("keys.new_chat", "tab", "moves the focus"),
         ("theme", "no-such-theme", "theme 'no-such-theme' not found"),
+        ("providers.local.base_url", "http://127.0.0.1:99999/v1", "valid host and port"),
+        ("providers.local.base_url", "http://[::1", "valid host and port"),
+        ("providers.local.base_url", "http://127.0.0.1:x/v1", "valid host and port"),
+        ("providers.mistral.connect_timeout", "1e-300", "from 0.1 up to 86400"),
+        ("keys.new_chat", "ctrl+q", r"was the key for quit.*give quit another key first"),
     ],
 )
 def test_set_rejects_bad_input_and_leaves_file(cfg_path: Path, key: str, raw: str,

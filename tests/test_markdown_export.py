@@ -82,3 +82,14 @@ def test_system_prompt_and_reasoning_are_contained_too() -> None:
     top = [h for h in _headings(export_markdown(conv)) if h[0] in ("h1", "h2")]
     assert top == [("h1", "Fences"), ("h2", "System prompt"), ("h2", "User"),
                    ("h2", "Assistant · m (p)")]
+
+
+@pytest.mark.parametrize("opening", ["<pre>", "<script>", "<!-- open", "<?php", "<![CDATA["])
+def test_an_html_block_left_open_does_not_swallow_the_rest(opening: str) -> None:
+    cut = Message(role=Role.ASSISTANT, content=f"{opening}\nopen\n", model="m", provider="p",
+                  state=MessageState.INTERRUPTED)
+    document = export_markdown(_conversation(Message(role=Role.USER, content="one"), cut,
+                                             Message(role=Role.USER, content="two")))
+    top = [h for h in _headings(document) if h[0] in ("h1", "h2")]
+    assert top == [("h1", "Fences"), ("h2", "User"), ("h2", "Assistant · m (p)"),
+                   ("h2", "User")]

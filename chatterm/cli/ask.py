@@ -35,6 +35,8 @@ def read_prompt(words: list[str]) -> str:
         before, after = words[:at], words[at + 1:]
     else:
         before, after = words, []
+    if after:
+        piped = piped.rstrip("\n")  # its own line end, then the blank line, not two
     parts = [" ".join(before), piped, " ".join(after)]
     prompt = "\n\n".join(part for part in parts if part.strip())
     if not prompt.strip():
@@ -47,7 +49,8 @@ def _read_stdin(*, required: bool) -> str:
     stdin = sys.stdin
     if stdin is None or stdin.isatty():
         if required:
-            raise UsageError("no prompt: give it as arguments, or pipe it on stdin")
+            raise UsageError("no prompt: give it as arguments, or pipe it on stdin"
+                             " ('-' reads stdin, which is a terminal here)")
         return ""
     if not required and not _stdin_is_data():
         # A socket or character device (`< /dev/null`, an inherited handle) may never end;

@@ -41,9 +41,16 @@ def _int(text: str) -> int:
 
 def _positive_int(text: str) -> int:
     value = _int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    # SQLite integers (and every limit worth asking for) end at 2**63 - 1.
+    if value <= 0 or value >= 2**63:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number: {text!r}")
     return value
+
+
+def _non_empty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", metavar="ID",
                         help="reopen conversation ID (or a unique prefix)")
     parser.add_argument("--provider", help="provider for a new chat")
-    parser.add_argument("-m", "--model", help="model for a new chat")
+    parser.add_argument("-m", "--model", type=_non_empty, help="model for a new chat")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     ask = commands.add_parser("ask", help="send a prompt and stream the reply to stdout",
@@ -67,9 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
                               "given or it is '-'.")
     ask.add_argument("prompt", nargs="*", help="the prompt ('-' or nothing: read stdin)")
     ask.add_argument("--provider", help="provider to use (default: config default_provider)")
-    ask.add_argument("-m", "--model", help="model id (sent even if not in the catalog)")
+    ask.add_argument("-m", "--model", type=_non_empty,
+                     help="model id (sent even if not in the catalog)")
     ask.add_argument("--system", help="system prompt")
-    ask.add_argument("--stop", action="append", default=[], metavar="SEQ",
+    ask.add_argument("--stop", action="append", default=[], metavar="SEQ", type=_non_empty,
                      help="stop sequence (repeatable)")
     ask.add_argument("--temperature", type=_float)
     ask.add_argument("--top-p", type=_float)
