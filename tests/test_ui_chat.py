@@ -483,6 +483,16 @@ async def test_model_switch_mid_conversation_sends_history_to_new_model(server: 
         ]
         labels = [view.message.model for view in replies(app)]
         assert labels == ["model-a", "model-b"]
+        # The switch was this chat's own: a new chat starts from the config again.
+        switched = app.chat.conversation.id
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: app.chat.conversation.id != switched, what="new chat")
+        assert app.chat.conversation.model == app.config.model_for(None)
+        assert app.chat.conversation.model != "model-b"
+        assert "model-b" not in screen_text(app)
+        await pilot.press("ctrl+b")
+        app.open_conversation(switched)
+        await wait_until(pilot, lambda: app.chat.conversation.id == switched, what="reopen")
         headers = [str(view.header()) for view in replies(app)]
         assert "model-a" in headers[0] and "model-b" in headers[1]
         stored = saved(app.chat.conversation.id)

@@ -198,13 +198,15 @@ def test_parse_params_validates_each_field() -> None:
     assert params == Params(temperature=0.7, max_tokens=256, stop=["END"], seed=42,
                             safe_prompt=True)
     for field, bad, message in (
-        ("temperature", "abc", "Temperature must be a number from 0 to 2 (got 'abc')."),
-        ("temperature", "3", "Temperature must be from 0 to 2 (got 3)."),
-        ("top_p", "1.5", "Top P must be from 0 to 1 (got 1.5)."),
+        ("temperature", "abc", "Temperature must be a number from 0 up to 2 (got 'abc')."),
+        ("temperature", "3", "Temperature must be from 0 up to 2 (got 3)."),
+        ("top_p", "1.5", "Top P must be above 0 up to 1 (got 1.5)."),
+        # The same range as the config's: a top_p of 0 is refused there too.
+        ("top_p", "0", "Top P must be above 0 up to 1 (got 0)."),
         # NaN compares false with everything, so only a range check written this way
         # refuses it; it must never reach a conversation.
-        ("temperature", "nan", "Temperature must be from 0 to 2 (got nan)."),
-        ("top_p", "inf", "Top P must be from 0 to 1 (got inf)."),
+        ("temperature", "nan", "Temperature must be from 0 up to 2 (got nan)."),
+        ("top_p", "inf", "Top P must be above 0 up to 1 (got inf)."),
         ("max_tokens", "1.5", "Max tokens must be a whole number (got '1.5')."),
         ("max_tokens", "0", "Max tokens must be at least 1 (got 0)."),
         ("seed", "-1", "Seed must be at least 0 (got -1)."),
@@ -226,7 +228,7 @@ async def test_params_dialog_invalid_input_stays_open_with_one_line_error() -> N
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen is dialog and app.result is NOT_YET
-        assert dialog.error_text == "Temperature must be a number from 0 to 2 (got 'abc')."
+        assert dialog.error_text == "Temperature must be a number from 0 up to 2 (got 'abc')."
         assert "\n" not in dialog.error_text
         temperature.value = "0.9"
         dialog.query_one("#params-max-tokens", Input).value = "512"

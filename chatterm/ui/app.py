@@ -268,8 +268,9 @@ class ChattermApp(App[int]):
             return
         from chatterm.ui.launch import OpenedConversation
 
-        current = chat.conversation
-        conversation = new_conversation(self.config, current.provider, current.model)
+        # A new chat starts from the config (or `--provider/--model` given at launch), not
+        # from the model the current chat was switched to: a switch is that chat's own.
+        conversation = new_conversation(self.config, *(self.state.override or (None, None)))
         chat.open_conversation(OpenedConversation(conversation))
 
     def action_copy_last_reply(self) -> None:

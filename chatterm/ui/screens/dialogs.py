@@ -309,17 +309,19 @@ class ParamsError(ValueError):
     """One field of the parameters form is invalid; the message is shown as is."""
 
 
-def _number(text: str, label: str, low: float, high: float) -> float | None:
+def _number(text: str, label: str, low: float, high: float, *,
+            low_open: bool = False) -> float | None:
+    """The same ranges as the config (`low_open`: above `low`, as top_p must be)."""
     text = text.strip()
     if not text:
         return None
+    span = f"{'above' if low_open else 'from'} {low:g} up to {high:g}"
     try:
         value = float(text)
     except ValueError:
-        raise ParamsError(f"{label} must be a number from {low:g} to {high:g} "
-                          f"(got {text!r}).") from None
-    if not low <= value <= high:
-        raise ParamsError(f"{label} must be from {low:g} to {high:g} (got {text}).")
+        raise ParamsError(f"{label} must be a number {span} (got {text!r}).") from None
+    if not low <= value <= high or (low_open and value == low):
+        raise ParamsError(f"{label} must be {span} (got {text}).")
     return value
 
 
@@ -396,7 +398,7 @@ def parse_params(
     return replace(
         base,
         temperature=_number(temperature, "Temperature", 0, 2),
-        top_p=_number(top_p, "Top P", 0, 1),
+        top_p=_number(top_p, "Top P", 0, 1, low_open=True),
         max_tokens=_integer(max_tokens, "Max tokens", 1),
         stop=parse_stop(stop),
         seed=_integer(seed, "Seed", 0),
@@ -430,7 +432,7 @@ class ParamsDialog(_Dialog[Params | None]):
         p = self.params
         rows = (
             ("Temperature", "params-temperature", self._text(p.temperature), "0–2, e.g. 0.7"),
-            ("Top P", "params-top-p", self._text(p.top_p), "0–1"),
+            ("Top P", "params-top-p", self._text(p.top_p), "above 0, up to 1"),
             ("Max tokens", "params-max-tokens", self._text(p.max_tokens), "e.g. 1024"),
             ("Seed", "params-seed", self._text(p.seed), "whole number"),
         )
