@@ -491,3 +491,25 @@ async def test_a_slow_stream_leaves_only_a_few_seconds_of_blank_lines() -> None:
         fill = int(pace * 1.5) + 1  # what the stream adds in 1.5 s
         assert max(gaps[10:]) < fill < cap, gaps
         assert max(gaps[10:]) >= StreamingMarkdown.GROW_STEP - 1  # it still jumps
+
+
+async def test_a_reply_reopened_mid_stream_does_not_keep_half_a_screen_blank() -> None:
+    # Reopening a chat whose reply streams in the background (or continuing one) hands the
+    # widget all the text so far in one flush, before any pace is known; that first step
+    # must not leave half a screen of blank lines under a slow stream.
+    now = [0.0]
+    widget = StreamingMarkdown(wall_clock=lambda: now[0])
+    async with Harness(widget).run_test(size=SIZE) as pilot:
+        cap = int(SIZE[1] * StreamingMarkdown.GROW_FRACTION)
+        widget.append("".join(f"earlier line {n}\n\n" for n in range(40)))
+        widget.flush()
+        await pilot.pause()
+        gaps: list[int] = []
+        for line in range(12):  # then 2 lines every half second
+            now[0] += 0.5
+            widget.append(f"line {line}\n\n")
+            widget.flush()
+            await pilot.pause()
+            gaps.append(widget.size.height - len(widget.rendered_lines()))
+        fill = int(4.0 * 1.5) + 1
+        assert max(gaps[2:]) <= fill < cap, gaps

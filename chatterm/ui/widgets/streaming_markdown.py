@@ -389,6 +389,13 @@ class StreamingMarkdown(SingleLayout, Widget):
         if lines > self._reserved:
             step = min(self._grow_step, max(self.GROW_STEP, min(lines, self._fill_lines())))
             self._reserved = lines + step - 1
+        elif len(self._growth) >= 2:
+            # A first flush that brought much text at once (a reply reopened or continued
+            # mid-stream) reserved a big step before the pace was known; once it is, a
+            # gap well over what FILL_SECONDS of stream fills shrinks back, once.
+            allowed = max(self.GROW_STEP, self._fill_lines())
+            if self._reserved - lines > allowed + self.GROW_STEP:
+                self._reserved = lines + allowed - 1
         return self._reserved
 
     def _note_growth(self) -> None:
@@ -453,8 +460,9 @@ class StreamingMarkdown(SingleLayout, Widget):
     def _advance(self, finished: list[Block], open_blocks: list[Block]) -> None:
         """Streaming step: append newly finished blocks, replace the open tail."""
         height = self._height()
-        if not self._growth:
-            self._note_growth()  # the pace is measured from the first text on
+        # The pace is measured from the text of the first flush on (sampled after it is
+        # placed, below), so a first flush that brings a reply's earlier text at once
+        # (reopened or continued mid-stream) does not count as a burst of pace.
         tail_start = len(self._frozen_lines)
         old_tail = self._open_lines
         # A block that was open at the last flush and is unchanged keeps its strips:
