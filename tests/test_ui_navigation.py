@@ -90,6 +90,25 @@ async def test_typing_while_a_message_is_focused_goes_to_the_prompt(server: Any)
                          what="the idle hint back")
 
 
+async def test_the_message_hint_stays_while_up_and_down_move_between_messages(
+        server: Any) -> None:
+    conversation_id = seed(["one", "two", "three", "four"])
+    async with running(LaunchOptions(resume_id=conversation_id)) as (app, pilot):
+        await wait_until(pilot, lambda: len(views(app)) == 4, what="the messages")
+        await pilot.press("shift+tab")
+        await wait_until(pilot, lambda: "Esc back" in app.chat.status.text,
+                         what="the message hint")
+        for key, index in (("up", 2), ("up", 1), ("down", 2)):
+            await pilot.press(key)
+            await wait_until(pilot, lambda i=index: app.focused is views(app)[i],  # type: ignore[misc]
+                             what=f"message {index} focused")
+            # The blur of the old message and the focus of the new one are both handled.
+            await pilot.pause()
+            await pilot.pause()
+            assert "Esc back" in app.chat.status.text, app.chat.status.text
+            assert "Enter sends" not in app.chat.status.text
+
+
 def _cells(app: Any, view: Any) -> tuple[str, Any, Any]:
     """The left bar's character and colour, and the background under the text."""
     strips = app.screen._compositor.render_strips()

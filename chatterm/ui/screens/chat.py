@@ -927,7 +927,9 @@ class ChatScreen(Screen[None]):
         if event.focused:
             self._last_message = event.view  # type: ignore[assignment]
             self._focus_hint.show(message_hint(app.keymap, kitty=app.terminal_keys.kitty))
-        else:
+        elif not isinstance(self.focused, MessageView):
+            # ↑/↓ blur one message and focus the next; the blur may arrive after the
+            # focus, so the hint stays while any message still has the focus.
             self._focus_hint.hide()
 
     @on(ChatScrollRequested)
