@@ -90,6 +90,18 @@ async def test_typing_while_a_message_is_focused_goes_to_the_prompt(server: Any)
                          what="the idle hint back")
 
 
+async def test_b_copies_the_open_code_block_of_a_stopped_reply(server: Any) -> None:
+    conversation_id = seed(["code please", "here:\n\n```python\nprint('a')\nprint('b"])
+    async with running(LaunchOptions(resume_id=conversation_id)) as (app, pilot):
+        await wait_until(pilot, lambda: len(views(app)) == 2, what="the messages")
+        app.copy_to_clipboard("untouched")
+        await pilot.press("shift+tab")
+        assert app.focused is views(app)[-1]
+        await pilot.press("b")
+        await wait_until(pilot, lambda: app.clipboard != "untouched", what="the copy")
+        assert app.clipboard == "print('a')\nprint('b"
+
+
 async def test_the_message_hint_stays_while_up_and_down_move_between_messages(
         server: Any) -> None:
     conversation_id = seed(["one", "two", "three", "four"])

@@ -39,11 +39,13 @@ if TYPE_CHECKING:
 # Replies are not cut: StreamingMarkdown renders them block by block.
 DISPLAY_LIMIT = 32_000
 
-_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S)
+_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})[^\n]*\n(?P<body>.*?)(?:^(?P=fence)[ \t]*$|\Z)",
+                    re.M | re.S)
 
 
 def code_blocks(markdown: str) -> list[str]:
-    """The bodies of the fenced code blocks in `markdown`, in order."""
+    """The bodies of the fenced code blocks in `markdown`, in order. A fence left open
+    (a reply stopped inside it) runs to the end, as it is drawn."""
     return [found["body"].rstrip("\n") for found in _FENCE.finditer(markdown)]
 
 
