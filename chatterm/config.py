@@ -79,13 +79,6 @@ def _check_number(value: Any) -> float:
     return value
 
 
-def _check_positive(value: Any) -> float:
-    number = _check_number(value)
-    if number <= 0:
-        raise _BadValue("must be a number greater than 0")
-    return number
-
-
 # Checkers whose raw `config set` text is parsed as a number first.
 _NUMBER_CHECKERS: set[Callable[[Any], Any]] = set()
 
@@ -496,7 +489,7 @@ def _parse_raw(checker: Checker, raw: str) -> Any:
         if lowered in ("false", "no", "off", "0"):
             return False
         return raw
-    if checker in (_check_number, _check_positive) or checker in _NUMBER_CHECKERS:
+    if checker is _check_number or checker in _NUMBER_CHECKERS:
         try:
             return int(text)
         except ValueError:
