@@ -648,7 +648,7 @@ def keyless(loopback: Any) -> Any:
 
 
 async def test_first_run_explains_and_saves_a_pasted_key(keyless: Any) -> None:
-    from chatterm.ui.screens.first_run import FirstRunScreen
+    from chatterm.ui.dialogs.first_run import FirstRunScreen
 
     keyless.script(CHAT, sse_reply(["welcome"]))
     secret = "sk-pasted-secret-key-abcdef123456"
@@ -670,7 +670,7 @@ async def test_first_run_explains_and_saves_a_pasted_key(keyless: Any) -> None:
 
 
 async def test_first_run_can_switch_to_a_keyless_url(keyless: Any) -> None:
-    from chatterm.ui.screens.first_run import FirstRunScreen
+    from chatterm.ui.dialogs.first_run import FirstRunScreen
 
     keyless.script(CHAT, sse_reply(["local hello"]))
     async with running() as (app, pilot):
@@ -692,7 +692,7 @@ async def test_first_run_can_switch_to_a_keyless_url(keyless: Any) -> None:
 async def test_without_a_key_saved_chats_stay_browsable(keyless: Any) -> None:
     conversation_id = seed_conversation(6, title="old chat")
     async with running(LaunchOptions(resume_id=conversation_id)) as (app, pilot):
-        from chatterm.ui.screens.first_run import FirstRunScreen
+        from chatterm.ui.dialogs.first_run import FirstRunScreen
 
         await wait_until(pilot, lambda: isinstance(app.screen, FirstRunScreen),
                          what="the first-run screen")
@@ -761,7 +761,7 @@ def models_reply(*ids: str) -> Any:
 
 
 async def test_ctrl_o_picker_switches_model_for_the_next_reply(server: Any) -> None:
-    from chatterm.ui.screens.model_picker import ModelPicker
+    from chatterm.ui.pickers.model_picker import ModelPicker
 
     server.always("models", models_reply("model-a", "model-b"))
     server.script(CHAT, sse_reply(["from A"], model="model-a"))
@@ -790,7 +790,8 @@ async def test_ctrl_o_picker_switches_model_for_the_next_reply(server: Any) -> N
 
 
 async def test_rename_and_delete_with_confirm(server: Any) -> None:
-    from chatterm.ui.screens.dialogs import ConfirmDialog, TextPrompt
+    from chatterm.ui.dialogs.confirm import ConfirmDialog
+    from chatterm.ui.dialogs.text_prompt import TextPrompt
 
     conversation_id = seed_conversation(4, title="before")
     async with running(LaunchOptions(resume_id=conversation_id)) as (app, pilot):
@@ -848,7 +849,7 @@ async def test_search_in_sidebar_opens_the_hit(server: Any) -> None:
 async def test_export_markdown_and_json(server: Any, tmp_path: Path) -> None:
     import json
 
-    from chatterm.ui.screens.dialogs import ExportDialog
+    from chatterm.ui.dialogs.export import ExportDialog
 
     conversation_id = seed_conversation(6, title="to export")
     async with running(LaunchOptions(resume_id=conversation_id)) as (app, pilot):
@@ -871,7 +872,8 @@ async def test_export_markdown_and_json(server: Any, tmp_path: Path) -> None:
 
 
 async def test_system_prompt_and_params_reach_the_next_request(server: Any) -> None:
-    from chatterm.ui.screens.dialogs import ParamsDialog, TextPrompt
+    from chatterm.ui.dialogs.params import ParamsDialog
+    from chatterm.ui.dialogs.text_prompt import TextPrompt
 
     server.script(CHAT, sse_reply(["ok"]))
     async with running() as (app, pilot):
@@ -898,7 +900,7 @@ async def test_system_prompt_and_params_reach_the_next_request(server: Any) -> N
 
 
 async def test_theme_switch_persists_to_the_config(server: Any) -> None:
-    from chatterm.ui.screens.dialogs import ThemePicker
+    from chatterm.ui.pickers.theme_picker import ThemePicker
 
     async with running() as (app, pilot):
         assert app.theme == "chatterm-dark"
@@ -916,7 +918,7 @@ async def test_theme_switch_persists_to_the_config(server: Any) -> None:
 
 
 async def test_keys_table_rebinds_an_action(server: Any) -> None:
-    from chatterm.ui.screens.model_picker import ModelPicker
+    from chatterm.ui.pickers.model_picker import ModelPicker
 
     server.always("models", models_reply("model-a"))
     write_config(Path(os.environ["CHATTERM_CONFIG"]), server.url,

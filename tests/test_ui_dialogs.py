@@ -13,16 +13,16 @@ from textual.widgets import Checkbox, Input, Label, TextArea
 from ui_helpers import wait_until
 
 from chatterm.conversation import Params
-from chatterm.ui.screens.dialogs import (
-    ConfirmDialog,
-    ExportDialog,
+from chatterm.ui.dialogs.confirm import ConfirmDialog
+from chatterm.ui.dialogs.export import ExportDialog
+from chatterm.ui.dialogs.params import (
     ParamsDialog,
     ParamsError,
-    TextPrompt,
     format_stop,
     parse_params,
     parse_stop,
 )
+from chatterm.ui.dialogs.text_prompt import TextPrompt
 
 NOT_YET = object()
 

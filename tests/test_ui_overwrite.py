@@ -15,15 +15,16 @@ from ui_helpers import running, screen_text, wait_until
 
 from chatterm.config import add_provider, load_config
 from chatterm.errors import ConfigError
+from chatterm.ui.dialogs.overwrite import free_path
 from chatterm.ui.launch import LaunchOptions
-from chatterm.ui.screens.overwrite import free_path
 
 __all__ = ["keyless", "server"]  # fixtures, used by name
 
 
 async def test_export_asks_before_replacing_a_file_and_offers_a_free_name(
         server: Any, tmp_path: Path) -> None:
-    from chatterm.ui.screens.dialogs import ConfirmDialog, ExportDialog
+    from chatterm.ui.dialogs.confirm import ConfirmDialog
+    from chatterm.ui.dialogs.export import ExportDialog
 
     conversation_id = seed_conversation(4, title="to export")
     target = tmp_path / "notes.md"
@@ -74,7 +75,7 @@ def local_tables(config_path: Path) -> dict[str, Any]:
 
 
 async def test_first_run_url_never_replaces_an_existing_local_provider(keyless: Any) -> None:
-    from chatterm.ui.screens.first_run import FirstRunScreen
+    from chatterm.ui.dialogs.first_run import FirstRunScreen
 
     config_path = Path(os.environ["CHATTERM_CONFIG"])
     config_path.write_text(config_path.read_text() + (

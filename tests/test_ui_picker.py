@@ -13,7 +13,7 @@ from ui_helpers import wait_until
 
 from chatterm.catalog import builtin_catalog
 from chatterm.providers import ProviderConfig
-from chatterm.ui.screens.model_picker import (
+from chatterm.ui.pickers.model_picker import (
     CUSTOM_OPTION,
     ModelPicker,
     format_context,

@@ -15,7 +15,7 @@ from ui_helpers import wait_until
 from chatterm.config import load_config
 from chatterm.locations import config_file, user_themes_dir
 from chatterm.ui.commands import ChattermCommands
-from chatterm.ui.screens.dialogs import ThemePicker
+from chatterm.ui.pickers.theme_picker import ThemePicker
 from chatterm.ui.themes import (
     DEFAULT_THEME,
     LIGHT_THEME,

@@ -192,7 +192,7 @@ class ChattermApp(App[int]):
             return False
 
     def open_first_run(self, provider_name: str) -> None:
-        from chatterm.ui.screens.first_run import FirstRunScreen
+        from chatterm.ui.dialogs.first_run import FirstRunScreen
 
         if isinstance(self.screen, FirstRunScreen):
             return
@@ -289,7 +289,7 @@ class ChattermApp(App[int]):
         chat = self.chat_screen
         if chat is None:
             return
-        from chatterm.ui.screens.model_picker import ModelPicker
+        from chatterm.ui.pickers.model_picker import ModelPicker
 
         conversation = chat.conversation
         picker = ModelPicker(self.config.providers, conversation.provider, conversation.model)
@@ -319,7 +319,7 @@ class ChattermApp(App[int]):
         chat = self.chat_screen
         if chat is None:
             return
-        from chatterm.ui.screens.dialogs import TextPrompt
+        from chatterm.ui.dialogs.text_prompt import TextPrompt
 
         dialog = TextPrompt("Rename chat", chat.conversation.title, "A short title")
         self.push_screen(dialog, lambda title: title is not None and chat.rename(title))
@@ -331,7 +331,7 @@ class ChattermApp(App[int]):
         if not chat.opened.saved:
             self.notify("This chat is not saved yet: there is nothing to delete.")
             return
-        from chatterm.ui.screens.dialogs import ConfirmDialog
+        from chatterm.ui.dialogs.confirm import ConfirmDialog
 
         title = chat.conversation.title or "this chat"
         dialog = ConfirmDialog(
@@ -349,7 +349,7 @@ class ChattermApp(App[int]):
         chat = self.chat_screen
         if chat is None:
             return
-        from chatterm.ui.screens.dialogs import ExportDialog
+        from chatterm.ui.dialogs.export import ExportDialog
 
         dialog = ExportDialog(Path.cwd() / f"{chat.export_stem()}.md")
 
@@ -363,7 +363,7 @@ class ChattermApp(App[int]):
         chat = self.chat_screen
         if chat is None:
             return
-        from chatterm.ui.screens.dialogs import TextPrompt
+        from chatterm.ui.dialogs.text_prompt import TextPrompt
 
         dialog = TextPrompt(
             "System prompt for this chat", chat.conversation.system_prompt,
@@ -377,7 +377,7 @@ class ChattermApp(App[int]):
         chat = self.chat_screen
         if chat is None:
             return
-        from chatterm.ui.screens.dialogs import ParamsDialog
+        from chatterm.ui.dialogs.params import ParamsDialog
 
         try:
             kind = self.config.provider(chat.conversation.provider).kind
@@ -387,7 +387,7 @@ class ChattermApp(App[int]):
         self.push_screen(dialog, lambda params: params is not None and chat.set_params(params))
 
     def action_change_theme(self) -> None:
-        from chatterm.ui.screens.dialogs import ThemePicker
+        from chatterm.ui.pickers.theme_picker import ThemePicker
 
         def chosen(name: str | None) -> None:
             if name is not None:

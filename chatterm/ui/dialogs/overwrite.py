@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from chatterm.ui.screens.dialogs import ConfirmDialog
+from chatterm.ui.dialogs.confirm import ConfirmDialog
 
 
 def free_path(path: Path, limit: int = 10_000) -> Path:

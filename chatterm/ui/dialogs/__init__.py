@@ -1,0 +1,1 @@
+"""Modal dialogs, one per module: confirm, text prompt, export, parameters, overwrite, first run."""

@@ -1,0 +1,1 @@
+"""Pickers: a filter box over a list (models, themes), with a fuzzy matcher."""
