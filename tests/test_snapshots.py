@@ -41,7 +41,7 @@ CODE_REPLY = (
 
 @pytest.fixture
 def server(loopback: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from chatterm.ui.widgets import status_bar
+    from chatterm.ui.chat import status_bar
 
     monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
     monkeypatch.setenv("TZ", "UTC")

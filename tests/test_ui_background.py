@@ -98,7 +98,7 @@ async def test_ctrl_n_leaves_the_reply_streaming_and_reopening_shows_it_live(
             await wait_until(pilot, lambda: "streaming…" not in sidebar_text(app),
                              what="the mark to go")
             # One reply on screen, finished, with the whole text.
-            from chatterm.ui.widgets.message_view import AssistantMessage
+            from chatterm.ui.chat.message_view import AssistantMessage
 
             [view] = [v for v in app.chat.message_list.views()
                       if isinstance(v, AssistantMessage)]

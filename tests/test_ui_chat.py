@@ -51,7 +51,7 @@ def saved(conversation_id: str) -> Conversation:
 
 
 def replies(app: Any) -> list[Any]:
-    from chatterm.ui.widgets.message_view import AssistantMessage
+    from chatterm.ui.chat.message_view import AssistantMessage
 
     return [v for v in app.chat.message_list.views() if isinstance(v, AssistantMessage)]
 
@@ -135,7 +135,7 @@ async def test_send_streams_live_then_saves(server: Any) -> None:
 async def test_status_shows_waiting_then_the_rate_and_the_cursor_rests_meanwhile(
     server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chatterm.ui.widgets import status_bar
+    from chatterm.ui.chat import status_bar
 
     now = [100.0]
     monkeypatch.setattr(status_bar, "clock", lambda: now[0])
@@ -202,7 +202,7 @@ async def test_one_megabyte_paste_is_taken_and_sent(server: Any) -> None:
         await until_idle(pilot)
         assert server.requests[0].json["messages"][-1]["content"] == big
         # The view shows a clipped copy; the store has all of it.
-        from chatterm.ui.widgets.message_view import UserMessage
+        from chatterm.ui.chat.message_view import UserMessage
 
         user_view = next(v for v in app.chat.message_list.views() if isinstance(v, UserMessage))
         shown = str(user_view.query_one(".msg-body").render())
@@ -1050,7 +1050,7 @@ async def test_keys_table_rebinds_send_and_newline(server: Any) -> None:
 async def test_new_chat_keeps_the_old_one_and_shows_the_system_prompt(server: Any) -> None:
     from textual.widgets import Collapsible
 
-    from chatterm.ui.widgets.message_view import SystemMessage
+    from chatterm.ui.chat.message_view import SystemMessage
 
     write_config(Path(os.environ["CHATTERM_CONFIG"]), server.url,
                  extra='system_prompt = "Answer in French."')

@@ -37,7 +37,7 @@ def seed_reply(title: str = "layout", model: str = "model-a") -> str:
 
 
 def reply_body(app: Any) -> Any:
-    from chatterm.ui.widgets.message_view import AssistantMessage
+    from chatterm.ui.chat.message_view import AssistantMessage
     from chatterm.ui.widgets.streaming_markdown import StreamingMarkdown
 
     views = [v for v in app.chat.message_list.views() if isinstance(v, AssistantMessage)]

@@ -74,7 +74,7 @@ async def test_a_hit_deep_in_a_long_chat_is_mounted_scrolled_to_and_highlighted(
                          what="the hit scrolled into view and focused")
         # At the top of the view (its margin line above it), the context above it.
         assert view.virtual_region.y - message_list.scroll_y <= 1
-        from chatterm.ui.screens.reveal import HIT_CLASS
+        from chatterm.ui.chat.reveal import HIT_CLASS
 
         assert view.has_class(HIT_CLASS)
         assert "message number 1234 about the xylophone" in screen_text(app)

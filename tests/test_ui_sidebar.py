@@ -16,7 +16,7 @@ from ui_helpers import wait_until
 
 from chatterm.conversation import Conversation, Message, Role
 from chatterm.store import Store
-from chatterm.ui.widgets.sidebar import (
+from chatterm.ui.chat.sidebar import (
     HIT_STYLE,
     Sidebar,
     highlighted_terms,

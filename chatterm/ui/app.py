@@ -19,8 +19,10 @@ from chatterm.errors import ChattermError
 from chatterm.redact import shown
 from chatterm.sanitize import neutralise
 from chatterm.screen_state import ScreenState
-from chatterm.ui import key_hints
 from chatterm.ui import keys as keymod
+from chatterm.ui.chat import key_hints
+from chatterm.ui.chat.reveal import REVEAL_BEFORE
+from chatterm.ui.chat.screen import ChatScreen
 from chatterm.ui.events import ConversationChanged, ConversationOpenRequested, ProviderConfigured
 from chatterm.ui.launch import (
     FIRST_PAGE,
@@ -29,8 +31,6 @@ from chatterm.ui.launch import (
     new_conversation,
     open_saved,
 )
-from chatterm.ui.screens.chat import ChatScreen
-from chatterm.ui.screens.reveal import REVEAL_BEFORE
 from chatterm.ui.terminal_keys import TerminalKeys, teach_parser
 
 if TYPE_CHECKING:

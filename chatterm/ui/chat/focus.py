@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chatterm.ui.widgets.message_view import MessageView
+from chatterm.ui.chat.message_view import MessageView
 
 if TYPE_CHECKING:
     from textual.events import Key
     from textual.widget import Widget
 
-    from chatterm.ui.widgets.status_bar import StatusBar
+    from chatterm.ui.chat.status_bar import StatusBar
 
 
 def region_chain(chain: list[Widget], focused: Widget | None,

@@ -14,9 +14,9 @@ from typing import ClassVar
 from textual import events
 from textual.widgets import TextArea
 
+from chatterm.ui.chat.prompt_history import PromptHistory
 from chatterm.ui.events import ChatScrollRequested, PromptSubmitted
 from chatterm.ui.keys import DEFAULT_KEYMAP, keys_for
-from chatterm.ui.widgets.prompt_history import PromptHistory
 
 SEND_KEYS = frozenset({"enter"})
 # Legacy terminals send the same byte for Shift+Enter and Enter, so Ctrl+J (a raw LF) is

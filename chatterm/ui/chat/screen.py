@@ -24,22 +24,10 @@ from textual.worker import WorkerCancelled, WorkerFailed
 from chatterm.conversation import Conversation, Message, MessageState, Params, Role
 from chatterm.errors import ChattermError, ConfigError
 from chatterm.sanitize import neutralise
-from chatterm.ui.events import (
-    ChatScrollRequested,
-    ConversationChanged,
-    MessageActionRequested,
-    MessageFocusChanged,
-    NewerMessagesWanted,
-    OlderMessagesWanted,
-    PromptSubmitted,
-)
-from chatterm.ui.key_hints import message_hint
-from chatterm.ui.launch import FIRST_PAGE, OpenedConversation
-from chatterm.ui.live_replies import LiveReplies, LiveReply, ReplyKind
-from chatterm.ui.message_focus import FocusHint, region_chain, typed_for_prompt
-from chatterm.ui.screens.reveal import hit_window, keep_last_page, load_newer, show_hit
-from chatterm.ui.widgets.key_footer import KeyFooter
-from chatterm.ui.widgets.message_view import (
+from chatterm.ui.chat.focus import FocusHint, region_chain, typed_for_prompt
+from chatterm.ui.chat.key_hints import message_hint
+from chatterm.ui.chat.live_replies import LiveReplies, LiveReply, ReplyKind
+from chatterm.ui.chat.message_view import (
     AssistantMessage,
     MessageList,
     MessageView,
@@ -49,8 +37,20 @@ from chatterm.ui.widgets.message_view import (
     usage_text,
     view_for,
 )
-from chatterm.ui.widgets.prompt import PromptInput
-from chatterm.ui.widgets.status_bar import StatusBar
+from chatterm.ui.chat.prompt import PromptInput
+from chatterm.ui.chat.reveal import hit_window, keep_last_page, load_newer, show_hit
+from chatterm.ui.chat.status_bar import StatusBar
+from chatterm.ui.events import (
+    ChatScrollRequested,
+    ConversationChanged,
+    MessageActionRequested,
+    MessageFocusChanged,
+    NewerMessagesWanted,
+    OlderMessagesWanted,
+    PromptSubmitted,
+)
+from chatterm.ui.launch import FIRST_PAGE, OpenedConversation
+from chatterm.ui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
     from chatterm.exchange import ChatSession, ReplyRestored, SessionEvent
     from chatterm.ui.app import ChattermApp
-    from chatterm.ui.widgets.sidebar import Sidebar
+    from chatterm.ui.chat.sidebar import Sidebar
 
 # Messages mounted before the first frame of a reopened chat; the rest of the first
 # page follows BACKFILL_CHUNK at a time (see ChatScreen._show_conversation).
@@ -190,7 +190,7 @@ class ChatScreen(Screen[None]):
 
     @property
     def focus_chain(self) -> list[Widget]:
-        # Tab stops at each region once; ↑/↓ move between messages (message_focus.py).
+        # Tab stops at each region once; ↑/↓ move between messages (focus.py).
         return region_chain(super().focus_chain, self.focused, self._last_message)
 
     # ---- showing a conversation --------------------------------------------------------
@@ -264,7 +264,7 @@ class ChatScreen(Screen[None]):
 
     def open_conversation(self, opened: OpenedConversation, reveal: str | None = None) -> None:
         """Show another conversation. A reply still streaming goes on in the background
-        (see chatterm.ui.live_replies); reopening its chat shows it live again."""
+        (see chatterm.ui.chat.live_replies); reopening its chat shows it live again."""
         self._switch_to(opened, reveal)
 
     @work(group="switch", exclusive=True)
@@ -719,7 +719,7 @@ class ChatScreen(Screen[None]):
         visible = not slot.display if show is None else show
         sidebar = self._sidebar()
         if visible and sidebar is None:
-            from chatterm.ui.widgets.sidebar import Sidebar
+            from chatterm.ui.chat.sidebar import Sidebar
 
             sidebar = Sidebar(self.chat_app.store, current_id=self._current_id(), id="sidebar")
             sidebar.streaming_ids = self.live.streaming_ids()
@@ -914,7 +914,7 @@ class ChatScreen(Screen[None]):
 
     def redirect_typing(self, event: events.Key) -> None:
         """A letter typed while a message has the focus goes to the prompt (see
-        message_focus.typed_for_prompt); called by the app before the key is delivered."""
+        focus.typed_for_prompt); called by the app before the key is delivered."""
         if typed_for_prompt(self.focused, event):
             self.set_focus(self.prompt)
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from chatterm.conversation import Message
+    from chatterm.ui.chat.screen import ChatScreen
     from chatterm.ui.launch import OpenedConversation
-    from chatterm.ui.screens.chat import ChatScreen
 
 # Messages of context mounted above the hit.
 REVEAL_BEFORE = 3
@@ -40,7 +40,7 @@ def hit_window(messages: list[Message], message_id: str, height: int) -> tuple[i
 
 def load_newer(screen: ChatScreen, page: int = NEWER_PAGE) -> int:
     """Mount up to `page` of the messages below the window; returns how many."""
-    from chatterm.ui.widgets.message_view import view_for
+    from chatterm.ui.chat.message_view import view_for
 
     newer = screen.newer_messages
     if not newer:

@@ -78,7 +78,7 @@ class MessageView(SingleLayout, Vertical, can_focus=True):
     """
 
     # c and b by default (the [keys] table can move them); every other printable key
-    # goes back to the prompt with the focus (see chatterm.ui.message_focus).
+    # goes back to the prompt with the focus (see chatterm.ui.chat.focus).
     BINDINGS: ClassVar = [
         *app_bindings(None, "message"),
         Binding("up", "focus_sibling(-1)", show=False),

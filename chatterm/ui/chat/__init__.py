@@ -1,0 +1,1 @@
+"""The chat screen and its widgets: messages, prompt, status bar, sidebar, replies."""
