@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from test_ui_themes import e2_css
 from textual.app import App, ComposeResult
 from textual.screen import Screen
@@ -15,13 +14,7 @@ from ui_helpers import wait_until
 from chatterm.conversation import Params
 from chatterm.ui.dialogs.confirm import ConfirmDialog
 from chatterm.ui.dialogs.export import ExportDialog
-from chatterm.ui.dialogs.params import (
-    ParamsDialog,
-    ParamsError,
-    format_stop,
-    parse_params,
-    parse_stop,
-)
+from chatterm.ui.dialogs.params import ParamsDialog
 from chatterm.ui.dialogs.text_prompt import TextPrompt
 
 NOT_YET = object()
@@ -179,41 +172,6 @@ async def test_export_refuses_a_missing_folder_or_a_folder(tmp_path: Path) -> No
 
 
 # ---- parameters ---------------------------------------------------------------------------
-
-
-def test_stop_sequences_commas_newlines_and_escapes() -> None:
-    assert parse_stop("") == []
-    assert parse_stop("END, ###") == ["END", "###"]
-    assert parse_stop("a,b\nc") == ["a,b", "c"]  # lines win when there are several
-    assert parse_stop(r"\n\nHuman:, x\,y") == ["\n\nHuman:", "x,y"]
-    for stop in (["END"], ["\n\n", "a,b", "back\\slash", "\t"]):
-        assert parse_stop(format_stop(stop)) == stop
-
-
-def test_parse_params_validates_each_field() -> None:
-    base = Params(safe_prompt=True)
-    fields = dict(temperature="0.7", top_p="", max_tokens="256", stop="END", seed="42",
-                  safe_prompt=None)
-    params = parse_params(base, **fields)  # type: ignore[arg-type]
-    assert params == Params(temperature=0.7, max_tokens=256, stop=["END"], seed=42,
-                            safe_prompt=True)
-    for field, bad, message in (
-        ("temperature", "abc", "Temperature must be a number from 0 up to 2 (got 'abc')."),
-        ("temperature", "3", "Temperature must be from 0 up to 2 (got 3)."),
-        ("top_p", "1.5", "Top P must be above 0 up to 1 (got 1.5)."),
-        # The same range as the config's: a top_p of 0 is refused there too.
-        ("top_p", "0", "Top P must be above 0 up to 1 (got 0)."),
-        # NaN compares false with everything, so only a range check written this way
-        # refuses it; it must never reach a conversation.
-        ("temperature", "nan", "Temperature must be from 0 up to 2 (got nan)."),
-        ("top_p", "inf", "Top P must be above 0 up to 1 (got inf)."),
-        ("max_tokens", "1.5", "Max tokens must be a whole number (got '1.5')."),
-        ("max_tokens", "0", "Max tokens must be at least 1 (got 0)."),
-        ("seed", "-1", "Seed must be at least 0 (got -1)."),
-    ):
-        with pytest.raises(ParamsError) as caught:
-            parse_params(base, **{**fields, field: bad})  # type: ignore[arg-type]
-        assert str(caught.value) == message
 
 
 async def test_params_dialog_invalid_input_stays_open_with_one_line_error() -> None:
