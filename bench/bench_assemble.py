@@ -81,7 +81,7 @@ class _ListClient:
 def engine_once(n: int, data_dir: Path) -> float:
     from chatterm.config import Config
     from chatterm.conversation import Conversation
-    from chatterm.exchange import ChatSession
+    from chatterm.engine.session import ChatSession
     from chatterm.store import Store
 
     config = Config()

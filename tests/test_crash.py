@@ -18,7 +18,7 @@ import pytest
 from chatterm_env import REPO_ROOT, run_cli
 from loopback import Delay, Hold, LoopbackServer, sse_chunks, stream_reply
 
-from chatterm.exchange import SAVE_INTERVAL
+from chatterm.engine.session import SAVE_INTERVAL
 
 KEY_ENV = "CRASH_TEST_KEY"
 TOKENS = 400

@@ -25,15 +25,14 @@ from loopback import (
 
 from chatterm.config import load_config
 from chatterm.conversation import Conversation, MessageState, Role
-from chatterm.exchange import (
-    CONTINUE_INSTRUCTION,
-    ChatSession,
+from chatterm.engine.events import (
     ReplyDelta,
     ReplyFailed,
     ReplyFinished,
     ReplyRestored,
     SessionEvent,
 )
+from chatterm.engine.session import CONTINUE_INSTRUCTION, ChatSession
 from chatterm.store import Store
 
 
@@ -457,7 +456,7 @@ async def test_tool_calls_nobody_ran_are_answered_as_not_run(
 
 def test_saved_tool_results_are_sent_and_only_missing_ones_are_made_up() -> None:
     from chatterm.conversation import Conversation, Message, ToolCall
-    from chatterm.wire import TOOL_NOT_RUN, wire_messages
+    from chatterm.engine.wire import TOOL_NOT_RUN, wire_messages
 
     conversation = Conversation(provider="p", model="m", messages=[
         Message(role=Role.USER, content="go"),
@@ -477,7 +476,7 @@ def test_saved_tool_results_are_sent_and_only_missing_ones_are_made_up() -> None
 
 def test_of_two_saved_attempts_at_one_turn_only_the_later_is_sent() -> None:
     from chatterm.conversation import Conversation, Message
-    from chatterm.wire import wire_messages
+    from chatterm.engine.wire import wire_messages
 
     conversation = Conversation(provider="p", model="m", messages=[
         Message(role=Role.USER, content="go"),

@@ -108,7 +108,7 @@ async def test_paced_client_gets_the_first_token_early_and_the_rest_in_few_reads
 
 
 def test_the_apps_client_pool_paces_its_clients() -> None:
-    from chatterm.exchange import ClientPool
+    from chatterm.engine.pool import ClientPool
 
     provider = ProviderConfig(name="loop", base_url="http://127.0.0.1:9/v1")
     client = ClientPool(read_interval=0.1).get(provider, None)

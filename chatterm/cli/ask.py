@@ -14,7 +14,7 @@ from chatterm.errors import UsageError
 
 if TYPE_CHECKING:
     from chatterm.config import Config
-    from chatterm.exchange import SessionEvent
+    from chatterm.engine.events import SessionEvent
     from chatterm.store import Store
 
 
@@ -140,7 +140,7 @@ def reply_json(message: Message, conversation: Conversation | None) -> dict[str,
 
 
 def run_ask(args: argparse.Namespace) -> int:
-    from chatterm.exchange import ChatSession
+    from chatterm.engine.session import ChatSession
     from chatterm.store import Store
 
     config = load_config()
@@ -193,7 +193,7 @@ class _Printer:
         self.printed = 0
 
     def __call__(self, event: SessionEvent) -> None:
-        from chatterm.exchange import (
+        from chatterm.engine.events import (
             ReplyDelta,
             ReplyFinished,
             ReplyRetrying,

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from textual.command import Provider
     from textual.screen import Screen
 
-    from chatterm.exchange import ClientPool
+    from chatterm.engine.pool import ClientPool
 
 CSS_FILE = Path(__file__).with_name("chatterm.tcss")
 STREAM_READ_INTERVAL = 0.1
@@ -405,7 +405,7 @@ class ChattermApp(App[int]):
     def client_pool(self) -> ClientPool:
         """HTTP clients shared by every conversation of this run, closed on quit."""
         if self._client_pool is None:
-            from chatterm.exchange import ClientPool
+            from chatterm.engine.pool import ClientPool
 
             self._client_pool = ClientPool(read_interval=STREAM_READ_INTERVAL)
         return self._client_pool

@@ -22,7 +22,7 @@ from chatterm.ui.launch import FIRST_PAGE, OpenedConversation
 
 if TYPE_CHECKING:
     from chatterm.conversation import Message
-    from chatterm.exchange import ChatSession
+    from chatterm.engine.session import ChatSession
 
 ReplyKind = Literal["send", "retry", "continue"]
 

@@ -57,7 +57,8 @@ if TYPE_CHECKING:
 
     from textual.widget import Widget
 
-    from chatterm.exchange import ChatSession, ReplyRestored, SessionEvent
+    from chatterm.engine.events import ReplyRestored, SessionEvent
+    from chatterm.engine.session import ChatSession
     from chatterm.ui.app import ChattermApp
     from chatterm.ui.chat.sidebar import Sidebar
 
@@ -367,7 +368,7 @@ class ChatScreen(Screen[None]):
 
     async def _reply(self, live: LiveReply) -> None:
         """Get one reply; drawn only while its chat is the one on screen."""
-        from chatterm.exchange import ReplyDelta, ReplyRestored, ReplyStarted
+        from chatterm.engine.events import ReplyDelta, ReplyRestored, ReplyStarted
 
         kind, prompt = live.kind, live.prompt
         started = False
@@ -522,7 +523,7 @@ class ChatScreen(Screen[None]):
             self.status.show_note(note)
 
     def _on_event(self, kind: ReplyKind, event: SessionEvent) -> None:
-        from chatterm.exchange import (
+        from chatterm.engine.events import (
             ReplyDelta,
             ReplyFailed,
             ReplyFinished,
@@ -619,7 +620,7 @@ class ChatScreen(Screen[None]):
             from chatterm.ui import warmup
 
             warmup.settle()
-            from chatterm.exchange import ChatSession
+            from chatterm.engine.session import ChatSession
 
             session = ChatSession(
                 app.store,

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from chatterm import attempts
 from chatterm.api.types import (
     ApiError,
     AssembledReply,
@@ -29,8 +27,8 @@ from chatterm.conversation import (
     now,
     title_from_prompt,
 )
-from chatterm.errors import ChattermError, ConfigError, StoreError, UsageError
-from chatterm.session_events import (
+from chatterm.engine import attempts
+from chatterm.engine.events import (
     EventSink,
     ReplyDelta,
     ReplyFailed,
@@ -40,23 +38,11 @@ from chatterm.session_events import (
     ReplyStarted,
     SessionEvent,
 )
+from chatterm.engine.pool import ClientPool
+from chatterm.engine.protocols import ClientFactory
+from chatterm.engine.wire import wire_messages
+from chatterm.errors import ChattermError, ConfigError, StoreError, UsageError
 from chatterm.text_parts import mend_surrogates
-from chatterm.wire import wire_messages
-
-# Re-exported: the front ends import the events from here.
-__all__ = [
-    "ChatSession",
-    "ClientPool",
-    "EventSink",
-    "ReplyDelta",
-    "ReplyFailed",
-    "ReplyFinished",
-    "ReplyRestored",
-    "ReplyRetrying",
-    "ReplyStarted",
-    "SessionEvent",
-    "wire_messages",
-]
 
 if TYPE_CHECKING:
     from chatterm.config import Config
@@ -75,56 +61,8 @@ CONTINUE_INSTRUCTION = (
 
 
 
-class StreamingClient(Protocol):
-    """What the session needs from chatterm.api.client.ChatClient."""
-
-    def stream(self, request: ChatRequest) -> Any: ...
-
-    async def aclose(self) -> None: ...
-
-
-ClientFactory = Callable[["ProviderConfig", "str | None"], StreamingClient]
-
-
-def _default_client_factory(
-    provider: ProviderConfig, api_key: str | None, read_interval: float = 0.0
-) -> StreamingClient:
-    # Imported here so that loading the CLI or the UI does not pay for httpx.
-    from chatterm.api.client import ChatClient
-
-    return ChatClient(provider, api_key, read_interval=read_interval)
-
-
 def _ignore(_event: SessionEvent) -> None:
     return None
-
-
-class ClientPool:
-    """One client per (provider, key), kept across replies.
-
-    Reusing the client keeps its connections and TLS sessions: a new httpx client costs
-    ~60 ms of certificate loading plus a handshake, on every message otherwise.
-    """
-
-    def __init__(self, factory: ClientFactory | None = None, *, read_interval: float = 0.0) -> None:
-        """`read_interval` paces the reads of streamed replies (see ChatClient); it applies
-        to the default factory only."""
-        self._factory = factory or functools.partial(
-            _default_client_factory, read_interval=read_interval
-        )
-        self._clients: dict[tuple[str, str, str | None], StreamingClient] = {}
-
-    def get(self, provider: ProviderConfig, api_key: str | None) -> StreamingClient:
-        slot = (provider.name, provider.base_url, api_key)
-        client = self._clients.get(slot)
-        if client is None:
-            client = self._clients[slot] = self._factory(provider, api_key)
-        return client
-
-    async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await _close_quietly(client)
 
 
 class ChatSession:
@@ -224,7 +162,7 @@ class ChatSession:
         The attempt streams into a new message (saved as it streams, like any reply);
         the old reply's row is not touched. A complete attempt then takes its place. One
         that is stopped or fails is dropped and the old reply is back as it was
-        (ReplyRestored), unless the old one held nothing (see chatterm.attempts).
+        (ReplyRestored), unless the old one held nothing (see chatterm.engine.attempts).
         """
         old = self._last_reply()
         key = self.api_key()
@@ -501,8 +439,3 @@ class ChatSession:
 async def _settle(task: asyncio.Task[None]) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await task
-
-
-async def _close_quietly(client: StreamingClient) -> None:
-    with contextlib.suppress(Exception):
-        await client.aclose()

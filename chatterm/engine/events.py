@@ -1,4 +1,4 @@
-"""What a ChatSession tells its front end while it gets a reply (see chatterm.exchange)."""
+"""What a ChatSession tells its front end while it gets a reply (see chatterm.engine.session)."""
 
 from __future__ import annotations
 
