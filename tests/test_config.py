@@ -17,7 +17,7 @@ from chatterm.config import (
     save_api_key,
     set_config_value,
 )
-from chatterm.config_view import masked_config
+from chatterm.config.view import masked_config
 from chatterm.errors import ConfigError, UsageError
 from chatterm.providers import ProviderConfig
 

@@ -18,7 +18,7 @@ def run_config(args: argparse.Namespace) -> int:
         import tomli_w
 
         from chatterm.cli.common import load_config
-        from chatterm.config_view import masked_config
+        from chatterm.config.view import masked_config
 
         out.write(tomli_w.dumps(masked_config(load_config())))
         return 0

@@ -13,7 +13,7 @@ import shlex
 from dataclasses import fields
 from typing import Any
 
-from chatterm.config import Config
+from chatterm.config.schema import Config
 from chatterm.providers import ProviderConfig, is_public_header
 from chatterm.redact import MASK, mask_key, redact
 

@@ -1,5 +1,6 @@
-"""Running `api_key_command`: a bounded read, and nothing of it left running afterwards.
+"""API keys: where a provider's key comes from, and running `api_key_command` safely.
 
+The key is looked up in the env var, then `api_key`, then `api_key_command`.
 `subprocess.run(capture_output=True)` keeps everything a command prints until it exits or
 times out: `yes` filled 8.4 GiB in its 10 s. And it only ends the shell, so a command's
 background children (`sleep 300 &`) outlived it. Here the command runs in a session of
@@ -15,11 +16,61 @@ import selectors
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 from chatterm.errors import ConfigError
+from chatterm.providers import ProviderConfig
 
 # A key is one line; tools such as `pass show` add a few lines of metadata.
 MAX_OUTPUT = 64 * 1024
+KEY_COMMAND_TIMEOUT = 10.0
+
+
+def resolve_api_key(provider: ProviderConfig) -> str | None:
+    """The key from the env var, else `api_key`, else `api_key_command`'s first line.
+
+    Whatever is found is registered with the redactor: no line shown later says it."""
+    from chatterm.redact import remember
+
+    key = _find_api_key(provider)
+    remember(key, *provider.secret_values)
+    return key
+
+
+def _find_api_key(provider: ProviderConfig) -> str | None:
+    if provider.api_key_env:
+        from_env = os.environ.get(provider.api_key_env, "").strip()
+        if from_env:
+            return from_env
+    if provider.api_key and provider.api_key.strip():
+        return provider.api_key.strip()
+    if provider.api_key_command:
+        return _run_key_command(provider)
+    return None
+
+
+def _run_key_command(provider: ProviderConfig) -> str:
+    # The command's output is the secret: it is never echoed, logged or kept.
+    return run_key_command(provider.api_key_command or "",
+                           f"api_key_command for provider {provider.name!r}",
+                           KEY_COMMAND_TIMEOUT)
+
+
+def missing_key_message(provider: ProviderConfig, config_path: Path | None = None) -> str:
+    if config_path is None:
+        from chatterm.locations import config_file
+
+        config_path = config_file()
+    table = f"[providers.{provider.name}]"
+    if provider.api_key_env:
+        return (
+            f"no API key for provider {provider.name!r}: set {provider.api_key_env}"
+            f" (or api_key_command in {table} of {config_path})"
+        )
+    return (
+        f"no API key for provider {provider.name!r}: set api_key_env or api_key_command"
+        f" in {table} of {config_path}"
+    )
 
 
 def run_key_command(command: str, where: str, timeout: float) -> str:

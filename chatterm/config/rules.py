@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from chatterm.errors import ConfigError
 
 if TYPE_CHECKING:
-    from chatterm.config import Config
+    from chatterm.config.schema import Config
 
 
 def check_setting(config: Config, parts: list[str]) -> None:
