@@ -19,8 +19,8 @@ from loopback import json_reply, sse_reply
 from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, make_app, screen_text, wait_until, write_config
 
 from chatterm.conversation import Conversation, Message, Role, Usage
+from chatterm.launch import LaunchOptions
 from chatterm.store import Store
-from chatterm.ui.launch import LaunchOptions
 
 CHAT = "chat/completions"
 SIZE = (100, 30)

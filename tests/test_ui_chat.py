@@ -31,9 +31,9 @@ from ui_helpers import (
 )
 
 from chatterm.conversation import Conversation, Message, MessageState, Role
+from chatterm.launch import LaunchOptions
 from chatterm.screen_state import ScreenState
 from chatterm.store import Store
-from chatterm.ui.launch import LaunchOptions
 
 CHAT = "chat/completions"
 

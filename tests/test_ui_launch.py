@@ -15,8 +15,8 @@ from ui_helpers import write_config
 
 from chatterm.conversation import Conversation, Message, Role
 from chatterm.errors import UsageError
+from chatterm.launch import FIRST_PAGE, LaunchOptions, prepare_launch
 from chatterm.store import Store
-from chatterm.ui.launch import FIRST_PAGE, LaunchOptions, prepare_launch
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -141,7 +141,7 @@ def test_bad_resume_id_fails_on_stderr_before_the_screen_opens(config_file: Path
 def test_launch_module_does_not_import_textual() -> None:
     done = subprocess.run(
         [sys.executable, "-c",
-         "import sys, chatterm.ui.launch, chatterm.ui; print('textual' in sys.modules)"],
+         "import sys, chatterm.launch, chatterm.ui; print('textual' in sys.modules)"],
         cwd=REPO, capture_output=True, text=True, timeout=60,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )

@@ -11,8 +11,8 @@ import pytest
 from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until, write_config
 
 from chatterm.conversation import Conversation, Message, Role
+from chatterm.launch import LaunchOptions
 from chatterm.store import Store
-from chatterm.ui.launch import LaunchOptions
 
 LONG = " ".join(f"word{i}" for i in range(120))
 

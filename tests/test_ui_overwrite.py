@@ -15,8 +15,8 @@ from ui_helpers import running, screen_text, wait_until
 
 from chatterm.config import add_provider, load_config
 from chatterm.errors import ConfigError
+from chatterm.launch import LaunchOptions
 from chatterm.ui.dialogs.overwrite import free_path
-from chatterm.ui.launch import LaunchOptions
 
 __all__ = ["keyless", "server"]  # fixtures, used by name
 

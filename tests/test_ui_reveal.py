@@ -132,7 +132,7 @@ async def test_a_hit_in_a_chat_whose_reply_streams_in_the_background_shows_the_r
         server: Any) -> None:
     import threading
 
-    from chatterm.ui.launch import LaunchOptions
+    from chatterm.launch import LaunchOptions
 
     conversation_id, hit_id = seed_long(total=200, hit=20)
     hold = threading.Event()

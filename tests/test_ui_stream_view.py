@@ -122,8 +122,8 @@ async def test_saved_messages_with_crlf_show_line_breaks(server: Any) -> None:
     from textual.widgets import Static
 
     from chatterm.conversation import Conversation, Message, Role
+    from chatterm.launch import LaunchOptions
     from chatterm.store import Store
-    from chatterm.ui.launch import LaunchOptions
 
     conversation = Conversation(provider="loop", model="model-a", title="crlf")
     conversation.messages += [

@@ -33,8 +33,8 @@ def write_config(path: Path, base_url: str, *, extra: str = "", key_env: bool = 
 
 
 def make_app(options: Any = None) -> Any:
+    from chatterm.launch import LaunchOptions, prepare_launch
     from chatterm.ui.app import ChattermApp
-    from chatterm.ui.launch import LaunchOptions, prepare_launch
 
     state = prepare_launch(options or LaunchOptions())
     return ChattermApp(state)

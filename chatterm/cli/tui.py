@@ -13,7 +13,7 @@ def open_tui(args: argparse.Namespace) -> int:
     # back on once the first frame is drawn (ChattermApp._warm_up).
     gc.disable()
     try:
-        from chatterm.ui.launch import LaunchOptions
+        from chatterm.launch import LaunchOptions
 
         options = LaunchOptions(
             provider=args.provider,

@@ -1,7 +1,7 @@
 """The Textual application: start-up, global keys, and the dialogs around the chat screen.
 
 Start-up is kept short on purpose: the config, the store and the conversation are read
-before Textual loads (see launch.py), the first frame shows the prompt, and everything
+before Textual loads (see chatterm.launch), the first frame shows the prompt, and everything
 else (themes, the key check, the sidebar, model lists, Markdown) comes after it.
 """
 
@@ -16,6 +16,13 @@ from textual import events
 from textual.app import App
 
 from chatterm.errors import ChattermError
+from chatterm.launch import (
+    FIRST_PAGE,
+    LaunchOptions,
+    LaunchState,
+    new_conversation,
+    open_saved,
+)
 from chatterm.redact import shown
 from chatterm.sanitize import neutralise
 from chatterm.screen_state import ScreenState
@@ -24,13 +31,6 @@ from chatterm.ui.chat import key_hints
 from chatterm.ui.chat.reveal import REVEAL_BEFORE
 from chatterm.ui.chat.screen import ChatScreen
 from chatterm.ui.events import ConversationChanged, ConversationOpenRequested, ProviderConfigured
-from chatterm.ui.launch import (
-    FIRST_PAGE,
-    LaunchOptions,
-    LaunchState,
-    new_conversation,
-    open_saved,
-)
 from chatterm.ui.terminal_keys import TerminalKeys, teach_parser
 
 if TYPE_CHECKING:
@@ -266,7 +266,7 @@ class ChattermApp(App[int]):
         chat = self.chat_screen
         if chat is None:
             return
-        from chatterm.ui.launch import OpenedConversation
+        from chatterm.launch import OpenedConversation
 
         # A new chat starts from the config (or `--provider/--model` given at launch), not
         # from the model the current chat was switched to: a switch is that chat's own.
@@ -439,7 +439,7 @@ def _teach_alt_enter() -> None:
 
 def run_app(options: LaunchOptions) -> int:
     """`chatterm` with no command. Bad flags raise ChattermError before the screen opens."""
-    from chatterm.ui.launch import prepare_launch
+    from chatterm.launch import prepare_launch
 
     state = prepare_launch(options)
     try:

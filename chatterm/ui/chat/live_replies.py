@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
+from chatterm.launch import FIRST_PAGE, OpenedConversation
 from chatterm.ui.chat import status_bar
-from chatterm.ui.launch import FIRST_PAGE, OpenedConversation
 
 if TYPE_CHECKING:
     from chatterm.conversation import Message

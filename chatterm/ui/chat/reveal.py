@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from chatterm.conversation import Message
+    from chatterm.launch import OpenedConversation
     from chatterm.ui.chat.screen import ChatScreen
-    from chatterm.ui.launch import OpenedConversation
 
 # Messages of context mounted above the hit.
 REVEAL_BEFORE = 3

@@ -23,6 +23,7 @@ from textual.worker import WorkerCancelled, WorkerFailed
 
 from chatterm.conversation import Conversation, Message, MessageState, Params, Role
 from chatterm.errors import ChattermError, ConfigError
+from chatterm.launch import FIRST_PAGE, OpenedConversation
 from chatterm.sanitize import neutralise
 from chatterm.ui.chat.focus import FocusHint, region_chain, typed_for_prompt
 from chatterm.ui.chat.key_hints import message_hint
@@ -49,7 +50,6 @@ from chatterm.ui.events import (
     OlderMessagesWanted,
     PromptSubmitted,
 )
-from chatterm.ui.launch import FIRST_PAGE, OpenedConversation
 from chatterm.ui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
@@ -795,7 +795,7 @@ class ChatScreen(Screen[None]):
             return
         self.notify(f"Deleted “{neutralise(conversation.title or conversation.id[:8])}”.",
                     markup=False)
-        from chatterm.ui.launch import new_conversation
+        from chatterm.launch import new_conversation
 
         fresh = new_conversation(self.chat_app.config, conversation.provider, conversation.model)
         self.opened = OpenedConversation(fresh)
