@@ -49,7 +49,7 @@ from textual.containers import VerticalScroll
 from textual.pilot import Pilot
 from textual.widgets import Markdown
 
-from chatterm.ui.widgets.streaming_markdown import StreamingMarkdown
+from chatterm.ui.markdown.streaming import StreamingMarkdown
 
 TOKEN_CHARS = 4
 SIZE = (120, 40)

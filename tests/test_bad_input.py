@@ -260,7 +260,7 @@ def test_a_1mb_reply_streams_to_a_terminal(server: LoopbackServer) -> None:
 
 
 async def test_streaming_markdown_finishes_a_1mb_reply() -> None:
-    widgets = pytest.importorskip("chatterm.ui.widgets.streaming_markdown")
+    widgets = pytest.importorskip("chatterm.ui.markdown.streaming")
     from textual.app import App, ComposeResult
     from textual.containers import VerticalScroll
 

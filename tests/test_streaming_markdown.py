@@ -11,14 +11,14 @@ from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.pilot import Pilot
 
-from chatterm.ui.markdown_blocks import (
+from chatterm.ui.markdown.blocks import (
     CODE_CHUNK_LINES,
     LIST_RUN_ITEMS,
     BlockSplitter,
     clean_source,
     final_blocks,
 )
-from chatterm.ui.widgets.streaming_markdown import StreamingMarkdown
+from chatterm.ui.markdown.streaming import StreamingMarkdown
 
 SIZE = (100, 40)
 

@@ -33,7 +33,7 @@ async def until_idle(pilot: Any) -> None:
 
 def reply_body(app: Any) -> Any:
     from chatterm.ui.chat.message_view import AssistantMessage
-    from chatterm.ui.widgets.streaming_markdown import StreamingMarkdown
+    from chatterm.ui.markdown.streaming import StreamingMarkdown
 
     views = [v for v in app.chat.message_list.views() if isinstance(v, AssistantMessage)]
     return views[-1].query_one(StreamingMarkdown)

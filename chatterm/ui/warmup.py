@@ -17,7 +17,7 @@ import threading
 
 # Imported in this order; the engine pulls in the HTTP client.
 WARM_MODULES = (
-    "chatterm.ui.widgets.streaming_markdown",
+    "chatterm.ui.markdown.streaming",
     "chatterm.engine.session",
     "chatterm.api.client",
 )

@@ -29,10 +29,10 @@ from chatterm.ui.events import (
     OlderMessagesWanted,
 )
 from chatterm.ui.keys import ACTIONS, DEFAULT_KEYMAP, app_bindings, install_bindings
-from chatterm.ui.widgets.single_layout import SingleLayout
+from chatterm.ui.layout import SingleLayout
 
 if TYPE_CHECKING:
-    from chatterm.ui.widgets.streaming_markdown import StreamingMarkdown
+    from chatterm.ui.markdown.streaming import StreamingMarkdown
 
 # Showing a megabyte prompt in full would cost seconds of layout (a plain Static wraps
 # it all) for no reader; the full text is still saved and sent, only the view is cut.
@@ -188,7 +188,7 @@ def _markdown(text: str | None = None) -> StreamingMarkdown:
     from chatterm.ui import warmup
 
     warmup.settle()
-    from chatterm.ui.widgets.streaming_markdown import StreamingMarkdown
+    from chatterm.ui.markdown.streaming import StreamingMarkdown
 
     return StreamingMarkdown(text, classes="msg-body")
 

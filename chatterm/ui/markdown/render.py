@@ -21,7 +21,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax
 
-from chatterm.ui.markdown_blocks import Block, clean_output
+from chatterm.ui.markdown.blocks import Block, clean_output
 
 
 class _LeftHeading(Heading):

@@ -38,9 +38,9 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-from chatterm.ui.markdown_blocks import Block, BlockSplitter, clean_source, final_blocks
-from chatterm.ui.widgets.markdown_render import Line, rasterize
-from chatterm.ui.widgets.single_layout import SingleLayout
+from chatterm.ui.layout import SingleLayout
+from chatterm.ui.markdown.blocks import Block, BlockSplitter, clean_source, final_blocks
+from chatterm.ui.markdown.render import Line, rasterize
 
 
 class RenderedBlock:

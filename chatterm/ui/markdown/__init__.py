@@ -1,0 +1,1 @@
+"""Reply Markdown: block splitting, rasterising, and the streaming widget."""
