@@ -31,7 +31,8 @@ from loopback import (
     blackhole as loopback_blackhole,
 )
 
-from chatterm.api.client import ChatClient, parse_retry_after
+from chatterm.api.client import ChatClient
+from chatterm.api.retry import parse_retry_after
 from chatterm.api.types import (
     ApiError,
     ChatRequest,
