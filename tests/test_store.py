@@ -346,9 +346,9 @@ def test_store_can_be_shared_between_threads(store: Store) -> None:
 
 def test_search_ranks_within_the_most_recent_matches(store: Store,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from chatterm.store import store as store_module
+    from chatterm.store import search as search_module
 
-    monkeypatch.setattr(store_module, "SEARCH_WINDOW", 3)
+    monkeypatch.setattr(search_module, "SEARCH_WINDOW", 3)
     conv = make_conversation(store)
     ids = []
     for i in range(6):

@@ -1,4 +1,4 @@
-"""The SQLite conversation store (see store.py for positions and search semantics)."""
+"""The SQLite conversation store (see messages.py for positions, search.py for search)."""
 
 from chatterm.store.store import Store
 

@@ -1,0 +1,131 @@
+"""What every part of the store shares: the connection, its locks, and running work on it.
+
+`StoreCore` holds the connection and the rules every call follows (`_run`: under the
+thread lock, SQLite errors as StoreError; `_write`: refused on a read-only or damaged
+database). The store's jobs are mixins over it (conversations.py, messages.py,
+search.py), put together as `Store` in store.py.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from chatterm.conversation import (
+    Message,
+    MessageState,
+)
+from chatterm.errors import StoreError, UsageError
+from chatterm.store import database, failures, parts, rows, writers
+
+T = TypeVar("T")
+
+INSERT_MESSAGE = (
+    "INSERT INTO messages (id, conversation_id, position, parent_id, role, state, "
+    "created_at, provider, model, finish_reason, tool_call_id, writer, error, usage, "
+    "tool_calls, refusal, reasoning, content) VALUES (:id, :conversation_id, :position, "
+    ":parent_id, :role, :state, :created_at, :provider, :model, :finish_reason, "
+    ":tool_call_id, :writer, :error, :usage, :tool_calls, :refusal, :reasoning, :content)"
+)
+
+
+class StoreCore:
+    """A connection to the database; safe to share between threads (calls are serialised)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, read_only: bool = False) -> None:
+        self._conn = conn
+        self.path = path
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        self._writer = writers.WriterLock(path)
+        self._closed = False
+        # Set once SQLite reports corruption: from then on nothing is written (see _run).
+        self._damage: str | None = None
+        self._appender = parts.Appender()
+        self._has_parts = parts.has_table(conn)
+
+    def _unknown(self, conversation_id: str) -> UsageError:
+        return UsageError(f"no conversation matches '{conversation_id}'")
+
+    def _run(self, work: Callable[[], T]) -> T:
+        """Run `work` under the thread lock, turning SQLite failures into StoreError."""
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"the store for {self.path} is closed")
+            try:
+                return work()
+            except sqlite3.Error as exc:
+                error = database.translate(exc, self.path)
+                if isinstance(error, failures.DamagedDatabase):
+                    # Writing on top of a damaged b-tree can spread the damage (page
+                    # 100 broken: an insert turned a readable file into one that
+                    # integrity_check itself fails on), so this process stops writing.
+                    self._damage = str(exc)
+                raise error from exc
+
+    def _write(self, work: Callable[[], T]) -> T:
+        """`_run` for work that writes: refused once the file is known to be damaged.
+
+        Every write method runs ONE transaction (database.transaction), so a failure at
+        any point rolls all of it back.
+        """
+        if self.read_only:
+            raise StoreError(f"{self.path} was opened read-only; nothing can be saved")
+        if self._damage is not None:
+            raise failures.DamagedDatabase(failures.damaged_message(self.path, self._damage))
+        return self._run(work)
+
+    @contextmanager
+    def raw_connection(self) -> Iterator[sqlite3.Connection]:
+        """The underlying connection, for tests and diagnostics (integrity checks)."""
+        with self._lock:
+            yield self._conn
+
+    # ---- reading messages (shared by conversations and messages) ----------------------
+
+    def _select_messages(self, conversation_id: str, before_position: int | None,
+                         limit: int | None) -> list[Message]:
+        before = before_position if before_position is not None else 2**62
+        if limit is None:
+            cursor = self._conn.execute(
+                f"SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? "
+                "AND position < ? ORDER BY position", (conversation_id, before))
+            return self._as_recovered([rows.message_from_row(row) for row in cursor])
+        # Walk the (conversation_id, position) index backwards and stop after `limit`.
+        cursor = self._conn.execute(
+            f"SELECT {rows.MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? "
+            "AND position < ? ORDER BY position DESC LIMIT ?",
+            (conversation_id, before, max(0, limit)))
+        found = [rows.message_from_row(row) for row in cursor]
+        found.reverse()
+        return self._as_recovered(found)
+
+    def _as_recovered(self, messages: list[Message]) -> list[Message]:
+        """Streaming messages with their appended parts; read-only stores, which cannot
+        run recover_interrupted, also show its outcome."""
+        if not (self.read_only or self._has_parts):
+            return messages
+        for message in messages:
+            if message.state is not MessageState.STREAMING:
+                continue
+            row = self._conn.execute("SELECT seq, writer FROM messages WHERE id = ?",
+                                     (message.id,)).fetchone()
+            if row is None:
+                continue
+            if self._has_parts:
+                extra = parts.tails(self._conn, row[0])
+                message.content += extra.get("content", "")
+                message.reasoning += extra.get("reasoning", "")
+            if self.read_only and not writers.is_alive(self.path, row[1]):
+                message.state = MessageState.INTERRUPTED
+        return messages
+
+    def _fold_streaming(self, token: str | None) -> None:
+        if self._has_parts:
+            parts.fold(self._conn, [row[0] for row in self._conn.execute(
+                "SELECT seq FROM messages WHERE state = 'streaming' AND writer IS ?",
+                (token,))])

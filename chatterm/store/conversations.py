@@ -1,0 +1,209 @@
+"""Conversations: create, import, update, rename, delete, read, list, resolve an id."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from chatterm.conversation import (
+    Conversation,
+    ConversationSummary,
+    MessageState,
+)
+from chatterm.errors import StoreError, UsageError
+from chatterm.store import database, failures, rows, space
+from chatterm.store.base import INSERT_MESSAGE, StoreCore
+
+_INSERT_CONVERSATION = (
+    "INSERT INTO conversations (id, title, created_at, updated_at, provider, model, "
+    "system_prompt, params, message_count) VALUES (:id, :title, :created_at, :updated_at, "
+    ":provider, :model, :system_prompt, :params, :message_count)"
+)
+
+
+class ConversationStore(StoreCore):
+    """The conversation rows (and a whole conversation's messages at once)."""
+
+    def create_conversation(self, conv: Conversation) -> None:
+        """Insert `conv` and any messages it already holds."""
+        self._write(lambda: self._insert_whole(conv))
+
+    def import_conversation(self, conv: Conversation) -> None:
+        """Insert a whole conversation in one transaction: all of it or nothing.
+
+        UsageError if its id (or a message id) is already in the store. A message saved
+        as `streaming` in the file is imported as `interrupted`: nobody is streaming it.
+        """
+        for message in conv.messages:
+            if message.state is MessageState.STREAMING:
+                message.state = MessageState.INTERRUPTED
+        self._write(lambda: self._insert_whole(conv))
+
+    def _insert_whole(self, conv: Conversation) -> None:
+        conv_values = rows.conversation_values(conv)
+        conv_values["message_count"] = len(conv.messages)
+
+        def message_rows() -> Iterator[dict[str, Any]]:
+            for position, message in enumerate(conv.messages):
+                message.conversation_id = conv.id
+                values = rows.message_values(message)
+                values["position"] = position
+                values["writer"] = (self._writer.acquire()
+                                    if message.state is MessageState.STREAMING else None)
+                yield values
+
+        try:
+            with database.transaction(self._conn):
+                self._conn.execute(_INSERT_CONVERSATION, conv_values)
+                self._conn.executemany(INSERT_MESSAGE, message_rows())
+                self._conn.execute(
+                    "INSERT INTO messages_fts(rowid, content, reasoning) "
+                    "SELECT seq, content, reasoning FROM messages "
+                    "WHERE conversation_id = ? AND state != 'streaming'", (conv.id,))
+        except sqlite3.IntegrityError as exc:
+            raise self._explain_conflict(conv, exc) from exc
+
+    def holds_ids_of(self, conv: Conversation) -> bool:
+        """True when `conv`'s id or any of its message ids is already in the store (an
+        import of it would clash, so it is imported as a copy instead)."""
+        def work() -> bool:
+            return self._has_conversation(conv.id) or self._first_taken_message_id(
+                [m.id for m in conv.messages]) is not None
+        return self._run(work)
+
+    def _has_conversation(self, conversation_id: str) -> bool:
+        return self._conn.execute("SELECT 1 FROM conversations WHERE id = ?",
+                                  (conversation_id,)).fetchone() is not None
+
+    def _first_taken_message_id(self, ids: list[str]) -> str | None:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            found = self._conn.execute(
+                f"SELECT id FROM messages WHERE id IN ({','.join('?' * len(chunk))}) LIMIT 1",
+                chunk).fetchone()
+            if found:
+                return str(found[0])
+        return None
+
+    def _explain_conflict(self, conv: Conversation, exc: sqlite3.IntegrityError) -> Exception:
+        if self._has_conversation(conv.id):
+            return UsageError(f"a conversation with id {conv.id} already exists")
+        ids = [m.id for m in conv.messages]
+        if len(set(ids)) != len(ids):
+            return UsageError(f"conversation {conv.id} holds the same message id twice")
+        taken = self._first_taken_message_id(ids)
+        if taken is not None:
+            return UsageError(f"a message with id {taken} already exists")
+        return StoreError(f"cannot save conversation {conv.id} in {self.path}: {exc}")
+
+    def update_conversation(self, conv: Conversation) -> None:
+        """Save title, provider, model, system prompt, params (updated_at never goes back)."""
+        values = rows.conversation_values(conv)
+
+        def work() -> None:
+            with database.transaction(self._conn):
+                cursor = self._conn.execute(
+                    "UPDATE conversations SET title = :title, provider = :provider, "
+                    "model = :model, system_prompt = :system_prompt, params = :params, "
+                    "updated_at = max(updated_at, :updated_at) WHERE id = :id", values)
+            if cursor.rowcount == 0:
+                raise self._unknown(conv.id)
+        self._write(work)
+
+    def rename_conversation(self, conversation_id: str, title: str) -> None:
+        def work() -> None:
+            with database.transaction(self._conn):
+                cursor = self._conn.execute(
+                    "UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
+            if cursor.rowcount == 0:
+                raise self._unknown(conversation_id)
+        self._write(work)
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        """Delete a conversation and (by cascade) its messages and their index entries.
+
+        Works on a full disk (the space reserve is spent on it), and the file shrinks.
+        """
+        def work() -> None:
+            with database.transaction(self._conn):
+                cursor = self._conn.execute(
+                    "DELETE FROM conversations WHERE id = ?", (conversation_id,))
+            if cursor.rowcount == 0:
+                raise self._unknown(conversation_id)
+        try:
+            self._write(work)
+        except failures.DiskFull:
+            if not space.release_reserve(self.path):
+                raise
+            self._write(work)
+        with self._lock:
+            space.shrink(self._conn, self.path)
+            space.ensure_reserve(self.path)
+
+    def get_conversation(self, conversation_id: str, *,
+                         last_n: int | None = None) -> Conversation:
+        """The conversation with its messages in order; only the last `last_n` if given."""
+        def work() -> Conversation:
+            row = self._conn.execute(
+                f"SELECT {rows.CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
+                (conversation_id,)).fetchone()
+            if row is None:
+                raise self._unknown(conversation_id)
+            conv = rows.conversation_from_row(row)
+            conv.messages = self._select_messages(conversation_id, None, last_n)
+            return conv
+        return self._run(work)
+
+    def count_messages(self, conversation_id: str) -> int:
+        def work() -> int:
+            row = self._conn.execute(
+                "SELECT message_count FROM conversations WHERE id = ?",
+                (conversation_id,)).fetchone()
+            if row is None:
+                raise self._unknown(conversation_id)
+            return int(row[0])
+        return self._run(work)
+
+    def list_conversations(self, limit: int | None = None,
+                           offset: int = 0) -> list[ConversationSummary]:
+        """Summaries, most recently updated first; never reads message text."""
+        def work() -> list[ConversationSummary]:
+            cursor = self._conn.execute(
+                f"SELECT {rows.SUMMARY_COLUMNS} FROM conversations "
+                "ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?",
+                (-1 if limit is None else max(0, limit), max(0, offset)))
+            return [rows.summary_from_row(row) for row in cursor]
+        return self._run(work)
+
+    def last_conversation_id(self) -> str | None:
+        def work() -> str | None:
+            row = self._conn.execute(
+                "SELECT id FROM conversations ORDER BY updated_at DESC, id DESC LIMIT 1"
+            ).fetchone()
+            return row[0] if row else None
+        return self._run(work)
+
+    def resolve_id(self, prefix: str) -> str:
+        """The id of the one conversation whose id is `prefix` or starts with it."""
+        wanted = prefix.strip()
+        if not wanted:
+            raise UsageError("no conversation id given")
+
+        def work() -> str:
+            for candidate in dict.fromkeys((wanted, wanted.lower())):
+                if self._conn.execute("SELECT 1 FROM conversations WHERE id = ?",
+                                      (candidate,)).fetchone():
+                    return candidate
+                # A range scan on the primary key, so no LIKE/GLOB escaping is needed.
+                found = [row[0] for row in self._conn.execute(
+                    "SELECT id FROM conversations WHERE id >= ? AND id < ? ORDER BY id "
+                    "LIMIT 6", (candidate, candidate + "\U0010ffff"))]
+                if len(found) == 1:
+                    return str(found[0])
+                if found:
+                    shown = ", ".join(f"{fid[:12]}…" for fid in found[:5])
+                    more = " and more" if len(found) > 5 else ""
+                    raise UsageError(f"'{prefix}' is ambiguous: matches {shown}{more}")
+            raise UsageError(f"no conversation matches '{prefix}'")
+        return self._run(work)

@@ -1,0 +1,153 @@
+"""Messages: append, save while streaming, remove, load a page for scroll-back.
+
+Positions: the messages of a conversation are numbered 0, 1, 2, … without gaps (a single
+message is only removed by `remove_message`, which closes the gap), so in a conversation
+of `count_messages(id)` messages the i-th of the last `n` loaded ones sits at position
+`count - n + i`. That is what `load_messages(before_position=...)` takes for lazy
+scroll-back; `position_of()` answers it for one message id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Sequence
+
+from chatterm.conversation import (
+    Message,
+    MessageState,
+)
+from chatterm.errors import UsageError
+from chatterm.store import database, failures, parts, rows, space
+from chatterm.store.base import INSERT_MESSAGE, StoreCore
+
+
+class MessageStore(StoreCore):
+    """The message rows of conversations that exist."""
+
+    def add_message(self, message: Message) -> int:
+        """Append `message` to its conversation; returns the position it was given."""
+        return self.add_messages([message])[0]
+
+    def add_messages(self, messages: Sequence[Message]) -> list[int]:
+        """Append `messages` (in order) in one transaction; returns their positions."""
+        if any(not message.conversation_id for message in messages):
+            raise ValueError("add_messages needs message.conversation_id")
+
+        def work() -> list[int]:
+            with database.transaction(self._conn):
+                return [self._append(message) for message in messages]
+        return self._write(work)
+
+    def _append(self, message: Message) -> int:
+        conversation_id = message.conversation_id
+        values = rows.message_values(message)
+        values["writer"] = (self._writer.acquire()
+                            if message.state is MessageState.STREAMING else None)
+        # Under the write lock, so concurrent writers can never pick the same slot.
+        position = self._conn.execute(
+            "SELECT coalesce(max(position) + 1, 0) FROM messages "
+            "WHERE conversation_id = ?", (conversation_id,)).fetchone()[0]
+        values["position"] = position
+        bumped = self._conn.execute(
+            "UPDATE conversations SET message_count = message_count + 1, "
+            "updated_at = max(updated_at, ?) WHERE id = ?",
+            (time.time(), conversation_id)).rowcount
+        if bumped == 0:
+            raise self._unknown(conversation_id)
+        seq = self._conn.execute(INSERT_MESSAGE, values).lastrowid
+        if message.state is not MessageState.STREAMING:
+            self._conn.execute(
+                "INSERT INTO messages_fts(rowid, content, reasoning) VALUES (?, ?, ?)",
+                (seq, values["content"], values["reasoning"]))
+        return int(position)
+
+    def update_message(self, message: Message) -> bool:
+        """Save a message's changing fields; cheap enough for every partial write of a stream.
+
+        Returns False when the message no longer exists (its conversation was deleted).
+        """
+        values = rows.message_values(message)
+
+        def work() -> bool:
+            values["writer"] = (self._writer.acquire()
+                                if message.state is MessageState.STREAMING else None)
+            with database.transaction(self._conn):
+                if self._has_parts and message.state is MessageState.STREAMING:
+                    appended = self._appender.append(self._conn, values)
+                    if appended is not None:
+                        return appended
+                cursor = self._conn.execute(
+                    "UPDATE messages SET content = :content, reasoning = :reasoning, "
+                    "refusal = :refusal, state = :state, finish_reason = :finish_reason, "
+                    "usage = :usage, tool_calls = :tool_calls, error = :error, "
+                    "model = :model, provider = :provider, writer = :writer WHERE id = :id",
+                    values)
+                if self._has_parts:
+                    self._appender.wrote_row(self._conn, values)
+            return cursor.rowcount > 0
+        if message.state is MessageState.STREAMING:
+            return self._write(work)
+        try:
+            return self._write(work)
+        except failures.DiskFull:
+            # The final save of a reply: spend the reserve on it, and if even that is
+            # not enough, record at least why the saved text stops where it does.
+            if space.release_reserve(self.path):
+                with contextlib.suppress(failures.DiskFull):
+                    return self._write(work)
+            self._write(lambda: self._record_cut(message.id))
+            raise
+
+    def _record_cut(self, message_id: str) -> None:
+        with database.transaction(self._conn):
+            row = self._conn.execute("SELECT seq FROM messages WHERE id = ?",
+                                     (message_id,)).fetchone()
+            if row is None:
+                return
+            if self._has_parts:
+                parts.fold(self._conn, [row[0]])
+            self._appender.forget(message_id)
+            self._conn.execute(
+                "UPDATE messages SET state = 'interrupted', writer = NULL, error = "
+                "'the disk was full: only the first ' || printf('%,d', length(content)) || "
+                "' characters of this reply could be saved' WHERE seq = ?", (row[0],))
+
+    def remove_message(self, message_id: str) -> bool:
+        """Delete one message (a retry that replaced it, or that was given up); the ones
+        after it move up a position. False when it is not there (any more)."""
+        def work() -> bool:
+            with database.transaction(self._conn):
+                row = self._conn.execute(
+                    "SELECT conversation_id, position FROM messages WHERE id = ?",
+                    (message_id,)).fetchone()
+                if row is None:
+                    return False
+                conversation_id, position = row
+                self._conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+                # UNIQUE(conversation_id, position) is checked row by row, so the shift
+                # goes through negative positions rather than over the next row's slot.
+                for shift in ("-position", "-position - 1"):
+                    self._conn.execute(
+                        f"UPDATE messages SET position = {shift} WHERE conversation_id = ? "
+                        "AND (position > ? OR position < 0)", (conversation_id, position))
+                self._conn.execute(
+                    "UPDATE conversations SET message_count = message_count - 1 WHERE id = ?",
+                    (conversation_id,))
+            return True
+        return self._write(work)
+
+    def load_messages(self, conversation_id: str, before_position: int | None,
+                      limit: int) -> list[Message]:
+        """Up to `limit` messages just before `before_position` (None: the end), in order."""
+        return self._run(lambda: self._select_messages(conversation_id, before_position,
+                                                       limit))
+
+    def position_of(self, message_id: str) -> int:
+        def work() -> int:
+            row = self._conn.execute("SELECT position FROM messages WHERE id = ?",
+                                     (message_id,)).fetchone()
+            if row is None:
+                raise UsageError(f"no message has id {message_id}")
+            return int(row[0])
+        return self._run(work)
