@@ -76,7 +76,8 @@ def _catalog_data() -> dict[str, Any]:
     from importlib.resources import files
 
     text = files("chatterm").joinpath("data", "catalog.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    data: dict[str, Any] = json.loads(text)  # our own shipped file: its shape is known
+    return data
 
 
 def builtin_catalog(provider_name: str) -> list[ModelInfo]:
@@ -153,8 +154,9 @@ def _items(data: Any) -> list[Any]:
         return data
     if isinstance(data, dict):
         for key in ("data", "models"):  # llama.cpp sends both; "data" is the OpenAI one
-            if isinstance(data.get(key), list):
-                return data[key]
+            items = data.get(key)
+            if isinstance(items, list):
+                return items
     raise ModelListFormatError("the model list is not in a known format (no 'data' list)")
 
 
@@ -188,8 +190,14 @@ def _vendor(item: dict[str, Any], info: dict[str, Any], model_id: str) -> str:
     return OTHER_VENDOR
 
 
+def _dict_at(item: dict[str, Any], key: str) -> dict[str, Any]:
+    """item[key] when it is an object, else an empty one (servers send anything)."""
+    value = item.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _context_length(item: dict[str, Any], info: dict[str, Any]) -> int | None:
-    meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
+    meta = _dict_at(item, "meta")
     for source, key in (
         (info, "contextLength"),
         (info, "context_length"),
@@ -225,7 +233,7 @@ def parse_models_response(
         kind = _classify(item, model_id)
         if kind == "other" and not include_non_chat:
             continue
-        info = item.get("info") if isinstance(item.get("info"), dict) else {}
+        info = _dict_at(item, "info")
         name = info.get("name") if isinstance(info.get("name"), str) else None
         found[model_id] = ModelInfo(
             id=model_id,

@@ -108,10 +108,10 @@ async def fetch_models(
             return ModelListing(merge_models(catalog, live), note, fetched_at)
 
     cached = read_cache(provider.name, base_url=provider.base_url)
-    fetched_at, live_cached = cached if cached else (None, None)
+    cached_at, live_cached = cached if cached else (None, None)
     models = merge_models(catalog, live_cached)
-    return ModelListing(models, _note(provider, error, catalog, fetched_at), fetched_at,
-                        refresh_error=error, fallback=_fallback(catalog, fetched_at))
+    return ModelListing(models, _note(provider, error, catalog, cached_at), cached_at,
+                        refresh_error=error, fallback=_fallback(catalog, cached_at))
 
 
 def _fallback(catalog: list[ModelInfo], fetched_at: float | None) -> str | None:

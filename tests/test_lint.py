@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -22,39 +24,102 @@ def test_ruff_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-            if node.module == "chatterm.ui" or node.module.startswith("chatterm.ui."):
-                names.add("chatterm.ui")
-    return names
+def _tool(name: str) -> str:
+    """The console script `name` of this venv's [dev] extra, or skip when it is absent."""
+    found = shutil.which(name) or str(Path(sys.executable).parent / name)
+    if not Path(found).exists():
+        pytest.skip(f"{name} is not installed (it comes with the [dev] extra)")
+    return found
 
 
-def test_core_modules_never_import_the_ui() -> None:
-    """The import contract: only chatterm/ui (and the CLI's TUI launcher) may touch Textual."""
-    offenders = []
-    for path in sorted((REPO / "chatterm").rglob("*.py")):
-        relative = path.relative_to(REPO).as_posix()
-        if relative.startswith("chatterm/ui/") or relative == "chatterm/cli/tui.py":
+def test_mypy_is_clean() -> None:
+    """0 errors on chatterm, strict for the core ([tool.mypy] in pyproject.toml)."""
+    _tool("mypy")
+    result = subprocess.run([sys.executable, "-m", "mypy"], capture_output=True, text=True,
+                            cwd=REPO, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_is_strict_for_the_whole_core() -> None:
+    """Only the UI (chatterm/ui, chatterm/cli/tui.py) may relax a strict check."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]
+    assert config["strict"] is True
+    assert config["files"] == ["chatterm"]
+    ui = {"chatterm.ui", "chatterm.ui.*", "chatterm.cli.tui"}
+    for override in config.get("overrides", []):
+        modules = override["module"]
+        modules = [modules] if isinstance(modules, str) else modules
+        assert set(modules) <= ui, f"strict checks relaxed outside the UI: {modules}"
+
+
+def test_import_contracts_hold() -> None:
+    """The layers ([tool.importlinter] in pyproject.toml): core never imports the UI or
+    Textual, the UI reaches the store and HTTP only through the engine, and so on."""
+    lint_imports = _tool("lint-imports")
+    result = subprocess.run([lint_imports, "--no-cache"], capture_output=True, text=True,
+                            cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    assert f"Contracts: {len(contracts)} kept, 0 broken." in result.stdout, result.stdout
+
+
+def _third_party_imports(folder: Path, local: set[str]) -> dict[str, str]:
+    """Top-level names of what the .py files under `folder` import (at any depth, lazy
+    imports too) that are neither the standard library nor `local`: name -> first file."""
+    found: dict[str, str] = {}
+    for path in sorted(folder.rglob("*.py")):
+        if "__snapshots__" in path.parts:
             continue
-        imported = _imports(path)
-        if "textual" in imported or "chatterm.ui" in imported:
-            offenders.append(relative)
-    assert offenders == []
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in local:
+                    found.setdefault(top, path.relative_to(REPO).as_posix())
+    return found
 
 
-def test_ui_never_talks_http_or_sql_directly() -> None:
-    offenders = [
-        path.relative_to(REPO).as_posix()
-        for path in sorted((REPO / "chatterm" / "ui").rglob("*.py"))
-        if _imports(path) & {"httpx", "sqlite3"}
-    ]
-    assert offenders == []
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()  # PEP 503
+
+
+def _declared(specs: list[str]) -> set[str]:
+    return {_normalized(re.match(r"[A-Za-z0-9._-]+", spec)[0]) for spec in specs}
+
+
+def _distributions(imported: dict[str, str]) -> dict[str, str]:
+    """Distribution name -> the file that imports it; a name no distribution provides fails."""
+    from importlib.metadata import packages_distributions
+
+    providers = packages_distributions()
+    missing = {name: where for name, where in imported.items() if name not in providers}
+    assert missing == {}, f"imported, but no installed distribution provides it: {missing}"
+    return {_normalized(dist): where
+            for name, where in imported.items() for dist in providers[name]}
+
+
+def test_every_imported_package_is_declared() -> None:
+    """chatterm's third-party imports are exactly [project].dependencies; what the tests
+    and benches import is declared too, in the [dev] extra."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    runtime = _declared(project["dependencies"])
+    dev = _declared(project["optional-dependencies"]["dev"])
+
+    used = _distributions(_third_party_imports(REPO / "chatterm", {"chatterm"}))
+    assert {d: w for d, w in used.items() if d not in runtime} == {}, "not declared"
+    assert runtime - set(used) == set(), "declared but never imported by chatterm"
+
+    local = {"chatterm", *(p.stem for p in (REPO / "tests").glob("*.py")),
+             *(p.stem for p in (REPO / "bench").glob("*.py"))}
+    for folder in ("tests", "bench"):
+        used = _distributions(_third_party_imports(REPO / folder, local))
+        assert {d: w for d, w in used.items() if d not in runtime | dev} == {}, folder
 
 
 def test_no_shared_fixture_is_copied_into_the_repo() -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Generator, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class _Inflate:
                     return
             data = yield from self._inflate(data)
 
-    def _inflate(self, data: bytes) -> Iterator[bytes]:
+    def _inflate(self, data: bytes) -> Generator[bytes, None, bytes]:
         """Decode `data` fully (in pieces); returns whatever follows the end of the stream."""
         pending = data
         while True:
@@ -157,13 +157,13 @@ class ContentDecoder:
             yield from self._through(index + 1, out)
 
 
-async def iter_body(response: httpx.Response, limit: int) -> AsyncIterator[bytes]:
+async def iter_body(response: httpx.Response, limit: int) -> AsyncGenerator[bytes, None]:
     """The decoded body in pieces; BodyTooLarge once `limit` bytes have been handed out."""
     decoder = ContentDecoder(response.headers.get("content-encoding"))
     total = 0
     since_turn = 0
 
-    async def pieces() -> AsyncIterator[bytes]:
+    async def pieces() -> AsyncGenerator[bytes, None]:
         async for raw in response.aiter_raw():
             for piece in decoder.feed(raw):
                 yield piece

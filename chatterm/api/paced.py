@@ -56,9 +56,9 @@ def install(client: httpx.AsyncClient) -> bool:
     backend = getattr(pool, "_network_backend", None)
     if isinstance(backend, PacedBackend):
         return True
-    if not isinstance(backend, httpcore.AsyncNetworkBackend):
+    if pool is None or not isinstance(backend, httpcore.AsyncNetworkBackend):
         return False
-    pool._network_backend = PacedBackend(backend)  # type: ignore[union-attr]
+    pool._network_backend = PacedBackend(backend)
     return True
 
 

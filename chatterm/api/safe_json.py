@@ -38,9 +38,12 @@ def loads(data: str | bytes | bytearray, *, max_depth: int = MAX_DEPTH) -> Any:
         value = json.loads(data)
     except RecursionError:
         raise JSONTooDeep(f"JSON nested too deeply (more than {max_depth} levels)") from None
-    opening = (b"[", b"{") if isinstance(data, bytes | bytearray) else ("[", "{")
     # Cheap test first: a document with few brackets cannot be deep.
-    if data.count(opening[0]) + data.count(opening[1]) > max_depth:  # type: ignore[arg-type]
+    if isinstance(data, str):
+        brackets = data.count("[") + data.count("{")
+    else:
+        brackets = data.count(b"[") + data.count(b"{")
+    if brackets > max_depth:
         _check_depth(value, max_depth)
     return value
 

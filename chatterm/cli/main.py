@@ -6,6 +6,7 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from chatterm import __version__
 
@@ -13,7 +14,7 @@ from chatterm import __version__
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors are one line plus a hint, with exit code 2."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         from chatterm.cli.output import note, warn
 
         # The message may quote what was typed (a pasted escape sequence, say).

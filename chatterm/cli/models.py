@@ -43,7 +43,7 @@ def run_models(args: argparse.Namespace) -> int:
     for vendor, models in group_by_vendor(listing.models).items():
         out.line(f"{vendor}:")
         for model in models:
-            flags = []
+            flags: list[str] = []
             if model.kind != "chat":
                 flags.append(model.kind)
             if model.context_length:

@@ -274,7 +274,7 @@ def _one_row(conn: sqlite3.Connection, table: str, columns: tuple[str, ...],
 
 def _highest_rowid(conn: sqlite3.Connection, table: str) -> int | None:
     try:
-        found = conn.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0]
+        found: int | None = conn.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0]
     except sqlite3.DatabaseError:
         found = None
     if found is None:

@@ -75,7 +75,7 @@ class Appender:
             if len(new) > len(old):
                 conn.execute(f"INSERT INTO {TABLE} (seq, field, start, text) VALUES (?, ?, ?, ?)",
                              (saved.seq, name, len(old), new[len(old):]))
-        saved.texts = texts  # type: ignore[assignment]
+        saved.texts = texts
         return True
 
     def wrote_row(self, conn: sqlite3.Connection, values: dict[str, Any]) -> None:
@@ -87,7 +87,7 @@ class Appender:
         conn.execute(f"DELETE FROM {TABLE} WHERE seq = ?", (row[0],))
         if values["state"] == "streaming":
             self._saved[values["id"]] = _Saved(
-                row[0], tuple(values[name] for name in FIELDS),  # type: ignore[arg-type]
+                row[0], tuple(values[name] for name in FIELDS),
                 tuple(values[name] for name in OTHER_FIELDS))
         else:
             self.forget(values["id"])

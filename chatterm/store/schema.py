@@ -25,7 +25,7 @@ APPLICATION_ID = 0x63746D31
 class Migration:
     version: int
     description: str
-    apply: Callable[[sqlite3.Connection], None]
+    apply: Callable[[sqlite3.Connection], object]  # what it returns is ignored
 
 
 def _initial_schema(conn: sqlite3.Connection) -> None:
