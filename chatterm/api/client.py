@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from chatterm import __version__
@@ -212,7 +212,7 @@ class ChatClient:
 
     async def _attempts(
         self, method: str, url: str, body: Any, accept: str
-    ) -> AsyncIterator[Retrying | httpx.Response]:
+    ) -> AsyncGenerator[Retrying | httpx.Response, None]:
         """Yields a Retrying per retry, then the 2xx response (open; caller closes it)."""
         import httpx
 

@@ -55,7 +55,7 @@ def backoff_base(explicit: float | None = None) -> float:
 
 def backoff(attempt: int, base: float, rng: random.Random) -> float:
     """The wait before retry number `attempt` (1, 2, ...): doubling, capped, jittered."""
-    delay = min(BACKOFF_MAX, base * 2 ** (attempt - 1))
+    delay = min(BACKOFF_MAX, base * 2.0 ** (attempt - 1))
     return delay * (0.5 + rng.random())  # jitter: 0.5x to 1.5x
 
 

@@ -52,7 +52,10 @@ def _checker_for(parts: list[str]) -> Checker | None:
         case ["providers", name, key] if name and key in PROVIDER_KEYS:
             return PROVIDER_KEYS[key]
         case ["providers", name, "headers", header] if name and header:
-            return lambda value, header=header: check_headers({header: value})[header]
+            def check_header(value: Any) -> str:
+                return check_headers({header: value})[header]
+
+            return check_header
     return None
 
 

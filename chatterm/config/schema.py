@@ -132,7 +132,7 @@ def check_headers(value: Any) -> dict[str, str]:
 
 
 def check_kind(value: Any) -> str:
-    if value not in ("openai", "mistral"):
+    if not isinstance(value, str) or value not in ("openai", "mistral"):
         raise BadValue('must be "openai" or "mistral"')
     return value
 

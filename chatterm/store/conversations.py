@@ -196,7 +196,7 @@ class ConversationStore(StoreCore):
                                       (candidate,)).fetchone():
                     return candidate
                 # A range scan on the primary key, so no LIKE/GLOB escaping is needed.
-                found = [row[0] for row in self._conn.execute(
+                found: list[str] = [row[0] for row in self._conn.execute(
                     "SELECT id FROM conversations WHERE id >= ? AND id < ? ORDER BY id "
                     "LIMIT 6", (candidate, candidate + "\U0010ffff"))]
                 if len(found) == 1:
