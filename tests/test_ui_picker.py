@@ -13,12 +13,7 @@ from ui_helpers import wait_until
 
 from chatterm.catalog import builtin_catalog
 from chatterm.providers import ProviderConfig
-from chatterm.ui.pickers.model_picker import (
-    CUSTOM_OPTION,
-    ModelPicker,
-    format_context,
-    fuzzy_match,
-)
+from chatterm.ui.pickers.model_picker import CUSTOM_OPTION, ModelPicker
 
 NOT_YET = object()
 
@@ -79,32 +74,6 @@ def highlighted(picker: ModelPicker) -> str:
 
 def note(picker: ModelPicker) -> str:
     return str(picker.query_one("#picker-note", Static).render())
-
-
-# ---- pure helpers -------------------------------------------------------------------------
-
-
-def test_fuzzy_match_prefers_contiguous_and_word_starts() -> None:
-    assert fuzzy_match("xyz", "gpt-4o") is None
-    assert fuzzy_match("", "anything") == (0.0, ())
-    _score, positions = fuzzy_match("4o", "gpt-4o-mini") or (0, ())
-    assert positions == (4, 5)
-    contiguous = fuzzy_match("mini", "gpt-4o-mini")
-    scattered = fuzzy_match("mini", "mistral-nemo-instruct")
-    assert contiguous and scattered and contiguous[0] > scattered[0]
-    # Case does not matter; words match on their own, in any order, and all must match.
-    assert fuzzy_match("GPT 4o", "gpt-4o") is not None
-    words = fuzzy_match("70b llama", "meta-llama/Llama-3.3-70B")
-    assert words is not None and words[1] == (5, 6, 7, 8, 9, 21, 22, 23)
-    assert fuzzy_match("70b mistral", "meta-llama/Llama-3.3-70B") is None
-    assert fuzzy_match("i", "İstanbul-model") is not None
-    # A long id with many repeats stays quick (no combinatorial blow-up).
-    assert fuzzy_match("a" * 30, "a" * 200) is not None
-
-
-def test_format_context() -> None:
-    assert [format_context(n) for n in (4096, 32768, 128000, 131072, 200000, 1048576)] == [
-        "4K", "32K", "128K", "128K", "200K", "1M"]
 
 
 # ---- the screen ---------------------------------------------------------------------------

@@ -22,11 +22,12 @@ from textual.content import Content
 from textual.message import Message
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Static
 from textual.widgets.option_list import Option
 
 from chatterm.conversation import HIT_END, HIT_START, ConversationSummary, SearchHit
 from chatterm.sanitize import neutralise
+from chatterm.ui.pickers.filter_list import FilterList
 
 if TYPE_CHECKING:
     from chatterm.store import Store
@@ -100,8 +101,6 @@ class Sidebar(Widget):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("down", "move(1)", show=False),
-        Binding("up", "move(-1)", show=False),
         Binding("escape", "clear_search", "Clear search", show=False),
     ]
 
@@ -144,8 +143,8 @@ class Sidebar(Widget):
         self.streaming_ids: frozenset[str] = frozenset()
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="Search all chats (Ctrl+F)", id="sidebar-search")
-        yield OptionList(id="sidebar-list")
+        yield FilterList(input_id="sidebar-search", list_id="sidebar-list",
+                         placeholder="Search all chats (Ctrl+F)")
         yield Static("", id="sidebar-empty", markup=False)
 
     def on_mount(self) -> None:
@@ -157,7 +156,7 @@ class Sidebar(Widget):
 
     @property
     def search_text(self) -> str:
-        return self.query_one("#sidebar-search", Input).value.strip()
+        return self.query_one(FilterList).query
 
     @property
     def is_searching(self) -> bool:
@@ -171,9 +170,7 @@ class Sidebar(Widget):
     reload = refresh_list
 
     def focus_search(self) -> None:
-        search = self.query_one("#sidebar-search", Input)
-        search.focus()
-        search.select_all()
+        self.query_one(FilterList).focus_filter(select=True)
 
     def set_streaming(self, conversation_ids: frozenset[str]) -> None:
         if conversation_ids != self.streaming_ids:
@@ -217,8 +214,8 @@ class Sidebar(Widget):
     # -- drawing ------------------------------------------------------------------------------
 
     def _render_items(self) -> None:
-        option_list = self.query_one("#sidebar-list", OptionList)
-        highlighted = option_list.highlighted_option
+        filter_list = self.query_one(FilterList)
+        highlighted = filter_list.highlighted_option
         keep = self._targets.get(highlighted.id or "") if highlighted is not None else None
         options: list[Option] = []
         self._targets = {}
@@ -233,7 +230,6 @@ class Sidebar(Widget):
                 option_id = f"chat-{index}"
                 self._targets[option_id] = _Target(summary.id, None)
                 options.append(Option(self._summary_prompt(summary, now), id=option_id))
-        option_list.set_options(options)
         target_index = next(
             (i for i, t in enumerate(self._targets.values()) if t == keep), None
         )
@@ -241,8 +237,7 @@ class Sidebar(Widget):
             target_index = next(
                 (i for i, t in enumerate(self._targets.values())
                  if t.conversation_id == self.current_id), None)
-        option_list.highlighted = target_index if target_index is not None else (
-            0 if options else None)
+        filter_list.set_options(options, target_index)
 
         empty = self.query_one("#sidebar-empty", Static)
         if self._problem:
@@ -286,26 +281,18 @@ class Sidebar(Widget):
 
     # -- events -------------------------------------------------------------------------------
 
-    @on(Input.Changed, "#sidebar-search")
-    def _search_changed(self, event: Input.Changed) -> None:
+    @on(FilterList.Changed)
+    def _search_changed(self, event: FilterList.Changed) -> None:
         event.stop()
         if self._search_timer is not None:
             self._search_timer.stop()
-        query = event.value.strip()
-        if not query:
+        if not event.query:
             self._load("")  # back to the list at once
             return
         self._search_timer = self.set_timer(self.debounce, lambda: self._load(self.search_text))
 
-    @on(Input.Submitted, "#sidebar-search")
-    def _search_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        option = self.query_one("#sidebar-list", OptionList).highlighted_option
-        if option is not None:
-            self._choose(option.id)
-
-    @on(OptionList.OptionSelected, "#sidebar-list")
-    def _option_selected(self, event: OptionList.OptionSelected) -> None:
+    @on(FilterList.Selected)
+    def _selected(self, event: FilterList.Selected) -> None:
         event.stop()
         self._choose(event.option.id)
 
@@ -314,15 +301,8 @@ class Sidebar(Widget):
         if target is not None:
             self.post_message(self.Selected(self, target.conversation_id, target.message_id))
 
-    def action_move(self, step: int) -> None:
-        option_list = self.query_one("#sidebar-list", OptionList)
-        if step < 0:
-            option_list.action_cursor_up()
-        else:
-            option_list.action_cursor_down()
-
     def action_clear_search(self) -> None:
-        search = self.query_one("#sidebar-search", Input)
+        search = self.query_one(FilterList).filter_input
         if not search.value:
             raise SkipAction()  # let Esc mean "stop" to the app
         search.value = ""

@@ -10,11 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from chatterm.fuzzy import rank
 from chatterm.ui.dialogs.base import Dialog
-from chatterm.ui.pickers.model_picker import fuzzy_match, highlight
+from chatterm.ui.pickers.filter_list import FilterList, highlight
 
 
 class ThemePicker(Dialog[str | None]):
@@ -30,8 +31,6 @@ class ThemePicker(Dialog[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
-        Binding("up", "move(-1)", show=False),
-        Binding("down", "move(1)", show=False),
     ]
 
     def __init__(self, config_path: Path | None = None, *, save: bool = True) -> None:
@@ -45,8 +44,8 @@ class ThemePicker(Dialog[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="theme-box"):
             yield Label("Change theme", classes="dialog-title")
-            yield Input(placeholder="Filter themes", id="theme-filter")
-            yield OptionList(id="theme-list")
+            yield FilterList(input_id="theme-filter", list_id="theme-list",
+                             placeholder="Filter themes")
             yield Static("Enter keep and save · ↑↓ preview · Esc restore",
                          classes="dialog-help", markup=False)
 
@@ -56,30 +55,25 @@ class ThemePicker(Dialog[str | None]):
         # chatterm's own first, then the rest by name.
         self._names = sorted(themes, key=lambda n: (not n.startswith("chatterm-"), n))
         self._rebuild()
-        self.query_one("#theme-filter", Input).focus()
+        self.query_one(FilterList).focus_filter()
 
     def _rebuild(self) -> None:
-        query = self.query_one("#theme-filter", Input).value.strip()
-        matches: list[tuple[float, str, tuple[int, ...]]] = []
-        for order, name in enumerate(self._names):
-            hit = fuzzy_match(query, name)
-            if hit is not None:
-                matches.append((hit[0] if query else -order, name, hit[1]))
-        matches.sort(key=lambda m: -m[0])
-        option_list = self.query_one("#theme-list", OptionList)
-        option_list.set_options(
+        filter_list = self.query_one(FilterList)
+        query = filter_list.query
+        matches = rank(query, self._names)
+        self._shown = [match.text for match in matches]
+        options = [
             Option(
-                Content.assemble(("● " if name == self._original else "  ", "bold"),
-                                 highlight(name, positions)),
+                Content.assemble(("● " if match.text == self._original else "  ", "bold"),
+                                 highlight(match.text, match.positions)),
                 id=f"theme-{index}",
             )
-            for index, (_score, name, positions) in enumerate(matches)
-        )
-        self._shown = [name for _score, name, _positions in matches]
+            for index, match in enumerate(matches)
+        ]
+        current = None
         if not query and self._original in self._shown:
-            option_list.highlighted = self._shown.index(self._original)
-        elif self._shown:
-            option_list.highlighted = 0
+            current = self._shown.index(self._original)
+        filter_list.set_options(options, current)
 
     @property
     def highlighted_theme(self) -> str | None:
@@ -93,17 +87,13 @@ class ThemePicker(Dialog[str | None]):
         if name is not None and name != self.app.theme:
             self.app.theme = name
 
-    @on(Input.Changed, "#theme-filter")
-    def _filter(self) -> None:
+    @on(FilterList.Changed)
+    def _filter(self, event: FilterList.Changed) -> None:
+        event.stop()
         self._rebuild()
 
-    @on(Input.Submitted, "#theme-filter")
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._choose(self.highlighted_theme)
-
-    @on(OptionList.OptionSelected, "#theme-list")
-    def _selected(self, event: OptionList.OptionSelected) -> None:
+    @on(FilterList.Selected)
+    def _selected(self, event: FilterList.Selected) -> None:
         event.stop()
         self._choose(self.highlighted_theme)
 
@@ -123,10 +113,3 @@ class ThemePicker(Dialog[str | None]):
         if self._original and self.app.theme != self._original:
             self.app.theme = self._original
         self.dismiss(None)
-
-    def action_move(self, step: int) -> None:
-        option_list = self.query_one("#theme-list", OptionList)
-        if step < 0:
-            option_list.action_cursor_up()
-        else:
-            option_list.action_cursor_down()
