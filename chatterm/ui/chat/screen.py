@@ -736,7 +736,7 @@ class ChatScreen(Screen[None]):
         if search:
             self.call_after_refresh(sidebar.focus_search)
         else:
-            self.call_after_refresh(lambda: sidebar.query_one("#sidebar-list").focus())
+            self.call_after_refresh(sidebar.focus_list)
 
     def refresh_sidebar(self) -> None:
         sidebar = self._sidebar()

@@ -172,6 +172,10 @@ class Sidebar(Widget):
     def focus_search(self) -> None:
         self.query_one(FilterList).focus_filter(select=True)
 
+    def focus_list(self) -> None:
+        """Focus the list itself (↑/↓ then move it, Enter opens), as the sidebar opens."""
+        self.query_one(FilterList).option_list.focus()
+
     def set_streaming(self, conversation_ids: frozenset[str]) -> None:
         if conversation_ids != self.streaming_ids:
             self.streaming_ids = conversation_ids
