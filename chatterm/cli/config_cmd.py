@@ -15,12 +15,12 @@ def run_config(args: argparse.Namespace) -> int:
         out.line(str(locations.config_file()))
         return 0
     if args.config_command == "show":
-        import tomli_w
+        import tomlkit
 
         from chatterm.cli.common import load_config
         from chatterm.config.view import masked_config
 
-        out.write(tomli_w.dumps(masked_config(load_config())))
+        out.write(tomlkit.dumps(masked_config(load_config())))
         return 0
     from chatterm.config import set_config_value
 
@@ -32,9 +32,10 @@ def run_config(args: argparse.Namespace) -> int:
 
 def _shown(key: str, value: object) -> str:
     """The value as TOML would spell it; secrets are never echoed back."""
-    import tomli_w
+    import tomlkit
 
     last = key.rsplit(".", 1)[-1]
-    if last in ("api_key", "api_key_command") or ".headers." in f".{key}":
+    # A whole headers table may carry a token as much as one header does.
+    if last in ("api_key", "api_key_command", "headers") or ".headers." in f".{key}":
         return "(hidden)"
-    return tomli_w.dumps({"v": value}).removeprefix("v = ").strip()
+    return tomlkit.item(value).as_string().strip()

@@ -1,15 +1,26 @@
-"""Editing the config file: `config set`, a pasted key, a first-run provider URL."""
+"""The one editor of the config file: `config set`, a pasted key, a first-run provider URL
+and the theme picker all change the file through `edit_file`.
+
+The file is edited as a document (tomlkit), not rebuilt from the values: only the value
+being set changes, and the user's comments, key order, quoting and blank lines stay as
+they were. Before anything is written the edited file is checked as loading would check
+it (a value `load_config` would refuse is never written), and the new text is parsed
+back to be sure it holds exactly the values meant. The file is replaced atomically with
+mode 0600 (safe_write), and the Config the caller holds is updated in place, so a running
+app sees the change at once without reading the file again.
+"""
 
 from __future__ import annotations
 
 import difflib
 import json
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from chatterm.config.load import apply_data, read_toml
+from chatterm.config.load import apply_data, parse_toml, read_text
 from chatterm.config.schema import (
     NUMBER_CHECKERS,
     PARAM_KEYS,
@@ -30,7 +41,231 @@ from chatterm.config.schema import (
     type_name,
 )
 from chatterm.errors import ConfigError
-from chatterm.providers import builtin_providers
+from chatterm.providers import ProviderConfig, builtin_providers
+
+# One setting: the path of keys down to it (["providers", "local", "base_url"]) and its
+# new, already checked value.
+Change = tuple[Sequence[str], Any]
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def edit_file(path: Path, changes: Sequence[Change], *, config: Config | None = None,
+              check: Callable[[Config], None] | None = None) -> Config:
+    """Set each value of `changes` in the file at `path`, keeping everything else of it.
+
+    Returns the Config the edited file loads as; `config`, when given, is updated to
+    match. Raises ConfigError with one line (and leaves the file as it was) when the file
+    cannot be read or parsed, a value cannot go where it is asked to, the result would
+    not load, or `check` refuses it.
+    """
+    import tomlkit
+
+    text = read_text(path)
+    if text is not None:
+        parse_toml(text, path)  # a broken file gets load_config's own one-line message
+    try:
+        document = tomlkit.parse(text or "")
+    except tomlkit.exceptions.ParseError as exc:  # tomllib took it: should not happen
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    for parts, value in changes:
+        _put(document, list(parts), value, path)
+    edited: dict[str, Any] = document.unwrap()
+    fresh = Config(path=path)
+    apply_data(fresh, edited, path)  # refuse to write a file that load_config would reject
+    if check is not None:
+        check(fresh)
+    new_text = document.as_string()
+    if tomllib.loads(new_text) != edited:
+        # A guard against a formatting quirk of the editor, never expected to fire.
+        raise ConfigError(f"{path}: the edit could not be written without changing other "
+                          "values; the file is left as it was")
+    if new_text != text:
+        _write(path, new_text)
+    if config is not None:
+        _refresh(config, fresh)
+    return fresh
+
+
+def _put(document: MutableMapping[str, Any], parts: list[str], value: Any,
+         path: Path) -> None:
+    import tomlkit
+    from tomlkit.items import InlineTable
+
+    parent: MutableMapping[str, Any] | None = None
+    table: MutableMapping[str, Any] = document
+    for depth, part in enumerate(parts[:-1]):
+        inner = table.get(part)
+        if inner is None:
+            if depth < len(parts) - 2:
+                # Holds only tables ([providers] above [providers.local]): no header of
+                # its own is written for it.
+                inner = tomlkit.table(is_super_table=True)
+            elif part == "headers":
+                inner = tomlkit.inline_table()  # as config.example.toml writes headers
+            else:
+                inner = tomlkit.table()
+            table[part] = inner
+            inner = table[part]
+        if not isinstance(inner, MutableMapping):
+            where = ".".join(parts[: depth + 1])
+            raise ConfigError(f"{path}: {where} must be a table, not {type_name(_plain(inner))}")
+        parent, table = table, inner
+    key = parts[-1]
+    if isinstance(value, dict):
+        old = table.get(key)
+        if isinstance(old, MutableMapping) and not isinstance(old, InlineTable):
+            # A [section] stays a section, where it is.
+            for name in [name for name in old if name not in value]:
+                del old[name]
+            old.update(value)
+            return
+        value = _inline(value)
+    if isinstance(table, InlineTable) and parent is not None:
+        # tomlkit spaces a key added to an inline table oddly; the table is written anew
+        # on its one line instead.
+        entries = dict(table.unwrap())
+        entries[key] = value
+        parent[parts[-2]] = _inline(entries)
+        return
+    # Assigning over an existing key keeps its place and its trailing comment.
+    table[key] = value
+
+
+def _inline(values: dict[str, Any]) -> Any:
+    """An inline table spaced as people write one, `{ A = "b", C = "d" }` (tomlkit's own
+    builder writes `{A = "b", C = "d"}`)."""
+    import tomlkit
+
+    if not values:
+        return tomlkit.inline_table()
+    entries = ", ".join(f"{tomlkit.key(name).as_string()} = {tomlkit.item(item).as_string()}"
+                        for name, item in values.items())
+    return tomlkit.parse(f"v = {{ {entries} }}")["v"]
+
+
+def _plain(value: Any) -> Any:
+    unwrap = getattr(value, "unwrap", None)
+    return unwrap() if callable(unwrap) else value
+
+
+def _refresh(config: Config, fresh: Config) -> None:
+    """Make the caller's Config what the file now says, keeping the objects others hold
+    (a ProviderConfig a client was made from sees its new key too)."""
+    for item in fields(Config):
+        if item.name not in ("providers", "warnings"):
+            setattr(config, item.name, getattr(fresh, item.name))
+    for name, provider in fresh.providers.items():
+        mine = config.providers.get(name)
+        if mine is None:
+            config.providers[name] = provider
+            continue
+        for item in fields(ProviderConfig):
+            setattr(mine, item.name, getattr(provider, item.name))
+
+
+def _write(path: Path, text: str) -> None:
+    from chatterm.safe_write import write_file
+
+    try:
+        bom = _BOM if path.read_bytes()[:3] == _BOM else b""
+    except OSError:
+        bom = b""
+    try:
+        parent = path.parent
+        if not parent.exists():
+            parent.mkdir(parents=True, mode=0o700)
+            parent.chmod(0o700)  # mkdir's mode is filtered by the umask
+        # Temp file created 0600, so a key is never readable by others, even briefly; a
+        # symlinked config (dotfiles repos) stays a link, and stale temps of killed runs go.
+        write_file(path, bom + text.encode("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+# ---- the three ways a person edits it ---------------------------------------------------
+
+
+def set_config_value(path: Path, dotted_key: str, raw_value: str,
+                     config: Config | None = None) -> Any:
+    """`chatterm config set KEY VALUE` (and the theme picker): type-check and set one
+    value; returns the value written.
+
+    The value is checked as loading checks it, and also against what later commands need
+    (a known provider, theme and key action); a refused value changes nothing.
+    """
+    from chatterm.config.rules import check_setting
+
+    parts = dotted_key.split(".")
+    checker = _checker_for(parts)
+    if checker is None:
+        close = difflib.get_close_matches(dotted_key, _known_keys(parts), n=3, cutoff=0.5)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ConfigError(f"unknown config key {dotted_key!r}{hint}")
+    value = _parse_raw(checker, raw_value)
+    try:
+        value = checker(value)
+    except BadValue as exc:
+        raise ConfigError(f"{dotted_key} {exc}") from None
+    edit_file(path, [(parts, value)], config=config,
+              check=lambda fresh: check_setting(fresh, parts))
+    return value
+
+
+def save_api_key(path: Path, provider_name: str, key: str,
+                 config: Config | None = None) -> None:
+    """Store a key in the config file (discouraged, but asked for); the file ends up 0600."""
+    key = key.strip()
+    if not key:
+        raise ConfigError("the API key is empty")
+    edit_file(path, [(["providers", provider_name, "api_key"], key)], config=config)
+
+
+def add_provider(path: Path, base_url: str, model: str = "", prefer: str = "local",
+                 config: Config | None = None) -> str:
+    """Add a keyless OpenAI-compatible provider; returns the name it got.
+
+    Never replaces a provider that is there already: a table (or a built-in) under
+    `prefer` with another base_url leaves the name to it, and the first free one of
+    "prefer-2", "prefer-3", … is used. The same base_url reuses that table, keeping its
+    default_model when it has one (and the file unchanged when nothing is new).
+    """
+    try:
+        url = check_url(base_url)
+    except BadValue as exc:
+        raise ConfigError(f"base_url {exc}") from None
+    text = read_text(path)
+    tables = (parse_toml(text, path) if text is not None else {}).get("providers", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{path}: providers must be a table, not {type_name(tables)}")
+    builtins = builtin_providers()
+
+    def url_of(name: str) -> str | None:
+        table = tables.get(name)
+        if isinstance(table, dict) and isinstance(table.get("base_url"), str):
+            return str(table["base_url"]).rstrip("/")
+        known = builtins.get(name)
+        return known.base_url.rstrip("/") if known is not None else None
+
+    name, index = prefer, 1
+    while (taken := url_of(name)) is not None or name in tables:
+        if taken == url.rstrip("/"):
+            break
+        index += 1
+        name = f"{prefer}-{index}"
+    table = tables.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: providers.{name} must be a table, not {type_name(table)}")
+    changes: list[Change] = []
+    if table.get("base_url") != url:
+        changes.append((["providers", name, "base_url"], url))
+    if model and not table.get("default_model"):
+        changes.append((["providers", name, "default_model"], model))
+    edit_file(path, changes, config=config)
+    return name
+
+
+# ---- `config set` text to a typed value -------------------------------------------------
 
 
 def _known_keys(parts: list[str]) -> list[str]:
@@ -91,119 +326,3 @@ def _parse_raw(checker: Checker, raw: str) -> Any:
             except tomllib.TOMLDecodeError:
                 raise ConfigError(f"cannot parse {text!r} as JSON or TOML") from None
     return raw
-
-
-def set_config_value(path: Path, dotted_key: str, raw_value: str) -> Any:
-    """`chatterm config set KEY VALUE`: type-check, keep every other value, write 0600;
-    returns the value written.
-
-    The value is checked as loading checks it, and also against what later commands need
-    (a known provider, theme and key action); a refused value changes nothing. tomli-w
-    rewrites the whole file, so comments in it are not kept.
-    """
-    from chatterm.config.rules import check_setting
-
-    parts = dotted_key.split(".")
-    checker = _checker_for(parts)
-    if checker is None:
-        close = difflib.get_close_matches(dotted_key, _known_keys(parts), n=3, cutoff=0.5)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise ConfigError(f"unknown config key {dotted_key!r}{hint}")
-    value = _parse_raw(checker, raw_value)
-    try:
-        value = checker(value)
-    except BadValue as exc:
-        raise ConfigError(f"{dotted_key} {exc}") from None
-    _update_file(path, parts, value, check=lambda config: check_setting(config, parts))
-    return value
-
-
-def save_api_key(path: Path, provider_name: str, key: str) -> None:
-    """Store a key in the config file (discouraged, but asked for); the file ends up 0600."""
-    key = key.strip()
-    if not key:
-        raise ConfigError("the API key is empty")
-    _update_file(path, ["providers", provider_name, "api_key"], key)
-
-
-def add_provider(path: Path, base_url: str, model: str = "", prefer: str = "local") -> str:
-    """Add a keyless OpenAI-compatible provider; returns the name it got.
-
-    Never replaces a provider that is there already: a table (or a built-in) under
-    `prefer` with another base_url leaves the name to it, and the first free one of
-    "prefer-2", "prefer-3", … is used. The same base_url reuses that table, keeping its
-    default_model when it has one.
-    """
-    try:
-        url = check_url(base_url)
-    except BadValue as exc:
-        raise ConfigError(f"base_url {exc}") from None
-    data = read_toml(path) or {}
-    tables = data.get("providers", {})
-    if not isinstance(tables, dict):
-        raise ConfigError(f"{path}: providers must be a table, not {type_name(tables)}")
-    builtins = builtin_providers()
-
-    def url_of(name: str) -> str | None:
-        table = tables.get(name)
-        if isinstance(table, dict) and isinstance(table.get("base_url"), str):
-            return str(table["base_url"]).rstrip("/")
-        known = builtins.get(name)
-        return known.base_url.rstrip("/") if known is not None else None
-
-    name, index = prefer, 1
-    while (taken := url_of(name)) is not None or name in tables:
-        if taken == url.rstrip("/"):
-            break
-        index += 1
-        name = f"{prefer}-{index}"
-    table = tables.setdefault(name, {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: providers.{name} must be a table, not {type_name(table)}")
-    table["base_url"] = url
-    if model and not table.get("default_model"):
-        table["default_model"] = model
-    data["providers"] = tables
-    apply_data(Config(path=path), data, path)
-    _write_private(path, data)
-    return name
-
-
-def _update_file(path: Path, parts: list[str], value: Any,
-                 check: Callable[[Config], None] | None = None) -> None:
-    data = read_toml(path) or {}
-    table = data
-    for part in parts[:-1]:
-        inner = table.setdefault(part, {})
-        if not isinstance(inner, dict):
-            raise ConfigError(f"{path}: {part} must be a table, not {type_name(inner)}")
-        table = inner
-    table[parts[-1]] = value
-    # Refuse to write a file that load_config would then reject.
-    config = Config(path=path)
-    apply_data(config, data, path)
-    if check is not None:
-        check(config)
-    _write_private(path, data)
-
-
-def _write_private(path: Path, data: dict[str, Any]) -> None:
-    try:
-        _write_private_file(path, data)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-def _write_private_file(path: Path, data: dict[str, Any]) -> None:
-    import tomli_w
-
-    from chatterm.safe_write import write_file
-
-    text = tomli_w.dumps(data)
-    parent = path.parent
-    if not parent.exists():
-        parent.mkdir(parents=True, mode=0o700)
-        parent.chmod(0o700)  # mkdir's mode is filtered by the umask
-    # Temp file created 0600, so the key is never readable by others, even briefly; a
-    # symlinked config (dotfiles repos) stays a link, and stale temps of killed runs go.
-    write_file(path, text.encode("utf-8"))

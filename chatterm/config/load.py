@@ -34,6 +34,12 @@ def _key_error(path: Path, key: str, problem: str) -> ConfigError:
 
 def read_toml(path: Path) -> dict[str, Any] | None:
     """The parsed file, or None when it does not exist."""
+    text = read_text(path)
+    return None if text is None else parse_toml(text, path)
+
+
+def read_text(path: Path) -> str | None:
+    """The file's text without a byte-order mark, or None when it does not exist."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -46,7 +52,10 @@ def read_toml(path: Path) -> dict[str, Any] | None:
         raise ConfigError(f"{path}: the file is not valid UTF-8") from None
     # Some Windows editors start UTF-8 files with a byte-order mark; TOML has no use for
     # it and tomllib calls it an invalid statement, so it is dropped.
-    text = text.removeprefix("\ufeff")
+    return text.removeprefix("\ufeff")
+
+
+def parse_toml(text: str, path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

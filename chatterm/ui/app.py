@@ -389,11 +389,8 @@ class ChattermApp(App[int]):
     def action_change_theme(self) -> None:
         from chatterm.ui.pickers.theme_picker import ThemePicker
 
-        def chosen(name: str | None) -> None:
-            if name is not None:
-                self.config.theme = name
-
-        self.push_screen(ThemePicker(self.config.path), chosen)
+        # The picker saves through the config editor, which updates self.config too.
+        self.push_screen(ThemePicker(self.config.path, config=self.config))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         # Textual's own "Theme" entry runs action_change_theme, which is ours: the palette

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from textual.app import App
     from textual.theme import Theme
 
+    from chatterm.config import Config
+
 DEFAULT_THEME = "chatterm-dark"
 LIGHT_THEME = "chatterm-light"
 
@@ -193,8 +195,10 @@ def apply_theme(app: App[Any], name: str | None) -> str | None:
     return f"theme {wanted!r} not found; using {fallback} (see themes/ in the config dir)"
 
 
-def save_theme(name: str, config_path: Path | None = None) -> str | None:
-    """Persist the chosen theme as `theme = "..."` in the config; a problem line or None."""
+def save_theme(name: str, config_path: Path | None = None,
+               config: Config | None = None) -> str | None:
+    """Persist the chosen theme as `theme = "..."` in the config (and in `config`, the
+    app's, when given); a problem line or None."""
     from chatterm.config import set_config_value
 
     if config_path is None:
@@ -202,7 +206,7 @@ def save_theme(name: str, config_path: Path | None = None) -> str | None:
 
         config_path = config_file()
     try:
-        set_config_value(config_path, "theme", name)
+        set_config_value(config_path, "theme", name, config)
     except ChattermError as exc:
         return f"could not save the theme: {exc.message}"
     except OSError as exc:

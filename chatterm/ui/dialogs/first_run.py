@@ -99,13 +99,12 @@ class FirstRunScreen(ModalScreen[tuple[str, str | None] | None]):
             self._error("paste a key first")
             return
         try:
-            save_api_key(self.config_path, self.provider_name, key)
+            # The editor updates self.config too: the running app uses the key at once.
+            save_api_key(self.config_path, self.provider_name, key, self.config)
         except ChattermError as error:
             self._error(error.message)
             return
-        # The running app uses it at once; the field is cleared so it is never redrawn.
-        self.config.providers[self.provider_name].api_key = key
-        field.value = ""
+        field.value = ""  # cleared so it is never redrawn
         self.app.notify(f"Key saved to {self.config_path}.", markup=False)
         self.dismiss((self.provider_name, None))
 
@@ -119,7 +118,6 @@ class FirstRunScreen(ModalScreen[tuple[str, str | None] | None]):
     @on(Button.Pressed, "#fr-use-url")
     def use_url(self) -> None:
         from chatterm.config import add_provider
-        from chatterm.providers import ProviderConfig
 
         url = self.query_one("#fr-url", Input).value.strip()
         model = self.query_one("#fr-model", Input).value.strip()
@@ -129,18 +127,13 @@ class FirstRunScreen(ModalScreen[tuple[str, str | None] | None]):
         try:
             # A [providers.local] already there is never replaced: the new server gets a
             # free name unless it is the same URL.
-            name = add_provider(self.config_path, url, model, prefer=LOCAL_PROVIDER)
+            name = add_provider(self.config_path, url, model, prefer=LOCAL_PROVIDER,
+                                config=self.config)
         except ChattermError as error:
             self._error(error.message)
             return
-        existing = self.config.providers.get(name)
-        if existing is not None and existing.base_url.rstrip("/") == url.rstrip("/"):
-            chosen = model or existing.default_model
-        else:
-            self.config.providers[name] = ProviderConfig(
-                name=name, base_url=url.rstrip("/"), default_model=model or None
-            )
-            chosen = model or None
+        # A reused table keeps its own default_model when no model was typed.
+        chosen = model or self.config.providers[name].default_model
         if name != LOCAL_PROVIDER:
             self.app.notify(
                 f"[providers.{LOCAL_PROVIDER}] is kept as it was; this server is saved as "
@@ -151,13 +144,11 @@ class FirstRunScreen(ModalScreen[tuple[str, str | None] | None]):
         from chatterm.config import set_config_value
 
         try:
-            set_config_value(self.config_path, "default_provider", provider)
+            set_config_value(self.config_path, "default_provider", provider, self.config)
         except ChattermError as error:
             # Not fatal: this session still switches, only the next start will ask again.
             self.app.notify(f"could not save default_provider: {error}", severity="warning",
                             markup=False)
-        else:
-            self.config.default_provider = provider
         self.dismiss((provider, model))
 
     @on(Button.Pressed, "#fr-browse")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -17,6 +17,9 @@ from chatterm.fuzzy import rank
 from chatterm.ui.dialogs.base import Dialog
 from chatterm.ui.pickers.filter_list import FilterList, highlight
 
+if TYPE_CHECKING:
+    from chatterm.config import Config
+
 
 class ThemePicker(Dialog[str | None]):
     """Pick a theme with a live preview: the app's theme follows the highlight.
@@ -27,15 +30,18 @@ class ThemePicker(Dialog[str | None]):
     Args:
         config_path: the config file to save to (None: locations.config_file()).
         save: False to only apply the choice (tests, or a read-only config).
+        config: the app's Config, updated with the file when the choice is saved.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, config_path: Path | None = None, *, save: bool = True) -> None:
+    def __init__(self, config_path: Path | None = None, *, save: bool = True,
+                 config: Config | None = None) -> None:
         super().__init__()
         self.config_path = config_path
+        self.config = config
         self.save = save
         self._original = ""
         self._names: list[str] = []
@@ -104,7 +110,7 @@ class ThemePicker(Dialog[str | None]):
         if self.save:
             from chatterm.ui.themes import save_theme
 
-            problem = save_theme(name, self.config_path)
+            problem = save_theme(name, self.config_path, self.config)
             if problem:
                 self.app.notify(problem, severity="warning")
         self.dismiss(name)
