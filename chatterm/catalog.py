@@ -339,7 +339,7 @@ def write_cache(
     fetched_at: float | None = None,
 ) -> float:
     """Save a live list with its time (atomically, 0600); returns that time."""
-    from chatterm.locations import ensure_private_dir
+    from chatterm.safe_write import ensure_private_dir
 
     stamp = time.time() if fetched_at is None else fetched_at
     path = _cache_file(provider)

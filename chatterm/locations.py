@@ -56,11 +56,3 @@ def database_file() -> Path:
 def screen_state_file() -> Path:
     """How the app's screen was left (chatterm.screen_state)."""
     return data_dir() / "screen-state.json"
-
-
-def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) readable by the owner only; tighten it if it exists."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o700)
-    return path

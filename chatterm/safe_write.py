@@ -1,7 +1,8 @@
 """Writing a file the safe way: atomic for regular files, through links and into special files.
 
-Every file chatterm writes whole (exports, the config, the models cache, the screen state,
-the database backup) goes through `write_file`:
+This is the one atomic writer, and the one place directories are made private. Every file
+chatterm writes whole (exports, the config, the models cache, the screen state, the
+database backup) goes through `write_file` (or `write_text`, its one-line-error form):
 
 - a regular file (or a path not there yet) is written to a temp file in the same
   directory, fsynced and renamed over it, so a reader never sees half a file;
@@ -25,6 +26,8 @@ import secrets
 import stat
 from pathlib import Path
 
+from chatterm.errors import ChattermError
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
@@ -45,6 +48,31 @@ def write_file(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     if target.is_dir():
         raise IsADirectoryError(21, "Is a directory", str(path))
     replace_atomically(target, data, mode=mode)
+
+
+def write_text(path: Path, text: str, *,
+               error: type[ChattermError] = ChattermError) -> None:
+    """`write_file` for UTF-8 text; a failure is one line, `cannot write PATH: why`, raised
+    as `error` (ConfigError for the config), and the old file is kept."""
+    path = Path(path)
+    try:
+        write_file(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise error(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def ensure_private_dir(path: Path, *, tighten: bool = True) -> Path:
+    """Create `path` (and parents) readable by the owner only.
+
+    An existing directory is tightened to 0700 too, unless `tighten` is False: a directory
+    the user chose for the config (say `$CHATTERM_CONFIG=/tmp/x/config.toml`) keeps its
+    permissions, and only one chatterm creates is made private.
+    """
+    existed = path.is_dir()
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if (tighten or not existed) and path.stat().st_mode & 0o077:
+        path.chmod(0o700)  # mkdir's mode is filtered by the umask
+    return path
 
 
 def replace_atomically(target: Path, data: bytes, *, mode: int = 0o600) -> None:

@@ -50,13 +50,13 @@ def load_screen_state(path: Path | None = None) -> tuple[ScreenState, str | None
 
 def save_screen_state(state: ScreenState, path: Path | None = None) -> str | None:
     """Write `state`; returns a one-line problem instead of raising."""
-    from chatterm.locations import ensure_private_dir, screen_state_file
-    from chatterm.transfer import write_atomically
+    from chatterm.locations import screen_state_file
+    from chatterm.safe_write import ensure_private_dir, write_text
 
     path = path if path is not None else screen_state_file()
     try:
         ensure_private_dir(path.parent)
-        write_atomically(path, state.to_json())
+        write_text(path, state.to_json())
     except OSError as exc:
         return f"cannot save the screen layout to {path}: {exc.strerror or exc}"
     except ChattermError as exc:

@@ -26,11 +26,10 @@ import json
 import math
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from chatterm.conversation import Conversation, Message, MessageState, Role
-from chatterm.errors import ChattermError, ImportFormatError
+from chatterm.errors import ImportFormatError
 from chatterm.markdown_embed import embed
 from chatterm.numbers import finite_json
 from chatterm.sanitize import escape_json_text
@@ -329,21 +328,3 @@ def _check_message(number: int, message: Any, seen: set[str]) -> None:
                 raise ImportFormatError(f"{where}: tool call {index} is not an object")
             for field in ("id", "name", "arguments"):
                 _check_text(f"{where} tool call {index}", call, field, nullable=True)
-
-
-# ---- writing files ---------------------------------------------------------------------
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` (UTF-8, mode 0600) so a reader never sees half a file.
-
-    See safe_write.write_file: a regular file is replaced atomically (any failure keeps
-    the old one), a symlink is written through, a FIFO or terminal is written into.
-    """
-    from chatterm.safe_write import write_file
-
-    path = Path(path)
-    try:
-        write_file(path, text.encode("utf-8"))
-    except OSError as exc:
-        raise ChattermError(f"cannot write {path}: {exc.strerror or exc}") from exc

@@ -20,14 +20,19 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from chatterm_env import REPO_ROOT, run_cli
 
 from chatterm.conversation import Conversation, Message, Role
+from chatterm.errors import ChattermError, ConfigError
+from chatterm.safe_write import ensure_private_dir, write_text
 from chatterm.store import Store
 
 KILLED_WRITER = """
 import os, signal, sys
 from pathlib import Path
+
+import pytest
 from chatterm import safe_write
 fd, temp = safe_write.open_temp(Path(sys.argv[1]), sys.argv[2])
 os.write(fd, b"half of a file " * 1000)
@@ -157,3 +162,60 @@ def test_a_backup_is_written_under_a_temp_name_and_a_killed_one_is_swept() -> No
     assert conn.execute("SELECT title FROM conversations").fetchall() == [("export me",)]
     conn.close()
     assert sorted(p.name for p in database.parent.iterdir() if ".tmp" in p.name) == []
+
+
+# ---- the one text writer and the one private-dir helper ------------------------------
+
+
+def test_write_text_creates_private_files_and_replaces(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "export.json"
+    target.parent.mkdir()
+    write_text(target, "first ✓\n")
+    assert target.read_text(encoding="utf-8") == "first ✓\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    target.chmod(0o644)
+    write_text(target, "second\n")
+    assert target.read_text() == "second\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert sorted(p.name for p in target.parent.iterdir()) == ["export.json"]
+
+
+def test_write_text_failure_keeps_the_old_file(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "out" / "export.md"
+    target.parent.mkdir()
+    target.write_text("old and precious\n")
+
+    def failing_replace(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(ChattermError, match=r"cannot write .*export\.md: No space left"):
+        write_text(target, "new")
+    assert target.read_text() == "old and precious\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["export.md"]
+
+
+def test_write_text_into_a_missing_directory_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ChattermError, match="cannot write"):
+        write_text(tmp_path / "nope" / "x.json", "data")
+
+
+def test_write_text_raises_the_callers_error_type(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^cannot write .*nope/config\.toml: No such file"):
+        write_text(tmp_path / "nope" / "config.toml", "x", error=ConfigError)
+
+
+def test_ensure_private_dir_makes_and_tightens_but_can_leave_a_users_dir(tmp_path: Path) -> None:
+    made = ensure_private_dir(tmp_path / "a" / "b")
+    assert stat.S_IMODE(made.stat().st_mode) == 0o700
+    made.chmod(0o755)
+    ensure_private_dir(made)  # ours: tightened again
+    assert stat.S_IMODE(made.stat().st_mode) == 0o700
+    chosen = tmp_path / "chosen"
+    chosen.mkdir(mode=0o755)
+    chosen.chmod(0o755)
+    ensure_private_dir(chosen, tighten=False)  # the user's: left as it is
+    assert stat.S_IMODE(chosen.stat().st_mode) == 0o755
+    fresh = ensure_private_dir(tmp_path / "fresh", tighten=False)  # new: private all the same
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700

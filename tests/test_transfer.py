@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import stat
 from pathlib import Path
 
 import pytest
@@ -19,9 +17,9 @@ from chatterm.conversation import (
     ToolCall,
     Usage,
 )
-from chatterm.errors import ChattermError, ImportFormatError, UsageError
+from chatterm.errors import ImportFormatError, UsageError
 from chatterm.store import Store
-from chatterm.transfer import export_json, export_markdown, parse_import, write_atomically
+from chatterm.transfer import export_json, export_markdown, parse_import
 
 
 def rich_conversation() -> Conversation:
@@ -243,40 +241,6 @@ def test_a_store_conflict_at_the_500th_message_imports_nothing(tmp_path: Path) -
         assert store.search("line") == []
         with store.raw_connection() as conn:
             assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
-
-
-def test_write_atomically_creates_private_files_and_replaces(tmp_path: Path) -> None:
-    target = tmp_path / "out" / "export.json"
-    target.parent.mkdir()
-    write_atomically(target, "first ✓\n")
-    assert target.read_text(encoding="utf-8") == "first ✓\n"
-    assert stat.S_IMODE(target.stat().st_mode) == 0o600
-    target.chmod(0o644)
-    write_atomically(target, "second\n")
-    assert target.read_text() == "second\n"
-    assert stat.S_IMODE(target.stat().st_mode) == 0o600
-    assert sorted(p.name for p in target.parent.iterdir()) == ["export.json"]
-
-
-def test_write_atomically_failure_keeps_the_old_file(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    target = tmp_path / "out" / "export.md"
-    target.parent.mkdir()
-    target.write_text("old and precious\n")
-
-    def failing_replace(src: object, dst: object) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, "replace", failing_replace)
-    with pytest.raises(ChattermError, match=r"cannot write .*export\.md: No space left"):
-        write_atomically(target, "new")
-    assert target.read_text() == "old and precious\n"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["export.md"]
-
-
-def test_write_atomically_into_a_missing_directory_is_one_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ChattermError, match="cannot write"):
-        write_atomically(tmp_path / "nope" / "x.json", "data")
 
 
 def test_export_helpers_are_importable_without_a_store() -> None:

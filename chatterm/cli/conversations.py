@@ -136,13 +136,14 @@ def _write_snippet(out: Out, snippet: str) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from chatterm.transfer import export_json, export_markdown, write_atomically
+    from chatterm.safe_write import write_text
+    from chatterm.transfer import export_json, export_markdown
 
     with open_store(read_only=True) as store:
         conversation = store.get_conversation(store.resolve_id(args.id))
     text = export_json(conversation) if args.format == "json" else export_markdown(conversation)
     if args.output:
-        write_atomically(Path(args.output).expanduser(), text)
+        write_text(Path(args.output).expanduser(), text)
         note(f"exported {short_id(conversation.id)} to {args.output}")
         return 0
     Out().write(text if text.endswith("\n") else text + "\n")

@@ -165,22 +165,19 @@ def _refresh(config: Config, fresh: Config) -> None:
 
 
 def _write(path: Path, text: str) -> None:
-    from chatterm.safe_write import write_file
+    from chatterm.safe_write import ensure_private_dir, write_text
 
     try:
-        bom = _BOM if path.read_bytes()[:3] == _BOM else b""
+        bom = _BOM.decode("utf-8") if path.read_bytes()[:3] == _BOM else ""
     except OSError:
-        bom = b""
+        bom = ""
     try:
-        parent = path.parent
-        if not parent.exists():
-            parent.mkdir(parents=True, mode=0o700)
-            parent.chmod(0o700)  # mkdir's mode is filtered by the umask
-        # Temp file created 0600, so a key is never readable by others, even briefly; a
-        # symlinked config (dotfiles repos) stays a link, and stale temps of killed runs go.
-        write_file(path, bom + text.encode("utf-8"))
+        ensure_private_dir(path.parent, tighten=False)
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+    # Temp file created 0600, so a key is never readable by others, even briefly; a
+    # symlinked config (dotfiles repos) stays a link, and stale temps of killed runs go.
+    write_text(path, bom + text, error=ConfigError)
 
 
 # ---- the three ways a person edits it ---------------------------------------------------

@@ -14,7 +14,7 @@ import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
-from chatterm import locations
+from chatterm import locations, safe_write
 from chatterm.errors import StoreError
 from chatterm.store import failures
 from chatterm.store.files import (
@@ -188,7 +188,7 @@ def _prepare_location(path: Path) -> None:
         if path == locations.database_file() or not existed:
             # Only our own data dir is tightened; a directory the user named (say /tmp)
             # keeps its permissions.
-            locations.ensure_private_dir(parent)
+            safe_write.ensure_private_dir(parent)
     except OSError as exc:
         if existed:
             return  # tightening is best effort; _check_writable names a read-only dir

@@ -18,6 +18,8 @@ import os
 import uuid
 from pathlib import Path
 
+from chatterm.safe_write import ensure_private_dir
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
@@ -41,7 +43,7 @@ class WriterLock:
         if self.token is not None or fcntl is None:
             return self.token
         token = uuid.uuid4().hex
-        self._dir.mkdir(mode=0o700, exist_ok=True)
+        ensure_private_dir(self._dir)
         path = self._dir / token
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:

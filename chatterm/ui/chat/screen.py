@@ -811,13 +811,13 @@ class ChatScreen(Screen[None]):
 
     @work(group="export", exclusive=True)
     async def export_to(self, path: Path, fmt: str) -> None:
-        from chatterm import transfer
+        from chatterm import safe_write, transfer
 
         try:
             conversation = await self._whole_conversation()
             text = (transfer.export_json(conversation) if fmt == "json"
                     else transfer.export_markdown(conversation))
-            await asyncio.to_thread(transfer.write_atomically, path, text)
+            await asyncio.to_thread(safe_write.write_text, path, text)
         except ChattermError as error:
             self.status.show_error(error.message)
             return
