@@ -21,12 +21,12 @@ from chatterm.catalog import (
 )
 from chatterm.errors import ChattermError
 from chatterm.providers import ProviderConfig
+from chatterm.timefmt import relative_time
 
 __all__ = [
     "ModelListFormatError",
     "ModelListing",
     "close_matches",
-    "describe_age",
     "fetch_models",
     "group_by_vendor",
 ]
@@ -47,17 +47,6 @@ class ModelListing:
     refresh_error: str | None = None
     # What is shown instead, e.g. "the built-in catalog and the list cached 2 h ago".
     fallback: str | None = None
-
-
-def describe_age(fetched_at: float, now: float | None = None) -> str:
-    seconds = max(0.0, (time.time() if now is None else now) - fetched_at)
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
-    if seconds < 2 * 86400:
-        return f"{int(seconds // 3600)} h ago"
-    return f"{int(seconds // 86400)} days ago"
 
 
 def _default_factory(provider: ProviderConfig, api_key: str | None) -> Any:
@@ -119,7 +108,7 @@ def _fallback(catalog: list[ModelInfo], fetched_at: float | None) -> str | None:
     if catalog:
         parts.append("the built-in catalog")
     if fetched_at is not None:
-        parts.append(f"the list cached {describe_age(fetched_at)}")
+        parts.append(f"the list cached {relative_time(fetched_at)}")
     return " and ".join(parts) or None
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from chatterm.catalog import ModelInfo, read_cache, write_cache
 from chatterm.errors import ChattermError
-from chatterm.model_list import describe_age, fetch_models
+from chatterm.model_list import fetch_models
 from chatterm.providers import ProviderConfig, builtin_providers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -267,15 +267,6 @@ async def test_real_client_connection_refused() -> None:
     assert listing.note.startswith("offline: showing the built-in catalog (error: ")
     assert f"127.0.0.1:{port}" in listing.note
     assert len(listing.models) == 82
-
-
-def test_describe_age() -> None:
-    now = 1_000_000.0
-    assert describe_age(now - 5, now) == "just now"
-    assert describe_age(now - 5 * 60, now) == "5 min ago"
-    assert describe_age(now - 2 * 3600 - 1, now) == "2 h ago"
-    assert describe_age(now - 3 * 86400, now) == "3 days ago"
-    assert describe_age(now + 100, now) == "just now"
 
 
 def test_listing_from_catalog_never_imports_httpx(tmp_path: Path) -> None:

@@ -20,7 +20,6 @@ from chatterm.ui.chat.sidebar import (
     HIT_STYLE,
     Sidebar,
     highlighted_terms,
-    relative_time,
     snippet_content,
 )
 
@@ -80,18 +79,6 @@ def empty_text(app: App[Any]) -> str:
 
 
 # ---- pure helpers -------------------------------------------------------------------------
-
-
-def test_relative_time() -> None:
-    now = time.time()
-    assert relative_time(now - 5, now) == "just now"
-    assert relative_time(now + 30, now) == "just now"
-    assert relative_time(now - 180, now) == "3 min ago"
-    assert relative_time(now - 5 * 3600, now) == "5 h ago"
-    assert relative_time(now - 30 * 3600, now) == "yesterday"
-    assert relative_time(now - 4 * 86400, now) == "4 days ago"
-    assert relative_time(now - 40 * 86400, now) == time.strftime(
-        "%Y-%m-%d", time.localtime(now - 40 * 86400))
 
 
 def test_a_long_lead_before_the_first_hit_is_cut_so_the_hit_shows() -> None:

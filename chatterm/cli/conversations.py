@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 
 from chatterm.cli.common import open_store
-from chatterm.cli.output import Out, confirm, note, relative_time, short_id, warn
+from chatterm.cli.output import Out, confirm, note, short_id, warn
 from chatterm.conversation import HIT_END, HIT_START, Conversation, Message, Role
 from chatterm.errors import ChattermError, UsageError
 from chatterm.redact import redact
+from chatterm.timefmt import relative_time
 
 
 def run(command: str, args: argparse.Namespace) -> int:

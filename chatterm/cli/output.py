@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from typing import Any, TextIO
 
 from chatterm.sanitize import StreamNeutraliser, escape_json_text, neutralise
@@ -95,17 +94,6 @@ def confirm(question: str) -> bool:
 def error_line(text: str) -> str:
     """One line, whatever the error text held."""
     return " ".join(text.split()) or "unknown error"
-
-
-def relative_time(timestamp: float, reference: float | None = None) -> str:
-    seconds = max(0.0, (reference or time.time()) - timestamp)
-    if seconds < 60:
-        return "just now"
-    units = ((86400 * 365, "y"), (86400 * 30, "mo"), (86400, "d"), (3600, "h"), (60, "min"))
-    for size, unit in units:
-        if seconds >= size:
-            return f"{int(seconds // size)} {unit} ago"
-    return "just now"
 
 
 def short_id(conversation_id: str) -> str:

@@ -27,29 +27,13 @@ from textual.widgets.option_list import Option
 
 from chatterm.conversation import HIT_END, HIT_START, ConversationSummary, SearchHit
 from chatterm.sanitize import neutralise
+from chatterm.timefmt import relative_time
 from chatterm.ui.pickers.filter_list import FilterList
 
 if TYPE_CHECKING:
     from chatterm.store import Store
 
 HIT_STYLE = "bold reverse"
-
-
-def relative_time(timestamp: float, now: float | None = None) -> str:
-    """"just now", "3 min ago", "5 h ago", "yesterday", "4 days ago", else the date."""
-    now = time.time() if now is None else now
-    seconds = now - timestamp
-    if seconds < 60:
-        return "just now"  # also for a clock a little ahead of ours
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)} h ago"
-    if seconds < 2 * 86400:
-        return "yesterday"
-    if seconds < 7 * 86400:
-        return f"{int(seconds // 86400)} days ago"
-    return time.strftime("%Y-%m-%d", time.localtime(timestamp))
 
 
 def _flat(text: str) -> str:
