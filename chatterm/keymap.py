@@ -1,11 +1,18 @@
-"""chatterm's key map without Textual: every action, its default key, and `[keys]` checks.
+"""chatterm's action registry, without Textual: every action, its keys, and `[keys]` checks.
 
-An *action* is a chatterm name such as ``switch_model``. The app binds each app-scope
-action to ``action_<name>``; prompt-scope actions (send, newline, history, scrolling the
-chat) are handled by the prompt widget itself; message-scope actions are bindings of a
-focused message. This module lives in the core, so `chatterm config set keys.ACTION KEY`
-checks a key exactly as the app will, without loading Textual; `chatterm.ui.keys` turns
-the result into Textual bindings.
+An *action* is a chatterm name such as ``switch_model``. This one table says, for each:
+its default keys, where it acts (its scope), its footer label, whether the footer and the
+command palette show it (and under which title), and its group and wording in the
+README's keys table. Everything else is derived from it: the Textual bindings
+(`chatterm.ui.keys.bindings_for(scope)`), the footer's order, the palette's entries
+(`chatterm.ui.commands`), the README table (a test compares it with `readme_keys_table`)
+and the checks of `[keys]` below. It lives in the core, so `chatterm config set
+keys.ACTION KEY` checks a key exactly as the app will, without loading Textual.
+
+Scopes: "app" actions are bindings of the app (they work from any widget), "chat" ones
+bindings of the chat screen; "prompt" actions are handled by the prompt widget itself
+(send, newline, history, scrolling the chat); "message" ones are bindings of a focused
+message.
 """
 
 from __future__ import annotations
@@ -15,76 +22,129 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-Scope = Literal["app", "prompt", "message"]
+Scope = Literal["app", "chat", "prompt", "message"]
+# Keys of these scopes fire whatever widget has the focus.
+_EVERYWHERE: frozenset[Scope] = frozenset({"app", "chat"})
 
 
 @dataclass(frozen=True, slots=True)
 class KeyAction:
-    name: str
+    name: str  # the action id: `[keys]` entries, `action_<name>` methods
     default: str  # comma-separated alternatives; "" = unbound by default
     description: str  # short, for the footer
-    help: str  # longer, for the README and the palette
+    help: str  # longer: the README's "does" column, tooltips
     scope: Scope = "app"
     show: bool = True  # shown in the footer
+    group: str = "Anywhere"  # the README table it is listed in
+    palette: str = ""  # its title in the command palette ("" = not listed there)
+    palette_help: str = ""  # the palette's line under that title
+    priority: bool = False  # fires even when a focused widget has the same key
 
+
+_PROMPT = "In the prompt"
+_SCROLL = "Scrolling the chat (from the prompt)"
+_MESSAGE = "On a focused message"
 
 # Keys avoid the ones TextArea already uses (ctrl+a/c/d/e/k/u/v/w/x/y/z, f6, f7): the
 # prompt has focus nearly all the time and a focused widget's bindings win over the app's.
+# The order is the README's, the palette's and the footer's (the footer puts a focused
+# widget's keys first, then the rest in this order, as far as they fit).
 ACTIONS: tuple[KeyAction, ...] = (
-    KeyAction("send", "enter", "Send", "Send the prompt", "prompt", show=False),
+    KeyAction("send", "enter", "Send", "Send the prompt", "prompt", show=False, group=_PROMPT),
     KeyAction(
         "newline", "shift+enter,ctrl+j,alt+enter", "Newline",
-        "Insert a newline in the prompt (Shift+Enter only where the terminal tells it apart)",
-        "prompt", show=False,
+        "Insert a newline in the prompt (Shift+Enter only where the terminal tells it from "
+        "Enter)", "prompt", show=False, group=_PROMPT,
     ),
     KeyAction("history_previous", "ctrl+up", "Earlier",
               "Recall an earlier prompt of this chat (also ↑ in an empty prompt)", "prompt",
-              show=False),
+              show=False, group=_PROMPT),
     KeyAction("history_next", "ctrl+down", "Later",
               "A later prompt, then back to the draft (also ↓ while recalling)", "prompt",
-              show=False),
+              show=False, group=_PROMPT),
     KeyAction("clear_prompt", "ctrl+u", "Clear",
-              "Clear the prompt, as in a shell (Ctrl+Z brings the text back)", "prompt",
-              show=False),
+              "Clear the prompt (Ctrl+Z brings the text back)", "prompt", show=False,
+              group=_PROMPT),
     KeyAction("scroll_page_up", "pageup", "Page up", "Scroll the chat up a page", "prompt",
-              show=False),
+              show=False, group=_SCROLL),
     KeyAction("scroll_page_down", "pagedown", "Page down", "Scroll the chat down a page",
-              "prompt", show=False),
+              "prompt", show=False, group=_SCROLL),
     KeyAction("scroll_top", "home", "Top",
               "Scroll to the top of the chat (Ctrl+Home: start of the prompt)", "prompt",
-              show=False),
+              show=False, group=_SCROLL),
     KeyAction("scroll_bottom", "end", "Bottom",
               "Scroll to the end of the chat (Ctrl+End: end of the prompt)", "prompt",
-              show=False),
-    KeyAction("copy_message", "c", "Copy", "Copy the focused message", "message"),
+              show=False, group=_SCROLL),
+    KeyAction("copy_message", "c", "Copy", "Copy the focused message", "message",
+              group=_MESSAGE),
     KeyAction("copy_code", "b", "Copy code",
-              "Copy a code block of the focused message (again: the next one)", "message"),
+              "Copy a code block of the focused message (again: the next one)", "message",
+              group=_MESSAGE),
+    # Quit first: with little room the footer keeps the way out.
+    KeyAction("quit", "ctrl+q", "Quit", "Quit (a partial reply is kept)", priority=True),
     KeyAction("stop", "escape", "Stop", "Stop the reply being streamed"),
-    KeyAction("retry", "ctrl+r", "Retry", "Retry or regenerate the last reply"),
-    KeyAction("continue_reply", "ctrl+g", "Continue", "Continue an interrupted reply"),
-    KeyAction("switch_model", "ctrl+o", "Model", "Switch model or provider"),
-    KeyAction("toggle_sidebar", "ctrl+b", "Chats", "Show or hide the saved chats"),
-    KeyAction("search_chats", "ctrl+f", "Search", "Search the text of all saved chats"),
-    KeyAction("new_chat", "ctrl+n", "New", "Start a new chat"),
-    KeyAction("rename_chat", "f2", "Rename", "Rename the current chat"),
-    KeyAction("copy_last_reply", "f3", "Copy", "Copy the last reply to the clipboard"),
-    KeyAction("edit_system_prompt", "f4", "System", "Edit the system prompt of this chat"),
-    KeyAction("edit_params", "f5", "Params", "Edit temperature, max tokens, stop, seed"),
-    KeyAction("delete_chat", "f8", "Delete", "Delete the current chat (asks first)"),
-    KeyAction("export_chat", "ctrl+s", "Export", "Export the chat to Markdown or JSON"),
-    KeyAction("change_theme", "", "Theme", "Pick a theme (previews live, saved)", show=False),
-    KeyAction("quit", "ctrl+q", "Quit", "Quit (a partial reply is kept)"),
+    KeyAction("retry", "ctrl+r", "Retry", "Retry or regenerate the last reply",
+              palette="Retry reply", palette_help="Regenerate the last reply"),
+    KeyAction("continue_reply", "ctrl+g", "Continue", "Continue an interrupted reply",
+              palette="Continue reply", palette_help="Resume an interrupted reply"),
+    KeyAction("switch_model", "ctrl+o", "Model", "Switch model or provider",
+              palette="Switch model", palette_help="Pick another model or provider"),
+    KeyAction("toggle_sidebar", "ctrl+b", "Chats", "Show or hide the saved chats",
+              palette="Toggle sidebar", palette_help="Show or hide the saved chats"),
+    KeyAction("search_chats", "ctrl+f", "Search", "Search the text of all saved chats",
+              palette="Search chats", palette_help="Search the text of all saved chats"),
+    KeyAction("new_chat", "ctrl+n", "New", "Start a new chat",
+              palette="New chat", palette_help="Start a new conversation"),
+    KeyAction("rename_chat", "f2", "Rename", "Rename the current chat",
+              palette="Rename chat", palette_help="Give the current chat another title"),
+    KeyAction("copy_last_reply", "f3", "Copy", "Copy the last reply to the clipboard",
+              palette="Copy last reply", palette_help="Copy the last reply to the clipboard"),
+    KeyAction("edit_system_prompt", "f4", "System", "Edit the system prompt of this chat",
+              palette="Edit system prompt",
+              palette_help="Change the system prompt of this chat"),
+    KeyAction("edit_params", "f5", "Params", "Edit temperature, max tokens, stop, seed",
+              palette="Edit parameters",
+              palette_help="Temperature, top P, max tokens, stop sequences, seed"),
+    KeyAction("delete_chat", "f8", "Delete", "Delete the current chat (asks first)",
+              palette="Delete chat", palette_help="Delete the current chat (asks first)"),
+    KeyAction("export_chat", "ctrl+s", "Export", "Export the chat to Markdown or JSON",
+              palette="Export chat", palette_help="Write the chat to a Markdown or JSON file"),
+    KeyAction("change_theme", "", "Theme", "Pick a theme (previews live, saved)", show=False,
+              palette="Change theme",
+              palette_help="Preview themes as you move; Enter keeps and saves one"),
 )
 
 ACTIONS_BY_NAME: dict[str, KeyAction] = {action.name: action for action in ACTIONS}
 
 DEFAULT_KEYMAP: dict[str, str] = {action.name: action.default for action in ACTIONS}
 
-KEY_HELP: list[tuple[str, str, str]] = [
-    (action.name, action.default.replace(",", ", ") or "(palette)", action.help)
-    for action in ACTIONS
-]
-"""Rows (action, default keys, description) for the README and help screens."""
+PALETTE_ACTIONS: tuple[KeyAction, ...] = tuple(action for action in ACTIONS if action.palette)
+"""The actions the command palette lists; the app defines `action_<name>` for each."""
+
+ORDER: dict[str, int] = {action.name: index for index, action in enumerate(ACTIONS)}
+"""Each action's place in the registry: the footer sorts its keys by it."""
+
+
+def actions_in(scope: Scope) -> tuple[KeyAction, ...]:
+    return tuple(action for action in ACTIONS if action.scope == scope)
+
+
+def key_help(action: KeyAction) -> str:
+    """The default keys as the README lists them ("(palette)" for an unbound action)."""
+    return action.default.replace(",", ", ") or "(palette)"
+
+
+def readme_keys_table() -> str:
+    """The README's keys tables, one per group, in registry order (a test compares)."""
+    blocks: list[list[str]] = []
+    group = None
+    for action in ACTIONS:
+        if action.group != group:
+            group = action.group
+            blocks.append([f"#### {group}", "", "| key | does | action name |", "|---|---|---|"])
+        blocks[-1].append(f"| {key_help(action)} | {action.help} | `{action.name}` |")
+    return "\n\n".join("\n".join(block) for block in blocks) + "\n"
+
 
 _MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
 _NAMED_KEYS = frozenset(
@@ -188,7 +248,7 @@ def resolve_keys(config_keys: Mapping[str, object]) -> tuple[dict[str, str], lis
                     "use a ctrl+, alt+ or F key"
                 )
                 continue
-        if scope == "app":
+        if scope in _EVERYWHERE:
             taken = [key for key in _split(spec) if key in RESERVED_KEYS]
             if taken:
                 problems.append(
@@ -234,9 +294,9 @@ def resolve_keys(config_keys: Mapping[str, object]) -> tuple[dict[str, str], lis
 
 
 def _overlap(one: Scope, other: Scope) -> bool:
-    """Whether keys of the two scopes can fire at the same moment: app keys work from
-    anywhere, but the prompt and a message are never focused together."""
-    return one == other or "app" in (one, other)
+    """Whether keys of the two scopes can fire at the same moment: app and chat keys work
+    from anywhere, but the prompt and a message are never focused together."""
+    return one == other or one in _EVERYWHERE or other in _EVERYWHERE
 
 
 def _types_a_character(key: str) -> bool:

@@ -10,17 +10,18 @@ from textual.widgets import Footer, Input, OptionList
 from ui_helpers import wait_until
 
 from chatterm.config import load_config
-from chatterm.ui.commands import PALETTE_ACTIONS, PALETTE_COMMANDS, ChattermCommands
-from chatterm.ui.keys import (
+from chatterm.keymap import (
+    ACTIONS,
     ACTIONS_BY_NAME,
     DEFAULT_KEYMAP,
-    KEY_HELP,
-    app_bindings,
-    install_bindings,
+    PALETTE_ACTIONS,
     key_problem,
     keys_for,
+    readme_keys_table,
     resolve_keys,
 )
+from chatterm.ui.commands import ChattermCommands
+from chatterm.ui.keys import bindings_for, install_bindings
 
 
 def test_defaults_cover_the_issue_keys() -> None:
@@ -43,10 +44,19 @@ def test_defaults_cover_the_issue_keys() -> None:
         assert spec == "" or key_problem(spec) is None
 
 
-def test_key_help_lists_every_action_and_the_palette_uses_known_actions() -> None:
-    assert [row[0] for row in KEY_HELP] == list(DEFAULT_KEYMAP)
-    assert all(description for _, _, description in KEY_HELP)
-    assert set(PALETTE_ACTIONS) <= set(ACTIONS_BY_NAME)
+def test_every_action_is_described_once_and_bindings_come_from_the_registry() -> None:
+    assert len(ACTIONS_BY_NAME) == len(ACTIONS)
+    assert all(action.description and action.help and action.group for action in ACTIONS)
+    assert all(action.palette_help for action in PALETTE_ACTIONS)
+    for scope in ("app", "message"):
+        bindings = bindings_for(scope)  # type: ignore[arg-type]
+        assert [b.action for b in bindings] == [
+            a.name for a in ACTIONS if a.scope == scope and a.default]
+        for binding in bindings:
+            action = ACTIONS_BY_NAME[binding.action]
+            assert (binding.key, binding.description, binding.show, binding.priority) == (
+                action.default, action.description, action.show, action.priority)
+    assert bindings_for("chat") == []  # no screen-level action yet
 
 
 def test_resolve_applies_valid_entries_and_reports_bad_ones() -> None:
@@ -96,7 +106,7 @@ def test_taking_another_actions_key_moves_it_and_says_so() -> None:
 def test_empty_string_unbinds() -> None:
     keymap, problems = resolve_keys({"retry": ""})
     assert keymap["retry"] == "" and problems == []
-    assert "retry" not in {binding.action for binding in app_bindings(keymap)}
+    assert "retry" not in {binding.action for binding in bindings_for("app", keymap)}
 
 
 def test_keys_table_from_a_real_config_file(isolated_env: Any) -> None:
@@ -111,7 +121,7 @@ def test_keys_table_from_a_real_config_file(isolated_env: Any) -> None:
 
 
 class KeysApp(App[None]):
-    BINDINGS: ClassVar[list[Any]] = app_bindings()
+    BINDINGS: ClassVar[list[Any]] = bindings_for("app")
 
     def __init__(self, config_keys: dict[str, str]) -> None:
         super().__init__()
@@ -182,7 +192,7 @@ async def test_palette_lists_chatterm_commands_with_their_keys_and_runs_the_acti
 
 
 def test_palette_titles_match_the_issue() -> None:
-    titles = {command.title for command in PALETTE_COMMANDS}
+    titles = {action.palette for action in PALETTE_ACTIONS}
     assert {
         "Switch model", "New chat", "Rename chat", "Delete chat", "Export chat",
         "Copy last reply", "Edit system prompt", "Edit parameters", "Toggle sidebar",
@@ -190,11 +200,45 @@ def test_palette_titles_match_the_issue() -> None:
     } <= titles
 
 
-def test_the_readme_keys_table_matches_the_key_map() -> None:
+def test_the_readme_keys_tables_match_the_registry() -> None:
+    """Every row (key, what it does, action name) and every group, in registry order."""
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     section = readme.split("### Keys", 1)[1].split("\n### ", 1)[0]
-    rows = [line.split("|")[1:-1] for line in section.splitlines() if line.startswith("| ")]
-    table = {cells[2].strip().strip("`"): cells[0].strip() for cells in rows[1:]}
-    assert table == {action: keys for action, keys, _ in KEY_HELP}
+    tables = section[section.index("#### "):].rstrip("\n") + "\n"
+    assert tables == readme_keys_table()
+
+
+class ReversedBindingsApp(App[None]):
+    """Bindings declared in the reverse of the registry's order, with a focused widget
+    holding message-scope keys: the footer must still follow the registry."""
+
+    BINDINGS: ClassVar[list[Any]] = list(reversed(bindings_for("app")))
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Static
+
+        from chatterm.ui.widgets.key_footer import KeyFooter
+
+        class Focusable(Static, can_focus=True):
+            BINDINGS: ClassVar[list[Any]] = bindings_for("message")
+
+        yield Focusable("a message", id="message")
+        yield KeyFooter()
+
+
+async def test_the_footer_follows_the_registry_order_focused_keys_first() -> None:
+    from chatterm.ui.widgets.key_footer import KeyFooter
+
+    app = ReversedBindingsApp()
+    async with app.run_test(size=(200, 10)) as pilot:
+        app.query_one("#message").focus()
+        await pilot.pause()
+        footer = app.query_one(KeyFooter)
+        await wait_until(pilot, lambda: bool(footer.query("FooterKey")), what="footer keys")
+        shown = [key.action for key in footer.query("FooterKey")
+                 if not key.has_class("-command-palette")]
+        expected = [a.name for a in ACTIONS if a.scope == "message" and a.show] + [
+            a.name for a in ACTIONS if a.scope == "app" and a.show and a.default]
+        assert shown == expected

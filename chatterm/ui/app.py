@@ -16,6 +16,7 @@ from textual import events
 from textual.app import App
 
 from chatterm.errors import ChattermError
+from chatterm.keymap import resolve_keys
 from chatterm.launch import (
     FIRST_PAGE,
     LaunchOptions,
@@ -26,11 +27,11 @@ from chatterm.launch import (
 from chatterm.redact import shown
 from chatterm.sanitize import neutralise
 from chatterm.screen_state import ScreenState
-from chatterm.ui import keys as keymod
 from chatterm.ui.chat import key_hints
 from chatterm.ui.chat.reveal import REVEAL_BEFORE
 from chatterm.ui.chat.screen import ChatScreen
 from chatterm.ui.events import ConversationChanged, ConversationOpenRequested, ProviderConfigured
+from chatterm.ui.keys import bindings_for, install_bindings
 from chatterm.ui.terminal_keys import TerminalKeys, teach_parser
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class ChattermApp(App[int]):
     CSS_PATH = CSS_FILE
     TITLE = "chatterm"
     ENABLE_COMMAND_PALETTE = True
-    BINDINGS: ClassVar[list[Any]] = keymod.app_bindings()
+    BINDINGS: ClassVar[list[Any]] = bindings_for("app")
     COMMANDS = App.COMMANDS | {_palette_commands}
 
     def __init__(self, state: LaunchState) -> None:
@@ -68,9 +69,9 @@ class ChattermApp(App[int]):
         self.state = state
         self.config = state.config
         self.store = state.store
-        self.keymap, self._key_problems = keymod.resolve_keys(self.config.keys)
+        self.keymap, self._key_problems = resolve_keys(self.config.keys)
         # Unbound actions get no binding at all (Textual's keymap can only move one).
-        keymod.install_bindings(self, self.keymap, "app")
+        install_bindings(self, self.keymap, "app")
         self.terminal_keys = TerminalKeys()
         self.terminal_keys.changed = self._terminal_keys_changed
         # The palette shows each command's key from here (see chatterm.ui.commands).

@@ -1,49 +1,21 @@
 """chatterm's commands in Textual's command palette (Ctrl+P).
 
-Each command runs an app action by name, so the palette and the keys share one code
-path: "Switch model" runs `app.run_action("switch_model")`, which calls the app's
-`action_switch_model`. Add `ChattermCommands` to `App.COMMANDS`.
+The entries are the registry's actions that have a palette title (chatterm.keymap), in
+its order. Each runs its action by name, so the palette and the keys share one code path:
+"Switch model" runs `app.run_action("switch_model")`, which calls `action_switch_model`.
+Matching a typed query is Textual's own matcher here, not chatterm.fuzzy: the palette
+ranks our entries together with Textual's system commands, on Textual's score scale.
+Add `ChattermCommands` to `App.COMMANDS`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from chatterm.ui.keys import DEFAULT_KEYMAP
-
-
-@dataclass(frozen=True, slots=True)
-class PaletteCommand:
-    title: str
-    action: str  # the app action it runs, and the chatterm key-map action for its key
-    help: str
-
-
-PALETTE_COMMANDS: tuple[PaletteCommand, ...] = (
-    PaletteCommand("Switch model", "switch_model", "Pick another model or provider"),
-    PaletteCommand("New chat", "new_chat", "Start a new conversation"),
-    PaletteCommand("Rename chat", "rename_chat", "Give the current chat another title"),
-    PaletteCommand("Delete chat", "delete_chat", "Delete the current chat (asks first)"),
-    PaletteCommand("Export chat", "export_chat", "Write the chat to a Markdown or JSON file"),
-    PaletteCommand("Copy last reply", "copy_last_reply", "Copy the last reply to the clipboard"),
-    PaletteCommand("Edit system prompt", "edit_system_prompt",
-                   "Change the system prompt of this chat"),
-    PaletteCommand("Edit parameters", "edit_params",
-                   "Temperature, top P, max tokens, stop sequences, seed"),
-    PaletteCommand("Toggle sidebar", "toggle_sidebar", "Show or hide the saved chats"),
-    PaletteCommand("Search chats", "search_chats", "Search the text of all saved chats"),
-    PaletteCommand("Change theme", "change_theme",
-                   "Preview themes as you move; Enter keeps and saves one"),
-    PaletteCommand("Retry reply", "retry", "Regenerate the last reply"),
-    PaletteCommand("Continue reply", "continue_reply", "Resume an interrupted reply"),
-)
-
-PALETTE_ACTIONS: tuple[str, ...] = tuple(command.action for command in PALETTE_COMMANDS)
-"""The app actions the palette calls; the app must define `action_<name>` for each."""
+from chatterm.keymap import DEFAULT_KEYMAP, PALETTE_ACTIONS
 
 
 def key_hint(keymap: Mapping[str, str], action: str) -> str:
@@ -72,24 +44,24 @@ class ChattermCommands(Provider):
 
     async def discover(self) -> Hits:
         keymap = self._keymap()
-        for command in PALETTE_COMMANDS:
+        for action in PALETTE_ACTIONS:
             yield DiscoveryHit(
-                command.title,
-                self._runner(command.action),
-                text=command.title,
-                help=command.help + key_hint(keymap, command.action),
+                action.palette,
+                self._runner(action.name),
+                text=action.palette,
+                help=action.palette_help + key_hint(keymap, action.name),
             )
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         keymap = self._keymap()
-        for command in PALETTE_COMMANDS:
-            score = matcher.match(command.title)
+        for action in PALETTE_ACTIONS:
+            score = matcher.match(action.palette)
             if score > 0:
                 yield Hit(
                     score,
-                    matcher.highlight(command.title),
-                    self._runner(command.action),
-                    text=command.title,
-                    help=command.help + key_hint(keymap, command.action),
+                    matcher.highlight(action.palette),
+                    self._runner(action.name),
+                    text=action.palette,
+                    help=action.palette_help + key_hint(keymap, action.name),
                 )

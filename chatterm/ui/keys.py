@@ -1,12 +1,14 @@
-"""Textual bindings for chatterm's key map (the actions and checks are in chatterm.keymap).
+"""Textual bindings from chatterm's action registry (the actions and checks: chatterm.keymap).
 
-Typical use in the app::
+Where bindings are declared::
 
-    keymap, problems = resolve_keys(config.keys)
     class ChattermApp(App):
-        BINDINGS = app_bindings()                  # default keys, each with an id
+        BINDINGS = bindings_for("app")             # default keys, each with an id
     ...
+    keymap, problems = resolve_keys(config.keys)   # chatterm.keymap
     install_bindings(app, keymap, "app")           # the user's [keys] table, unbound = gone
+
+A screen or widget does the same with its own scope ("chat", "message").
 """
 
 from __future__ import annotations
@@ -14,27 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from chatterm.keymap import (
-    ACTIONS,
-    ACTIONS_BY_NAME,
-    DEFAULT_KEYMAP,
-    KEY_HELP,
-    RESERVED_KEYS,
-    KeyAction,
-    Scope,
-    key_problem,
-    keys_for,
-    resolve_keys,
-)
+from chatterm.keymap import DEFAULT_KEYMAP, Scope, actions_in
 
 if TYPE_CHECKING:
     from textual.binding import Binding
-
-__all__ = [
-    "ACTIONS", "ACTIONS_BY_NAME", "BINDING_ID_PREFIX", "DEFAULT_KEYMAP", "KEY_HELP",
-    "RESERVED_KEYS", "KeyAction", "Scope", "app_bindings", "binding_id", "install_bindings",
-    "key_problem", "keys_for", "resolve_keys",
-]
 
 BINDING_ID_PREFIX = "chatterm."
 
@@ -44,22 +29,19 @@ def binding_id(action: str) -> str:
     return BINDING_ID_PREFIX + action
 
 
-def app_bindings(keymap: Mapping[str, str] | None = None,
-                 scope: Scope = "app") -> list[Binding]:
+def bindings_for(scope: Scope, keymap: Mapping[str, str] | None = None) -> list[Binding]:
     """Textual Bindings for every action of `scope`, each with id `chatterm.<action>`;
     an unbound action has none at all, so nothing shows it.
 
-    With no keymap the defaults are used (suitable for `App.BINDINGS`); the user's keys
-    are put in place with `install_bindings`. Quit is a priority binding so it works from
-    any widget; the others are not, so a modal's own keys win inside it.
+    With no keymap the defaults are used (suitable for `BINDINGS`); the user's keys are
+    put in place with `install_bindings`. Only actions marked `priority` in the registry
+    (quit) fire over a focused widget's own key, so a modal's own keys win inside it.
     """
     from textual.binding import Binding
 
     keymap = DEFAULT_KEYMAP if keymap is None else keymap
     bindings: list[Binding] = []
-    for action in ACTIONS:
-        if action.scope != scope:
-            continue
+    for action in actions_in(scope):
         spec = keymap.get(action.name, action.default)
         if not spec:
             continue
@@ -69,7 +51,7 @@ def app_bindings(keymap: Mapping[str, str] | None = None,
                 action.name,
                 action.description,
                 show=action.show,
-                priority=action.name == "quit",
+                priority=action.priority,
                 tooltip=action.help,
                 id=binding_id(action.name),
             )
@@ -78,7 +60,7 @@ def app_bindings(keymap: Mapping[str, str] | None = None,
 
 
 def install_bindings(node: object, keymap: Mapping[str, str], scope: Scope) -> None:
-    """Replace `node`'s chatterm bindings (app or message scope) with the key map's.
+    """Replace `node`'s chatterm bindings of `scope` with the key map's.
 
     Textual's own keymap (`App.set_keymap`) can move a binding to other keys but never
     remove one, so an unbound action would still show in the footer under some key.
@@ -90,7 +72,7 @@ def install_bindings(node: object, keymap: Mapping[str, str], scope: Scope) -> N
 
     current: BindingsMap = node._bindings  # type: ignore[attr-defined]
     wanted: dict[str | None, list[Binding]] = {}
-    for _key, new in BindingsMap(app_bindings(keymap, scope)):
+    for _key, new in BindingsMap(bindings_for(scope, keymap)):
         wanted.setdefault(new.id, []).append(new)
     # Each action's new keys take the place of its old ones, so the footer keeps its order.
     bindings: list[Binding] = []

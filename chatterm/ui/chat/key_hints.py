@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from chatterm.ui.keys import keys_for
+from chatterm.keymap import keys_for
 
 _NAMES = {
     "escape": "Esc", "enter": "Enter", "pageup": "PgUp", "pagedown": "PgDn",

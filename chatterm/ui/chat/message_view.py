@@ -19,6 +19,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from chatterm.conversation import Message, MessageState, Role, Usage
+from chatterm.keymap import DEFAULT_KEYMAP, actions_in
 from chatterm.redact import shown
 from chatterm.sanitize import StreamNeutraliser, neutralise
 from chatterm.text_parts import TextParts
@@ -28,7 +29,7 @@ from chatterm.ui.events import (
     NewerMessagesWanted,
     OlderMessagesWanted,
 )
-from chatterm.ui.keys import ACTIONS, DEFAULT_KEYMAP, app_bindings, install_bindings
+from chatterm.ui.keys import bindings_for, install_bindings
 from chatterm.ui.layout import SingleLayout
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ class MessageView(SingleLayout, Vertical, can_focus=True):
     # c and b by default (the [keys] table can move them); every other printable key
     # goes back to the prompt with the focus (see chatterm.ui.chat.focus).
     BINDINGS: ClassVar = [
-        *app_bindings(None, "message"),
+        *bindings_for("message"),
         Binding("up", "focus_sibling(-1)", show=False),
         Binding("down", "focus_sibling(1)", show=False),
         Binding("escape", "focus_prompt", "Back", show=False),
@@ -100,7 +101,7 @@ class MessageView(SingleLayout, Vertical, can_focus=True):
     def _on_mount(self) -> None:
         keymap = getattr(self.app, "keymap", None)
         if isinstance(keymap, dict) and any(
-            keymap.get(a.name) != DEFAULT_KEYMAP[a.name] for a in ACTIONS if a.scope == "message"
+            keymap.get(a.name) != DEFAULT_KEYMAP[a.name] for a in actions_in("message")
         ):
             install_bindings(self, keymap, "message")
 

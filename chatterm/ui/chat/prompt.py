@@ -2,7 +2,7 @@
 terminal tells it from Enter) insert a newline, ↑ in an empty prompt recalls earlier
 prompts, and the chat's scrolling keys (PageUp/PageDown/Home/End) pass through to the chat.
 
-Every one of these keys comes from the key map (prompt-scope actions in chatterm.ui.keys),
+Every one of these keys comes from the key map (prompt-scope actions in chatterm.keymap),
 so a `[keys]` table can change them.
 """
 
@@ -14,9 +14,9 @@ from typing import ClassVar
 from textual import events
 from textual.widgets import TextArea
 
+from chatterm.keymap import DEFAULT_KEYMAP, keys_for
 from chatterm.ui.chat.prompt_history import PromptHistory
 from chatterm.ui.events import ChatScrollRequested, PromptSubmitted
-from chatterm.ui.keys import DEFAULT_KEYMAP, keys_for
 
 SEND_KEYS = frozenset({"enter"})
 # Legacy terminals send the same byte for Shift+Enter and Enter, so Ctrl+J (a raw LF) is

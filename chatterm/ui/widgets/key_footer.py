@@ -5,12 +5,11 @@ Textual's Footer puts all keys on one line and cuts the rest off at the screen e
 keys out in rows: a second row when one is not enough, and when two are not enough
 either (a narrow terminal), the keys in their order of importance as far as they go,
 then "^p N more keys" (the command palette lists every command with its key).
-Which bindings exist, and their order, is the key map's business (chatterm.ui.keys).
+Which bindings exist and their order come from the action registry (chatterm.keymap).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rich.cells import cell_len
@@ -20,6 +19,8 @@ from textual.binding import Binding
 from textual.containers import HorizontalGroup
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
+
+from chatterm.keymap import ACTIONS_BY_NAME, ORDER
 
 MAX_ROWS = 2
 # A key's cells besides its text: the padding around the key and after the label.
@@ -68,6 +69,15 @@ def lay_out(items: list[FooterItem], width: int, palette_width: int,
     return rows, 0
 
 
+def _footer_rank(item: FooterItem) -> tuple[int, int]:
+    """The registry's order: the focused widget's own keys (a message's) first, then the
+    keys that work anywhere; bindings the registry does not know keep their place last."""
+    action = ACTIONS_BY_NAME.get(item.action)
+    if action is None:
+        return 2, 0  # sorted() is stable: these stay in Textual's order
+    return (1 if action.scope in ("app", "chat") else 0), ORDER[action.name]
+
+
 class KeyFooter(Footer):
     """Footer keys in up to MAX_ROWS rows (styled in chatterm.tcss)."""
 
@@ -76,15 +86,17 @@ class KeyFooter(Footer):
         self.hidden_count = 0
         self._laid_out_for = 0
 
-    def _items(self) -> Iterator[FooterItem]:
+    def _items(self) -> list[FooterItem]:
         seen: set[str] = set()
+        items: list[FooterItem] = []
         for _node, binding, enabled, tooltip in self.screen.active_bindings.values():
             # One key per action, as Textual's footer shows (the first binding wins).
             if not binding.show or binding.action in seen:
                 continue
             seen.add(binding.action)
-            yield FooterItem(binding.key, self.app.get_key_display(binding),
-                             binding.description, binding.action, enabled, tooltip)
+            items.append(FooterItem(binding.key, self.app.get_key_display(binding),
+                                    binding.description, binding.action, enabled, tooltip))
+        return sorted(items, key=_footer_rank)
 
     def _palette(self) -> tuple[Binding, bool] | None:
         if not (self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE):
