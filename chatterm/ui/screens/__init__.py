@@ -1,1 +1,0 @@
-"""Full screens and modal screens of the app."""
