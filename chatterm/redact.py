@@ -5,7 +5,13 @@ Two kinds of secret are caught:
   user:password), registered with `remember()`; they are matched case-insensitively and
   with invisible characters (NUL, zero-width, bidi controls) inserted anywhere, because a
   server or proxy that echoes a key may upper-case it or mangle it that way;
-- strings shaped like keys (`sk-…`, `Bearer …`, `api_key=…`, long opaque runs).
+- strings shaped like keys (`sk-…`, `Bearer …`, `api_key=…`, long opaque runs); with
+  `strict=True`, for what a server sent (an error body, which holds none of chatterm's
+  conversation ids to keep readable), shorter ones too: 32+ hex digits (the AI/ML API's
+  keys), 24+ letters and digits (Mistral's), `Basic …`, `access_token=…`.
+
+This is the one redactor, and `mask_key` the one key masker: everything that hides a
+secret from a person uses them.
 
 `redact()` is meant for diagnostics (errors, warnings, notes, usage records), never for
 model text, which is kept as the model wrote it.
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 _PATTERNS = [
@@ -31,6 +38,24 @@ _PATTERNS = [
 ]
 
 MASK = "[REDACTED]"
+
+
+def _mask_mixed(match: re.Match[str]) -> str:
+    # Long runs mixing letters and digits are keys far more often than words; a model id's
+    # segments are short and split by "-" or "/", so they survive.
+    token = match.group(0)
+    mixed = any(c.isdigit() for c in token) and any(c.isalpha() for c in token)
+    return MASK if mixed else token
+
+
+_STRICT_PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str] | None]] = [
+    (re.compile(r"(?i)\b((?:bearer|basic)\s+)[A-Za-z0-9._~+/=*-]{6,}"), None),
+    (re.compile(r"\b((?:sk|pk|rk)-)[A-Za-z0-9_*.-]{6,}"), None),
+    (re.compile(r"(?i)\b((?:api[_-]?key|access[_-]?token|token|secret|password|authorization)"
+                r"\s*[=:]\s*[\"']?)[^\s\"',;&]{6,}"), None),
+    (re.compile(r"\b[0-9a-fA-F]{32,}\b"), None),
+    (re.compile(r"[A-Za-z0-9]{24,}"), _mask_mixed),
+]
 
 # Characters that take no room on screen: a key with one of them inserted looks the same
 # to a person and must be caught the same. Dropped from diagnostics before matching.
@@ -62,8 +87,10 @@ def _replace(match: re.Match[str]) -> str:
     return MASK
 
 
-def redact(text: str, secrets: list[str] | None = None) -> str:
-    """Replace known secrets (remembered or given) and key-shaped strings with a mask."""
+def redact(text: str, secrets: Iterable[str | None] | None = None, *,
+           strict: bool = False) -> str:
+    """Replace known secrets (remembered or given) and key-shaped strings with a mask;
+    `strict` for text a server sent (see above)."""
     candidates = _known.union(s for s in secrets or [] if s and len(s) >= 4)
     # Longest first, so a key that contains another secret is masked whole.
     for secret in sorted(candidates, key=len, reverse=True):
@@ -71,6 +98,9 @@ def redact(text: str, secrets: list[str] | None = None) -> str:
     text = _INVISIBLE.sub("", text)
     for pattern in _PATTERNS:
         text = pattern.sub(_replace, text)
+    if strict:
+        for pattern, replace in _STRICT_PATTERNS:
+            text = pattern.sub(replace or _replace, text)
     return text
 
 

@@ -16,21 +16,9 @@ from typing import Any
 
 from chatterm.api import safe_json
 from chatterm.api.types import ApiError
-from chatterm.redact import redact as redact_common
+from chatterm.redact import redact
 
 MAX_MESSAGE = 300
-_REDACTED = "[REDACTED]"
-
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=*-]{6,}")
-_SK_KEY = re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_*.-]{6,}")
-_KEY_ASSIGN = re.compile(
-    r"(?i)\b(api[_-]?key|access[_-]?token|token|secret|password|authorization)"
-    r"(\s*[=:]\s*[\"']?)([^\s\"',;&]{6,})"
-)
-_LONG_HEX = re.compile(r"\b[0-9a-fA-F]{32,}\b")
-# Runs of 24+ letters and digits: Mistral-style keys, base64 secrets. Model ids survive
-# because their segments are short and separated by "-" or "/".
-_LONG_TOKEN = re.compile(r"[A-Za-z0-9]{24,}")
 _WHITESPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
@@ -50,28 +38,6 @@ _UNKNOWN_MODEL_CODES = {"model_not_found", "invalid_model", "unknown_model"}
 # ---- text hygiene -------------------------------------------------------------------
 
 
-def _looks_secret(token: str) -> bool:
-    # Long runs mixing letters and digits are keys far more often than words.
-    return any(c.isdigit() for c in token) and any(c.isalpha() for c in token)
-
-
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Replace anything that looks like an API key or bearer token.
-
-    Stricter than chatterm.redact: a server message has no conversation ids to keep
-    readable, so 32-hex keys (the AI/ML API's shape) and shorter opaque runs go too.
-    """
-    text = redact_common(text, [s for s in secrets if s])
-    text = _BEARER.sub(lambda m: f"{m.group(1)} {_REDACTED}", text)
-    text = _SK_KEY.sub(lambda m: f"{m.group(1)}-{_REDACTED}", text)
-    text = _KEY_ASSIGN.sub(lambda m: f"{m.group(1)}{m.group(2)}{_REDACTED}", text)
-    text = _LONG_HEX.sub(_REDACTED, text)
-    text = _LONG_TOKEN.sub(
-        lambda m: _REDACTED if _looks_secret(m.group(0)) else m.group(0), text
-    )
-    return text
-
-
 def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
     """Collapse whitespace and control characters so a message fits on one line."""
     text = _CONTROL.sub(" ", text)
@@ -83,7 +49,7 @@ def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
 
 def clean(text: str, secrets: Iterable[str | None] = (), limit: int = MAX_MESSAGE) -> str:
     # Redact before truncating so a key cut in half cannot slip through.
-    return one_line(redact(text, secrets), limit)
+    return one_line(redact(text, secrets, strict=True), limit)
 
 
 def status_text(status: int) -> str:
