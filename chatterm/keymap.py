@@ -213,6 +213,28 @@ def _split(spec: str) -> list[str]:
     return [key if len(key) == 1 else key.lower() for key in keys if key]
 
 
+@dataclass(frozen=True, slots=True)
+class KeyNote:
+    """One thing `resolve_keys` has to say about a `[keys]` entry.
+
+    `took_from` is set when the entry was applied but took a key from another action's
+    defaults (the rebinding working); `left` is then what that action has now, "" for no
+    key at all. Otherwise the entry was refused and the action kept its default.
+    """
+
+    action: str
+    detail: str  # completes "[keys] ACTION: ..."
+    took_from: str | None = None
+    left: str = ""
+
+    @property
+    def refused(self) -> bool:
+        return self.took_from is None
+
+    def __str__(self) -> str:
+        return f"[keys] {self.action}: {self.detail}"
+
+
 def resolve_keys(config_keys: Mapping[str, object]) -> tuple[dict[str, str], list[str]]:
     """Apply the config's `[keys]` table to the defaults.
 
@@ -220,40 +242,41 @@ def resolve_keys(config_keys: Mapping[str, object]) -> tuple[dict[str, str], lis
     `keys.<action>` entry; a rejected entry leaves that action on its default key.
     An empty string unbinds an action.
     """
+    keymap, notes = resolve_key_notes(config_keys)
+    return keymap, [str(note) for note in notes]
+
+
+def resolve_key_notes(config_keys: Mapping[str, object]) -> tuple[dict[str, str], list[KeyNote]]:
+    """`resolve_keys` with each problem as a KeyNote, for callers that act on its kind."""
     keymap = dict(DEFAULT_KEYMAP)
-    problems: list[str] = []
+    notes: list[KeyNote] = []
     requested: dict[str, str] = {}
     for action, spec in config_keys.items():
-        where = f"[keys] {action}"
         if action not in ACTIONS_BY_NAME:
-            close = _close(action)
-            problems.append(f"{where}: unknown action{close}")
+            notes.append(KeyNote(action, f"unknown action{_close(action)}"))
             continue
         if not isinstance(spec, str):
-            problems.append(f"{where}: must be a string like \"ctrl+o\"")
+            notes.append(KeyNote(action, 'must be a string like "ctrl+o"'))
             continue
         if spec.strip() == "":
             keymap[action] = ""
             continue
         problem = key_problem(spec)
         if problem:
-            problems.append(f"{where}: {problem}")
+            notes.append(KeyNote(action, problem))
             continue
         scope = ACTIONS_BY_NAME[action].scope
         if scope != "message":
             typed = [key for key in _split(spec) if _types_a_character(key)]
             if typed:
-                problems.append(
-                    f"{where}: {typed[0]!r} would be typed into the prompt; "
-                    "use a ctrl+, alt+ or F key"
-                )
+                notes.append(KeyNote(action, f"{typed[0]!r} would be typed into the prompt; "
+                                             "use a ctrl+, alt+ or F key"))
                 continue
         if scope in _EVERYWHERE:
             taken = [key for key in _split(spec) if key in RESERVED_KEYS]
             if taken:
-                problems.append(
-                    f"{where}: {taken[0]!r} {RESERVED_KEYS[taken[0]]}; pick another key"
-                )
+                notes.append(KeyNote(
+                    action, f"{taken[0]!r} {RESERVED_KEYS[taken[0]]}; pick another key"))
                 continue
         requested[action] = ",".join(_split(spec))
     # One key drives one action where both can fire: the first entry naming a key wins...
@@ -267,10 +290,8 @@ def resolve_keys(config_keys: Mapping[str, object]) -> tuple[dict[str, str], lis
             None,
         )
         if clash is not None:
-            problems.append(
-                f"[keys] {action}: {clash[0]!r} is also given to {clash[1]}; "
-                f"{action} keeps its default {DEFAULT_KEYMAP[action]!r}"
-            )
+            notes.append(KeyNote(action, f"{clash[0]!r} is also given to {clash[1]}; "
+                                         f"{action} keeps its default {DEFAULT_KEYMAP[action]!r}"))
             continue
         for key in _split(spec):
             claimed.setdefault(key, []).append(action)
@@ -286,11 +307,11 @@ def resolve_keys(config_keys: Mapping[str, object]) -> tuple[dict[str, str], lis
                 if key in _split(other_spec):
                     remaining = [k for k in _split(other_spec) if k != key]
                     keymap[other] = ",".join(remaining)
-                    problems.append(
-                        f"[keys] {action}: {key!r} was the key for {other}, "
-                        f"which is now {keymap[other] or 'unbound'}"
-                    )
-    return keymap, problems
+                    notes.append(KeyNote(
+                        action, f"{key!r} was the key for {other}, "
+                                f"which is now {keymap[other] or 'unbound'}",
+                        took_from=other, left=keymap[other]))
+    return keymap, notes
 
 
 def _overlap(one: Scope, other: Scope) -> bool:

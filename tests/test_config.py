@@ -397,6 +397,23 @@ def test_set_rejects_bad_input_and_leaves_file(cfg_path: Path, key: str, raw: st
     assert cfg_path.read_bytes() == before
 
 
+def test_key_notes_say_what_happened_without_parsing_text() -> None:
+    from chatterm.keymap import KeyNote, resolve_key_notes
+
+    keymap, notes = resolve_key_notes({"new_chat": "ctrl+q", "rename_chat": "ctrl+o",
+                                       "bogus": "f1"})
+    assert keymap["new_chat"] == "ctrl+q" and keymap["quit"] == ""
+    by_action = {note.action: note for note in notes}
+    assert by_action["bogus"].refused
+    assert by_action["new_chat"] == KeyNote(
+        "new_chat", "'ctrl+q' was the key for quit, which is now unbound",
+        took_from="quit", left="")
+    assert by_action["rename_chat"].took_from == "switch_model"
+    assert not by_action["rename_chat"].refused
+    assert str(by_action["new_chat"]) == (
+        "[keys] new_chat: 'ctrl+q' was the key for quit, which is now unbound")
+
+
 def test_set_on_broken_file_refuses(cfg_path: Path) -> None:
     write(cfg_path, "theme = \n")
     with pytest.raises(ConfigError, match="line 1"):

@@ -58,20 +58,17 @@ def _check_theme(name: str) -> None:
 
 
 def _check_key(config: Config, action: str) -> None:
-    from chatterm.keymap import resolve_keys
+    from chatterm.keymap import resolve_key_notes
 
-    _, problems = resolve_keys(config.keys)
-    mine = f"[keys] {action}:"
-    for problem in problems:
-        if not problem.startswith(mine):
+    _, notes = resolve_key_notes(config.keys)
+    for note in notes:
+        if note.action != action:
             continue
-        detail = problem.removeprefix(mine).strip()
+        if note.refused:
+            raise ConfigError(f"keys.{action}: {note.detail}")
         # "'f2' was the key for rename_chat, which is now ctrl+x" is the rebinding working;
         # one that leaves the other action with no key at all (quit!) is refused here.
-        if "was the key for" in detail and not detail.endswith("now unbound"):
-            continue
-        if "was the key for" in detail:
-            other = detail.split("was the key for", 1)[1].split(",", 1)[0].strip()
-            raise ConfigError(f"keys.{action}: {detail}; give {other} another key first "
+        if not note.left:
+            other = note.took_from
+            raise ConfigError(f"keys.{action}: {note.detail}; give {other} another key first "
                               f"(chatterm config set keys.{other} KEY)")
-        raise ConfigError(f"keys.{action}: {detail}")
