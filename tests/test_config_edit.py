@@ -148,6 +148,15 @@ def test_a_utf8_bom_stays_and_a_new_file_is_private(tmp_path: Path) -> None:
     assert fresh.parent.stat().st_mode & 0o777 == 0o700
 
 
+def test_a_windows_file_keeps_its_line_ends(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b'theme = "chatterm-dark"\r\n\r\n[params]\r\ntemperature = 1\r\n')
+    set_config_value(path, "params.top_p", "0.5")
+    set_config_value(path, "stream", "false")
+    assert path.read_bytes() == (b'theme = "chatterm-dark"\r\nstream = false\r\n\r\n'
+                                 b"[params]\r\ntemperature = 1\r\ntop_p = 0.5\r\n")
+
+
 # ---- the in-memory config follows --------------------------------------------------------
 
 

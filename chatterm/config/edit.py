@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import tomllib
 from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import fields
@@ -75,7 +76,7 @@ def edit_file(path: Path, changes: Sequence[Change], *, config: Config | None = 
     apply_data(fresh, edited, path)  # refuse to write a file that load_config would reject
     if check is not None:
         check(fresh)
-    new_text = document.as_string()
+    new_text = _same_line_ends(text or "", document.as_string())
     if tomllib.loads(new_text) != edited:
         # A guard against a formatting quirk of the editor, never expected to fire.
         raise ConfigError(f"{path}: the edit could not be written without changing other "
@@ -85,6 +86,14 @@ def edit_file(path: Path, changes: Sequence[Change], *, config: Config | None = 
     if config is not None:
         _refresh(config, fresh)
     return fresh
+
+
+def _same_line_ends(old: str, new: str) -> str:
+    """tomlkit ends the lines it adds with \\n; in a file whose lines all end with \\r\\n
+    (Windows editors), so do the new ones."""
+    if "\r\n" in old and old.count("\n") == old.count("\r\n"):
+        return re.sub(r"(?<!\r)\n", "\r\n", new)
+    return new
 
 
 def _put(document: MutableMapping[str, Any], parts: list[str], value: Any,
