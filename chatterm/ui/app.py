@@ -27,6 +27,7 @@ from chatterm.launch import (
 from chatterm.redact import shown
 from chatterm.sanitize import neutralise
 from chatterm.screen_state import ScreenState
+from chatterm.ui import compat
 from chatterm.ui.chat import key_hints
 from chatterm.ui.chat.reveal import REVEAL_BEFORE
 from chatterm.ui.chat.screen import ChatScreen
@@ -98,7 +99,11 @@ class ChattermApp(App[int]):
         if self.state.override is not None and self.state.opened.saved and self.store:
             # `-c --model M`: the reopened conversation continues with M, and says so.
             self.store.update_conversation(self.state.opened.conversation)
-        for note in [*self.state.notes, *self._key_problems]:
+        version = compat.version_note()
+        if version is not None:  # a Textual other than the pinned one: said, not fatal
+            self.log.warning(version)
+        notes = [*self.state.notes, *self._key_problems, *([version] if version else [])]
+        for note in notes:
             self.notify(neutralise(note), severity="warning", timeout=8, markup=False)
         self.call_after_refresh(self._warm_up)
 
@@ -112,7 +117,7 @@ class ChattermApp(App[int]):
 
         warmup.mark_started()
         # Does Shift+Enter reach us? Asked after the first frame; the answer is a key event.
-        self.terminal_keys.query(self._driver)
+        self.terminal_keys.query(compat.driver_of(self))
         self.run_worker(warmup.warm_up, thread=True, group="warm-up", exit_on_error=False)
 
     def _initial_theme(self) -> list[str]:
@@ -126,14 +131,7 @@ class ChattermApp(App[int]):
         if wanted not in self.available_themes:
             problem = themes.apply_theme(self, wanted)
             return [*problems, problem] if problem else problems
-        # What App._watch_theme does, minus the CSS refresh nothing needs yet.
-        self.set_reactive(ChattermApp.theme, wanted)
-        dark = self.current_theme.dark
-        stale = {name: False for name in self.classes if name.startswith("-theme-")}
-        self.update_classes({**stale, f"-theme-{wanted}": True, "-dark-mode": dark,
-                             "-light-mode": not dark}, update=False)
-        self._refresh_truecolor_filter(self.ansi_theme)
-        self.stylesheet.set_variables(self.get_css_variables())
+        compat.apply_first_theme(self, wanted)
         return problems
 
     async def on_event(self, event: events.Event) -> None:
@@ -421,18 +419,11 @@ def _teach_alt_enter() -> None:
     """Make legacy terminals' Alt+Enter (ESC CR) a key of its own.
 
     Textual turns ESC CR into a plain "enter", which would send the prompt; with the
-    kitty protocol it already reports "alt+enter". The sequence table is Textual's own
-    (pinned version), and an object with a `.value` is all its parser reads.
+    kitty protocol it already reports "alt+enter".
     """
-    try:
-        from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
-    except ImportError:  # pragma: no cover - a Textual without the table
-        return
+    from chatterm.ui.compat import teach_key_sequences
 
-    class _Key:
-        value = "alt+enter"
-
-    ANSI_SEQUENCES_KEYS.setdefault("\x1b\r", (_Key(),))  # type: ignore[arg-type]
+    teach_key_sequences({"\x1b\r": "alt+enter"})
 
 
 def run_app(options: LaunchOptions) -> int:

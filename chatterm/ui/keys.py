@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from chatterm.keymap import DEFAULT_KEYMAP, Scope, actions_in
+from chatterm.ui import compat
 
 if TYPE_CHECKING:
     from textual.binding import Binding
@@ -64,13 +65,13 @@ def install_bindings(node: object, keymap: Mapping[str, str], scope: Scope) -> N
 
     Textual's own keymap (`App.set_keymap`) can move a binding to other keys but never
     remove one, so an unbound action would still show in the footer under some key.
-    Rebuilding the node's bindings leaves no trace of it. (`_bindings` is the per-node
-    copy Textual makes of the class BINDINGS; Textual is pinned, and the tests of
+    Rebuilding the node's bindings leaves no trace of it. (The per-node copy Textual
+    makes of the class BINDINGS, reached through chatterm.ui.compat; the tests of
     rebinding and unbinding would catch a change.)
     """
     from textual.binding import BindingsMap
 
-    current: BindingsMap = node._bindings  # type: ignore[attr-defined]
+    current = compat.node_bindings(node)
     wanted: dict[str | None, list[Binding]] = {}
     for _key, new in BindingsMap(bindings_for(scope, keymap)):
         wanted.setdefault(new.id, []).append(new)
@@ -83,4 +84,4 @@ def install_bindings(node: object, keymap: Mapping[str, str], scope: Scope) -> N
             bindings.extend(wanted.pop(binding.id, []))
     for rest in wanted.values():
         bindings.extend(rest)
-    node._bindings = BindingsMap(bindings)  # type: ignore[attr-defined]
+    compat.set_node_bindings(node, BindingsMap(bindings))

@@ -9,8 +9,9 @@ name Shift+Enter only after a reply (or after a Shift+Enter key actually arrived
 does from xterm with modifyOtherKeys set by the user).
 
 The reply comes in through Textual's input parser, which would otherwise type it into the
-prompt as "[?25u": `teach_parser` makes each possible reply a key of its own (the same
-table `_teach_alt_enter` uses), which the app takes out of the stream (`take`).
+prompt as "[?25u": `teach_parser` makes each possible reply a key of its own (through
+chatterm.ui.compat, as `_teach_alt_enter` does), which the app takes out of the stream
+(`take`).
 """
 
 from __future__ import annotations
@@ -29,21 +30,9 @@ _SHIFT_ENTER_KEYS = frozenset({"shift+enter", "shift+\r"})
 
 def teach_parser() -> None:
     """Make every `CSI ? flags u` reply one key event instead of five typed characters."""
-    try:
-        from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
-    except ImportError:  # pragma: no cover - a Textual without the table
-        return
-    for flags in range(256):
-        ANSI_SEQUENCES_KEYS.setdefault(  # type: ignore[call-overload]
-            f"\x1b[?{flags}u", (_ReplyKey(f"{REPLY_KEY_PREFIX}{flags}"),)
-        )
+    from chatterm.ui.compat import teach_key_sequences
 
-
-class _ReplyKey:
-    """What the parser reads from a table entry: an object with a `.value` key name."""
-
-    def __init__(self, value: str) -> None:
-        self.value = value
+    teach_key_sequences({f"\x1b[?{flags}u": f"{REPLY_KEY_PREFIX}{flags}" for flags in range(256)})
 
 
 class TerminalKeys:

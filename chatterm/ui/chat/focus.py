@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chatterm.ui import compat
 from chatterm.ui.chat.message_view import MessageView
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def typed_for_prompt(focused: Widget | None, event: Key) -> bool:
     it: focus() takes effect later, and a fast typist's next letters would still reach
     the message meanwhile."""
     return (isinstance(focused, MessageView) and event.is_printable
-            and event.key not in focused._bindings.key_to_bindings)
+            and event.key not in compat.node_bindings(focused).key_to_bindings)
 
 
 class FocusHint:

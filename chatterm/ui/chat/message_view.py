@@ -23,6 +23,7 @@ from chatterm.keymap import DEFAULT_KEYMAP, actions_in
 from chatterm.redact import shown
 from chatterm.sanitize import StreamNeutraliser, neutralise
 from chatterm.text_parts import TextParts
+from chatterm.ui.compat import SingleLayout
 from chatterm.ui.events import (
     MessageActionRequested,
     MessageFocusChanged,
@@ -30,7 +31,6 @@ from chatterm.ui.events import (
     OlderMessagesWanted,
 )
 from chatterm.ui.keys import bindings_for, install_bindings
-from chatterm.ui.layout import SingleLayout
 
 if TYPE_CHECKING:
     from chatterm.ui.markdown.streaming import StreamingMarkdown

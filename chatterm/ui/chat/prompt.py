@@ -38,7 +38,7 @@ SCROLL_ACTIONS = ("scroll_page_up", "scroll_page_down", "scroll_top", "scroll_bo
 # Home and End scroll the chat, so the prompt's own start and end move to Ctrl+Home/End.
 PROMPT_START_END = {"ctrl+home": "start", "ctrl+end": "end"}
 
-# Above this many characters the prompt stops soft-wrapping (see _on_paste).
+# Above this many characters the prompt stops soft-wrapping (see on_paste).
 WRAP_LIMIT = 64_000
 
 
@@ -78,7 +78,7 @@ class PromptInput(TextArea):
             placeholder=placeholder,
         )
 
-    async def _on_key(self, event: events.Key) -> None:
+    async def on_key(self, event: events.Key) -> None:
         if self.read_only:
             return
         if event.key in self.send_keys:
@@ -92,7 +92,7 @@ class PromptInput(TextArea):
             event.stop()
             event.prevent_default()
             start, end = self.selection
-            self._replace_via_keyboard("\n", start, end)
+            self.replace("\n", start, end, maintain_selection_offset=False)
             return
         action = self.key_actions.get(event.key) or self._arrow_action(event.key)
         if action is None and event.key in PROMPT_START_END:
@@ -102,7 +102,7 @@ class PromptInput(TextArea):
             self.move_cursor(self.document.end if end else (0, 0))
             return
         if action is None:
-            return  # Textual calls TextArea._on_key after this one (MRO dispatch).
+            return  # Textual calls TextArea's key handler after this one (MRO dispatch).
         event.stop()
         event.prevent_default()
         if action in SCROLL_ACTIONS:
@@ -138,13 +138,13 @@ class PromptInput(TextArea):
         self.replace(text, (0, 0), self.document.end, maintain_selection_offset=False)
         self.move_cursor(self.document.end)
 
-    async def _on_paste(self, event: events.Paste) -> None:
+    async def on_paste(self, event: events.Paste) -> None:
         # Soft-wrapping a megabyte costs seconds per edit; past WRAP_LIMIT the prompt
-        # scrolls sideways instead. TextArea._on_paste then inserts the text.
+        # scrolls sideways instead. TextArea's paste handler then inserts the text.
         if self.soft_wrap and len(self.document.text) + len(event.text) > WRAP_LIMIT:
             self.soft_wrap = False
 
-    def _on_text_area_changed(self, event: TextArea.Changed) -> None:
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
         if not self.soft_wrap and len(self.document.text) <= WRAP_LIMIT:
             self.soft_wrap = True
 

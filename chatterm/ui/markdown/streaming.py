@@ -32,7 +32,7 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-from chatterm.ui.layout import SingleLayout
+from chatterm.ui.compat import SingleLayout
 from chatterm.ui.markdown.blocks import Block, BlockSplitter, clean_source, final_blocks
 from chatterm.ui.markdown.growth import JumpGrowth
 from chatterm.ui.markdown.lines import BlockLines, RenderedBlock

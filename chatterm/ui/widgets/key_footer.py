@@ -18,9 +18,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import HorizontalGroup
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
 
 from chatterm.keymap import ACTIONS_BY_NAME, ORDER
+from chatterm.ui import compat
 
 MAX_ROWS = 2
 # A key's cells besides its text: the padding around the key and after the label.
@@ -105,7 +105,7 @@ class KeyFooter(Footer):
         return (found[1], found[2]) if found is not None else None
 
     def compose(self) -> ComposeResult:
-        if not self._bindings_ready:
+        if not compat.footer_bindings_ready(self):
             return
         width = self.app.size.width
         self._laid_out_for = width
@@ -117,22 +117,23 @@ class KeyFooter(Footer):
         palette_width = (cell_len(self.app.get_key_display(palette[0])) + PALETTE_PADDING
                          + max(cell_len(palette_label), 12)) if palette else 0
         rows, hidden = lay_out(items, width, palette_width)
+        footer_key = compat.footer_key_type()
         self.hidden_count = hidden
         for number, row in enumerate(rows, start=1):
             with HorizontalGroup(classes="footer-row"):
                 for item in row:
-                    yield FooterKey(item.key, item.display, item.description, item.action,
+                    yield footer_key(item.key, item.display, item.description, item.action,
                                     disabled=not item.enabled, tooltip=item.tooltip,
                                     ).data_bind(compact=Footer.compact)
                 if number == len(rows) and palette is not None:
                     binding, enabled = palette
                     label = f"{hidden} more keys" if hidden else binding.description
-                    yield FooterKey(binding.key, self.app.get_key_display(binding), label,
+                    yield footer_key(binding.key, self.app.get_key_display(binding), label,
                                     binding.action, classes="-command-palette",
                                     disabled=not enabled,
                                     tooltip=binding.tooltip or binding.description)
 
     def on_resize(self, event: events.Resize) -> None:
         # Laid out for a width: another width needs another layout.
-        if self._bindings_ready and self.app.size.width != self._laid_out_for:
+        if compat.footer_bindings_ready(self) and self.app.size.width != self._laid_out_for:
             self.call_after_refresh(self.recompose)
