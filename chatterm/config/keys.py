@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import selectors
-import signal
-import subprocess
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chatterm.errors import ConfigError
 from chatterm.providers import ProviderConfig
+
+if TYPE_CHECKING:
+    import subprocess
 
 # A key is one line; tools such as `pass show` add a few lines of metadata.
 MAX_OUTPUT = 64 * 1024
@@ -78,6 +79,8 @@ def run_key_command(command: str, where: str, timeout: float) -> str:
 
     `where` names the setting in messages. Nothing the command prints is ever shown.
     """
+    import subprocess  # here, not at the top: most runs never start a key command
+
     try:
         proc = subprocess.Popen(
             command, shell=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -109,6 +112,9 @@ def _read_bounded(proc: subprocess.Popen[bytes], timeout: float) -> tuple[bytes,
     Reading stops at end of file, or once the command has exited and nothing more is
     waiting: a background child may hold the pipe open for as long as it likes.
     """
+    import selectors
+    import subprocess
+
     assert proc.stdout is not None
     stream = proc.stdout.fileno()
     os.set_blocking(stream, False)
@@ -145,6 +151,9 @@ def _read_bounded(proc: subprocess.Popen[bytes], timeout: float) -> tuple[bytes,
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     """End the command and everything it started (its process group), then reap it."""
+    import signal
+    import subprocess
+
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):

@@ -7,10 +7,9 @@ is left as it was, so `config set` never writes something that breaks the next c
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from chatterm.config.schema import suggest
 from chatterm.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -28,19 +27,11 @@ def check_setting(config: Config, parts: list[str]) -> None:
             _check_key(config, action)
 
 
-def _close(name: str, known: Iterable[str]) -> str:
-    names = sorted(known)
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-    if close:
-        return f" (did you mean {', '.join(close)}?)"
-    return f" (known: {', '.join(names)})"
-
-
 def _check_default_provider(config: Config) -> None:
     name = config.default_provider
     if name not in config.providers:
         raise ConfigError(
-            f"default_provider {name!r} is not a provider{_close(name, config.providers)}; "
+            f"default_provider {name!r} is not a provider{suggest(name, config.providers)}; "
             f"add it first with: chatterm config set providers.{name}.base_url URL"
         )
 
@@ -52,7 +43,7 @@ def _check_theme(name: str) -> None:
     known = theme_names()
     if name not in known:
         raise ConfigError(
-            f"theme {name!r} not found{_close(name, known)}; "
+            f"theme {name!r} not found{suggest(name, known)}; "
             f"your own theme files go in {user_themes_dir()}"
         )
 

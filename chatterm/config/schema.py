@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -233,11 +233,11 @@ class Config:
             if name not in self.providers:
                 raise ConfigError(
                     f"{self.path}: default_provider {name!r} is not a known provider"
-                    f"{_suggest(name, self.providers)}"
+                    f"{suggest(name, self.providers)}"
                 )
         found = self.providers.get(name)
         if found is None:
-            raise UsageError(f"unknown provider {name!r}{_suggest(name, self.providers)}")
+            raise UsageError(f"unknown provider {name!r}{suggest(name, self.providers)}")
         return found
 
     def model_for(self, provider_name: str | None = None) -> str | None:
@@ -249,7 +249,8 @@ class Config:
         return provider.default_model
 
 
-def _suggest(name: str, known: Any) -> str:
+def suggest(name: str, known: Iterable[str]) -> str:
+    """" (did you mean a, b?)" for close matches of `name`, else " (known: …)"."""
     names = sorted(known)
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
     if close:
