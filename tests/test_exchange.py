@@ -26,11 +26,11 @@ from loopback import (
 from chatterm.config import load_config
 from chatterm.conversation import Conversation, MessageState, Role
 from chatterm.engine.events import (
-    ReplyDelta,
     ReplyFailed,
     ReplyFinished,
     ReplyRestored,
     SessionEvent,
+    TextArrived,
 )
 from chatterm.engine.session import CONTINUE_INSTRUCTION, ChatSession
 from chatterm.store import Store
@@ -78,7 +78,7 @@ async def test_send_streams_saves_and_titles(loopback: LoopbackServer, store: St
     assert reply.state is MessageState.COMPLETE
     assert reply.finish_reason == "stop"
     assert reply.usage is not None and reply.usage.total_tokens == 6
-    assert [e.delta.content for e in events if isinstance(e, ReplyDelta)] == [
+    assert [e.text for e in events if isinstance(e, TextArrived) and e.kind == "content"] == [
         "Hello", ", ", "world"]
     assert isinstance(events[-1], ReplyFinished)
     saved = store.get_conversation(session.conversation.id)
@@ -117,7 +117,7 @@ async def test_cancel_keeps_partial_reply_as_interrupted(
     session = _session(loopback, store)
     seen: list[SessionEvent] = []
     task = asyncio.create_task(session.send("go", seen.append))
-    await _poll(lambda: any(isinstance(e, ReplyDelta) for e in seen))
+    await _poll(lambda: any(isinstance(e, TextArrived) for e in seen))
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -291,7 +291,7 @@ async def test_retry_stopped_mid_stream_or_failing_gives_the_reply_back(
     seen: list[SessionEvent] = []
     task = asyncio.create_task(session.retry(seen.append))
     try:
-        await _poll(lambda: any(isinstance(e, ReplyDelta) for e in seen))
+        await _poll(lambda: any(isinstance(e, TextArrived) for e in seen))
         # The attempt streams into its own row; the old one is untouched meanwhile.
         during = _export(session.conversation.id)
         assert during[:2] == before and during[2]["state"] == "streaming"

@@ -244,7 +244,7 @@ class StreamAssembler:
                 delta.refusal += self.reply.add_refusal(refusal)
             calls = body.get("tool_calls")
             if isinstance(calls, list):
-                self._merge_tool_calls(calls)
+                self._merge_tool_calls(calls, delta)
         finish = choice.get("finish_reason")
         if isinstance(finish, str) and finish:
             self.reply.finish_reason = finish
@@ -255,7 +255,7 @@ class StreamAssembler:
         if text:
             delta.content += self.reply.add_content(text)
 
-    def _merge_tool_calls(self, calls: list[Any]) -> None:
+    def _merge_tool_calls(self, calls: list[Any], delta: Delta) -> None:
         for position, raw in enumerate(calls):
             if not isinstance(raw, dict):
                 continue
@@ -272,10 +272,12 @@ class StreamAssembler:
             if isinstance(name, str) and name and not call.name:
                 call.name = name
             arguments = function.get("arguments")
+            if isinstance(arguments, dict | list):
+                arguments = json.dumps(arguments, ensure_ascii=False)
             if isinstance(arguments, str):
-                self.reply.add_arguments(slot, arguments)
-            elif isinstance(arguments, dict | list):
-                self.reply.add_arguments(slot, json.dumps(arguments, ensure_ascii=False))
+                added = self.reply.add_arguments(slot, arguments)
+                if added:
+                    delta.tool_arguments.append((slot, added))
 
     def _find_call(self, raw: dict[str, Any], position: int, count: int) -> int:
         """The slot (position in the reply's tool calls) this fragment belongs to."""

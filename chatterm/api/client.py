@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
 from chatterm import __version__
@@ -272,14 +272,14 @@ class ChatClient:
 
     async def _open(
         self, method: str, url: str, body: Any, accept: str
-    ) -> AsyncIterator[Retrying | httpx.Response]:
+    ) -> AsyncGenerator[Retrying | httpx.Response, None]:
         async with contextlib.aclosing(self._attempts(method, url, body, accept)) as attempts:
             async for item in attempts:
                 yield item
 
     # ---- public API -----------------------------------------------------------------
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ClientEvent]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ClientEvent, None]:
         """Started, then Delta events, then Finished; Retrying events may come first.
 
         Raises ApiError on failure; `.partial` holds whatever streamed before it.

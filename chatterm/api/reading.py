@@ -41,11 +41,12 @@ def _joined(deltas: list[Delta]) -> Delta:
     return Delta(content="".join(d.content for d in deltas),
                  reasoning="".join(d.reasoning for d in deltas),
                  refusal="".join(d.refusal for d in deltas),
+                 tool_arguments=[part for d in deltas for part in d.tool_arguments],
                  chunks=sum(d.chunks for d in deltas))
 
 
 def _has_text(delta: Delta) -> bool:
-    return bool(delta.content or delta.reasoning or delta.refusal)
+    return bool(delta.content or delta.reasoning or delta.refusal or delta.tool_arguments)
 
 
 async def read_stream(

@@ -79,8 +79,8 @@ class AssembledReply:
         self._arguments.append(TextParts())
         return call
 
-    def add_arguments(self, index: int, text: str) -> None:
-        self._arguments[index].append(text)
+    def add_arguments(self, index: int, text: str) -> str:
+        return self._arguments[index].append(text)
 
     def flush(self) -> tuple[str, str, str]:
         """The stream ended: a half surrogate pair still waiting becomes U+FFFD.
@@ -125,6 +125,8 @@ class Delta:
     content: str = ""
     reasoning: str = ""
     refusal: str = ""
+    # Argument text of tool calls: (the call's position in the reply, text), in order.
+    tool_arguments: list[tuple[int, str]] = field(default_factory=list)
     chunks: int = field(default=0, compare=False)
     """How many of the server's chunks with text this delta holds. Servers send one
     token per chunk, and a paced read merges ~10 of them into one delta, so this (not

@@ -194,19 +194,19 @@ class _Printer:
 
     def __call__(self, event: SessionEvent) -> None:
         from chatterm.engine.events import (
-            ReplyDelta,
             ReplyFinished,
             ReplyRetrying,
             ReplyStarted,
+            TextArrived,
         )
 
         if isinstance(event, ReplyStarted):
             if not self.quiet and event.message.content:
                 # An assistant prefix is part of the reply the user sees.
                 self._write(event.message.content)
-        elif isinstance(event, ReplyDelta):
-            if not self.quiet:
-                self._write(event.delta.content or event.delta.refusal)
+        elif isinstance(event, TextArrived):
+            if not self.quiet and event.kind in ("content", "refusal"):
+                self._write(event.text)
         elif isinstance(event, ReplyFinished) and event.warnings:
             count = len(event.warnings)
             warn(f"warning: skipped {count} unreadable chunk{'s' if count > 1 else ''} "

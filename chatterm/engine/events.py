@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 from chatterm.api.types import Delta, Retrying
 from chatterm.conversation import Message
@@ -17,10 +18,37 @@ class ReplyStarted:
     replaces: Message | None = None
 
 
-@dataclass(slots=True)
-class ReplyDelta:
-    message: Message
-    delta: Delta
+TextKind = Literal["content", "reasoning", "refusal", "tool_arguments"]
+
+
+@dataclass(slots=True, frozen=True)
+class TextArrived:
+    """New text of a streaming reply, of one kind. Every kind of streamed text comes as
+    this one event, so a front end draws from the events alone: it never reads the
+    reply's Message (which the engine joins only at save points) to see what changed."""
+
+    message_id: str
+    kind: TextKind
+    text: str
+    # How many of the server's chunks this text holds, for a live token count: the
+    # events of one read add up to the read's count (see Delta.chunks).
+    chunks: int = 0
+    # The tool call (its position in the reply) that tool_arguments text belongs to.
+    index: int = 0
+
+
+def texts_of(message_id: str, delta: Delta) -> Iterator[TextArrived]:
+    """The TextArrived events of one delta: content, reasoning, refusal, tool arguments."""
+    chunks = delta.chunks
+    for kind, text in (("content", delta.content), ("reasoning", delta.reasoning),
+                       ("refusal", delta.refusal)):
+        if text:
+            yield TextArrived(message_id, kind, text, chunks)  # type: ignore[arg-type]
+            chunks = 0
+    for index, text in delta.tool_arguments:
+        if text:
+            yield TextArrived(message_id, "tool_arguments", text, chunks, index)
+            chunks = 0
 
 
 @dataclass(slots=True)
@@ -55,6 +83,6 @@ class ReplyRestored:
 
 
 SessionEvent = (
-    ReplyStarted | ReplyDelta | ReplyRetrying | ReplyFinished | ReplyFailed | ReplyRestored
+    ReplyStarted | TextArrived | ReplyRetrying | ReplyFinished | ReplyFailed | ReplyRestored
 )
 EventSink = Callable[[SessionEvent], None]

@@ -21,6 +21,14 @@ def _default_client_factory(
     return ChatClient(provider, api_key, read_interval=read_interval)
 
 
+def preload() -> None:
+    """Import what the first request needs (the HTTP stack), for a front end to pay for
+    while it is idle."""
+    from chatterm.api.client import preload as load_http
+
+    load_http()
+
+
 class ClientPool:
     """One client per (provider, key), kept across replies.
 

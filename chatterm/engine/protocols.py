@@ -1,26 +1,64 @@
-"""The typed seams of the engine: what it needs from an HTTP client and how one is made.
+"""The typed seams of the engine: what it needs from an HTTP client and from the store.
 
-The engine never imports the concrete client (chatterm.api.client pulls in httpx); it
-works against these Protocols, so a front end or a test can hand it any client that
-streams the same events.
+The engine never imports the concrete client (chatterm.api.client pulls in httpx) nor
+needs the concrete Store: it works against these Protocols, so a front end or a test can
+hand it any client that streams the same events, or any store with the same methods.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import AsyncGenerator, Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from chatterm.api.types import ChatRequest
+    from chatterm.api.types import ChatRequest, ClientEvent
+    from chatterm.conversation import Conversation, ConversationSummary, Message, SearchHit
     from chatterm.providers import ProviderConfig
 
 
 class StreamingClient(Protocol):
     """What the session needs from chatterm.api.client.ChatClient."""
 
-    def stream(self, request: ChatRequest) -> Any: ...
+    def stream(self, request: ChatRequest) -> AsyncGenerator[ClientEvent, None]:
+        """Retrying events, Started, Delta events, then Finished; ApiError on failure."""
+        ...
 
     async def aclose(self) -> None: ...
 
 
 ClientFactory = Callable[["ProviderConfig", "str | None"], StreamingClient]
+
+
+class SessionStore(Protocol):
+    """What the session reads and writes (chatterm.store.Store). Every write is called
+    off the event loop, on the store's writer thread (see chatterm.engine.writer)."""
+
+    def create_conversation(self, conv: Conversation) -> None: ...
+
+    def update_conversation(self, conv: Conversation) -> None: ...
+
+    def delete_conversation(self, conversation_id: str) -> None: ...
+
+    def get_conversation(self, conversation_id: str, *,
+                         last_n: int | None = None) -> Conversation: ...
+
+    def add_message(self, message: Message) -> int: ...
+
+    def add_messages(self, messages: Sequence[Message]) -> list[int]: ...
+
+    def update_message(self, message: Message) -> bool: ...
+
+    def remove_message(self, message_id: str) -> bool: ...
+
+    def load_messages(self, conversation_id: str, before_position: int | None,
+                      limit: int) -> list[Message]: ...
+
+
+class ConversationIndex(Protocol):
+    """What the app reads to list and search saved chats (chatterm.store.Store): reads
+    only, so the UI gets it without reaching the store's writes."""
+
+    def list_conversations(self, limit: int | None = None,
+                           offset: int = 0) -> list[ConversationSummary]: ...
+
+    def search(self, query: str, limit: int = 50) -> list[SearchHit]: ...

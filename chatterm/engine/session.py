@@ -1,56 +1,46 @@
-"""The headless chat engine: one conversation, its replies streamed into the store.
+"""The headless chat engine: the one owner of an open conversation.
 
 Both the CLI and the TUI drive conversations through `ChatSession`, so saving while
-streaming, stopping, continuing and retrying behave the same everywhere.
+streaming, stopping, continuing and retrying behave the same everywhere. Every change
+to the conversation goes through it: a reply (send, retry, continue; stopping is
+cancelling the task that awaits one), the model or provider, the title, the system
+prompt, the params, deleting it, loading its history. A front end renders what the
+session reports (chatterm.engine.events) and never writes to the store itself.
+
+Every store write runs off the event loop, on the store's one writer thread, in the
+order the session made it (chatterm.engine.writer). Setters change the conversation in
+memory at once and return the queued write (a `Saving`) for the caller to await or
+watch; the three ways to get a reply await their own writes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import copy
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from chatterm.api.types import (
-    ApiError,
-    AssembledReply,
-    ChatRequest,
-    Delta,
-    Finished,
-    Retrying,
-)
-from chatterm.conversation import (
-    Conversation,
-    Message,
-    MessageState,
-    Role,
-    now,
-    title_from_prompt,
-)
+from chatterm.api.types import ChatRequest
+from chatterm.conversation import Conversation, Message, MessageState, Params, Role
+from chatterm.conversation import title_from_prompt as _title_from_prompt
 from chatterm.engine import attempts
-from chatterm.engine.events import (
-    EventSink,
-    ReplyDelta,
-    ReplyFailed,
-    ReplyFinished,
-    ReplyRestored,
-    ReplyRetrying,
-    ReplyStarted,
-    SessionEvent,
-)
+from chatterm.engine.events import EventSink, ReplyRestored, SessionEvent
 from chatterm.engine.pool import ClientPool
-from chatterm.engine.protocols import ClientFactory
+from chatterm.engine.streaming import SAVE_INTERVAL, ReplyStream
 from chatterm.engine.wire import wire_messages
+from chatterm.engine.writer import Saving, StoreWriter, done, wait, writer_for
 from chatterm.errors import ChattermError, ConfigError, StoreError, UsageError
 from chatterm.text_parts import mend_surrogates
 
 if TYPE_CHECKING:
     from chatterm.config import Config
+    from chatterm.engine.protocols import ClientFactory, SessionStore
     from chatterm.providers import ProviderConfig
-    from chatterm.store import Store
 
-# A crash may lose at most this much of a streaming reply.
-SAVE_INTERVAL = 0.5
+T = TypeVar("T")
+
+__all__ = ["CONTINUE_INSTRUCTION", "SAVE_INTERVAL", "ChatSession", "Turn"]
 
 # Sent (never stored) when a provider cannot take an assistant prefix.
 CONTINUE_INSTRUCTION = (
@@ -59,16 +49,23 @@ CONTINUE_INSTRUCTION = (
 )
 
 
-
-
 def _ignore(_event: SessionEvent) -> None:
     return None
+
+
+@dataclass(slots=True)
+class Turn:
+    """A prompt and the reply it will get: the very Messages the session saves and
+    streams into, so a front end can show them before the request is under way."""
+
+    user: Message
+    reply: Message
 
 
 class ChatSession:
     def __init__(
         self,
-        store: Store | None,
+        store: SessionStore | None,
         config: Config,
         conversation: Conversation,
         *,
@@ -76,6 +73,8 @@ class ChatSession:
         client_factory: ClientFactory | None = None,
         persisted: bool | None = None,
         clients: ClientPool | None = None,
+        complete: bool = True,
+        writer: StoreWriter | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -88,22 +87,62 @@ class ChatSession:
         self._clients = clients or ClientPool(client_factory)
         # A conversation loaded from the store already has a row; a new one gets it on send.
         self._persisted = bool(conversation.messages) if persisted is None else persisted
-        # While a reply streams: joins the deltas received so far into its content.
-        self._catch_up: Callable[[], None] | None = None
+        # False while only the last page of a saved conversation is loaded.
+        self.complete = complete
+        self._writer = writer if writer is not None or store is None else writer_for(store)
+        # While a reply streams: the stream, which joins the text received so far.
+        self._stream: ReplyStream | None = None
 
     async def aclose(self) -> None:
         """Close the HTTP clients this session opened (not a pool it was given)."""
         if self._owns_clients:
             await self._clients.aclose()
 
-    # ---- settings ----------------------------------------------------------------------
+    @property
+    def saved(self) -> bool:
+        """True once the conversation has a row in the store."""
+        return self.store is not None and self._persisted
 
-    def set_model(self, provider: str, model: str) -> None:
+    # ---- settings: in memory now, saved in order off the loop -----------------------------
+
+    def set_model(self, provider: str, model: str) -> Saving[None]:
         """Use `provider`/`model` from the next reply on; earlier replies keep their label."""
         self.config.provider(provider)  # fail now, not at the next send
         self.conversation.provider = provider
         self.conversation.model = model
-        self._save_conversation()
+        return self.save_settings()
+
+    def rename(self, title: str) -> Saving[None] | None:
+        """Give the conversation a title (whitespace runs become one space); None, and
+        nothing changes, if the title is blank."""
+        title = " ".join(title.split())
+        if not title:
+            return None
+        self.conversation.title = title
+        return self.save_settings()
+
+    def set_system_prompt(self, text: str) -> Saving[None]:
+        """The system prompt of the next replies."""
+        self.conversation.system_prompt = text
+        return self.save_settings()
+
+    def set_params(self, params: Params) -> Saving[None]:
+        """Sampling parameters of the next replies (over the config's)."""
+        self.conversation.params = params
+        return self.save_settings()
+
+    def save_settings(self) -> Saving[None]:
+        """Save title, provider, model, system prompt and params as they are now."""
+        if self.store is None or not self._persisted:
+            return done(None)
+        # A copy: the write saves the settings as they are now, whatever changes next.
+        return self._submit(self.store.update_conversation, copy.copy(self.conversation))
+
+    def use_key(self, api_key: str | None) -> None:
+        """A key for the current provider (None: look it up again at the next reply, as
+        after the first-run screen saved one)."""
+        self._api_key = api_key
+        self._api_key_provider = self.conversation.provider
 
     def provider_config(self) -> ProviderConfig:
         return self.config.provider(self.conversation.provider)
@@ -120,36 +159,61 @@ class ChatSession:
             raise ConfigError(missing_key_message(provider))
         return key
 
+    # ---- the conversation's history and lifetime ----------------------------------------
+
+    async def load_history(self) -> None:
+        """Load the whole history (requests carry all of it), off the event loop."""
+        if self.complete or self.store is None or not self._persisted:
+            self.complete = True
+            return
+        full = await self._run(self.store.get_conversation, self.conversation.id)
+        self.conversation.messages = full.messages
+        self.complete = True
+
+    def older_messages(self, before_position: int, limit: int) -> list[Message]:
+        """Up to `limit` saved messages before `before_position`, for scroll-back."""
+        if self.store is None:
+            return []
+        return self.store.load_messages(self.conversation.id, before_position, limit)
+
+    async def delete(self) -> None:
+        """Delete the conversation and its messages from the store."""
+        if self.store is not None:
+            await self._run(self.store.delete_conversation, self.conversation.id)
+
+    async def flush(self) -> None:
+        """Wait until every write this session queued has landed."""
+        if self._writer is not None:
+            await self._writer.run(lambda: None)
+
     # ---- the three ways to get a reply -------------------------------------------------
 
+    def new_turn(self, prompt: str) -> Turn:
+        """The Messages `send` will save and stream into, made now (nothing is saved)."""
+        user = Message(role=Role.USER, content=prompt, conversation_id=self.conversation.id)
+        reply = Message(role=Role.ASSISTANT, conversation_id=self.conversation.id,
+                        parent_id=user.id, state=MessageState.STREAMING,
+                        provider=self.conversation.provider, model=self.conversation.model)
+        return Turn(user, reply)
+
     async def send(
-        self, prompt: str, on_event: EventSink = _ignore, *, prefix: str | None = None
+        self, prompt: str | Turn, on_event: EventSink = _ignore, *, prefix: str | None = None
     ) -> Message:
         """Add `prompt` as a user message and stream the reply (starting with `prefix`)."""
-        if not prompt.strip():
+        turn = prompt if isinstance(prompt, Turn) else self.new_turn(prompt)
+        user, reply = turn.user, turn.reply
+        if not user.content.strip():
             raise UsageError("the prompt is empty")
-        prompt = mend_surrogates(prompt)  # stray bytes from argv: U+FFFD, as saved and sent
+        user.content = mend_surrogates(user.content)  # stray bytes from argv: U+FFFD
         key = self.api_key()
-        parent = self.conversation.messages[-1].id if self.conversation.messages else None
-        user = Message(
-            role=Role.USER,
-            content=prompt,
-            conversation_id=self.conversation.id,
-            parent_id=parent,
-        )
+        messages = self.conversation.messages
+        user.parent_id = messages[-1].id if messages else None
+        reply.provider, reply.model = self.conversation.provider, self.conversation.model
         if not self.conversation.title:
-            self.conversation.title = title_from_prompt(prompt)
-        reply = Message(
-            role=Role.ASSISTANT,
-            conversation_id=self.conversation.id,
-            parent_id=user.id,
-            state=MessageState.STREAMING,
-            provider=self.conversation.provider,
-            model=self.conversation.model,
-        )
+            self.conversation.title = _title_from_prompt(user.content)
         self.conversation.messages += [user, reply]
         try:
-            self._persist_turn(user, reply)
+            await self._persist_turn(user, reply)
         except BaseException:
             del self.conversation.messages[-2:]
             raise
@@ -179,14 +243,14 @@ class ChatSession:
         self.conversation.messages[index] = new
         try:
             if self.store is not None and self._persisted:
-                self.store.add_message(new)
+                await self._run(self.store.add_message, new)
             await self._stream_into(new, request, key, on_event, replaces=old)
         except BaseException:
-            self._settle_retry(index, old, new, on_event, stopped=True)
+            await self._settle_retry(index, old, new, on_event, stopped=True)
             raise
-        return self._settle_retry(index, old, new, on_event)
+        return await self._settle_retry(index, old, new, on_event)
 
-    def _settle_retry(
+    async def _settle_retry(
         self, index: int, old: Message, new: Message, on_event: EventSink, *,
         stopped: bool = False,
     ) -> Message:
@@ -196,7 +260,7 @@ class ChatSession:
         if self.store is not None and self._persisted:
             # On failure both rows stay saved: nothing is lost, the next start shows both.
             with contextlib.suppress(StoreError):
-                self.store.remove_message(dropped.id)
+                await self._run(self.store.remove_message, dropped.id)
         if kept is old:
             on_event(ReplyRestored(old, new, stopped=stopped, error=new.error))
         return kept
@@ -229,15 +293,15 @@ class ChatSession:
         reply.provider = self.conversation.provider
         reply.model = self.conversation.model
         try:
-            self._save_message(reply)
+            await self._save_message(reply)
             await self._stream_into(reply, request, key, on_event, base=base)
         except BaseException:
-            self._settle_continue(reply, before, on_event, stopped=True)
+            await self._settle_continue(reply, before, on_event, stopped=True)
             raise
-        self._settle_continue(reply, before, on_event)
+        await self._settle_continue(reply, before, on_event)
         return reply
 
-    def _settle_continue(
+    async def _settle_continue(
         self, reply: Message, before: Message, on_event: EventSink, *, stopped: bool = False
     ) -> None:
         if attempts.continue_added(before, reply):
@@ -246,8 +310,14 @@ class ChatSession:
         attempts.restore(reply, before)
         with contextlib.suppress(StoreError):
             # On failure the row holds the old text with another state: nothing is lost.
-            self._save_message(reply)
+            await self._save_message(reply)
         on_event(ReplyRestored(reply, None, stopped=stopped, error=error))
+
+    def catch_up(self) -> None:
+        """Bring the streaming reply's content up to the last text event. It lags by up
+        to SAVE_INTERVAL otherwise; a front end that shows a reply mid-stream needs it."""
+        if self._stream is not None:
+            self._stream.catch_up()
 
     # ---- internals ---------------------------------------------------------------------
 
@@ -280,162 +350,43 @@ class ChatSession:
         replaces: Message | None = None,
     ) -> Message:
         """Stream `request` into `reply`, saving at least every SAVE_INTERVAL seconds."""
-        base = reply.content if base is None else base
-        base_reasoning = reply.reasoning if base else ""
-        if base == "" and request.prefix:
-            reply.content = request.prefix
-        on_event(ReplyStarted(reply, replaces))
-        warnings: list[str] = []
-        # Deltas are joined at save points, not appended one by one: `content += delta`
-        # would copy the whole reply per token, quadratic on a long reply. (The app draws
-        # from the deltas themselves; it joins them, via catch_up(), only to show a
-        # reply again mid-stream.)
-        pending: list[str] = []
-        pending_reasoning: list[str] = []
-        pending_refusal: list[str] = []
-        dirty = False
-        saver_stop = asyncio.Event()
-
-        def sync() -> None:
-            if pending:
-                reply.content += "".join(pending)
-                pending.clear()
-            if pending_reasoning:
-                reply.reasoning += "".join(pending_reasoning)
-                pending_reasoning.clear()
-            if pending_refusal:
-                reply.refusal += "".join(pending_refusal)
-                pending_refusal.clear()
-
-        async def save_periodically() -> None:
-            nonlocal dirty
-            while not saver_stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(saver_stop.wait(), SAVE_INTERVAL)
-                if dirty:
-                    dirty = False
-                    sync()
-                    try:
-                        # In a thread: waiting on another writer's lock must not freeze
-                        # the event loop (and with it the TUI) for the busy timeout.
-                        await asyncio.to_thread(self._save_message, reply)
-                    except Exception:
-                        # Locked past the busy timeout (or anything unexpected): try again
-                        # next tick. A dead saver would leave the reply unsaved; only the
-                        # final save's failure is the user's business.
-                        dirty = True
-
-        self._catch_up = sync
-        saver = asyncio.create_task(save_periodically())
-        client = self._clients.get(self.provider_config(), key)
+        stream = self._stream = ReplyStream(self.conversation, reply, self._save_message)
         try:
-            async with contextlib.aclosing(client.stream(request)) as events:
-                async for event in events:
-                    if isinstance(event, Delta):
-                        if event.content:
-                            pending.append(event.content)
-                        if event.reasoning:
-                            pending_reasoning.append(event.reasoning)
-                        if event.refusal:
-                            pending_refusal.append(event.refusal)
-                        dirty = True
-                        on_event(ReplyDelta(reply, event))
-                    elif isinstance(event, Retrying):
-                        on_event(ReplyRetrying(reply, event))
-                    elif isinstance(event, Finished):
-                        pending.clear()
-                        pending_reasoning.clear()
-                        pending_refusal.clear()
-                        self._apply(reply, event.reply, base, base_reasoning)
-                        reply.state = event.reply.state
-                        warnings = list(event.reply.warnings)
-            sync()
-            if reply.state is not MessageState.COMPLETE:
-                # The stream ended cleanly but never said the reply was finished.
-                reply.state = MessageState.INTERRUPTED
-                reply.error = "the stream ended before the reply was complete"
-        except ChattermError as error:
-            sync()
-            partial = error.partial if isinstance(error, ApiError) else None
-            if partial is not None:
-                self._apply(reply, partial, base, base_reasoning)
-            reply.state = MessageState.INTERRUPTED if reply.content else MessageState.ERROR
-            reply.error = error.message
-            if isinstance(error, ApiError) and error.unknown_model:
-                from chatterm.catalog import unknown_model_hint
+            client = self._clients.get(self.provider_config(), key)
+            return await stream.run(client, request, on_event,
+                                    base=reply.content if base is None else base,
+                                    replaces=replaces)
+        finally:
+            self._stream = None
 
-                reply.error += unknown_model_hint(reply.provider or "", reply.model or "")
-            self._finish(reply, saver_stop)
-            on_event(ReplyFailed(reply, error))
-            await _settle(saver)
-            return reply
-        except BaseException:
-            # Esc, quit or Ctrl+C: the partial reply is kept and reads as interrupted.
-            sync()
-            reply.state = MessageState.INTERRUPTED
-            reply.error = reply.error or "stopped"
-            self._finish(reply, saver_stop)
-            saver.cancel()
-            raise
-        self._finish(reply, saver_stop)
-        await _settle(saver)
-        on_event(ReplyFinished(reply, warnings))
-        return reply
-
-    def catch_up(self) -> None:
-        """Bring the streaming reply's content up to the last delta. It lags by up to
-        SAVE_INTERVAL otherwise; a front end that shows a reply mid-stream needs it."""
-        if self._catch_up is not None:
-            self._catch_up()
-
-    def _finish(self, reply: Message, saver_stop: asyncio.Event) -> None:
-        self._catch_up = None
-        saver_stop.set()
-        self.conversation.updated_at = now()
-        self._save_message(reply)
-
-    @staticmethod
-    def _apply(reply: Message, assembled: AssembledReply, base: str, base_reasoning: str) -> None:
-        """Take the assembler's view as the truth: it saw every chunk, deltas may be filtered."""
-        reply.content = base + assembled.content
-        if assembled.reasoning:
-            reply.reasoning = base_reasoning + assembled.reasoning
-        if assembled.refusal:
-            reply.refusal = assembled.refusal
-        if assembled.tool_calls:
-            reply.tool_calls = list(assembled.tool_calls)
-        reply.finish_reason = assembled.finish_reason
-        if assembled.usage is not None:
-            reply.usage = assembled.usage
-
-    def _persist_turn(self, user: Message, reply: Message) -> None:
+    async def _persist_turn(self, user: Message, reply: Message) -> None:
         """Save the prompt and its streaming reply (and a new conversation) in ONE
         transaction: a failure leaves nothing behind, not an empty conversation."""
         if self.store is None:
             self._persisted = True
         elif not self._persisted:
-            self.store.create_conversation(self.conversation)
+            await self._run(self.store.create_conversation, self.conversation)
             self._persisted = True
         else:
-            self.store.add_messages([user, reply])
+            await self._run(self.store.add_messages, [user, reply])
 
-    def _save_conversation(self) -> None:
-        if self.store is not None and self._persisted:
-            self.store.update_conversation(self.conversation)
+    async def _save_message(self, message: Message) -> None:
+        if self.store is None or not self._persisted:
+            return
+        try:
+            # A copy: the writer thread never reads a message the loop is changing.
+            await self._run(self.store.update_message, copy.copy(message))
+        except ChattermError:
+            raise
+        except Exception as exc:
+            # Never a traceback that loses the reply: one line, the text stays in
+            # memory (and on screen) and the caller's error path still runs.
+            raise StoreError(f"could not save the reply: {type(exc).__name__}: {exc}") \
+                from exc
 
-    def _save_message(self, message: Message) -> None:
-        if self.store is not None and self._persisted:
-            try:
-                self.store.update_message(message)
-            except ChattermError:
-                raise
-            except Exception as exc:
-                # Never a traceback that loses the reply: one line, the text stays in
-                # memory (and on screen) and the caller's error path still runs.
-                raise StoreError(f"could not save the reply: {type(exc).__name__}: {exc}") \
-                    from exc
+    def _submit(self, work: Callable[..., T], *args: object) -> Saving[T]:
+        assert self._writer is not None  # there is one whenever there is a store
+        return self._writer.submit(work, *args)
 
-
-async def _settle(task: asyncio.Task[None]) -> None:
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async def _run(self, work: Callable[..., T], *args: object) -> T:
+        return await wait(self._submit(work, *args))

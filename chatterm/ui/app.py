@@ -96,9 +96,9 @@ class ChattermApp(App[int]):
     def on_mount(self) -> None:
         for problem in self._theme_problems:
             self.notify(neutralise(problem), severity="warning", timeout=8, markup=False)
-        if self.state.override is not None and self.state.opened.saved and self.store:
+        if self.state.override is not None and self.state.opened.saved and self.chat:
             # `-c --model M`: the reopened conversation continues with M, and says so.
-            self.store.update_conversation(self.state.opened.conversation)
+            self.chat.save_settings()
         version = compat.version_note()
         if version is not None:  # a Textual other than the pinned one: said, not fatal
             self.log.warning(version)
@@ -206,7 +206,7 @@ class ChattermApp(App[int]):
         if provider != chat.conversation.provider or model:
             chat.apply_model(provider, model or chat.conversation.model)
         else:
-            chat.session = None  # so the next send picks up the new key
+            chat.forget_key()  # so the next send picks up the new key
             chat.status.show_note("key saved: press Enter to send")
         chat.prompt.focus()
 

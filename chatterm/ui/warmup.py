@@ -41,7 +41,7 @@ def warm_up() -> None:
         for name in WARM_MODULES:
             with contextlib.suppress(ImportError):
                 importlib.import_module(name)
-        from chatterm.api.client import preload
+        from chatterm.engine.pool import preload
 
         preload()
         try:

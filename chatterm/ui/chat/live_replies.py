@@ -22,7 +22,7 @@ from chatterm.ui.chat import status_bar
 
 if TYPE_CHECKING:
     from chatterm.conversation import Message
-    from chatterm.engine.session import ChatSession
+    from chatterm.engine.session import ChatSession, Turn
 
 ReplyKind = Literal["send", "retry", "continue"]
 
@@ -37,6 +37,8 @@ class LiveReply:
     # The prompt's cursor blink to give back when the reply ends or goes to the background.
     blink: bool
     session: ChatSession | None = None
+    # A send's prompt and reply, the session's own Messages, from Enter on.
+    turn: Turn | None = None
     # The session's message, from ReplyStarted on.
     message: Message | None = None
     worker: Worker[Any] | None = None

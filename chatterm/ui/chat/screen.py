@@ -1,9 +1,12 @@
 """The main screen: the conversation, the status line and the prompt.
 
-This screen owns the ChatSession of the open conversation. Replies run in one Textual
-worker at a time; the session calls `_on_event` on the event loop for every step, so
-widgets are updated directly, without thread hops. Stopping is cancelling that worker:
-the session then marks the partial reply interrupted and saves it before the worker ends.
+Every change to the open conversation goes through its ChatSession (the engine): the
+screen calls the session and draws what it reports, and never writes to the store. Replies
+run in one Textual worker at a time; the session calls `_on_event` on the event loop for
+every step, so widgets are updated directly, without thread hops. Stopping is cancelling
+that worker: the session then marks the partial reply interrupted and saves it before
+the worker ends. Settings (model, title, system prompt, params) change in the session at
+once; their writes land off the loop, and a failed one is shown on the status line.
 """
 
 from __future__ import annotations
@@ -53,12 +56,14 @@ from chatterm.ui.events import (
 from chatterm.ui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from textual.widget import Widget
 
     from chatterm.engine.events import ReplyRestored, SessionEvent
-    from chatterm.engine.session import ChatSession
+    from chatterm.engine.session import ChatSession, Turn
+    from chatterm.engine.writer import Saving
     from chatterm.ui.app import ChattermApp
     from chatterm.ui.chat.sidebar import Sidebar
 
@@ -333,21 +338,15 @@ class ChatScreen(Screen[None]):
             return False
         self._show_end()
         self.prompt.clear()
-        user_view = UserMessage(Message(role=Role.USER, content=text), classes="user")
-        reply = Message(
-            role=Role.ASSISTANT,
-            state=MessageState.STREAMING,
-            provider=self.conversation.provider,
-            model=self.conversation.model,
-        )
-        reply_view = AssistantMessage(reply, is_last=True)
+        # The session's own messages, shown before the request is under way.
+        turn = self.engine().new_turn(text)
         for view in self.message_list.views():
             if isinstance(view, AssistantMessage):
                 view.set_last(False)
-        self._pending_views = [user_view, reply_view]
+        self._pending_views = _turn_views(turn)
         self.message_list.mount_all(self._pending_views)
         self.message_list.scroll_end(animate=False)
-        self._start_reply("send", text)
+        self._start_reply("send", text, turn)
         return True
 
     def _show_end(self) -> None:
@@ -356,10 +355,11 @@ class ChatScreen(Screen[None]):
             keep_last_page(self.opened, FIRST_PAGE)
             self._show_conversation()
 
-    def _start_reply(self, kind: ReplyKind, prompt: str = "") -> None:
+    def _start_reply(self, kind: ReplyKind, prompt: str = "", turn: Turn | None = None) -> None:
         self._show_end()
         self.status.show_waiting()
-        live = LiveReply(self.opened, kind, prompt, blink=self.prompt.cursor_blink)
+        live = LiveReply(self.opened, kind, prompt, blink=self.prompt.cursor_blink,
+                         session=self.engine(), turn=turn)
         self.live.add(live)
         live.worker = self.run_worker(
             partial(self._reply, live), group="reply", exit_on_error=False
@@ -368,7 +368,7 @@ class ChatScreen(Screen[None]):
 
     async def _reply(self, live: LiveReply) -> None:
         """Get one reply; drawn only while its chat is the one on screen."""
-        from chatterm.engine.events import ReplyDelta, ReplyRestored, ReplyStarted
+        from chatterm.engine.events import ReplyRestored, ReplyStarted, TextArrived
 
         kind, prompt = live.kind, live.prompt
         started = False
@@ -379,8 +379,8 @@ class ChatScreen(Screen[None]):
         def on_event(event: SessionEvent) -> None:
             nonlocal started
             started = True
-            if isinstance(event, ReplyDelta):
-                live.count(event.delta.chunks)
+            if isinstance(event, TextArrived):
+                live.count(event.chunks)
             elif isinstance(event, ReplyStarted):
                 live.message = event.message
             elif isinstance(event, ReplyRestored):
@@ -389,9 +389,9 @@ class ChatScreen(Screen[None]):
                 self._on_event(kind, event)
 
         try:
-            session = live.session = await self._ready_session(live.opened)
+            session = await self._ready_session(live)
             if kind == "send":
-                await session.send(prompt, on_event)
+                await session.send(live.turn or prompt, on_event)
             elif kind == "retry":
                 await session.retry(on_event)
             else:
@@ -439,7 +439,7 @@ class ChatScreen(Screen[None]):
                 self._pending_views = []
                 self._active_view = None
             if started:
-                live.opened.saved = live.opened.saved or self.chat_app.store is not None
+                live.opened.saved = live.opened.saved or _session_saved(live)
                 if shown:
                     self.opened.saved = live.opened.saved
                     self._refresh_title()
@@ -472,11 +472,8 @@ class ChatScreen(Screen[None]):
             self.opened.first_position = cut
         message = live.message
         if message is None:  # the request is not under way yet: as on Enter
-            if live.kind == "send":
-                self._pending_views = [
-                    UserMessage(Message(role=Role.USER, content=live.prompt), classes="user"),
-                    AssistantMessage(Message(role=Role.ASSISTANT, state=MessageState.STREAMING,
-                                             model=self.conversation.model), is_last=True)]
+            if live.turn is not None:
+                self._pending_views = _turn_views(live.turn)
                 self.message_list.mount_all(self._pending_views)
             return
         view = self.message_list.view_for_id(message.id)
@@ -524,26 +521,27 @@ class ChatScreen(Screen[None]):
 
     def _on_event(self, kind: ReplyKind, event: SessionEvent) -> None:
         from chatterm.engine.events import (
-            ReplyDelta,
             ReplyFailed,
             ReplyFinished,
             ReplyRestored,
             ReplyRetrying,
             ReplyStarted,
+            TextArrived,
         )
 
-        if isinstance(event, ReplyDelta):
+        if isinstance(event, TextArrived):
             view = self._active_view
             if view is None:
                 return
-            delta = event.delta
-            if delta.content:
-                view.append_content(delta.content)
-            if delta.reasoning:
-                view.append_reasoning(delta.reasoning)
-            if delta.refusal:
-                view.append_refusal(delta.refusal)
-            self.status.count_tokens(delta.chunks)
+            # Tool-call arguments are drawn with the finished reply, not as they stream.
+            if event.kind == "content":
+                view.append_content(event.text)
+            elif event.kind == "reasoning":
+                view.append_reasoning(event.text)
+            elif event.kind == "refusal":
+                view.append_refusal(event.text)
+            if event.chunks or event.kind != "tool_arguments":
+                self.status.count_tokens(event.chunks)
         elif isinstance(event, ReplyStarted):
             self._bind_started(kind, event.message, event.replaces)
         elif isinstance(event, ReplyRetrying):
@@ -586,16 +584,11 @@ class ChatScreen(Screen[None]):
     def _bind_started(
         self, kind: ReplyKind, message: Message, replaces: Message | None = None
     ) -> None:
-        """Tie the session's real message to the view that shows it (for a retry, the
-        view of the reply it replaces)."""
+        """Find the view that shows the session's message (made on Enter from the same
+        Message; for a retry, the view of the reply it replaces)."""
         message_list = self.message_list
         if kind == "send" and self._pending_views:
-            user_view, reply_view = self._pending_views
-            messages = self.conversation.messages
-            if len(messages) >= 2 and messages[-2].role is Role.USER:
-                user_view.message = messages[-2]
-            reply_view.message = message
-            view = reply_view
+            view = self._pending_views[-1]
         else:
             found = message_list.view_for_id((replaces or message).id)
             if isinstance(found, AssistantMessage):
@@ -609,33 +602,71 @@ class ChatScreen(Screen[None]):
         if message.state is MessageState.STREAMING:
             self.status.show_waiting()
 
-    async def _ready_session(self, opened: OpenedConversation) -> ChatSession:
-        """The session of `opened`, with the whole history loaded (requests carry all
-        of it). The chat on screen may change meanwhile: `opened` is the one asked for."""
-        app = self.chat_app
-        await self._whole_conversation(opened)
-        conversation = opened.conversation
-        session = self.session if self._shows_conversation(conversation) else None
-        if session is None:
-            from chatterm.ui import warmup
-
-            warmup.settle()
-            from chatterm.engine.session import ChatSession
-
-            session = ChatSession(
-                app.store,
-                app.config,
-                conversation,
-                api_key=app.cached_key(conversation.provider),
-                persisted=opened.saved,
-                clients=app.client_pool(),
-            )
-            if self._shows_conversation(conversation):
-                self.session = session
+    async def _ready_session(self, live: LiveReply) -> ChatSession:
+        """The reply's session, with the whole history loaded (requests carry all of it).
+        The chat on screen may change meanwhile: `live.opened` is the one asked for."""
+        session = live.session
+        assert session is not None  # set by _start_reply
+        await self._load_history(live.opened, session)
         return session
 
-    def _shows_conversation(self, conversation: Conversation) -> bool:
-        return self.opened.conversation is conversation
+    def engine(self) -> ChatSession:
+        """The session of the chat on screen, the one way to change it (made on first use)."""
+        if self.session is None:
+            self.session = self._new_session(self.opened)
+        return self.session
+
+    def _new_session(self, opened: OpenedConversation) -> ChatSession:
+        from chatterm.ui import warmup
+
+        warmup.settle()
+        from chatterm.engine.session import ChatSession
+
+        app = self.chat_app
+        conversation = opened.conversation
+        return ChatSession(
+            app.store,
+            app.config,
+            conversation,
+            api_key=app.cached_key(conversation.provider),
+            persisted=opened.saved,
+            clients=app.client_pool(),
+            complete=opened.complete,
+        )
+
+    async def _load_history(self, opened: OpenedConversation, session: ChatSession) -> None:
+        # What is loaded may have been cut back to a page since (reveal.keep_last_page).
+        session.complete = session.complete and opened.complete
+        await session.load_history()
+        opened.complete = True
+
+    def report_save(self, saving: Saving[None] | None,
+                    then: Callable[[], None] | None = None) -> None:
+        """Once a write the session queued has landed: `then`, or its error in one line."""
+        if saving is None:
+            return
+
+        def landed(future: asyncio.Future[None]) -> None:
+            if future.cancelled() or not self.is_attached:
+                return
+            error = future.exception()
+            if isinstance(error, ChattermError):
+                self.status.show_error(error.message)
+            elif error is not None:
+                self.status.show_error(f"could not save: {type(error).__name__}: {error}")
+            elif then is not None:
+                then()
+
+        asyncio.wrap_future(saving).add_done_callback(landed)
+
+    def save_settings(self) -> None:
+        """Save the conversation's model, title, prompt and params as they are now."""
+        self.report_save(self.engine().save_settings())
+
+    def forget_key(self) -> None:
+        """The provider's key changed: the next reply looks it up again."""
+        if self.session is not None:
+            self.session.use_key(None)
 
     # ---- stop, retry, continue ---------------------------------------------------------
 
@@ -688,20 +719,12 @@ class ChatScreen(Screen[None]):
 
     def apply_model(self, provider: str, model: str) -> None:
         """Use provider/model from the next reply of this conversation on."""
-        conversation = self.conversation
         try:
-            if self.session is not None:
-                self.session.set_model(provider, model)
-            else:
-                self.chat_app.config.provider(provider)
-                conversation.provider = provider
-                conversation.model = model
-                store = self.chat_app.store
-                if store is not None and self.opened.saved:
-                    store.update_conversation(conversation)
+            saving = self.engine().set_model(provider, model)
         except ChattermError as error:
             self.status.show_error(error.message)
             return
+        self.report_save(saving)
         self.status.set_model(provider, model)
         self.status.show_note(f"next reply: {model} ({provider})")
         self._check_key()
@@ -764,32 +787,23 @@ class ChatScreen(Screen[None]):
 
     # ---- conversation actions ------------------------------------------------------------
 
-    def _save_conversation(self) -> None:
-        store = self.chat_app.store
-        if store is not None and self.opened.saved:
-            try:
-                store.update_conversation(self.conversation)
-            except ChattermError as error:
-                self.status.show_error(error.message)
-
     def rename(self, title: str) -> None:
-        title = " ".join(title.split())
-        if not title:
+        saving = self.engine().rename(title)
+        if saving is None:
             return
-        self.conversation.title = title
-        self._save_conversation()
         self._refresh_title()
-        self.post_message(ConversationChanged(self.conversation.id))
+        conversation_id = self.conversation.id
+        # The sidebar reads the new title back once it is saved.
+        self.report_save(saving, lambda: self.post_message(ConversationChanged(conversation_id)))
 
     @work(group="delete", exclusive=True)
     async def delete_current(self) -> None:
         await self.stop_and_wait()
-        store = self.chat_app.store
-        if store is None:
+        if self.chat_app.store is None:
             return
         conversation = self.conversation
         try:
-            store.delete_conversation(conversation.id)
+            await self.engine().delete()
         except ChattermError as error:
             self.status.show_error(error.message)
             return
@@ -827,20 +841,12 @@ class ChatScreen(Screen[None]):
         self.notify(f"Exported {len(conversation.messages)} messages to {neutralise(str(path))}.",
                     markup=False)
 
-    async def _whole_conversation(self, opened: OpenedConversation | None = None) -> Conversation:
-        opened = opened or self.opened
-        store = self.chat_app.store
-        if not opened.complete and store is not None:
-            full = await asyncio.to_thread(store.get_conversation, opened.conversation.id)
-            opened.conversation.messages = full.messages
-            opened.complete = True
-            if opened is self.opened:
-                self.session = None
-        return opened.conversation
+    async def _whole_conversation(self) -> Conversation:
+        await self._load_history(self.opened, self.engine())
+        return self.opened.conversation
 
     def set_system_prompt(self, text: str) -> None:
-        self.conversation.system_prompt = text
-        self._save_conversation()
+        self.report_save(self.engine().set_system_prompt(text))
         message_list = self.message_list
         for view in message_list.query(SystemMessage):
             view.remove()
@@ -854,8 +860,7 @@ class ChatScreen(Screen[None]):
         self.status.show_note("system prompt updated: it applies from the next reply")
 
     def set_params(self, params: Params) -> None:
-        self.conversation.params = params
-        self._save_conversation()
+        self.report_save(self.engine().set_params(params))
         self.status.show_note("parameters updated: they apply from the next reply")
 
     # ---- scroll-back -------------------------------------------------------------------
@@ -871,15 +876,14 @@ class ChatScreen(Screen[None]):
         They come from what was loaded but not mounted yet, else from the store.
         """
         opened = self.opened
-        store = self.chat_app.store
         if self._loading_older or not self._has_older():
             return 0
         if self._backlog:
             older = self._backlog[-page:]
             del self._backlog[-page:]
-        elif store is not None:
+        elif self.chat_app.store is not None:
             try:
-                older = store.load_messages(self.conversation.id, opened.first_position, page)
+                older = self.engine().older_messages(opened.first_position, page)
             except ChattermError as error:
                 self.status.show_error(error.message)
                 return 0
@@ -1011,3 +1015,12 @@ def _last_reply_view(views: list[MessageView]) -> AssistantMessage | None:
         if isinstance(view, UserMessage):
             return None
     return None
+
+
+def _turn_views(turn: Turn) -> list[MessageView]:
+    """The views of a prompt and its reply, made from the session's own Messages."""
+    return [UserMessage(turn.user, classes="user"), AssistantMessage(turn.reply, is_last=True)]
+
+
+def _session_saved(live: LiveReply) -> bool:
+    return live.session is not None and live.session.saved

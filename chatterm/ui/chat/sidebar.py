@@ -31,7 +31,7 @@ from chatterm.timefmt import relative_time
 from chatterm.ui.pickers.filter_list import FilterList
 
 if TYPE_CHECKING:
-    from chatterm.store import Store
+    from chatterm.engine.protocols import ConversationIndex
 
 HIT_STYLE = "bold reverse"
 
@@ -103,7 +103,7 @@ class Sidebar(Widget):
 
     def __init__(
         self,
-        store: Store | None,
+        store: ConversationIndex | None,
         *,
         current_id: str | None = None,
         limit: int = 500,
@@ -184,7 +184,7 @@ class Sidebar(Widget):
         self.run_worker(partial(self._fetch, self.store, query), group="sidebar-load",
                         exclusive=True, exit_on_error=False)
 
-    async def _fetch(self, store: Store, query: str) -> None:
+    async def _fetch(self, store: ConversationIndex, query: str) -> None:
         try:
             if query:
                 hits = await asyncio.to_thread(store.search, query, 100)
