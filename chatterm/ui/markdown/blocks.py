@@ -51,19 +51,21 @@ _OUTPUT_SPACES = str.maketrans({"\t": " ", "\n": " "})
 
 
 def clean_source(text: str) -> str:
-    """Make untrusted model text inert before parsing: no C0 (except \\n, \\t), DEL, C1.
+    """The source as the parser reads it: a \\r is dropped, so CRLF reads as LF.
 
-    The message views hand over text whose line ends are already \\n (`neutralise`
-    turns CRLF and a lone CR into line breaks); a \\r that still arrives here (the
-    widget fed directly) is dropped, so CRLF reads as LF. Character-by-character, so
-    cleaning chunks separately equals cleaning their concatenation.
+    Model text reaches this widget already inert: it went through chatterm.sanitize
+    once, where it entered the app (chatterm/ui/inert.py), which also made every line
+    end \\n. So a \\r arrives only when the widget is fed directly (tests,
+    benchmarks). Character by character, so chunks cleaned apart equal the whole.
     """
-    return neutralise(text.replace("\r", ""))
+    return text.replace("\r", "")
 
 
 def clean_output(text: str) -> str:
-    """Last line of defence on rendered text: Markdown entities such as `&#27;`
-    decode to control characters *after* `clean_source` ran."""
+    """The renderer's own output made inert: Markdown entities such as `&#27;` decode
+    to control characters only while parsing, after the text was neutralised, so each
+    rendered segment is checked again (a segment with no control character is
+    returned as it is)."""
     return neutralise(text).translate(_OUTPUT_SPACES)
 
 
