@@ -191,6 +191,44 @@ async def test_palette_lists_chatterm_commands_with_their_keys_and_runs_the_acti
         await wait_until(pilot, lambda: app.called == ["switch_model"], what="the action")
 
 
+class ScreenActionApp(PaletteApp):
+    """A screen of its own with a chat-scope action, as the chat screen will have."""
+
+    def on_mount(self) -> None:
+        from textual.screen import Screen
+
+        app = self
+
+        class ChatLike(Screen[None]):
+            def compose(self) -> ComposeResult:
+                yield Input(id="typing")
+
+            def action_tidy_chat(self) -> None:
+                app.called.append("screen:tidy_chat")
+
+        self.push_screen(ChatLike())
+
+
+async def test_a_chat_scope_palette_entry_runs_on_the_screen_it_was_opened_over(
+        monkeypatch: Any) -> None:
+    from chatterm import keymap
+    from chatterm.ui import commands
+
+    tidy = keymap.KeyAction("tidy_chat", "", "Tidy", "Tidy this chat", "chat",
+                            palette="Tidy chat", palette_help="Tidy this chat")
+    monkeypatch.setattr(commands, "PALETTE_ACTIONS", (*keymap.PALETTE_ACTIONS, tidy))
+    app = ScreenActionApp({})
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
+        await pilot.press(*"tidy chat")
+        await wait_until(pilot, lambda: any(
+            getattr(o, "hit", None) is not None and o.hit.text == "Tidy chat"
+            for o in app.screen.query_one(OptionList).options), what="the Tidy chat entry")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.called == ["screen:tidy_chat"], what="the action")
+
+
 def test_palette_titles_match_the_issue() -> None:
     titles = {action.palette for action in PALETTE_ACTIONS}
     assert {

@@ -15,7 +15,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from chatterm.keymap import DEFAULT_KEYMAP, PALETTE_ACTIONS
+from chatterm.keymap import DEFAULT_KEYMAP, PALETTE_ACTIONS, KeyAction
 
 
 def key_hint(keymap: Mapping[str, str], action: str) -> str:
@@ -39,15 +39,18 @@ class ChattermCommands(Provider):
                 return keymap
         return DEFAULT_KEYMAP
 
-    def _runner(self, action: str) -> partial[object]:
-        return partial(self.app.run_action, action)
+    def _runner(self, action: KeyAction) -> partial[object]:
+        # A chat-scope action is the screen's: it runs on the screen the palette was
+        # opened over, as its key would.
+        target = self.screen if action.scope == "chat" else None
+        return partial(self.app.run_action, action.name, target)
 
     async def discover(self) -> Hits:
         keymap = self._keymap()
         for action in PALETTE_ACTIONS:
             yield DiscoveryHit(
                 action.palette,
-                self._runner(action.name),
+                self._runner(action),
                 text=action.palette,
                 help=action.palette_help + key_hint(keymap, action.name),
             )
@@ -61,7 +64,7 @@ class ChattermCommands(Provider):
                 yield Hit(
                     score,
                     matcher.highlight(action.palette),
-                    self._runner(action.name),
+                    self._runner(action),
                     text=action.palette,
                     help=action.palette_help + key_hint(keymap, action.name),
                 )
