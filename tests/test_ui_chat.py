@@ -801,7 +801,9 @@ async def test_rename_and_delete_with_confirm(server: Any) -> None:
         field.value = "after the rename"
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen is app.chat, what="the dialog to close")
-        assert saved(conversation_id).title == "after the rename"
+        # The title is saved off the event loop: poll for it.
+        await wait_until(pilot, lambda: saved(conversation_id).title == "after the rename",
+                         what="the new title saved")
         assert "after the rename" in screen_text(app)
         await pilot.press("f8")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="confirm")
