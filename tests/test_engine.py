@@ -21,7 +21,7 @@ from loopback import LoopbackServer, _chunk, sse_event, sse_reply, stream_reply
 
 from chatterm.config import load_config
 from chatterm.conversation import Conversation, Message, MessageState, Params
-from chatterm.engine.events import ReplyFinished, SessionEvent, TextArrived
+from chatterm.engine.events import ReplyFinished, ReplyStopped, SessionEvent, TextArrived
 from chatterm.engine.session import ChatSession
 from chatterm.store import Store
 
@@ -163,6 +163,10 @@ async def test_a_stopped_reply_is_saved_before_the_stop_returns(
     with Store.open() as other:
         last = other.get_conversation(session.conversation.id).messages[-1]
     assert (last.content, last.state) == ("kept ", MessageState.INTERRUPTED)
+    # The engine says so, with the final message: a front end need not read its own copy.
+    stopped = [e for e in seen if isinstance(e, ReplyStopped)]
+    assert [(e.message.content, e.message.state) for e in stopped] == [
+        ("kept ", MessageState.INTERRUPTED)]
 
 
 async def test_every_kind_of_streamed_text_is_one_event_type(

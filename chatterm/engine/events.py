@@ -65,6 +65,14 @@ class ReplyFinished:
 
 
 @dataclass(slots=True)
+class ReplyStopped:
+    """The reply was stopped (Esc, quit, Ctrl+C): `message` is final, saved as
+    interrupted with what had arrived. The cancellation goes on after this event."""
+
+    message: Message
+
+
+@dataclass(slots=True)
 class ReplyFailed:
     message: Message
     error: ChattermError
@@ -83,6 +91,7 @@ class ReplyRestored:
 
 
 SessionEvent = (
-    ReplyStarted | TextArrived | ReplyRetrying | ReplyFinished | ReplyFailed | ReplyRestored
+    ReplyStarted | TextArrived | ReplyRetrying | ReplyFinished | ReplyFailed | ReplyStopped
+    | ReplyRestored
 )
 EventSink = Callable[[SessionEvent], None]

@@ -21,6 +21,7 @@ from chatterm.engine.events import (
     ReplyFinished,
     ReplyRetrying,
     ReplyStarted,
+    ReplyStopped,
     texts_of,
 )
 from chatterm.errors import ChattermError
@@ -148,6 +149,7 @@ class ReplyStream:
             reply.state = MessageState.INTERRUPTED
             reply.error = reply.error or "stopped"
             await self._finish(saver)
+            on_event(ReplyStopped(reply))
             raise
         await self._finish(saver)
         on_event(ReplyFinished(reply, warnings))

@@ -512,7 +512,8 @@ class ChatScreen(Screen[None]):
 
     def _finish_active(self, note: str, *, error: bool = False) -> None:
         view = self._active_view
-        if view is not None:
+        if view is not None and view.streaming:
+            # No final event came (the save at the end failed): end it as it stands.
             view.finish(view.message)
         if error:
             self.status.show_error(note)
@@ -526,6 +527,7 @@ class ChatScreen(Screen[None]):
             ReplyRestored,
             ReplyRetrying,
             ReplyStarted,
+            ReplyStopped,
             TextArrived,
         )
 
@@ -561,6 +563,9 @@ class ChatScreen(Screen[None]):
                 )
         elif isinstance(event, ReplyRestored):
             self._give_back(event)
+        elif isinstance(event, ReplyStopped):
+            if self._active_view is not None:
+                self._active_view.finish(event.message)
         elif isinstance(event, ReplyFailed):
             if self._active_view is not None:
                 self._active_view.finish(event.message)
