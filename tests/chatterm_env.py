@@ -40,6 +40,10 @@ def write_config(
     return path
 
 
+# Set by conftest for each test: whether it is marked e2e (None outside pytest, e.g. bench/).
+current_test_is_e2e: bool | None = None
+
+
 def run_cli(
     *args: str,
     input: bytes | None = None,
@@ -47,6 +51,9 @@ def run_cli(
     timeout: float = 60,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run `python -m chatterm ARGS` with the test's isolated environment."""
+    # The fast loop (-m "not slow and not e2e") stays fast only if every test that starts
+    # chatterm as its own process says so.
+    assert current_test_is_e2e is not False, "a test that calls run_cli is marked e2e"
     full_env = dict(os.environ)
     full_env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
     full_env.pop("CHATTERM_BACKOFF_BASE", None)

@@ -24,6 +24,14 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(autouse=True)
+def _e2e_mark(request: pytest.FixtureRequest) -> None:
+    """Tells run_cli whether the running test is marked e2e (it refuses otherwise)."""
+    import chatterm_env
+
+    chatterm_env.current_test_is_e2e = request.node.get_closest_marker("e2e") is not None
+
+
 @pytest.fixture
 def shared_fixtures() -> Path:
     if not SHARED_FIXTURES.is_dir():

@@ -5,8 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from chatterm_env import REPO_ROOT, run_cli, write_config
 from loopback import LoopbackServer, sse_reply
+
+pytestmark = pytest.mark.e2e
 
 
 def _sent(loopback: LoopbackServer, index: int = -1) -> str:

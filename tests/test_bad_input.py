@@ -68,6 +68,8 @@ def shown(conversation_id: str) -> dict[str, Any]:
 # ---- a 1 MB prompt ------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_a_1mb_prompt_on_stdin_is_sent_and_saved_whole(server: LoopbackServer) -> None:
     line = "Please summarise: ünïcödé ✓ text, with\ttabs and \"quotes\"\n"
     prompt = (line * (MB // len(line.encode()) + 1))[: MB // 2] + "THE END"
@@ -84,6 +86,7 @@ def test_a_1mb_prompt_on_stdin_is_sent_and_saved_whole(server: LoopbackServer) -
     assert user["content"] == prompt and reply["content"] == "summary"
 
 
+@pytest.mark.e2e
 def test_stdin_that_is_not_utf8_is_refused_before_anything_is_sent(
         server: LoopbackServer) -> None:
     err = one_line_failure(run_cli("ask", input=b"caf\xe9 au lait"))
@@ -94,6 +97,8 @@ def test_stdin_that_is_not_utf8_is_refused_before_anything_is_sent(
 # ---- 100,000 messages -----------------------------------------------------------------------
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_a_100000_message_conversation_imports_and_stays_usable(
         server: LoopbackServer, tmp_path: Path) -> None:
     conversation = Conversation(provider="test", model="test-model", title="marathon")
@@ -150,6 +155,7 @@ def comma_missing(data: bytes) -> bytes:
     return data.replace(b'"message 500 \xc3\xbc",', b'"message 500 \xc3\xbc"', 1)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("damage", "expected"), [
     (invalid_utf8_late, "UTF-8"), (truncated, "broken JSON"), (comma_missing, "broken JSON"),
 ], ids=["invalid-utf8", "truncated", "comma-missing"])
@@ -167,6 +173,7 @@ def test_a_broken_import_file_imports_nothing(
     assert hits == []
 
 
+@pytest.mark.e2e
 def test_importing_the_same_conversation_twice_imports_a_copy_and_says_so(
         server: LoopbackServer, tmp_path: Path) -> None:
     conversation = Conversation(provider="p", model="m", title="to import")
@@ -210,6 +217,8 @@ def one_mb_reply() -> list[str]:
     return pieces
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_a_1mb_reply_streams_to_a_pipe_and_is_saved_and_exported_intact(
         server: LoopbackServer, tmp_path: Path) -> None:
     pieces = one_mb_reply()
@@ -226,6 +235,8 @@ def test_a_1mb_reply_streams_to_a_pipe_and_is_saved_and_exported_intact(
     assert text in (tmp_path / "big.md").read_text()
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_a_1mb_reply_streams_to_a_terminal(server: LoopbackServer) -> None:
     pieces = one_mb_reply()
     server.script(CHAT, sse_reply(pieces))
@@ -259,6 +270,7 @@ def test_a_1mb_reply_streams_to_a_terminal(server: LoopbackServer) -> None:
 # ---- the TUI's Markdown view ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_streaming_markdown_finishes_a_1mb_reply() -> None:
     widgets = pytest.importorskip("chatterm.ui.markdown.streaming")
     from textual.app import App, ComposeResult
@@ -293,6 +305,7 @@ async def test_streaming_markdown_finishes_a_1mb_reply() -> None:
 # ---- NaN and infinity ---------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN"])
 def test_a_non_finite_temperature_is_refused_before_anything_is_sent(
     server: LoopbackServer, value: str
@@ -305,6 +318,7 @@ def test_a_non_finite_temperature_is_refused_before_anything_is_sent(
     assert listed() == []  # nothing stored, so no later `ask -c` can inherit it
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("key", "line"), [
     ("read_timeout", "read_timeout = nan"), ("connect_timeout", "connect_timeout = inf"),
     ("params.temperature", "[params]\ntemperature = nan")])
@@ -324,6 +338,7 @@ def test_a_non_finite_number_in_the_config_is_one_line(
     assert not loopback.requests
 
 
+@pytest.mark.e2e
 def test_config_set_refuses_nan_and_inf(server: LoopbackServer) -> None:
     for key, value in (("params.temperature", "nan"), ("providers.test.read_timeout", "inf")):
         err = one_line_failure(run_cli("config", "set", key, value))
@@ -331,6 +346,7 @@ def test_config_set_refuses_nan_and_inf(server: LoopbackServer) -> None:
     assert "nan" not in Path(os.environ["CHATTERM_CONFIG"]).read_text()
 
 
+@pytest.mark.e2e
 def test_a_conversation_stored_with_nan_params_continues(server: LoopbackServer) -> None:
     # An older chatterm stored `--temperature nan` in the conversation; every later
     # `ask -c` then failed to encode its request.
@@ -348,6 +364,7 @@ def test_a_conversation_stored_with_nan_params_continues(server: LoopbackServer)
     assert "temperature" not in body and "top_p" not in body and "seed" not in body
 
 
+@pytest.mark.e2e
 def test_an_infinite_cost_from_the_server_exports_and_imports_back(
     server: LoopbackServer, tmp_path: Path
 ) -> None:
@@ -373,6 +390,7 @@ def test_an_infinite_cost_from_the_server_exports_and_imports_back(
     assert shown(conversation_id)["messages"][-1]["content"] == "priced"
 
 
+@pytest.mark.e2e
 def test_an_infinite_cost_stored_by_an_older_chatterm_still_exports_and_imports(
     server: LoopbackServer, tmp_path: Path
 ) -> None:

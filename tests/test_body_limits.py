@@ -98,6 +98,7 @@ async def test_decoding_a_bomb_gives_the_event_loop_turns_so_a_stop_gets_in(
     assert at_cap >= 16
 
 
+@pytest.mark.slow
 async def test_a_non_streamed_reply_over_the_cap_keeps_the_part_that_fits(
         loopback: LoopbackServer) -> None:
     body = gzip_repeat(b"a" * MiB, 40, CONTENT_HEAD, b'"},"finish_reason":"stop"}]}')
@@ -256,6 +257,7 @@ def ask_measured(tmp_path: Path, *args: str) -> tuple[Any, float]:
             int(rss_file.read_text()) / 1024)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("mode", "headers"), [("stream", SSE), ("no-stream", JSON)])
 def test_gzip_bombs_keep_ask_memory_bounded(loopback: LoopbackServer, tmp_path: Path,
                                             mode: str, headers: dict[str, str]) -> None:
@@ -271,6 +273,7 @@ def test_gzip_bombs_keep_ask_memory_bounded(loopback: LoopbackServer, tmp_path: 
     assert "MiB" in out.last and "cap" in out.last
 
 
+@pytest.mark.e2e
 def test_a_gzip_bomb_as_the_model_list_keeps_models_refresh_bounded(
         loopback: LoopbackServer, tmp_path: Path) -> None:
     configure(loopback.url)
@@ -290,6 +293,7 @@ def test_a_gzip_bomb_as_the_model_list_keeps_models_refresh_bounded(
                          "it; showing no cached list"]
 
 
+@pytest.mark.e2e
 def test_a_too_big_non_streamed_reply_is_printed_and_saved_up_to_the_cap(
         loopback: LoopbackServer) -> None:
     configure(loopback.url)
@@ -305,6 +309,7 @@ def test_a_too_big_non_streamed_reply_is_printed_and_saved_up_to_the_cap(
     assert reply["state"] == "interrupted" and len(reply["content"]) == kept
 
 
+@pytest.mark.e2e
 def test_a_200_web_page_in_ask_is_one_line_that_claims_nothing_was_kept(
         loopback: LoopbackServer) -> None:
     configure(loopback.url)
@@ -315,6 +320,7 @@ def test_a_200_web_page_in_ask_is_one_line_that_claims_nothing_was_kept(
                          "'Login' instead of a chat reply; check base_url"]
 
 
+@pytest.mark.e2e
 def test_a_200_that_holds_no_event_never_claims_a_partial_reply_was_kept(
         loopback: LoopbackServer) -> None:
     configure(loopback.url)
@@ -325,6 +331,7 @@ def test_a_200_that_holds_no_event_never_claims_a_partial_reply_was_kept(
                          "reply text arrived, marked interrupted)"]
 
 
+@pytest.mark.e2e
 def test_a_config_header_name_http_cannot_send_is_refused_before_sending(
         loopback: LoopbackServer) -> None:
     configure(loopback.url)
@@ -337,6 +344,7 @@ def test_a_config_header_name_http_cannot_send_is_refused_before_sending(
                          "digits and !#$%&'*+-.^_`|~ are allowed: no spaces, colons or accents)"]
 
 
+@pytest.mark.e2e
 def test_models_refresh_against_a_server_that_is_not_running_fails_at_once() -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
     configure(url, max_retries=3)

@@ -17,6 +17,7 @@ SUBCOMMANDS = ["ask", "list", "show", "search", "export", "import", "delete", "r
                "models", "config"]
 
 
+@pytest.mark.e2e
 def test_version_and_help_for_every_subcommand() -> None:
     version = run_cli("--version")
     assert version.returncode == 0
@@ -28,6 +29,7 @@ def test_version_and_help_for_every_subcommand() -> None:
         assert b"usage: chatterm" in result.stdout
 
 
+@pytest.mark.e2e
 def test_ask_streams_reply_to_stdout_and_saves(loopback: LoopbackServer) -> None:
     write_config(loopback.url)
     loopback.script("chat/completions", sse_reply(["Hello", " from", " loopback"]))
@@ -47,6 +49,7 @@ def test_ask_streams_reply_to_stdout_and_saves(loopback: LoopbackServer) -> None
     assert shown["messages"][1]["model"] == "test-model"
 
 
+@pytest.mark.e2e
 def test_ask_reads_stdin_and_continues_conversation(loopback: LoopbackServer) -> None:
     write_config(loopback.url)
     loopback.script("chat/completions", [sse_reply(["four"]), sse_reply(["eight"])])
@@ -62,6 +65,7 @@ def test_ask_reads_stdin_and_continues_conversation(loopback: LoopbackServer) ->
     assert len(json.loads(run_cli("list", "--json").stdout)) == 1
 
 
+@pytest.mark.e2e
 def test_ask_json_and_request_options(loopback: LoopbackServer) -> None:
     write_config(loopback.url)
     loopback.script("chat/completions", sse_reply(
@@ -82,6 +86,7 @@ def test_ask_json_and_request_options(loopback: LoopbackServer) -> None:
             body["max_tokens"], body["seed"]) == ("other", ["END", "STOP"], 0.2, 0.9, 50, 7)
 
 
+@pytest.mark.e2e
 def test_ask_no_save_and_no_stream(loopback: LoopbackServer) -> None:
     write_config(loopback.url)
     loopback.script("chat/completions", json_reply({
@@ -95,6 +100,7 @@ def test_ask_no_save_and_no_stream(loopback: LoopbackServer) -> None:
     assert json.loads(run_cli("list", "--json").stdout) == []
 
 
+@pytest.mark.e2e
 def test_failed_request_is_one_line_exit_1(loopback: LoopbackServer) -> None:
     write_config(loopback.url)
     loopback.script("chat/completions", json_reply(
@@ -107,6 +113,7 @@ def test_failed_request_is_one_line_exit_1(loopback: LoopbackServer) -> None:
     assert "credits" in err.lower()
 
 
+@pytest.mark.e2e
 def test_drop_mid_stream_keeps_partial_exit_1(loopback: LoopbackServer) -> None:
     write_config(loopback.url)
     first = sse_chunks(["partial answer"], done=False, finish_reason=None)[0]
@@ -121,6 +128,7 @@ def test_drop_mid_stream_keeps_partial_exit_1(loopback: LoopbackServer) -> None:
     assert shown["messages"][1]["content"] == "partial answer"
 
 
+@pytest.mark.e2e
 def test_usage_errors_exit_2(loopback: LoopbackServer) -> None:
     write_config(loopback.url)
     bad_number = run_cli("ask", "hi", "--temperature", "warm")
@@ -135,6 +143,7 @@ def test_usage_errors_exit_2(loopback: LoopbackServer) -> None:
     assert loopback.requests == []
 
 
+@pytest.mark.e2e
 def test_missing_key_names_the_variable(loopback: LoopbackServer) -> None:
     write_config(loopback.url, api_key_env="CHATTERM_TEST_KEY")
     result = run_cli("ask", "hi")
@@ -143,6 +152,7 @@ def test_missing_key_names_the_variable(loopback: LoopbackServer) -> None:
     assert result.stderr.count(b"\n") == 1
 
 
+@pytest.mark.e2e
 def test_unknown_model_shows_close_catalog_matches(loopback: LoopbackServer) -> None:
     write_config(loopback.url, provider="aimlapi", model="gpt-4o-mino")
     loopback.script("chat/completions", json_reply(
@@ -156,6 +166,7 @@ def test_unknown_model_shows_close_catalog_matches(loopback: LoopbackServer) -> 
     assert loopback.requests[0].json["model"] == "gpt-4o-mino"
 
 
+@pytest.mark.e2e
 def test_prefix_needs_a_mistral_provider(loopback: LoopbackServer) -> None:
     write_config(loopback.url)
     result = run_cli("ask", "hi", "--prefix", "Sure:")
@@ -163,6 +174,7 @@ def test_prefix_needs_a_mistral_provider(loopback: LoopbackServer) -> None:
     assert loopback.requests == []
 
 
+@pytest.mark.e2e
 def test_prefix_and_safe_prompt_for_mistral(loopback: LoopbackServer) -> None:
     write_config(loopback.url, kind="mistral")
     loopback.script("chat/completions", sse_reply(["Arr,", " matey"]))
@@ -174,6 +186,7 @@ def test_prefix_and_safe_prompt_for_mistral(loopback: LoopbackServer) -> None:
     assert body["safe_prompt"] is True and body["random_seed"] == 3 and "seed" not in body
 
 
+@pytest.mark.e2e
 def test_hostile_text_is_neutralised_on_a_terminal(loopback: LoopbackServer) -> None:
     write_config(loopback.url)
     hostile = ["\x1b]52;c;cHduZWQ=\x07", "\x1b[2J", "\x1b]0;title\x07",
@@ -205,6 +218,7 @@ def test_hostile_text_is_neutralised_on_a_terminal(loopback: LoopbackServer) -> 
     assert piped.stdout.decode() == "".join(hostile) + "\n"
 
 
+@pytest.mark.e2e
 def test_crlf_and_lone_cr_are_line_breaks_on_a_terminal(loopback: LoopbackServer) -> None:
     write_config(loopback.url)
     # The CRLF after "two" is split between two deltas.
@@ -230,6 +244,7 @@ def test_crlf_and_lone_cr_are_line_breaks_on_a_terminal(loopback: LoopbackServer
     assert output.decode() == "one\r\ntwo\r\nthree\r\nfour\r\n"
 
 
+@pytest.mark.e2e
 def test_export_import_round_trip(loopback: LoopbackServer, tmp_path: Path) -> None:
     write_config(loopback.url)
     loopback.script("chat/completions", sse_reply(["# Title\n\n```py\nprint(1)\n```"]))
@@ -256,6 +271,7 @@ def test_export_import_round_trip(loopback: LoopbackServer, tmp_path: Path) -> N
     assert len(json.loads(run_cli("list", "--json", env=other).stdout)) == 1
 
 
+@pytest.mark.e2e
 def test_search_rename_delete(loopback: LoopbackServer) -> None:
     write_config(loopback.url)
     loopback.script("chat/completions", [sse_reply(["Bananas are yellow."]),
@@ -279,6 +295,7 @@ def test_search_rename_delete(loopback: LoopbackServer) -> None:
     assert [c["title"] for c in remaining] == ["fruit two"]
 
 
+@pytest.mark.e2e
 def test_models_lists_catalog_and_merges_live(loopback: LoopbackServer) -> None:
     write_config(loopback.url, provider="aimlapi", model="gpt-4o")
     catalog = json.loads(run_cli("models", "--json").stdout)
@@ -301,6 +318,7 @@ def test_models_lists_catalog_and_merges_live(loopback: LoopbackServer) -> None:
     assert live["gpt-4"]["missing_live"] is True
 
 
+@pytest.mark.e2e
 def test_config_set_and_show_masks_keys(isolated_env: Path) -> None:
     assert run_cli("config", "set", "default_model", "gpt-4o").returncode == 0
     assert run_cli("config", "set", "providers.aimlapi.api_key", "sk-secret-1234567890abcd"
@@ -314,6 +332,7 @@ def test_config_set_and_show_masks_keys(isolated_env: Path) -> None:
     assert bad.returncode == 2 and b"stream" in bad.stderr
 
 
+@pytest.mark.e2e
 def test_config_set_says_what_it_set_and_refuses_what_would_break(isolated_env: Path) -> None:
     config_path = Path(run_cli("config", "path").stdout.decode().strip())
     done = run_cli("config", "set", "params.temperature", "0.3")
@@ -335,6 +354,7 @@ def test_config_set_says_what_it_set_and_refuses_what_would_break(isolated_env: 
     assert run_cli("list").returncode == 0
 
 
+@pytest.mark.e2e
 def test_broken_config_is_one_line(isolated_env: Path) -> None:
     path = Path(os.environ["CHATTERM_CONFIG"])
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -345,6 +365,7 @@ def test_broken_config_is_one_line(isolated_env: Path) -> None:
     assert result.stderr.count(b"\n") == 1
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("argv", [["--help"], ["ask", "hi"], ["list"], ["models"]])
 def test_cli_never_imports_textual(loopback: LoopbackServer, argv: list[str]) -> None:
     write_config(loopback.url)
@@ -369,6 +390,7 @@ def test_cli_never_imports_textual(loopback: LoopbackServer, argv: list[str]) ->
     assert "UI=\n" in err, err
 
 
+@pytest.mark.e2e
 def test_help_does_not_load_httpx_or_sqlite() -> None:
     probe = (
         "import sys\n"

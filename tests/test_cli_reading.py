@@ -6,8 +6,11 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from chatterm_env import run_cli, write_config
 from loopback import LoopbackServer, sse_reply
+
+pytestmark = pytest.mark.e2e
 
 
 def _data_dir() -> Path:

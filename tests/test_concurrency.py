@@ -32,6 +32,8 @@ from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, wait_until, write_config
 
 from chatterm.store import Store
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 CHAT = "chat/completions"
 ASKS = 4  # per writer
 WORDS = [f"w{i:02d} " for i in range(30)]

@@ -199,6 +199,7 @@ def test_a_bad_file_gets_one_line_and_stays_untouched(tmp_path: Path, text: str,
     assert [p.name for p in path.parent.iterdir()] == ["config.toml"]  # no temp left
 
 
+@pytest.mark.e2e
 def test_cli_config_set_keeps_the_users_file() -> None:
     path = Path(os.environ["CHATTERM_CONFIG"])
     path.parent.mkdir(parents=True)
@@ -233,6 +234,7 @@ def test_cli_config_set_keeps_the_users_file() -> None:
 # ---- in the app ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_key_pasted_on_the_first_run_screen_adds_one_line(loopback: Any) -> None:
     from chatterm.ui.dialogs.first_run import FirstRunScreen
 
@@ -256,6 +258,7 @@ async def test_a_key_pasted_on_the_first_run_screen_adds_one_line(loopback: Any)
         assert loopback.requests[0].headers["authorization"] == f"Bearer {secret}"
 
 
+@pytest.mark.slow
 async def test_the_first_run_url_changes_one_line(loopback: Any) -> None:
     from chatterm.ui.dialogs.first_run import FirstRunScreen
 
@@ -273,6 +276,7 @@ async def test_the_first_run_url_changes_one_line(loopback: Any) -> None:
         assert "local · local-model" in screen_text(app)
 
 
+@pytest.mark.slow
 async def test_the_theme_picker_changes_one_line(loopback: Any,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     from chatterm.ui.pickers.theme_picker import ThemePicker

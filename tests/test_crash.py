@@ -20,6 +20,8 @@ from loopback import Delay, Hold, LoopbackServer, sse_chunks, stream_reply
 
 from chatterm.engine.session import SAVE_INTERVAL
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 KEY_ENV = "CRASH_TEST_KEY"
 TOKENS = 400
 INTERVAL = 0.05  # seconds between tokens

@@ -76,6 +76,7 @@ def one_line(result: subprocess.CompletedProcess[bytes]) -> str:
     return err.strip()
 
 
+@pytest.mark.e2e
 def test_a_write_meeting_a_damaged_page_leaves_nothing_behind(loopback: LoopbackServer) -> None:
     seed(3)
     (messages_page,) = pages_of("messages", "leaf")  # where the next message would go
@@ -113,6 +114,7 @@ def test_after_corruption_is_reported_the_store_writes_nothing_more() -> None:
     assert digest(database()) == before
 
 
+@pytest.mark.e2e
 def test_doctor_copies_what_can_be_read_and_leaves_the_original(
         loopback: LoopbackServer) -> None:
     texts = seed(120, long_every=10)

@@ -23,6 +23,8 @@ from chatterm_env import run_cli
 from chatterm.conversation import Conversation, Message, Role
 from chatterm.store import Store
 
+pytestmark = pytest.mark.e2e
+
 
 def data_dir() -> Path:
     return Path(os.environ["CHATTERM_DATA_DIR"])

@@ -20,6 +20,8 @@ from loopback import LoopbackServer, WaitFile, sse_chunks, sse_reply, stream_rep
 
 from chatterm.store.space import reserve_path
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 CHAT = "chat/completions"
 
 

@@ -55,6 +55,7 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
         server.run("kill-server", check=False)
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(shutil.which("tmux") is None,
                     reason="tmux is not installed: the end-to-end test needs it")
 def test_quit_mid_stream_with_the_sidebar_open_prints_nothing(

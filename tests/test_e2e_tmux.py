@@ -23,8 +23,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 LOOPBACK = Path(__file__).resolve().parent / "loopback.py"
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
-                                reason="tmux is not installed: the end-to-end test needs it")
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(shutil.which("tmux") is None,
+                                 reason="tmux is not installed: the end-to-end test needs it")]
 
 REPLY = ["The ", "quick ", "brown ", "fox ", "jumps ", "over ", "the ", "lazy ", "dog. ",
          "clip\x1b]52;c;ZXZpbA==\x07 ", "title\x1b]2;pwned\x07 ", "done-marker"]

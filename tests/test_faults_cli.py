@@ -46,6 +46,8 @@ from loopback import (
 
 from chatterm.cli.main import main as cli_main
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 KEY_ENV = "FAULT_TEST_KEY"
 KEY = "sk-fault-0123456789abcdefXYZ"
 CHAT = "chat/completions"

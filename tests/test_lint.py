@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import shutil
 import subprocess
@@ -93,11 +94,16 @@ def _declared(specs: list[str]) -> set[str]:
     return {_normalized(re.match(r"[A-Za-z0-9._-]+", spec)[0]) for spec in specs}
 
 
-def _distributions(imported: dict[str, str]) -> dict[str, str]:
-    """Distribution name -> the file that imports it; a name no distribution provides fails."""
+@functools.cache
+def _providers() -> dict[str, list[str]]:
     from importlib.metadata import packages_distributions
 
-    providers = packages_distributions()
+    return dict(packages_distributions())  # scans every installed package: once
+
+
+def _distributions(imported: dict[str, str]) -> dict[str, str]:
+    """Distribution name -> the file that imports it; a name no distribution provides fails."""
+    providers = _providers()
     missing = {name: where for name, where in imported.items() if name not in providers}
     assert missing == {}, f"imported, but no installed distribution provides it: {missing}"
     return {_normalized(dist): where

@@ -59,6 +59,7 @@ def leave_killed_temp(directory: Path, name: str) -> Path:
     return left
 
 
+@pytest.mark.e2e
 def test_export_to_a_symlink_writes_through_it(tmp_path: Path) -> None:
     conv_id = seed()
     real = tmp_path / "notes" / "chat.md"
@@ -74,6 +75,7 @@ def test_export_to_a_symlink_writes_through_it(tmp_path: Path) -> None:
     assert sorted(p.name for p in real.parent.iterdir()) == ["chat.md"]  # no temp left
 
 
+@pytest.mark.e2e
 def test_export_into_a_fifo_feeds_its_reader(tmp_path: Path) -> None:
     conv_id = seed()
     fifo = tmp_path / "pipe"
@@ -91,6 +93,7 @@ def test_export_into_a_fifo_feeds_its_reader(tmp_path: Path) -> None:
     assert json.loads(received[0])["id"] == conv_id
 
 
+@pytest.mark.e2e
 def test_export_to_a_link_into_proc_self_fd_writes_to_stdout(tmp_path: Path) -> None:
     conv_id = seed()
     link = tmp_path / "my-stdout"
@@ -101,6 +104,7 @@ def test_export_to_a_link_into_proc_self_fd_writes_to_stdout(tmp_path: Path) -> 
     assert link.is_symlink()
 
 
+@pytest.mark.e2e
 def test_export_to_a_terminal_writes_to_it(tmp_path: Path) -> None:
     conv_id = seed()
     leader, follower = pty.openpty()
@@ -117,6 +121,7 @@ def test_export_to_a_terminal_writes_to_it(tmp_path: Path) -> None:
         os.close(follower)
 
 
+@pytest.mark.e2e
 def test_a_killed_exports_temp_file_is_removed_by_the_next_export(tmp_path: Path) -> None:
     conv_id = seed()
     target = tmp_path / "chat.md"
@@ -133,6 +138,7 @@ def test_a_killed_exports_temp_file_is_removed_by_the_next_export(tmp_path: Path
     assert "the walrus said" in target.read_text()
 
 
+@pytest.mark.e2e
 def test_a_killed_config_writes_temp_file_is_removed_at_the_next_run() -> None:
     config = Path(os.environ["CHATTERM_CONFIG"])
     config.parent.mkdir(parents=True)
@@ -143,6 +149,7 @@ def test_a_killed_config_writes_temp_file_is_removed_at_the_next_run() -> None:
     assert not stale.exists()
 
 
+@pytest.mark.slow
 def test_a_backup_is_written_under_a_temp_name_and_a_killed_one_is_swept() -> None:
     seed()
     database = Path(os.environ["CHATTERM_DATA_DIR"]) / "chatterm.db"

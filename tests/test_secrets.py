@@ -33,6 +33,8 @@ from loopback import (
     text_reply,
 )
 
+pytestmark = pytest.mark.e2e
+
 CHAT = "chat/completions"
 KEY_ENV = "SECRET_TEST_KEY"
 # Not shaped like a key, so only chatterm knowing it is its key can keep it out of sight.

@@ -22,6 +22,8 @@ from chatterm.conversation import Conversation, Message, Role, Usage
 from chatterm.launch import LaunchOptions
 from chatterm.store import Store
 
+pytestmark = pytest.mark.slow
+
 CHAT = "chat/completions"
 SIZE = (100, 30)
 # 2020-09-13 12:26:40 UTC: old enough that lists print a date, never "x min ago".

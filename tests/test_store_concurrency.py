@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from chatterm.conversation import Conversation, MessageState
 from chatterm.store import Store
 
@@ -49,6 +51,7 @@ print(own.id)
 """
 
 
+@pytest.mark.slow
 def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "data" / "chatterm.db"
     with Store.open(path) as store:
@@ -103,6 +106,7 @@ def test_a_second_connection_sees_writes_immediately(tmp_path: Path) -> None:
         assert second.resolve_id(conv.id[:8]) == conv.id
 
 
+@pytest.mark.slow
 def test_many_first_opens_of_a_new_database_at_once(tmp_path: Path) -> None:
     path = tmp_path / "fresh" / "chatterm.db"
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}

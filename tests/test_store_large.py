@@ -6,10 +6,13 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 from chatterm_env import run_cli
 
 from chatterm.conversation import Conversation, Message, MessageState, Role
 from chatterm.store import Store
+
+pytestmark = pytest.mark.slow
 
 HUGE = 100_000
 
@@ -68,6 +71,7 @@ def test_a_1mb_reply_saved_while_streaming(tmp_path: Path) -> None:
         assert loaded.messages[1].content == reply.content
 
 
+@pytest.mark.e2e
 def test_search_and_show_over_a_message_dense_with_hits() -> None:
     # FTS5's snippet() is quadratic in a message's hits: 2 MB made of the searched word
     # took minutes. `search` must answer with the hit highlighted, and `show` print it.

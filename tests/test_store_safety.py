@@ -185,6 +185,7 @@ def spawn_streaming_child(path: Path) -> tuple[subprocess.Popen[str], str]:
     return child, line
 
 
+@pytest.mark.slow
 def test_sigkill_mid_stream_leaves_an_interrupted_reply(tmp_path: Path) -> None:
     path = tmp_path / "chatterm.db"
     child, conv_id = spawn_streaming_child(path)

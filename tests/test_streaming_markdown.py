@@ -103,6 +103,7 @@ def screen_output(app: App[None]) -> str:
     return update.render_segments(app.console)
 
 
+@pytest.mark.slow
 async def test_streamed_reply_ends_with_exact_final_rendering() -> None:
     widget = StreamingMarkdown()
     async with Harness(widget).run_test(size=SIZE) as pilot:
@@ -139,6 +140,7 @@ async def test_rendering_of_block_types() -> None:
     assert "site (https://example.com/docs)" in rendered
 
 
+@pytest.mark.slow
 async def test_finished_blocks_are_rendered_once() -> None:
     widget = StreamingMarkdown()
     async with Harness(widget).run_test(size=SIZE) as pilot:
@@ -162,6 +164,7 @@ async def test_finished_blocks_are_rendered_once() -> None:
         assert "Paragraph 99 is streaming" in widget.rendered_text()
 
 
+@pytest.mark.slow
 async def test_long_code_fence_streams_in_frozen_pieces_and_ends_highlighted() -> None:
     code_lines = [f"    value_{i} = compute({i}, 'x')  # line {i}" for i in range(320)]
     text = "Code:\n\n```python\ndef build():\n" + "\n".join(code_lines) + "\n```\n\nDone.\n"
@@ -191,6 +194,7 @@ async def test_long_code_fence_streams_in_frozen_pieces_and_ends_highlighted() -
     assert rendered.rstrip().endswith("Done.")
 
 
+@pytest.mark.slow
 async def test_long_list_streams_in_frozen_runs() -> None:
     text = "Items:\n\n" + "".join(f"- item number {i}\n" for i in range(210)) + "\nAfter.\n"
     widget = StreamingMarkdown()
@@ -415,6 +419,7 @@ async def test_control_characters_fed_straight_to_the_widget_are_never_drawn() -
 # ---- growth while streaming --------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_height_grows_in_jumps_capped_at_a_share_of_the_screen() -> None:
     now = [0.0]  # a fast stream, 2 lines every 10 ms, however busy the machine is
     widget = StreamingMarkdown(wall_clock=lambda: now[0])
@@ -441,6 +446,7 @@ async def test_height_grows_in_jumps_capped_at_a_share_of_the_screen() -> None:
         assert widget.size.height == len(widget.rendered_lines())  # no spare lines left
 
 
+@pytest.mark.slow
 async def test_growing_reply_costs_one_layout_per_jump() -> None:
     from chatterm.ui.chat.message_view import MessageList
 
@@ -494,6 +500,7 @@ async def test_a_failing_timed_flush_is_logged_and_the_next_one_still_draws(
     assert not [r for r in caplog.records if r.name == "asyncio"]
 
 
+@pytest.mark.slow
 async def test_a_slow_stream_leaves_only_a_few_seconds_of_blank_lines() -> None:
     # 2 lines every half second (4 lines/s): at half a screen (20 lines) per jump the
     # blank lines below the text would take 5 s to fill, which reads as a stall.

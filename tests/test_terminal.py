@@ -23,6 +23,8 @@ from loopback import LoopbackServer, json_reply, sse_reply
 from chatterm.conversation import Conversation, Message, Role
 from chatterm.store import Store
 
+pytestmark = pytest.mark.e2e
+
 ESCAPES = ("\x1b", "\x07", "\x9b", "\x9d", "\x9c")
 BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 # An id as a hostile export file would carry it: clear the screen, set the clipboard.

@@ -92,6 +92,7 @@ class FakeTerminal:
             os.close(self.fd)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("reply", [b"\x1b[?25u", None], ids=["kitty", "legacy"])
 def test_shift_enter_is_advertised_only_by_a_terminal_that_can_send_it(
         tmp_path: Path, reply: bytes | None) -> None:
@@ -113,6 +114,7 @@ def test_shift_enter_is_advertised_only_by_a_terminal_that_can_send_it(
         terminal.close()
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_in_tmux_the_hint_names_ctrl_j_and_ctrl_j_inserts_a_newline(
         tmux: Tmux, tmp_path: Path) -> None:  # noqa: F811 - the fixture

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from chatterm_env import run_cli
 from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, wait_until, write_config
 
@@ -38,6 +39,7 @@ def seed(title: str, age: float) -> None:
                                                created_at=when, updated_at=when))
 
 
+@pytest.mark.e2e
 async def test_the_cli_and_the_sidebar_say_it_the_same_way(loopback: Any,
                                                             monkeypatch: Any) -> None:
     seed("four days", 4 * 86400 + 60)

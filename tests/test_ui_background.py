@@ -45,6 +45,7 @@ def sidebar_text(app: Any) -> str:
                      for i in range(options.option_count))
 
 
+@pytest.mark.slow
 async def test_ctrl_n_leaves_the_reply_streaming_and_reopening_shows_it_live(
     server: Any,
 ) -> None:

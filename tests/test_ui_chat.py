@@ -35,6 +35,8 @@ from chatterm.launch import LaunchOptions
 from chatterm.screen_state import ScreenState
 from chatterm.store import Store
 
+pytestmark = pytest.mark.slow
+
 CHAT = "chat/completions"
 
 

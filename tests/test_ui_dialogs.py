@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from test_ui_themes import e2_css
 from textual.app import App, ComposeResult
 from textual.screen import Screen
@@ -58,6 +59,7 @@ async def test_confirm_yes_and_no() -> None:
     assert await run_dialog(ConfirmDialog("Delete “a”?"), "escape") is False
 
 
+@pytest.mark.slow
 async def test_confirm_enter_hits_the_focused_cancel_button_first() -> None:
     # A stray Enter must not delete: the cancel button starts focused.
     assert await run_dialog(ConfirmDialog("Delete?"), "enter") is False
@@ -84,6 +86,7 @@ async def test_rename_prompt_returns_the_new_title() -> None:
     assert await run_dialog(dialog, *"New title", "enter") == "New title"
 
 
+@pytest.mark.slow
 async def test_rename_prompt_edits_initial_text_and_refuses_empty() -> None:
     dialog = TextPrompt("Rename chat", "Old")
     app = DialogHost(dialog)

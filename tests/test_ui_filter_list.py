@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from loopback import json_reply
 from test_ui_picker import LIVE_MODELS, PickerHost, note, providers_for
 from test_ui_sidebar import SidebarHost, add_conversation, store
@@ -88,6 +89,7 @@ async def test_enter_on_an_empty_list_chooses_nothing() -> None:
         assert highlighted_id(app) is None
 
 
+@pytest.mark.slow
 async def test_the_theme_picker_pages_with_the_same_widget() -> None:
     app = ThemedApp()
     async with app.run_test(size=(80, 24)) as pilot:

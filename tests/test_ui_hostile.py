@@ -17,6 +17,8 @@ from loopback import json_reply, sse_reply
 from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, terminal_output, wait_until
 from ui_helpers import write_config as write_app_config
 
+pytestmark = pytest.mark.slow
+
 CHAT = "chat/completions"
 BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import pytest
 from textual.app import App, ComposeResult
 from textual.command import CommandPalette
 from textual.widgets import Footer, Input, OptionList
@@ -171,6 +172,7 @@ class PaletteApp(KeysApp):
     COMMANDS: ClassVar[set[Any]] = {ChattermCommands}
 
 
+@pytest.mark.slow
 async def test_palette_lists_chatterm_commands_with_their_keys_and_runs_the_action() -> None:
     app = PaletteApp({"switch_model": "ctrl+l"})
     app.chatterm_keymap = app.keymap  # type: ignore[attr-defined]

@@ -127,6 +127,7 @@ def test_ambiguous_or_unknown_resume_id_is_a_usage_error(config_file: Path, pref
         prepare_launch(LaunchOptions(resume_id=prefix))
 
 
+@pytest.mark.e2e
 def test_bad_resume_id_fails_on_stderr_before_the_screen_opens(config_file: Path) -> None:
     # The real entry point: one line, exit code 2, no traceback, nothing drawn.
     done = subprocess.run([sys.executable, "-m", "chatterm", "--resume", "nope"], cwd=REPO,
@@ -172,6 +173,7 @@ def test_a_damaged_screen_state_is_a_note_not_a_failed_launch(config_file: Path)
     assert len(state.notes) == 1 and "sidebar must be true or false" in state.notes[0]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("empty", ["", "  "])
 def test_an_empty_resume_id_is_a_usage_error_not_a_new_chat(config_file: Path,
                                                              empty: str) -> None:

@@ -14,6 +14,8 @@ from chatterm.conversation import Conversation, Message, Role
 from chatterm.launch import LaunchOptions
 from chatterm.store import Store
 
+pytestmark = pytest.mark.slow
+
 LONG = " ".join(f"word{i}" for i in range(120))
 
 

@@ -15,6 +15,8 @@ from chatterm.conversation import Conversation, Message, Role
 from chatterm.launch import LaunchOptions
 from chatterm.store import Store
 
+pytestmark = pytest.mark.slow
+
 CHAT = "chat/completions"
 
 

@@ -18,6 +18,8 @@ from chatterm.errors import ConfigError
 from chatterm.launch import LaunchOptions
 from chatterm.ui.dialogs.overwrite import free_path
 
+pytestmark = pytest.mark.slow
+
 __all__ = ["keyless", "server"]  # fixtures, used by name
 
 

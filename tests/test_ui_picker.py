@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from loopback import Hold, json_reply
 from test_ui_themes import e2_css
 from textual.app import App, ComposeResult
@@ -14,6 +15,8 @@ from ui_helpers import wait_until
 from chatterm.catalog import builtin_catalog
 from chatterm.providers import ProviderConfig
 from chatterm.ui.pickers.model_picker import CUSTOM_OPTION, ModelPicker
+
+pytestmark = pytest.mark.slow
 
 NOT_YET = object()
 

@@ -13,6 +13,8 @@ from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until,
 from chatterm.conversation import Conversation, Message, Role
 from chatterm.store import Store
 
+pytestmark = pytest.mark.slow
+
 CHAT = "chat/completions"
 HIT = 1234
 TOTAL = 2000

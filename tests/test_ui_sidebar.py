@@ -179,6 +179,7 @@ async def test_no_hits_then_clearing_returns_to_the_list(store: Store) -> None:
         assert app.query_one("#sidebar-search", Input).value == ""
 
 
+@pytest.mark.slow
 async def test_search_text_with_fts_syntax_is_safe(store: Store) -> None:
     add_conversation(store, "Quotes", "m", 30, [(Role.USER, 'he said "NEAR" AND (x OR y)')])
     app = SidebarHost(store)

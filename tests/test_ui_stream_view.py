@@ -12,6 +12,8 @@ import pytest
 from loopback import sse_reply
 from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until, write_config
 
+pytestmark = pytest.mark.slow
+
 CHAT = "chat/completions"
 
 

@@ -188,6 +188,7 @@ def _palette_text(app: App[Any]) -> str:
     return " ".join(str(option.prompt) for option in option_list.options)
 
 
+@pytest.mark.slow
 async def test_theme_picker_previews_live_and_persists_the_choice() -> None:
     app = ThemedApp()
     async with app.run_test() as pilot:
