@@ -50,9 +50,9 @@ class ModelSource(Protocol):
 class CatalogModelSource:
     """The real source: chatterm.catalog for the instant list, chatterm.model_list live.
 
-    `key_for` resolves a provider's API key (default: chatterm.config.resolve_api_key);
-    the app passes its own cached lookup so an api_key_command runs once per session.
-    It is called in a worker thread.
+    `key_for` resolves a provider's API key (default: chatterm.config.resolve_api_key,
+    which runs an api_key_command each time the picker opens; a caller with a cached
+    lookup can pass it instead). It is called in a worker thread.
     """
 
     def __init__(self, key_for: Callable[[ProviderConfig], str | None] | None = None) -> None:
