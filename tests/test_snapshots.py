@@ -93,6 +93,17 @@ async def quiet(pilot: Any) -> None:
     await pilot.pause()
 
 
+async def still(pilot: Any) -> None:
+    """No blinking cursor in any text box of the screen on top (a picker's, the sidebar's).
+
+    A box that gets the focus starts blinking; under load the capture could land on the
+    half second its cursor is hidden. Turning the blink off shows the cursor steadily.
+    """
+    for box in pilot.app.screen.query("Input, TextArea"):
+        box.cursor_blink = False
+    await pilot.pause()
+
+
 def test_main_screen_mid_stream(server: Any, snap_compare: Any) -> None:
     conversation = fixed_conversation(
         "5a7e0000000000000000000000000001", "Rust or Go?",
@@ -150,6 +161,7 @@ def test_model_picker(server: Any, snap_compare: Any) -> None:
         await pilot.press("ctrl+o")
         await wait_until(pilot, lambda: "live list loaded" in screen_text(app),
                          what="the live model list")
+        await still(pilot)
 
     try:
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
@@ -182,6 +194,7 @@ def test_sidebar_with_search_hits(server: Any, snap_compare: Any) -> None:
         await wait_until(pilot, lambda: sidebar.is_searching and len(sidebar._hits) >= 2,
                          what="search hits")
         await pilot.pause(0.1)
+        await still(pilot)
 
     try:
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
