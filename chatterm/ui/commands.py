@@ -10,7 +10,7 @@ Add `ChattermCommands` to `App.COMMANDS`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -39,7 +39,7 @@ class ChattermCommands(Provider):
                 return keymap
         return DEFAULT_KEYMAP
 
-    def _runner(self, action: KeyAction) -> partial[object]:
+    def _runner(self, action: KeyAction) -> Callable[[], Awaitable[bool]]:
         # A chat-scope action is the screen's: it runs on the screen the palette was
         # opened over, as its key would.
         target = self.screen if action.scope == "chat" else None

@@ -74,8 +74,10 @@ def teach_key_sequences(keys: dict[str, str]) -> None:
         from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
     except ImportError:  # a Textual without the table: the keys stay as they were
         return
+    if not isinstance(ANSI_SEQUENCES_KEYS, dict):  # typed as a Mapping; a dict in 8.2.8
+        return
     for sequence, name in keys.items():
-        ANSI_SEQUENCES_KEYS.setdefault(sequence, (_KeyName(name),))  # type: ignore[arg-type]
+        ANSI_SEQUENCES_KEYS.setdefault(sequence, (_KeyName(name),))
 
 
 class _KeyName:

@@ -21,6 +21,7 @@ from chatterm.ui import compat
 
 if TYPE_CHECKING:
     from textual.binding import Binding
+    from textual.dom import DOMNode
 
 BINDING_ID_PREFIX = "chatterm."
 
@@ -60,7 +61,7 @@ def bindings_for(scope: Scope, keymap: Mapping[str, str] | None = None) -> list[
     return bindings
 
 
-def install_bindings(node: object, keymap: Mapping[str, str], scope: Scope) -> None:
+def install_bindings(node: DOMNode, keymap: Mapping[str, str], scope: Scope) -> None:
     """Replace `node`'s chatterm bindings of `scope` with the key map's.
 
     Textual's own keymap (`App.set_keymap`) can move a binding to other keys but never

@@ -140,7 +140,7 @@ class Sidebar(Widget):
 
     @property
     def search_text(self) -> str:
-        return self.query_one(FilterList).query
+        return self.query_one(FilterList).filter_text
 
     @property
     def is_searching(self) -> bool:

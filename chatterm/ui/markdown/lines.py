@@ -58,7 +58,8 @@ class BlockLines:
         # freezing it costs nothing and it still counts as rendered once.
         previous = {rendered.block: rendered for rendered in self.open}
         for block in finished:
-            self._freeze(previous.pop(block, None) or RenderedBlock(block))
+            kept = previous.pop(block, None)
+            self._freeze(kept or RenderedBlock(block))
         self._set_open(open_blocks, previous)
 
     def reconcile(self, frozen: list[Block], open_blocks: list[Block]) -> bool:
@@ -79,7 +80,8 @@ class BlockLines:
             del self.frozen_starts[keep:]
             del self.frozen[keep:]
         for block in frozen[keep:]:
-            self._freeze(reusable.pop(block, None) or RenderedBlock(block))
+            kept = reusable.pop(block, None)
+            self._freeze(kept or RenderedBlock(block))
         self._set_open(open_blocks, reusable)
         return cut
 

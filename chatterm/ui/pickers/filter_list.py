@@ -99,8 +99,8 @@ class FilterList(Vertical):
         return self._list
 
     @property
-    def query(self) -> str:
-        """The filter text without surrounding spaces."""
+    def filter_text(self) -> str:
+        """The filter text without surrounding spaces (not `query`: that is DOMNode's)."""
         return self.filter_input.value.strip()
 
     @property

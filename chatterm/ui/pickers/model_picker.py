@@ -132,10 +132,9 @@ class ModelPicker(ModalScreen[tuple[str, str] | None]):
         if config is not None and name not in self._live_started:
             self._live_started.add(name)
             self._notes[name] = "loading the live model list…"
-            self.run_worker(
-                partial(self._fetch_live, name, config), group="live-models",
-                exit_on_error=False
-            )
+            fetch = partial(self._fetch_live, name, config)
+            # Textual's WorkType is a union of callables; mypy infers Never for its result.
+            self.run_worker(fetch, group="live-models", exit_on_error=False)  # type: ignore[arg-type]
         self._show_note()
 
     async def _fetch_live(self, name: str, config: ProviderConfig) -> None:
@@ -173,7 +172,7 @@ class ModelPicker(ModalScreen[tuple[str, str] | None]):
 
     def _rebuild(self, keep: str | None = None) -> None:
         filter_list = self.query_one(FilterList)
-        query = filter_list.query
+        query = filter_list.filter_text
         models = self._models.get(self._viewing, [])
         current_provider, current_model = self._current
         mark_current = self._viewing == current_provider
@@ -243,7 +242,7 @@ class ModelPicker(ModalScreen[tuple[str, str] | None]):
             self._show_provider(self._names[index])
 
     def _pick(self, option: Option) -> None:
-        query = self.query_one(FilterList).query
+        query = self.query_one(FilterList).filter_text
         if option.id in self._option_models:
             self.dismiss((self._viewing, self._option_models[option.id]))
         elif option.id == CUSTOM_OPTION and query:

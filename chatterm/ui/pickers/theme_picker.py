@@ -65,7 +65,7 @@ class ThemePicker(Dialog[str | None]):
 
     def _rebuild(self) -> None:
         filter_list = self.query_one(FilterList)
-        query = filter_list.query
+        query = filter_list.filter_text
         matches = rank(query, self._names)
         self._shown = [match.text for match in matches]
         options = [
