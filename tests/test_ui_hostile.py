@@ -72,3 +72,25 @@ async def test_bidi_overrides_in_model_text_are_shown_not_obeyed(server: Any) ->
         assert not any(ch in output for ch in BIDI), "a bidi control reached the terminal"
         assert "\\u202e" in screen_text(app)
         assert app.chat.conversation.messages[-1].content == reply  # stored as sent
+
+
+# ---- one boundary: every text from a model or a server is inert on screen ------------------
+
+OSC52 = "\x1b]52;c;cHduZWQ=\x07"  # a clipboard write
+SHOWN_OSC52 = "\u241b]52;c;cHduZWQ=\u2407"  # the same, as the app draws it
+
+
+def obeyable(app: Any) -> list[str]:
+    """Escape sequences from the hostile text that reached the terminal as such."""
+    output = terminal_output(app)
+    return [seq for seq in ("\x1b]52", "\x1b]0;", "\x9b", *BIDI) if seq in output]
+
+
+async def test_model_ids_a_server_lists_are_shown_not_obeyed(server: Any) -> None:
+    server.always("models", json_reply({"object": "list", "data": [
+        {"id": f"evil{OSC52}model", "object": "model"}, {"id": "model-a", "object": "model"}]}))
+    async with running(size=(120, 40)) as (app, pilot):
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: "evil" in screen_text(app), what="the live model list")
+        assert f"evil{SHOWN_OSC52}model" in screen_text(app)
+        assert obeyable(app) == []

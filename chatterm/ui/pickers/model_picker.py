@@ -28,6 +28,7 @@ from chatterm.model_choices import (
     offers_custom_id,
     rank_models,
 )
+from chatterm.ui import inert
 from chatterm.ui.pickers.filter_list import FilterList, highlight
 
 if TYPE_CHECKING:
@@ -179,7 +180,8 @@ class ModelPicker(ModalScreen[tuple[str, str] | None]):
         options: list[Option] = []
         self._option_models = {}
         for group in rank_models(models, query):
-            options.append(Option(Content.styled(f"{group.vendor} ({len(group.models)})", "bold"),
+            vendor = inert.line(group.vendor)  # a server's words, like the ids below
+            options.append(Option(Content.styled(f"{vendor} ({len(group.models)})", "bold"),
                                   disabled=True))
             for ranked in group.models:
                 option_id = f"model-{len(self._option_models)}"
@@ -209,10 +211,10 @@ class ModelPicker(ModalScreen[tuple[str, str] | None]):
     def _row(model: ModelInfo, positions: Sequence[int], is_current: bool) -> Content:
         parts: list[str | Content | tuple[str, str]] = [
             ("● " if is_current else "  ", "bold"),
-            highlight(model.id, positions),
+            highlight(*inert.marked(model.id, positions)),
         ]
         if model.name and model.name != model.id:
-            parts.append((f"  {model.name}", "dim"))
+            parts.append((f"  {inert.line(model.name)}", "dim"))
         if model.context_length:
             parts.append((f"  {format_context(model.context_length)} ctx", "dim"))
         if model.missing_live:
