@@ -17,6 +17,8 @@ from chatterm.errors import StoreError
 from chatterm.launch import LaunchOptions
 from chatterm.store import Store
 
+pytestmark = pytest.mark.slow  # whole-app Pilot runs, as test_ui_chat.py
+
 
 @pytest.fixture
 def server(loopback: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
