@@ -82,33 +82,38 @@ ACTIONS: tuple[KeyAction, ...] = (
               group=_MESSAGE),
     # Quit first: with little room the footer keeps the way out.
     KeyAction("quit", "ctrl+q", "Quit", "Quit (a partial reply is kept)", priority=True),
-    KeyAction("stop", "escape", "Stop", "Stop the reply being streamed"),
+    KeyAction("stop", "escape", "Stop", "Stop the reply being streamed", scope="chat"),
     KeyAction("retry", "ctrl+r", "Retry", "Retry or regenerate the last reply",
-              palette="Retry reply", palette_help="Regenerate the last reply"),
+              palette="Retry reply", palette_help="Regenerate the last reply", scope="chat"),
     KeyAction("continue_reply", "ctrl+g", "Continue", "Continue an interrupted reply",
-              palette="Continue reply", palette_help="Resume an interrupted reply"),
+              palette="Continue reply", palette_help="Resume an interrupted reply", scope="chat"),
     KeyAction("switch_model", "ctrl+o", "Model", "Switch model or provider",
-              palette="Switch model", palette_help="Pick another model or provider"),
+              palette="Switch model", palette_help="Pick another model or provider", scope="chat"),
     KeyAction("toggle_sidebar", "ctrl+b", "Chats", "Show or hide the saved chats",
-              palette="Toggle sidebar", palette_help="Show or hide the saved chats"),
+              palette="Toggle sidebar", palette_help="Show or hide the saved chats", scope="chat"),
     KeyAction("search_chats", "ctrl+f", "Search", "Search the text of all saved chats",
-              palette="Search chats", palette_help="Search the text of all saved chats"),
+              palette="Search chats", palette_help="Search the text of all saved chats",
+              scope="chat"),
     KeyAction("new_chat", "ctrl+n", "New", "Start a new chat",
-              palette="New chat", palette_help="Start a new conversation"),
+              palette="New chat", palette_help="Start a new conversation", scope="chat"),
     KeyAction("rename_chat", "f2", "Rename", "Rename the current chat",
-              palette="Rename chat", palette_help="Give the current chat another title"),
+              palette="Rename chat", palette_help="Give the current chat another title",
+              scope="chat"),
     KeyAction("copy_last_reply", "f3", "Copy", "Copy the last reply to the clipboard",
-              palette="Copy last reply", palette_help="Copy the last reply to the clipboard"),
+              palette="Copy last reply", palette_help="Copy the last reply to the clipboard",
+              scope="chat"),
     KeyAction("edit_system_prompt", "f4", "System", "Edit the system prompt of this chat",
               palette="Edit system prompt",
-              palette_help="Change the system prompt of this chat"),
+              palette_help="Change the system prompt of this chat", scope="chat"),
     KeyAction("edit_params", "f5", "Params", "Edit temperature, max tokens, stop, seed",
               palette="Edit parameters",
-              palette_help="Temperature, top P, max tokens, stop sequences, seed"),
+              palette_help="Temperature, top P, max tokens, stop sequences, seed", scope="chat"),
     KeyAction("delete_chat", "f8", "Delete", "Delete the current chat (asks first)",
-              palette="Delete chat", palette_help="Delete the current chat (asks first)"),
+              palette="Delete chat", palette_help="Delete the current chat (asks first)",
+              scope="chat"),
     KeyAction("export_chat", "ctrl+s", "Export", "Export the chat to Markdown or JSON",
-              palette="Export chat", palette_help="Write the chat to a Markdown or JSON file"),
+              palette="Export chat", palette_help="Write the chat to a Markdown or JSON file",
+              scope="chat"),
     KeyAction("change_theme", "", "Theme", "Pick a theme (previews live, saved)", show=False,
               palette="Change theme",
               palette_help="Preview themes as you move; Enter keeps and saves one"),
@@ -119,7 +124,8 @@ ACTIONS_BY_NAME: dict[str, KeyAction] = {action.name: action for action in ACTIO
 DEFAULT_KEYMAP: dict[str, str] = {action.name: action.default for action in ACTIONS}
 
 PALETTE_ACTIONS: tuple[KeyAction, ...] = tuple(action for action in ACTIONS if action.palette)
-"""The actions the command palette lists; the app defines `action_<name>` for each."""
+"""The actions the command palette lists; the chat screen (scope "chat") or the app
+(scope "app") defines `action_<name>` for each."""
 
 ORDER: dict[str, int] = {action.name: index for index, action in enumerate(ACTIONS)}
 """Each action's place in the registry: the footer sorts its keys by it."""

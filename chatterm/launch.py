@@ -8,7 +8,7 @@ on stderr from the CLI instead of a flash of full-screen app.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from chatterm.config import Config
@@ -18,6 +18,17 @@ if TYPE_CHECKING:
 
 # How many messages a reopened conversation mounts at first; earlier ones load on scroll.
 FIRST_PAGE = 50
+
+
+class SavedChats(Protocol):
+    """What opening a saved conversation reads (chatterm.store.Store)."""
+
+    def count_messages(self, conversation_id: str) -> int: ...
+
+    def position_of(self, message_id: str) -> int: ...
+
+    def get_conversation(self, conversation_id: str, *,
+                         last_n: int | None = None) -> Conversation: ...
 
 
 @dataclass(slots=True, frozen=True)
@@ -70,7 +81,8 @@ def new_conversation(config: Config, provider: str | None = None,
     )
 
 
-def open_saved(store: Store, conversation_id: str, page: int = FIRST_PAGE) -> OpenedConversation:
+def open_saved(store: SavedChats, conversation_id: str,
+               page: int = FIRST_PAGE) -> OpenedConversation:
     """The last `page` messages of a saved conversation, with where they start."""
     total = store.count_messages(conversation_id)
     conversation = store.get_conversation(conversation_id, last_n=page)

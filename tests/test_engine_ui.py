@@ -61,7 +61,7 @@ async def test_the_app_takes_keys_while_a_rename_waits_on_the_disk(
             landed.set()
 
         monkeypatch.setattr(app.store, "update_conversation", slow_update)
-        app.chat.rename("after")
+        app.chat.edits.rename("after")
         await asyncio.to_thread(entered.wait, 10)
         # The write is held, and the app still answers a key and draws the dialog.
         await pilot.press("f2")
@@ -83,7 +83,7 @@ async def test_a_failed_save_of_a_setting_is_one_line(
             raise StoreError("the disk is full")
 
         monkeypatch.setattr(app.store, "update_conversation", refuse)
-        app.chat.set_system_prompt("be brief")
+        app.chat.edits.set_system_prompt("be brief")
         await wait_until(pilot, lambda: "the disk is full" in app.chat.status.text,
                          what="the error on the status line")
     assert saved_title(conversation_id) == "kept"

@@ -185,13 +185,13 @@ def test_sidebar_with_search_hits(server: Any, snap_compare: Any) -> None:
     async def run_before(pilot: Any) -> None:
         await quiet(pilot)
         await pilot.press("ctrl+f")
-        await wait_until(pilot, lambda: app.chat._sidebar() is not None, what="the sidebar")
-        sidebar = app.chat._sidebar()
+        await wait_until(pilot, lambda: app.chat.sidebar is not None, what="the sidebar")
+        sidebar = app.chat.sidebar
         await wait_until(pilot, lambda: app.focused is sidebar.query_one("#sidebar-search"),
                          what="the search box")
         for key in "sourdough":
             await pilot.press(key)
-        await wait_until(pilot, lambda: sidebar.is_searching and len(sidebar._hits) >= 2,
+        await wait_until(pilot, lambda: sidebar.is_searching and sidebar.hit_count >= 2,
                          what="search hits")
         await pilot.pause(0.1)
         await still(pilot)

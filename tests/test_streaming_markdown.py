@@ -448,7 +448,7 @@ async def test_height_grows_in_jumps_capped_at_a_share_of_the_screen() -> None:
 
 @pytest.mark.slow
 async def test_growing_reply_costs_one_layout_per_jump() -> None:
-    from chatterm.ui.chat.message_view import MessageList
+    from chatterm.ui.chat.message_list import MessageList
 
     widget = StreamingMarkdown()
     async with Harness(widget, MessageList).run_test(size=SIZE) as pilot:

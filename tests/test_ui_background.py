@@ -62,7 +62,7 @@ async def test_ctrl_n_leaves_the_reply_streaming_and_reopening_shows_it_live(
             await wait_until(pilot, lambda: app.chat.conversation.id != story,
                              what="the new chat")
             # Not stopped: still streaming, as saved, and no longer on screen.
-            assert story in app.chat.live.streaming_ids()
+            assert story in app.chat.replies.live.streaming_ids()
             assert not app.chat.busy
             assert "Once upon" not in screen_text(app)
             # Saved as it streams (every half second), as a streaming reply.
@@ -80,9 +80,9 @@ async def test_ctrl_n_leaves_the_reply_streaming_and_reopening_shows_it_live(
             await wait_until(pilot, lambda: "Hello there." in screen_text(app),
                              what="the new chat's reply")
             await wait_until(pilot, lambda: not app.chat.busy, what="the new chat's reply")
-            assert story in app.chat.live.streaming_ids()
+            assert story in app.chat.replies.live.streaming_ids()
             # Back to the story: what has arrived is there, and the rest streams in live.
-            app.open_conversation(story)
+            app.chat.open_saved(story)
             await wait_until(pilot, lambda: app.chat.conversation.id == story,
                              what="the story reopened")
             await wait_until(pilot, lambda: "Once upon" in screen_text(app), what="the text")
@@ -99,7 +99,7 @@ async def test_ctrl_n_leaves_the_reply_streaming_and_reopening_shows_it_live(
             await wait_until(pilot, lambda: "streaming…" not in sidebar_text(app),
                              what="the mark to go")
             # One reply on screen, finished, with the whole text.
-            from chatterm.ui.chat.message_view import AssistantMessage
+            from chatterm.ui.chat.assistant_view import AssistantMessage
 
             [view] = [v for v in app.chat.message_list.views()
                       if isinstance(v, AssistantMessage)]
@@ -121,13 +121,13 @@ async def test_a_reply_finishing_in_the_background_says_so(server: Any) -> None:
             await wait_until(pilot, lambda: app.chat.conversation.id != story,
                              what="the new chat")
             hold.set()
-            await wait_until(pilot, lambda: not app.chat.live.streaming_ids(),
+            await wait_until(pilot, lambda: not app.chat.replies.live.streaming_ids(),
                              what="the background reply to end")
             await wait_until(
                 pilot, lambda: any("is complete" in str(n.message) for n in app._notifications),
                 what="the notice")
             assert saved(story).messages[-1].content == "Part one, part two."
-            app.open_conversation(story)
+            app.chat.open_saved(story)
             await wait_until(pilot, lambda: "part two." in screen_text(app),
                              what="the finished reply")
             assert not app.chat.busy
@@ -164,10 +164,10 @@ async def test_choosing_the_chat_on_screen_while_it_streams_keeps_drawing_it(
             await type_and_send(pilot, "two lines")
             await wait_until(pilot, lambda: "First line." in screen_text(app), what="first")
             story = app.chat.conversation.id
-            app.open_conversation(story)
+            app.chat.open_saved(story)
             await wait_until(pilot, lambda: "First line." in screen_text(app)
-                             and app.chat.live_here is not None
-                             and app.chat._active_view is not None, what="picked up")
+                             and app.chat.replies.live_here is not None
+                             and app.chat.replies.active_view is not None, what="picked up")
             hold.set()
             await wait_until(pilot, lambda: "Second line." in screen_text(app), what="the rest")
             await wait_until(pilot, lambda: not app.chat.busy, what="the end")

@@ -53,7 +53,7 @@ def saved(conversation_id: str) -> Conversation:
 
 
 def replies(app: Any) -> list[Any]:
-    from chatterm.ui.chat.message_view import AssistantMessage
+    from chatterm.ui.chat.assistant_view import AssistantMessage
 
     return [v for v in app.chat.message_list.views() if isinstance(v, AssistantMessage)]
 
@@ -321,6 +321,34 @@ async def test_a_failed_regenerate_gives_the_reply_back(server: Any) -> None:
         assert len(replies(app)) == 1
 
 
+async def test_the_regenerate_link_and_the_palette_run_the_chat_screens_retry(
+        server: Any) -> None:
+    """The chat's actions are the chat screen's (not the app's): the [regenerate] link
+    under the last reply and the palette's "Retry reply" must still reach them."""
+    from textual.command import CommandPalette
+
+    for text in ("first", "second", "third"):
+        server.script(CHAT, sse_reply([text]))
+    async with running() as (app, pilot):
+        await type_and_send(pilot, "question")
+        await until_idle(pilot)
+        footer = replies(app)[-1].query_one(".msg-footer")
+        assert "[regenerate]" in str(footer.render())
+        await pilot.click(footer, offset=(2, 0))
+        await wait_until(pilot, lambda: len(server.requests) == 2, what="the link's retry")
+        await until_idle(pilot)
+        await wait_until(pilot, lambda: "second" in screen_text(app), what="the new reply")
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette),
+                         what="the palette")
+        await pilot.press(*"retry reply")
+        await wait_until(pilot, lambda: "Retry reply" in screen_text(app), what="the command")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: len(server.requests) == 3, what="the palette's retry")
+        await until_idle(pilot)
+        assert saved(app.chat.conversation.id).messages[-1].content == "third"
+
+
 async def test_error_shows_retry_and_ctrl_r_regenerates(server: Any) -> None:
     server.script(CHAT, json_reply({"error": {"message": "Invalid API key provided",
                                                "type": "invalid_request_error"}}, status=401))
@@ -471,7 +499,7 @@ async def test_model_switch_mid_conversation_sends_history_to_new_model(server: 
     async with running() as (app, pilot):
         await type_and_send(pilot, "first")
         await until_idle(pilot)
-        app.chat.apply_model("loop", "model-b")
+        app.chat.edits.apply_model("loop", "model-b")
         await pilot.pause()
         assert "loop · model-b" in screen_text(app)
         await type_and_send(pilot, "second")
@@ -493,7 +521,7 @@ async def test_model_switch_mid_conversation_sends_history_to_new_model(server: 
         assert app.chat.conversation.model != "model-b"
         assert "model-b" not in screen_text(app)
         await pilot.press("ctrl+b")
-        app.open_conversation(switched)
+        app.chat.open_saved(switched)
         await wait_until(pilot, lambda: app.chat.conversation.id == switched, what="reopen")
         headers = [str(view.header()) for view in replies(app)]
         assert "model-a" in headers[0] and "model-b" in headers[1]
@@ -572,7 +600,7 @@ async def test_the_next_launch_opens_the_screen_as_it_was_left(server: Any) -> N
 
     seed_conversation(2, title="kept chat")
     async with running() as (app, pilot):
-        assert app.chat._sidebar() is None  # a first run: no sidebar
+        assert app.chat.sidebar is None  # a first run: no sidebar
         await pilot.press("ctrl+b")
         await wait_until(pilot, lambda: "kept chat" in screen_text(app), what="the sidebar")
     assert load_screen_state() == (ScreenState(sidebar=True), None)
@@ -590,7 +618,7 @@ async def test_the_next_launch_opens_the_screen_as_it_was_left(server: Any) -> N
     async with running() as (app, pilot):
         # The sidebar would come back in the same after-first-frame batch as the footer.
         await wait_until(pilot, lambda: app.chat.query("Footer"), what="the footer")
-        assert app.chat._sidebar() is None
+        assert app.chat.sidebar is None
         assert "kept chat" not in screen_text(app)
 
 
@@ -607,7 +635,7 @@ async def test_a_damaged_screen_state_file_is_reported_and_the_app_starts(
                          what="the notice")
         assert app.focused is app.chat.prompt
         await pilot.press("ctrl+b")  # a good file replaces the damaged one
-        await wait_until(pilot, lambda: app.chat._sidebar() is not None, what="the sidebar")
+        await wait_until(pilot, lambda: app.chat.sidebar is not None, what="the sidebar")
     assert screen_state_file().read_text(encoding="utf-8").strip() == '{"sidebar": true}'
 
 
@@ -834,13 +862,13 @@ async def test_search_in_sidebar_opens_the_hit(server: Any) -> None:
         store.create_conversation(target)
     async with running() as (app, pilot):
         await pilot.press("ctrl+f")
-        await wait_until(pilot, lambda: app.chat._sidebar() is not None, what="the sidebar")
-        sidebar = app.chat._sidebar()
+        await wait_until(pilot, lambda: app.chat.sidebar is not None, what="the sidebar")
+        sidebar = app.chat.sidebar
         await wait_until(pilot, lambda: app.focused is sidebar.query_one("#sidebar-search"),
                          what="search focused")
         for key in "quagga":
             await pilot.press(key)
-        await wait_until(pilot, lambda: sidebar.is_searching and sidebar._hits,
+        await wait_until(pilot, lambda: sidebar.is_searching and sidebar.hit_count,
                          what="search hits")
         assert "zebra talk" in screen_text(app)
         await pilot.press("enter")

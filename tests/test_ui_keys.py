@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import pytest
 from textual.app import App, ComposeResult
 from textual.command import CommandPalette
+from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList
 from ui_helpers import wait_until
 
@@ -16,11 +17,14 @@ from chatterm.keymap import (
     ACTIONS_BY_NAME,
     DEFAULT_KEYMAP,
     PALETTE_ACTIONS,
+    actions_in,
     key_problem,
     keys_for,
     readme_keys_table,
     resolve_keys,
 )
+from chatterm.ui.app import ChattermApp
+from chatterm.ui.chat.screen import ChatScreen
 from chatterm.ui.commands import ChattermCommands
 from chatterm.ui.keys import bindings_for, install_bindings
 
@@ -35,11 +39,11 @@ def test_defaults_cover_the_issue_keys() -> None:
     assert DEFAULT_KEYMAP["search_chats"] == "ctrl+f"
     assert DEFAULT_KEYMAP["new_chat"] == "ctrl+n"
     assert DEFAULT_KEYMAP["quit"] == "ctrl+q"
-    # No two app actions share a default key.
+    # No two actions that work anywhere (the app's and the chat screen's) share a key.
     seen: dict[str, str] = {}
     for action, spec in DEFAULT_KEYMAP.items():
         for key in keys_for(DEFAULT_KEYMAP, action):
-            if ACTIONS_BY_NAME[action].scope == "app":
+            if ACTIONS_BY_NAME[action].scope in ("app", "chat"):
                 assert key not in seen, (key, action, seen.get(key))
                 seen[key] = action
         assert spec == "" or key_problem(spec) is None
@@ -49,7 +53,7 @@ def test_every_action_is_described_once_and_bindings_come_from_the_registry() ->
     assert len(ACTIONS_BY_NAME) == len(ACTIONS)
     assert all(action.description and action.help and action.group for action in ACTIONS)
     assert all(action.palette_help for action in PALETTE_ACTIONS)
-    for scope in ("app", "message"):
+    for scope in ("app", "chat", "message"):
         bindings = bindings_for(scope)  # type: ignore[arg-type]
         assert [b.action for b in bindings] == [
             a.name for a in ACTIONS if a.scope == scope and a.default]
@@ -57,7 +61,15 @@ def test_every_action_is_described_once_and_bindings_come_from_the_registry() ->
             action = ACTIONS_BY_NAME[binding.action]
             assert (binding.key, binding.description, binding.show, binding.priority) == (
                 action.default, action.description, action.show, action.priority)
-    assert bindings_for("chat") == []  # no screen-level action yet
+    # The app binds only what works on every screen; the chat's keys are the chat screen's.
+    assert [b.action for b in bindings_for("app")] == ["quit"]
+    assert [b.action for b in ChatScreen.BINDINGS if b.id] == [
+        b.action for b in bindings_for("chat")]
+    for action in actions_in("chat"):
+        assert callable(getattr(ChatScreen, f"action_{action.name}", None)), action.name
+        assert not hasattr(ChattermApp, f"action_{action.name}"), action.name
+    for action in actions_in("app"):
+        assert callable(getattr(ChattermApp, f"action_{action.name}", None)), action.name
 
 
 def test_resolve_applies_valid_entries_and_reports_bad_ones() -> None:
@@ -122,12 +134,13 @@ def test_keys_table_from_a_real_config_file(isolated_env: Any) -> None:
 
 
 class KeysApp(App[None]):
-    BINDINGS: ClassVar[list[Any]] = bindings_for("app")
+    BINDINGS: ClassVar[list[Any]] = [*bindings_for("app"), *bindings_for("chat")]
 
     def __init__(self, config_keys: dict[str, str]) -> None:
         super().__init__()
         self.keymap, self.problems = resolve_keys(config_keys)
         install_bindings(self, self.keymap, "app")
+        install_bindings(self, self.keymap, "chat")
         self.called: list[str] = []
 
     def compose(self) -> ComposeResult:
@@ -168,8 +181,21 @@ async def test_default_bindings_work_while_typing_in_an_input() -> None:
         assert app.query_one("#typing", Input).value == "hi"
 
 
+class ChatLikeScreen(Screen[None]):
+    """Stands in for the chat screen, whose actions the palette runs ("chat" scope)."""
+
+    def action_switch_model(self) -> None:
+        self.app.called.append("switch_model")  # type: ignore[attr-defined]
+
+
 class PaletteApp(KeysApp):
     COMMANDS: ClassVar[set[Any]] = {ChattermCommands}
+
+    def get_default_screen(self) -> Screen[Any]:
+        return ChatLikeScreen()
+
+    def action_switch_model(self) -> None:
+        raise AssertionError("a chat action runs on the screen, not the app")
 
 
 @pytest.mark.slow
@@ -254,7 +280,8 @@ class ReversedBindingsApp(App[None]):
     """Bindings declared in the reverse of the registry's order, with a focused widget
     holding message-scope keys: the footer must still follow the registry."""
 
-    BINDINGS: ClassVar[list[Any]] = list(reversed(bindings_for("app")))
+    BINDINGS: ClassVar[list[Any]] = list(reversed([*bindings_for("app"),
+                                                    *bindings_for("chat")]))
 
     def compose(self) -> ComposeResult:
         from textual.widgets import Static
@@ -280,5 +307,5 @@ async def test_the_footer_follows_the_registry_order_focused_keys_first() -> Non
         shown = [key.action for key in footer.query("FooterKey")
                  if not key.has_class("-command-palette")]
         expected = [a.name for a in ACTIONS if a.scope == "message" and a.show] + [
-            a.name for a in ACTIONS if a.scope == "app" and a.show and a.default]
+            a.name for a in ACTIONS if a.scope in ("app", "chat") and a.show and a.default]
         assert shown == expected

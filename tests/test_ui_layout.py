@@ -39,7 +39,7 @@ def seed_reply(title: str = "layout", model: str = "model-a") -> str:
 
 
 def reply_body(app: Any) -> Any:
-    from chatterm.ui.chat.message_view import AssistantMessage
+    from chatterm.ui.chat.assistant_view import AssistantMessage
     from chatterm.ui.markdown.streaming import StreamingMarkdown
 
     views = [v for v in app.chat.message_list.views() if isinstance(v, AssistantMessage)]
@@ -66,7 +66,7 @@ async def test_the_sidebar_never_squeezes_the_chat(configured: None, width: int)
     async with running(LaunchOptions(resume_id=conversation_id), size=(width, 30)) as (
             app, pilot):
         await pilot.press("ctrl+b")
-        await wait_until(pilot, lambda: app.chat._sidebar() is not None
+        await wait_until(pilot, lambda: app.chat.sidebar is not None
                          and "layout" in screen_text(app), what="the sidebar")
         await pilot.pause()
         chat = app.chat.query_one("#chat").region
@@ -91,7 +91,7 @@ async def test_closing_the_sidebar_and_widening_rewraps_the_reply(configured: No
             app, pilot):
         await wait_until(pilot, lambda: "word119" in screen_text(app), what="the reply")
         await pilot.press("ctrl+b")
-        await wait_until(pilot, lambda: app.chat._sidebar() is not None, what="the sidebar")
+        await wait_until(pilot, lambda: app.chat.sidebar is not None, what="the sidebar")
         for width in (40, 120, 40):  # resized with the sidebar open
             await settle(pilot, width)
             assert app.chat.query_one("#chat").region.width == (width if width < 90
@@ -131,14 +131,18 @@ def footer_lines(app: Any) -> list[str]:
 
 
 def shown_labels(app: Any) -> list[str]:
-    """Every "key label" the footer ought to show, in the bindings' order."""
-    labels: list[str] = []
+    """Every "key label" the footer ought to show, in the registry's order (the footer
+    sorts by it: the chat screen's keys and the app's come from two binding maps)."""
+    from chatterm.keymap import ORDER
+
+    bindings = []
     seen: set[str] = set()
     for _node, binding, _enabled, _tip in app.chat.active_bindings.values():
         if binding.show and binding.action not in seen:
             seen.add(binding.action)
-            labels.append(f"{app.get_key_display(binding)} {binding.description}")
-    return labels
+            bindings.append(binding)
+    bindings.sort(key=lambda binding: ORDER.get(binding.action, len(ORDER)))
+    return [f"{app.get_key_display(binding)} {binding.description}" for binding in bindings]
 
 
 async def footer_ready(app: Any, pilot: Any) -> None:
@@ -194,7 +198,7 @@ async def test_long_status_text_ends_in_an_ellipsis_before_the_model_label(
         configured: None) -> None:
     async with running(size=(120, 30)) as (app, pilot):
         await pilot.press("ctrl+b")
-        await wait_until(pilot, lambda: app.chat._sidebar() is not None, what="the sidebar")
+        await wait_until(pilot, lambda: app.chat.sidebar is not None, what="the sidebar")
         status = app.chat.status
         status.show_note("a very long note " * 10 + "THE-END")
         await pilot.pause()

@@ -208,8 +208,10 @@ async def test_page_and_home_end_keys_scroll_the_chat_from_the_prompt(server: An
         chat = app.chat
         messages = chat.message_list
         await wait_until(pilot, lambda: len(views(app)) == 40, what="the messages")
-        await wait_until(pilot, lambda: messages.max_scroll_y > 0 and
-                         messages.scroll_y == messages.max_scroll_y, what="at the end")
+        # Laid out too: a page mounted but not laid out yet would move the end later.
+        await wait_until(pilot, lambda: all(view.size.height for view in views(app))
+                         and messages.max_scroll_y > 0
+                         and messages.scroll_y == messages.max_scroll_y, what="at the end")
         chat.prompt.insert("line one\nline two")
         bottom = messages.scroll_y
         await pilot.press("pageup")

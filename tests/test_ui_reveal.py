@@ -44,13 +44,13 @@ def seed_long(total: int = TOTAL, hit: int = HIT) -> tuple[str, str]:
 
 async def open_hit_from_search(app: Any, pilot: Any, word: str) -> None:
     await pilot.press("ctrl+f")
-    await wait_until(pilot, lambda: app.chat._sidebar() is not None, what="the sidebar")
-    sidebar = app.chat._sidebar()
+    await wait_until(pilot, lambda: app.chat.sidebar is not None, what="the sidebar")
+    sidebar = app.chat.sidebar
     await wait_until(pilot, lambda: app.focused is sidebar.query_one("#sidebar-search"),
                      what="search focused")
     for key in word:
         await pilot.press(key)
-    await wait_until(pilot, lambda: sidebar.is_searching and sidebar._hits, what="hits")
+    await wait_until(pilot, lambda: sidebar.is_searching and sidebar.hit_count, what="hits")
     await pilot.press("enter")
 
 
@@ -149,7 +149,7 @@ async def test_a_hit_in_a_chat_whose_reply_streams_in_the_background_shows_the_r
             await pilot.press("ctrl+n")
             await wait_until(pilot, lambda: chat.conversation.id != conversation_id,
                              what="the new chat")
-            app.open_conversation(conversation_id, hit_id)
+            app.chat.open_saved(conversation_id, hit_id)
             await wait_until(pilot, lambda: chat.conversation.id == conversation_id,
                              what="back to the chat")
             # Its end, where the reply goes on live, rather than a window at the hit.

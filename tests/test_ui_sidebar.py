@@ -203,5 +203,5 @@ async def test_refresh_list_picks_up_new_and_renamed_chats(store: Store) -> None
         await wait_until(pilot, lambda: [i.split("\n")[0] for i in items(app)] == [
             "Second", "First, renamed"], what="refreshed list")
         store.delete_conversation(first.id)
-        sidebar.reload()
+        sidebar.refresh_list()
         await wait_until(pilot, lambda: len(items(app)) == 1, what="deleted chat gone")

@@ -34,7 +34,7 @@ async def until_idle(pilot: Any) -> None:
 
 
 def reply_body(app: Any) -> Any:
-    from chatterm.ui.chat.message_view import AssistantMessage
+    from chatterm.ui.chat.assistant_view import AssistantMessage
     from chatterm.ui.markdown.streaming import StreamingMarkdown
 
     views = [v for v in app.chat.message_list.views() if isinstance(v, AssistantMessage)]
@@ -217,7 +217,7 @@ async def test_a_spinner_with_the_time_waited_runs_only_while_nothing_arrives(
             assert times == sorted(times) and times[-1] > times[0], seen
             first.set()
             await wait_until(pilot, lambda: "streaming" in status.text, what="the tokens")
-            assert "waiting" not in status.text and status._spin_timer is None
+            assert "waiting" not in status.text and not status.spinning
             # The stream goes quiet: after STALL_AFTER the spinner is back, with the count.
             seen = []
             await watch_status(pilot, lambda: "2 tokens · waiting…" in status.text, seen,
@@ -225,7 +225,7 @@ async def test_a_spinner_with_the_time_waited_runs_only_while_nothing_arrives(
             more.set()
             await until_idle(pilot)
             # The reply is over: no timer of the status line is left running.
-            assert status._spin_timer is None and status._stall_timer is None
+            assert not status.spinning and not status.watching_for_stall
             assert "waiting" not in status.text
     finally:
         first.set()

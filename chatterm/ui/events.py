@@ -1,4 +1,4 @@
-"""Textual messages that carry user intent from widgets up to the chat screen and app.
+"""Textual messages that carry user intent from widgets up to the chat screen.
 
 Widgets never call the engine themselves: they post one of these and the screen, which
 owns the ChatSession, decides what happens. That keeps every flow testable in one place.
@@ -40,23 +40,6 @@ class ConversationChanged(Message):
     def __init__(self, conversation_id: str | None) -> None:
         super().__init__()
         self.conversation_id = conversation_id
-
-
-class ConversationOpenRequested(Message):
-    """Open a saved conversation by id (from a list, a search hit or the palette)."""
-
-    def __init__(self, conversation_id: str) -> None:
-        super().__init__()
-        self.conversation_id = conversation_id
-
-
-class ProviderConfigured(Message):
-    """The first-run screen saved a key or switched provider: retry what failed."""
-
-    def __init__(self, provider: str, model: str | None) -> None:
-        super().__init__()
-        self.provider = provider
-        self.model = model
 
 
 class ChatScrollRequested(Message):

@@ -98,8 +98,8 @@ class PromptInput(TextArea):
         if action is None and event.key in PROMPT_START_END:
             event.stop()
             event.prevent_default()
-            end = PROMPT_START_END[event.key] == "end"
-            self.move_cursor(self.document.end if end else (0, 0))
+            to_end = PROMPT_START_END[event.key] == "end"
+            self.move_cursor(self.document.end if to_end else (0, 0))
             return
         if action is None:
             return  # Textual calls TextArea's key handler after this one (MRO dispatch).

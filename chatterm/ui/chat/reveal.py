@@ -40,9 +40,9 @@ def hit_window(messages: list[Message], message_id: str, height: int) -> tuple[i
 
 def load_newer(screen: ChatScreen, page: int = NEWER_PAGE) -> int:
     """Mount up to `page` of the messages below the window; returns how many."""
-    from chatterm.ui.chat.message_view import view_for
+    from chatterm.ui.chat.message_list import view_for
 
-    newer = screen.newer_messages
+    newer = screen.loader.newer_messages
     if not newer:
         return 0
     chunk = newer[:page]
@@ -89,7 +89,8 @@ def show_hit(screen: ChatScreen, message_id: str) -> None:
             return
         message_list.scroll_to_widget(view, animate=False, top=True, immediate=True)
         # The window may end above the screen's bottom: mount more and place it again.
-        if tries and screen.newer_messages and message_list.scroll_y >= message_list.max_scroll_y:
+        if (tries and screen.loader.newer_messages
+                and message_list.scroll_y >= message_list.max_scroll_y):
             load_newer(screen)
             screen.call_after_refresh(go, tries - 1)
 

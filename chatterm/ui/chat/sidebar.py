@@ -146,12 +146,14 @@ class Sidebar(Widget):
     def is_searching(self) -> bool:
         return self._hits is not None
 
+    @property
+    def hit_count(self) -> int:
+        """How many search hits are listed (0 when showing the plain list)."""
+        return len(self._hits) if self._hits is not None else 0
+
     def refresh_list(self) -> None:
         """Reload from the store (after a new, renamed or deleted chat), keeping any search."""
         self._load(self.search_text)
-
-    # The app calls this name after a ConversationChanged event.
-    reload = refresh_list
 
     def focus_search(self) -> None:
         self.query_one(FilterList).focus_filter(select=True)
@@ -181,7 +183,7 @@ class Sidebar(Widget):
         # worker gets a callable, not a coroutine: one cancelled before it starts (a quit
         # right after a reply ends refreshes the list) would leave a coroutine never
         # awaited, and Python prints a RuntimeWarning on the terminal after exit.
-        self.run_worker(partial(self._fetch, self.store, query), group="sidebar-load",
+        self.run_worker(partial(self._fetch, self.store, query), group="sidebar-load",  # type: ignore[arg-type]
                         exclusive=True, exit_on_error=False)
 
     async def _fetch(self, store: ConversationIndex, query: str) -> None:

@@ -110,6 +110,16 @@ class StatusBar(Horizontal):
         self._spin(self._started_at)
 
     @property
+    def spinning(self) -> bool:
+        """True while the waiting spinner redraws itself (before the first token)."""
+        return self._spin_timer is not None
+
+    @property
+    def watching_for_stall(self) -> bool:
+        """True while a timer checks whether the stream has stalled."""
+        return self._stall_timer is not None
+
+    @property
     def tokens(self) -> int:
         """Tokens counted so far in this reply (the server's chunks with text)."""
         return self._tokens

@@ -1,0 +1,261 @@
+"""The reply widget: model label and usage, folded reasoning, refusal, the streaming
+Markdown body, tool calls, and the error and continue/retry line of the last reply.
+
+The reply controller (replies.py) feeds it the engine's deltas through `append_*`; the
+body is chatterm.ui.markdown.streaming, which turns them into rows on screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import Static
+
+from chatterm.conversation import Message, MessageState
+from chatterm.redact import shown
+from chatterm.sanitize import StreamNeutraliser, neutralise
+from chatterm.text_parts import TextParts
+from chatterm.ui.chat.message_view import MessageView, clipped, usage_text
+
+if TYPE_CHECKING:
+    from chatterm.ui.markdown.streaming import StreamingMarkdown
+
+
+def _markdown(text: str | None = None) -> StreamingMarkdown:
+    # Imported on first use: the Markdown stack is the largest import of the UI, and a
+    # new chat can paint its prompt before it is needed (the app pre-loads it after).
+    from chatterm.ui import warmup
+
+    warmup.settle()
+    from chatterm.ui.markdown.streaming import StreamingMarkdown
+
+    return StreamingMarkdown(text, classes="msg-body")
+
+
+class AssistantMessage(MessageView):
+    """A reply: model label and usage, folded reasoning, refusal, Markdown body, tool
+    calls, and (on the last reply, or after an error) a line with the error and actions.
+
+    While streaming, `append_*` is called once per delta; everything but the Markdown
+    body is throttled so a long reasoning trace does not re-render per token.
+    """
+
+    role_label = "assistant"
+
+    def __init__(self, message: Message, *, is_last: bool = False) -> None:
+        super().__init__(message)
+        self.is_last = is_last
+        self.streaming = message.state is MessageState.STREAMING
+        self._body: StreamingMarkdown | None = None
+        # A reply shown mid-stream (a chat reopened while its reply streams) starts from
+        # the text it has now; deltas that come before compose are kept and drawn after.
+        self._start_text = message.content
+        self._early: list[str] = []
+        # Deltas are neutralised one by one; this keeps a CRLF split across two whole.
+        self._incoming = StreamNeutraliser()
+        self._reasoning_dirty = False
+        # The streamed reasoning and refusal, built from the deltas: the engine joins the
+        # message's own text only at save points (per-delta joins would be quadratic).
+        self._reasoning = TextParts(message.reasoning)
+        self._refusal = TextParts(message.refusal)
+        self._flush_callback: Callable[[], None] | None = None
+
+    # ---- composition -------------------------------------------------------------------
+
+    def header(self) -> Content:
+        message = self.message
+        parts: list[str | tuple[str, str]] = [(message.model or "assistant", "bold $accent")]
+        if message.provider:
+            parts.append((f"  {message.provider}", "$foreground-muted"))
+        if not self.streaming:
+            badge = {
+                MessageState.INTERRUPTED: ("  ⏸ interrupted", "$warning"),
+                MessageState.ERROR: ("  ✗ error", "$error"),
+            }.get(message.state)
+            if badge:
+                parts.append(badge)
+            used = usage_text(message.usage)
+            if used:
+                parts.append((f"  · {used}", "$foreground-muted"))
+        return Content.assemble(*parts)
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        message = self.message
+        if message.reasoning:
+            yield self._reasoning_box(message.reasoning)
+        if message.refusal:
+            yield self._refusal_box(message.refusal)
+        if self.streaming:
+            self._body = self._streaming_body()
+            for piece in (self._start_text, *self._early):
+                if piece:
+                    self._body.append(self._incoming.feed(piece))
+            self._early.clear()
+        else:
+            # History: rendered once, straight from the stored text. Replies are never
+            # clipped: the streaming widget renders even a megabyte at a flat cost.
+            self._body = _markdown(neutralise(message.content))
+        yield self._body
+        if message.tool_calls:
+            yield self._tool_calls_box()
+        footer = self.footer()
+        if footer:
+            yield Static(footer, classes="msg-footer", markup=False)
+
+    def _reasoning_box(self, text: str) -> Widget:
+        from textual.widgets import Collapsible
+
+        return Collapsible(
+            Static(Content(neutralise(text)), classes="reasoning-text", markup=False),
+            title="Reasoning",
+            collapsed=True,
+            classes="reasoning",
+        )
+
+    def _refusal_box(self, text: str) -> Static:
+        return Static(
+            Content.assemble(("Refused: ", "bold $error"), neutralise(text)),
+            classes="refusal",
+            markup=False,
+        )
+
+    def _tool_calls_box(self) -> Static:
+        lines: list[str | tuple[str, str]] = []
+        for index, call in enumerate(self.message.tool_calls):
+            if index:
+                lines.append("\n")
+            lines.append(("⚙ " + neutralise(call.name or "?"), "bold"))
+            lines.append(("(" + neutralise(clipped(call.arguments)) + ")", "$foreground-muted"))
+        return Static(Content.assemble(*lines), classes="tool-calls", markup=False)
+
+    def footer(self) -> Content:
+        """The error, and continue/retry links on the last reply; empty while streaming."""
+        message = self.message
+        if self.streaming:
+            return Content("")
+        parts: list[str | tuple[str, str] | Content] = []
+        if message.state in (MessageState.ERROR, MessageState.INTERRUPTED) and message.error:
+            parts.append((shown(message.error), "$error"))  # a server's words: redacted
+        if self.is_last:
+            actions: list[tuple[str, str]] = []
+            if message.state is MessageState.INTERRUPTED or message.finish_reason == "length":
+                actions.append(("continue", "continue_reply"))
+            actions.append(("retry" if message.state is not MessageState.COMPLETE
+                            else "regenerate", "retry"))
+            if parts:
+                parts.append("\n")
+            for index, (label, action) in enumerate(actions):
+                if index:
+                    parts.append("  ")
+                parts.append(Content.from_markup(f"[@click=screen.{action}]\\[{label}][/]"))
+        return Content.assemble(*parts) if parts else Content("")
+
+    def refresh_footer(self) -> None:
+        footer = self.footer()
+        found = self.query(".msg-footer")
+        if found:
+            if footer:
+                found.first(Static).update(footer)
+            else:
+                found.remove()
+        elif footer:
+            self.mount(Static(footer, classes="msg-footer", markup=False))
+
+    # ---- streaming ---------------------------------------------------------------------
+
+    def _streaming_body(self) -> StreamingMarkdown:
+        body = _markdown()
+        body.flush_callback = self._flush_callback
+        return body
+
+    def set_flush_callback(self, callback: Callable[[], None] | None) -> None:
+        """Call `callback` each time the streaming body draws new text (or stop)."""
+        self._flush_callback = callback
+        if self._body is not None:
+            self._body.flush_callback = callback
+
+    def restart(self, message: Message) -> None:
+        """A retry or continue starts streaming into this view again."""
+        self.message = message
+        self.streaming = True
+        old = self._body
+        self._body = self._streaming_body()
+        if old is not None:
+            self.mount(self._body, after=old)
+            old.remove()
+        else:
+            self.mount(self._body)
+        self._incoming = StreamNeutraliser()
+        if message.content:
+            self._body.append(self._incoming.feed(message.content))
+        for box in self.query(".reasoning, .refusal, .tool-calls"):
+            box.remove()
+        self._reasoning = TextParts(message.reasoning)
+        self._refusal = TextParts(message.refusal)
+        if message.reasoning:
+            self.mount(self._reasoning_box(message.reasoning), before=self._body)
+        self.refresh_header()
+        self.refresh_footer()
+
+    def append_content(self, text: str) -> None:
+        if not text:
+            return
+        if self._body is None:
+            self._early.append(text)  # not composed yet: compose draws it
+            return
+        self._body.append(self._incoming.feed(text))
+
+    def append_reasoning(self, text: str) -> None:
+        """Reasoning is redrawn at most a few times a second."""
+        self._reasoning.append(text)
+        if not self.query(".reasoning"):
+            assert self._body is not None
+            self.mount(self._reasoning_box(self._reasoning.value), before=self._body)
+            return
+        if not self._reasoning_dirty:
+            self._reasoning_dirty = True
+            self.set_timer(0.2, self._draw_reasoning)
+
+    def _draw_reasoning(self) -> None:
+        self._reasoning_dirty = False
+        for text in self.query(".reasoning-text").results(Static):
+            text.update(Content(neutralise(self._reasoning.value)))
+
+    def append_refusal(self, text: str) -> None:
+        self._refusal.append(text)
+        for box in self.query(".refusal"):
+            box.remove()
+        assert self._body is not None
+        self.mount(self._refusal_box(self._refusal.value), before=self._body)
+
+    def finish(self, message: Message) -> None:
+        """The reply ended (complete, interrupted or failed): final render, state, usage."""
+        self.message = message
+        self.streaming = False
+        if self._body is not None:
+            self._body.finish(neutralise(message.content))
+        self._reasoning = TextParts(message.reasoning)
+        self._refusal = TextParts(message.refusal)
+        if message.reasoning:
+            self._draw_reasoning()
+        if message.tool_calls and not self.query(".tool-calls"):
+            assert self._body is not None
+            self.mount(self._tool_calls_box(), after=self._body)
+        self.refresh_header()
+        self.refresh_footer()
+
+    def set_last(self, is_last: bool) -> None:
+        if self.is_last != is_last:
+            self.is_last = is_last
+            if self.is_mounted:
+                self.refresh_footer()
+
+    @property
+    def body_text(self) -> str:
+        return self._body.text if self._body is not None else ""
+

@@ -1,0 +1,82 @@
+"""The scrolling list of message views, and which view shows which message.
+
+It asks for older messages at the top and newer ones at the bottom of a window (a chat
+opened at a search hit); the screen's loader (loading.py) answers.
+"""
+
+from __future__ import annotations
+
+from textual import events
+from textual.containers import VerticalScroll
+
+from chatterm.conversation import Message, Role
+from chatterm.ui.chat.assistant_view import AssistantMessage
+from chatterm.ui.chat.message_view import MessageView, SystemMessage, ToolMessage, UserMessage
+from chatterm.ui.compat import SingleLayout
+from chatterm.ui.events import NewerMessagesWanted, OlderMessagesWanted
+
+
+def view_for(message: Message, *, is_last: bool = False) -> MessageView:
+    if message.role is Role.ASSISTANT:
+        return AssistantMessage(message, is_last=is_last)
+    if message.role is Role.USER:
+        return UserMessage(message, classes="user")
+    if message.role is Role.SYSTEM:
+        return SystemMessage(message, classes="system")
+    return ToolMessage(message, classes="tool")
+
+
+class MessageList(SingleLayout, VerticalScroll):
+    """The conversation, newest at the bottom; asks for older messages at the top.
+
+    It is anchored to the bottom so a stream stays in view, Textual releases the anchor
+    when the user scrolls up and restores it when they come back down.
+    """
+
+    can_focus = False
+    # Starts as True so the first scroll-to-top after a load asks for older messages.
+    has_older: bool = False
+    # True while loaded messages below the mounted ones wait (opened at a search hit).
+    has_newer: bool = False
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self.has_older and new_value <= 0 < old_value:
+            self.post_message(OlderMessagesWanted())
+        if self.has_newer and new_value >= self.max_scroll_y > old_value:
+            self.post_message(NewerMessagesWanted())
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        # Already at the top, the wheel moves nothing and scroll_y never changes.
+        if self.has_older and self.scroll_y <= 0:
+            self.post_message(OlderMessagesWanted())
+        super()._on_mouse_scroll_up(event)
+
+    def _on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        # Already at the bottom of a window, the wheel moves nothing.
+        if self.has_newer and self.scroll_y >= self.max_scroll_y:
+            self.post_message(NewerMessagesWanted())
+        super()._on_mouse_scroll_down(event)
+
+    def follow_from_bottom(self) -> None:
+        """Follow the bottom again from when the reader next gets there (not at once)."""
+        self._anchored = True
+        self._anchor_released = True
+
+    @property
+    def following(self) -> bool:
+        """True while the list sticks to the bottom (the user has not scrolled away)."""
+        return self._anchored and not self._anchor_released
+
+    def views(self) -> list[MessageView]:
+        return [child for child in self.children if isinstance(child, MessageView)]
+
+    def view_for_id(self, message_id: str) -> MessageView | None:
+        for view in reversed(self.views()):
+            if view.message.id == message_id:
+                return view
+        return None
+

@@ -1,0 +1,315 @@
+"""The reply controller: starting, stopping, continuing and retrying replies, and drawing
+what the engine reports while one streams.
+
+Replies run in one Textual worker of the chat screen at a time per conversation; the
+session calls `on_event` on the event loop for every step, so widgets are updated
+directly, without thread hops. Stopping is cancelling that worker: the session then
+marks the partial reply interrupted and saves it before the worker ends. A reply whose
+chat is left goes on in the background (live_replies.py) and is drawn again when its
+chat comes back.
+
+The calls into the engine for a reply (`new_turn`, `send`, `retry`, `continue_reply`)
+are in `submit` and `_reply`; the events it reports for the chat on screen go to
+reply_painter.py, which draws them. `engine()` is the session of the chat on screen, the
+one way to change the conversation (edits.py and loading.py use it too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.worker import WorkerCancelled, WorkerFailed
+
+from chatterm.conversation import Message, MessageState, Role
+from chatterm.errors import ChattermError, ConfigError
+from chatterm.sanitize import neutralise
+from chatterm.ui.chat.assistant_view import AssistantMessage
+from chatterm.ui.chat.live_replies import LiveReplies, LiveReply, ReplyKind
+from chatterm.ui.chat.reply_painter import ReplyPainter
+from chatterm.ui.events import ConversationChanged
+
+if TYPE_CHECKING:
+    from chatterm.engine.events import SessionEvent
+    from chatterm.engine.session import ChatSession, Turn
+    from chatterm.launch import OpenedConversation
+    from chatterm.ui.chat.screen import ChatScreen
+
+
+class ReplyController:
+    """The replies of the chat screen: this chat's and those left streaming."""
+
+    def __init__(self, screen: ChatScreen) -> None:
+        self.screen = screen
+        # The session of the chat on screen (None until its first request).
+        self.session: ChatSession | None = None
+        # Replies being streamed, this chat's and those of chats left while streaming.
+        self.live = LiveReplies()
+        self.painter = ReplyPainter(screen)
+
+    @property
+    def active_view(self) -> AssistantMessage | None:
+        """The reply view being streamed into, while its chat is on screen."""
+        return self.painter.active_view
+
+    @property
+    def live_here(self) -> LiveReply | None:
+        return self.live.get(self.screen.conversation.id)
+
+    @property
+    def busy(self) -> bool:
+        """True while the chat on screen has a reply streaming."""
+        return self.live_here is not None
+
+    def _shows(self, live: LiveReply) -> bool:
+        return self.screen.opened.conversation is live.opened.conversation
+
+    def engine(self) -> ChatSession:
+        """The session of the chat on screen, the one way to change it (made on first use)."""
+        if self.session is None:
+            self.session = self._new_session(self.screen.opened)
+        return self.session
+
+    def _new_session(self, opened: OpenedConversation) -> ChatSession:
+        from chatterm.ui import warmup
+
+        warmup.settle()
+        from chatterm.engine.session import ChatSession
+
+        services = self.screen.services
+        conversation = opened.conversation
+        return ChatSession(
+            services.store,
+            services.config,
+            conversation,
+            api_key=services.keys.cached(conversation.provider),
+            persisted=opened.saved,
+            clients=services.client_pool(),
+            complete=opened.complete,
+        )
+
+    def forget_key(self) -> None:
+        """The provider's key changed: the next reply looks it up again."""
+        if self.session is not None:
+            self.session.use_key(None)
+
+    # ---- sending -----------------------------------------------------------------------
+
+    def submit(self, text: str) -> bool:
+        """Send `text` as the next user message; False (and nothing changes) if impossible."""
+        screen = self.screen
+        if not text.strip():
+            return False
+        if self.busy:
+            screen.notify("A reply is still streaming: Esc stops it.", severity="warning")
+            return False
+        if not screen.conversation.model:
+            screen.status.show_error("no model chosen: press Ctrl+O to pick one")
+            return False
+        screen.loader.show_end()
+        screen.prompt.clear()
+        # The session's own messages, shown before the request is under way.
+        turn = self.engine().new_turn(text)
+        self.painter.show_turn(turn)
+        self._start_reply("send", text, turn)
+        return True
+
+    def _start_reply(self, kind: ReplyKind, prompt: str = "", turn: Turn | None = None) -> None:
+        screen = self.screen
+        screen.loader.show_end()
+        screen.status.show_waiting()
+        live = LiveReply(screen.opened, kind, prompt, blink=screen.prompt.cursor_blink,
+                         session=self.engine(), turn=turn)
+        self.live.add(live)
+        live.worker = screen.run_worker(
+            partial(self._reply, live), group="reply", exit_on_error=False
+        )
+        self.mark_streaming()
+
+    async def _reply(self, live: LiveReply) -> None:
+        """Get one reply; drawn only while its chat is the one on screen."""
+        from chatterm.engine.events import ReplyRestored, ReplyStarted, TextArrived
+
+        screen = self.screen
+        kind, prompt = live.kind, live.prompt
+        started = False
+        # Each blink of the prompt's cursor is a screen update of its own; a steady
+        # cursor while the reply streams leaves the CPU to the reply.
+        screen.prompt.cursor_blink = False
+
+        def on_event(event: SessionEvent) -> None:
+            nonlocal started
+            started = True
+            if isinstance(event, TextArrived):
+                live.count(event.chunks)
+            elif isinstance(event, ReplyStarted):
+                live.message = event.message
+            elif isinstance(event, ReplyRestored):
+                live.gave_back = True
+            if self._shows(live):
+                self.painter.draw(kind, event)
+
+        try:
+            session = await self._ready_session(live)
+            if kind == "send":
+                await session.send(live.turn or prompt, on_event)
+            elif kind == "retry":
+                await session.retry(on_event)
+            else:
+                await session.continue_reply(on_event)
+        except asyncio.CancelledError:
+            if live.gave_back or not self._shows(live):
+                pass  # the note is up (the reply is back as it was), or nobody looks
+            elif started:
+                self.painter.finish_active("stopped: the partial reply is kept (Ctrl+G continues)")
+            else:
+                self.painter.drop_pending(prompt)
+                screen.status.show_note("stopped before the request was sent")
+            raise
+        except ChattermError as error:
+            # Raised before anything streamed: no key, nothing to retry, a bad provider...
+            if not self._shows(live):
+                self._tell_done(live, error.message)
+            elif started:
+                self.painter.finish_active(error.message, error=True)
+            else:
+                self.painter.drop_pending(prompt)
+                screen.status.show_error(error.message)
+                if isinstance(error, ConfigError) and "API key" in error.message:
+                    screen.edits.ask_for_key(screen.conversation.provider)
+        except Exception as error:  # a bug must never leave the prompt dead
+            screen.log.error("reply failed", repr(error))
+            message = f"unexpected error: {type(error).__name__}: {error}"
+            if not self._shows(live):
+                self._tell_done(live, message)
+            elif started:
+                self.painter.finish_active(message, error=True)
+            else:
+                self.painter.drop_pending(prompt)
+                screen.status.show_error(message)
+        else:
+            if not self._shows(live):
+                self._tell_done(live)
+        finally:
+            self.live.discard(live)
+            shown = self._shows(live)
+            if shown:
+                screen.prompt.cursor_blink = live.blink
+                self.painter.release()
+            if started:
+                live.opened.saved = live.opened.saved or _session_saved(live)
+                if shown:
+                    screen.opened.saved = live.opened.saved
+                    screen.refresh_title()
+                screen.post_message(ConversationChanged(live.conversation_id))
+            self.mark_streaming()
+
+    async def _ready_session(self, live: LiveReply) -> ChatSession:
+        """The reply's session, with the whole history loaded (requests carry all of it).
+        The chat on screen may change meanwhile: `live.opened` is the one asked for."""
+        session = live.session
+        assert session is not None  # set by _start_reply
+        await self.screen.loader.load_history(live.opened, session)
+        return session
+
+    # ---- another chat on screen ----------------------------------------------------------
+
+    def to_background(self, *, notice: bool = True) -> None:
+        """The chat on screen is about to change: its reply streams on, unseen."""
+        live = self.live_here
+        if live is None:
+            return
+        self.painter.release()
+        self.screen.prompt.cursor_blink = live.blink
+        if notice:
+            self.screen.notify("The reply keeps streaming in the background.", markup=False)
+
+    def pick_up(self, live: LiveReply) -> None:
+        """The chat just shown has a reply streaming: draw it live from here on."""
+        screen = self.screen
+        self.session = live.session
+        screen.prompt.cursor_blink = False
+        screen.status.show_waiting()
+        screen.status.resume_count(live.tokens, live.first_token_at)
+        screen.loader.leave_to_scroll_back(live)
+        self.painter.pick_up(live)
+
+    def _tell_done(self, live: LiveReply, error: str | None = None) -> None:
+        """A reply ended while its chat was not on screen: say so, in one line."""
+        title = neutralise(live.opened.conversation.title or "a chat")
+        message = live.message
+        if error is None and message is not None and message.state is MessageState.COMPLETE:
+            self.screen.notify(f"The reply in “{title}” is complete.", markup=False)
+        else:
+            reason = error or (message.error if message is not None else None) or "stopped"
+            self.screen.notify(f"The reply in “{title}” ended early: {neutralise(reason)}.",
+                               severity="warning", markup=False)
+
+    def mark_streaming(self) -> None:
+        """Tell the sidebar (if open) which chats have a reply streaming."""
+        self.screen.sidebar_panel.set_streaming(self.live.streaming_ids())
+
+    # ---- stop, retry, continue -----------------------------------------------------------
+
+    def stop(self) -> bool:
+        """Esc: stop the stream (or the retry countdown). The partial reply is kept."""
+        live = self.live_here
+        if live is None or live.worker is None:
+            return False
+        live.worker.cancel()
+        return True
+
+    async def stop_and_wait(self, *, every_chat: bool = False) -> None:
+        """Stop this chat's reply (or every reply) and wait until it is saved."""
+        if every_chat:
+            await self.live.stop_all()
+            return
+        live = self.live_here
+        worker = live.worker if live is not None else None
+        if worker is None or worker.is_finished:
+            return
+        worker.cancel()
+        with contextlib.suppress(WorkerCancelled, WorkerFailed, asyncio.CancelledError):
+            await worker.wait()
+
+    def retry(self) -> None:
+        screen = self.screen
+        if self.busy:
+            screen.notify("A reply is still streaming: Esc stops it first.", severity="warning")
+            return
+        if last_reply_index(screen.conversation.messages) is None and screen.opened.complete:
+            screen.status.show_error("there is no reply to retry yet")
+            return
+        self._start_reply("retry")
+
+    def continue_reply(self) -> None:
+        screen = self.screen
+        if self.busy:
+            screen.notify("A reply is still streaming.", severity="warning")
+            return
+        index = last_reply_index(screen.conversation.messages)
+        if index is None:
+            screen.status.show_error("there is no reply to continue yet")
+            return
+        last = screen.conversation.messages[index]
+        if not last.content.strip():
+            # Nothing was kept to continue from: a fresh attempt is the same thing.
+            self._start_reply("retry")
+            return
+        self._start_reply("continue")
+
+
+def last_reply_index(messages: list[Message]) -> int | None:
+    """The index of the reply to the last prompt, or None if that prompt has none."""
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index].role is Role.ASSISTANT:
+            return index
+        if messages[index].role is Role.USER:
+            return None
+    return None
+
+
+def _session_saved(live: LiveReply) -> bool:
+    return live.session is not None and live.session.saved

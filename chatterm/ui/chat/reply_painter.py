@@ -1,0 +1,196 @@
+"""Drawing a reply as the engine reports it: the views put up on Enter, the view each
+event goes to, and the status line.
+
+The reply controller (replies.py) runs the reply and hands every event of the chat on
+screen to `ReplyPainter.draw`. A `TextArrived`'s text goes to the reply's view
+(assistant_view.py: `append_content`, `append_reasoning`, `append_refusal`), whose
+streaming Markdown body turns it into rows on screen. Every view shows the session's own
+`Message` (made with the turn on Enter), and an ending event brings the final one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chatterm.conversation import MessageState
+from chatterm.ui.chat.assistant_view import AssistantMessage
+from chatterm.ui.chat.message_view import MessageView, UserMessage, usage_text
+
+if TYPE_CHECKING:
+    from chatterm.conversation import Message
+    from chatterm.engine.events import ReplyRestored, SessionEvent
+    from chatterm.engine.session import Turn
+    from chatterm.ui.chat.live_replies import LiveReply, ReplyKind
+    from chatterm.ui.chat.screen import ChatScreen
+
+
+class ReplyPainter:
+    """The views of the reply on screen: the optimistic ones, then the one streaming."""
+
+    def __init__(self, screen: ChatScreen) -> None:
+        self.screen = screen
+        # The prompt's and the reply's views put up on Enter, before the request is sent.
+        self._pending_views: list[MessageView] = []
+        # The reply view being streamed into (None while nothing streams on screen).
+        self.active_view: AssistantMessage | None = None
+
+    def show_turn(self, turn: Turn) -> None:
+        """Enter: the prompt and its empty streaming reply, shown before anything is sent."""
+        message_list = self.screen.message_list
+        for view in message_list.views():
+            if isinstance(view, AssistantMessage):
+                view.set_last(False)
+        self._pending_views = _turn_views(turn)
+        message_list.mount_all(self._pending_views)
+        message_list.scroll_end(animate=False)
+
+    def pick_up(self, live: LiveReply) -> None:
+        """A chat shown again mid-reply: draw the reply live from where its view is."""
+        screen = self.screen
+        message = live.message
+        if message is None:  # the request is not under way yet: as on Enter
+            if live.turn is not None:
+                self._pending_views = _turn_views(live.turn)
+                screen.message_list.mount_all(self._pending_views)
+            return
+        view = screen.message_list.view_for_id(message.id)
+        if isinstance(view, AssistantMessage) and view.streaming:
+            self.active_view = view
+            view.set_flush_callback(screen.status.reply_drawn)
+
+    def release(self) -> None:
+        """The reply ended or its chat left the screen: its views are drawn no more."""
+        if self.active_view is not None:
+            self.active_view.set_flush_callback(None)
+        self.active_view = None
+        self._pending_views = []
+
+    def drop_pending(self, prompt: str) -> None:
+        """Nothing was sent: take the optimistic views back and give the text back."""
+        screen = self.screen
+        for view in self._pending_views:
+            view.remove()
+        self._pending_views = []
+        if prompt and not screen.prompt.text:
+            screen.prompt.load_text(prompt)
+            screen.prompt.move_cursor(screen.prompt.document.end)
+        last = last_reply_view(screen.message_list.views())
+        if last is not None:
+            last.set_last(True)
+
+    def finish_active(self, note: str, *, error: bool = False) -> None:
+        """The reply stopped or failed outside the engine's events: end its view."""
+        view = self.active_view
+        if view is not None and view.streaming:
+            # No final event came (the save at the end failed): end it as it stands.
+            view.finish(view.message)
+        if error:
+            self.screen.status.show_error(note)
+        else:
+            self.screen.status.show_note(note)
+
+    def draw(self, kind: ReplyKind, event: SessionEvent) -> None:
+        """One step of the reply on screen, as the engine reports it."""
+        from chatterm.engine.events import (
+            ReplyFailed,
+            ReplyFinished,
+            ReplyRestored,
+            ReplyRetrying,
+            ReplyStarted,
+            ReplyStopped,
+            TextArrived,
+        )
+
+        status = self.screen.status
+        if isinstance(event, TextArrived):
+            view = self.active_view
+            if view is None:
+                return
+            # Tool-call arguments are drawn with the finished reply, not as they stream.
+            if event.kind == "content":
+                view.append_content(event.text)
+            elif event.kind == "reasoning":
+                view.append_reasoning(event.text)
+            elif event.kind == "refusal":
+                view.append_refusal(event.text)
+            if event.chunks or event.kind != "tool_arguments":
+                status.count_tokens(event.chunks)
+        elif isinstance(event, ReplyStarted):
+            self._bind_started(kind, event.message, event.replaces)
+        elif isinstance(event, ReplyRetrying):
+            retrying = event.retrying
+            status.show_retry(
+                retrying.delay, retrying.attempt, retrying.max_retries, retrying.reason
+            )
+        elif isinstance(event, ReplyFinished):
+            message = event.message
+            if self.active_view is not None:
+                self.active_view.finish(message)
+            if message.state is MessageState.COMPLETE:
+                status.show_done(usage_text(message.usage))
+            else:
+                status.show_note(
+                    "the reply was cut off: Ctrl+G continues it, Ctrl+R retries"
+                )
+        elif isinstance(event, ReplyRestored):
+            self._give_back(event)
+        elif isinstance(event, ReplyStopped):
+            if self.active_view is not None:
+                self.active_view.finish(event.message)
+        elif isinstance(event, ReplyFailed):
+            if self.active_view is not None:
+                self.active_view.finish(event.message)
+            # The reply's error, which adds close catalog matches for an unknown model.
+            status.show_error(f"{event.message.error or event.error.message} (Ctrl+R retries)")
+
+    def _give_back(self, event: ReplyRestored) -> None:
+        """A retry or continue came to nothing: the reply is shown again as it was."""
+        view, self.active_view = self.active_view, None
+        if view is not None:
+            view.set_flush_callback(None)
+            self.screen.message_list.mount(AssistantMessage(event.message, is_last=True),
+                                           after=view)
+            view.remove()
+        if event.stopped:
+            self.screen.status.show_note("stopped: the previous reply is back as it was")
+        else:
+            self.screen.status.show_error(
+                f"{event.error or 'the attempt failed'}: the previous reply is back (Ctrl+R "
+                "retries)")
+
+    def _bind_started(
+        self, kind: ReplyKind, message: Message, replaces: Message | None = None
+    ) -> None:
+        """Find the view that shows the session's message (made on Enter from the same
+        Message; for a retry, the view of the reply it replaces)."""
+        screen = self.screen
+        message_list = screen.message_list
+        view: AssistantMessage
+        if kind == "send" and self._pending_views:
+            view = self._pending_views[-1]  # type: ignore[assignment]
+        else:
+            found = message_list.view_for_id((replaces or message).id)
+            if isinstance(found, AssistantMessage):
+                view = found
+                view.restart(message)
+            else:
+                view = AssistantMessage(message, is_last=True)
+                message_list.mount(view)
+        self.active_view = view
+        view.set_flush_callback(screen.status.reply_drawn)
+        if message.state is MessageState.STREAMING:
+            screen.status.show_waiting()
+
+
+def last_reply_view(views: list[MessageView]) -> AssistantMessage | None:
+    for view in reversed(views):
+        if isinstance(view, AssistantMessage):
+            return view
+        if isinstance(view, UserMessage):
+            return None
+    return None
+
+
+def _turn_views(turn: Turn) -> list[MessageView]:
+    """The views of a prompt and its reply, made from the session's own Messages."""
+    return [UserMessage(turn.user, classes="user"), AssistantMessage(turn.reply, is_last=True)]
