@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,32 @@ async def test_a_stopped_reply_is_saved_before_the_stop_returns(
     stopped = [e for e in seen if isinstance(e, ReplyStopped)]
     assert [(e.message.content, e.message.state) for e in stopped] == [
         ("kept ", MessageState.INTERRUPTED)]
+
+
+async def test_a_setting_changed_just_before_quitting_is_saved(
+    loopback: LoopbackServer, store: HeldStore
+) -> None:
+    """Quitting closes the store; what the engine queued just before still lands."""
+    from chatterm.engine.writer import settle, writer_for
+
+    loopback.script("chat/completions", sse_reply(["ok"]))
+    session = _session(loopback, store)
+    await session.send("first")
+    store.held = "update_conversation"
+    session.rename("renamed on the way out")  # not awaited: the app quits at once
+    await asyncio.to_thread(store.entered.wait, 10)
+    writer = writer_for(store)
+    assert writer.pending == 1
+    closing = asyncio.create_task(asyncio.to_thread(lambda: (settle(store), store.close())))
+    # Closing waits behind the held write (its own marker is queued after it) ...
+    deadline = time.monotonic() + 5
+    while writer.pending < 2:
+        assert time.monotonic() < deadline, "closing did not wait for the queued write"
+        await asyncio.sleep(0.01)
+    store.release.set()
+    await closing  # ... and the write lands before the store closes.
+    with Store.open() as other:
+        assert other.get_conversation(session.conversation.id).title == "renamed on the way out"
 
 
 async def test_every_kind_of_streamed_text_is_one_event_type(

@@ -176,6 +176,9 @@ def run_ask(args: argparse.Namespace) -> int:
         message = asyncio.run(exchange())
     finally:
         if store is not None:
+            from chatterm.engine.writer import settle
+
+            settle(store)  # a second Ctrl+C stops the wait for the last save, not the save
             store.close()
     if args.json:
         out.json(reply_json(message, conversation if store is not None else None))

@@ -36,10 +36,25 @@ class StoreWriter:
         # One worker: a FIFO queue, so writes keep the order they were submitted in.
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="chatterm-store-writer")
+        self._pending = 0
+        self._count_lock = threading.Lock()
+
+    @property
+    def pending(self) -> int:
+        """Writes queued or running, not landed yet."""
+        return self._pending
 
     def submit(self, work: Callable[..., T], *args: object) -> concurrent.futures.Future[T]:
         """Queue `work(*args)`; returns at once, never blocks the caller."""
-        return self._executor.submit(functools.partial(work, *args))
+        with self._count_lock:
+            self._pending += 1
+        future = self._executor.submit(functools.partial(work, *args))
+        future.add_done_callback(self._landed)
+        return future
+
+    def _landed(self, _future: concurrent.futures.Future[T]) -> None:
+        with self._count_lock:
+            self._pending -= 1
 
     async def run(self, work: Callable[..., T], *args: object) -> T:
         """Queue `work(*args)` and wait for it without blocking the event loop."""
@@ -68,6 +83,15 @@ def done(value: T) -> concurrent.futures.Future[T]:
 
 _writers: weakref.WeakKeyDictionary[SessionStore, StoreWriter] = weakref.WeakKeyDictionary()
 _writers_lock = threading.Lock()
+
+
+def settle(store: SessionStore) -> None:
+    """Block until every write queued for `store` has run: call it before closing the
+    store, so a rename made just before quitting is not lost to a closed store."""
+    with _writers_lock:
+        writer = _writers.get(store)
+    if writer is not None:
+        writer.drain()
 
 
 def writer_for(store: SessionStore) -> StoreWriter:

@@ -211,6 +211,9 @@ def run_app(options: LaunchOptions) -> int:
         result = app.run()
     finally:
         if state.store is not None:
+            from chatterm.engine.writer import settle
+
+            settle(state.store)  # the writes still queued land before the store closes
             state.store.close()
     return result or 0
 
