@@ -40,10 +40,11 @@ class TextArrived:
 def texts_of(message_id: str, delta: Delta) -> Iterator[TextArrived]:
     """The TextArrived events of one delta: content, reasoning, refusal, tool arguments."""
     chunks = delta.chunks
-    for kind, text in (("content", delta.content), ("reasoning", delta.reasoning),
-                       ("refusal", delta.refusal)):
+    texts: tuple[tuple[TextKind, str | None], ...] = (
+        ("content", delta.content), ("reasoning", delta.reasoning), ("refusal", delta.refusal))
+    for kind, text in texts:
         if text:
-            yield TextArrived(message_id, kind, text, chunks)  # type: ignore[arg-type]
+            yield TextArrived(message_id, kind, text, chunks)
             chunks = 0
     for index, text in delta.tool_arguments:
         if text:

@@ -172,7 +172,7 @@ class ChattermApp(App[int]):
         # The picker saves through the config editor, which updates self.config too.
         self.push_screen(ThemePicker(self.config.path, config=self.config))
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         # Textual's own "Theme" entry runs action_change_theme, which is ours: the palette
         # would list the same picker twice.
         for command in super().get_system_commands(screen):

@@ -7,6 +7,7 @@ owns the ChatSession, decides what happens. That keeps every flow testable in on
 from __future__ import annotations
 
 from textual.message import Message
+from textual.widget import Widget
 
 
 class PromptSubmitted(Message):
@@ -53,7 +54,7 @@ class ChatScrollRequested(Message):
 class MessageFocusChanged(Message):
     """A message got or lost the focus (the status line shows its keys meanwhile)."""
 
-    def __init__(self, view: object, focused: bool) -> None:
+    def __init__(self, view: Widget, focused: bool) -> None:
         super().__init__()
         self.view = view  # the MessageView
         self.focused = focused

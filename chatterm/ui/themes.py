@@ -8,9 +8,9 @@ A broken file never stops the app: it becomes a one-line problem naming the file
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatterm.errors import ChattermError
 from chatterm.theme_files import ThemeSource, builtin_theme_sources, user_theme_paths
@@ -168,7 +168,11 @@ def load_themes(user_dir: Path | None = None) -> tuple[list[Theme], list[str]]:
     return list(themes.values()), problems
 
 
-def _attempt(loader: Any, arg: Any) -> tuple[Theme, list[str]] | ThemeError:
+_Arg = TypeVar("_Arg")
+
+
+def _attempt(loader: Callable[[_Arg], tuple[Theme, list[str]]],
+             arg: _Arg) -> tuple[Theme, list[str]] | ThemeError:
     try:
         return loader(arg)
     except ThemeError as exc:

@@ -60,6 +60,7 @@ class ConversationEdits:
     def _start_key_check(self) -> None:
         if not self.screen.is_attached:
             return
+        # Textual's WorkType is a union of callables; mypy infers Never for its result.
         self.screen.run_worker(self._key_check_work, group="key-check",  # type: ignore[arg-type]
                                exclusive=True)
 
@@ -235,6 +236,7 @@ class ConversationEdits:
 
     def delete_current(self) -> None:
         """Delete the chat on screen (stopping its reply first); a new chat takes its place."""
+        # Textual's WorkType is a union of callables; mypy infers Never for its result.
         self.screen.run_worker(partial(self._delete_current),  # type: ignore[arg-type]
                                group="delete", exclusive=True)
 
@@ -270,6 +272,7 @@ class ConversationEdits:
 
     def export_to(self, path: Path, fmt: str) -> None:
         """Write the whole chat to `path` as Markdown or JSON (`fmt`), off the event loop."""
+        # Textual's WorkType is a union of callables; mypy infers Never for its result.
         self.screen.run_worker(partial(self._export_to, path, fmt),  # type: ignore[arg-type]
                                group="export", exclusive=True)
 

@@ -166,8 +166,9 @@ class ReplyPainter:
         screen = self.screen
         message_list = screen.message_list
         view: AssistantMessage
-        if kind == "send" and self._pending_views:
-            view = self._pending_views[-1]  # type: ignore[assignment]
+        pending = self._pending_views[-1] if self._pending_views else None
+        if kind == "send" and isinstance(pending, AssistantMessage):  # the turn's reply view
+            view = pending
         else:
             found = message_list.view_for_id((replaces or message).id)
             if isinstance(found, AssistantMessage):

@@ -317,7 +317,7 @@ class ChatScreen(Screen[None]):
         if self._focus_hint is None:
             self._focus_hint = FocusHint(self.status)
         if event.focused:
-            self._last_message = event.view  # type: ignore[assignment]
+            self._last_message = event.view
             self._focus_hint.show(message_hint(self.services.keymap,
                                                kitty=self.services.kitty()))
         elif not isinstance(self.focused, MessageView):

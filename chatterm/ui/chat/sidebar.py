@@ -183,6 +183,7 @@ class Sidebar(Widget):
         # worker gets a callable, not a coroutine: one cancelled before it starts (a quit
         # right after a reply ends refreshes the list) would leave a coroutine never
         # awaited, and Python prints a RuntimeWarning on the terminal after exit.
+        # Textual's WorkType is a union of callables; mypy infers Never for its result.
         self.run_worker(partial(self._fetch, self.store, query), group="sidebar-load",  # type: ignore[arg-type]
                         exclusive=True, exit_on_error=False)
 

@@ -8,7 +8,7 @@ itself (the list and the search) is sidebar.py.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from chatterm.sanitize import neutralise
 
@@ -30,7 +30,8 @@ class SidebarPanel:
     def sidebar(self) -> Sidebar | None:
         """The sidebar widget, once it has been shown."""
         found = self.screen.query("#sidebar")
-        return found.first() if found else None  # type: ignore[return-value]
+        # The one widget with that id; its module is imported only once it is shown.
+        return cast("Sidebar", found.first()) if found else None
 
     @property
     def overlays(self) -> bool:

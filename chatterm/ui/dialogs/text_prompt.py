@@ -69,7 +69,9 @@ class TextPrompt(Dialog[str | None]):
     @property
     def value(self) -> str:
         field = self.query_one("#prompt-text")
-        return field.text if isinstance(field, TextArea) else field.value  # type: ignore[attr-defined]
+        if isinstance(field, TextArea):
+            return field.text
+        return self.query_one("#prompt-text", Input).value
 
     def action_submit(self) -> None:
         value = self.value if self.multiline else self.value.strip()

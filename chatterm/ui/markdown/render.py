@@ -16,7 +16,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.token import Token as PygmentsToken
 from pygments.util import ClassNotFound
 from rich.console import Console, ConsoleOptions, JustifyMethod, RenderableType
-from rich.markdown import Heading, Markdown
+from rich.markdown import Heading, Markdown, MarkdownElement
 from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax
@@ -41,7 +41,8 @@ class ChatMarkdown(Markdown):
     parsing a paragraph; the open block is re-rendered many times per reply.
     """
 
-    elements: ClassVar[dict] = {**Markdown.elements, "heading_open": _LeftHeading}
+    elements: ClassVar[dict[str, type[MarkdownElement]]] = {
+        **Markdown.elements, "heading_open": _LeftHeading}
 
     def __init__(self, markup: str, code_theme: str) -> None:
         # Same attributes Markdown.__init__ sets, minus the per-object parser.
