@@ -126,10 +126,3 @@ def mask_key(key: str) -> str:
     key = key.strip()
     shown = min(4, len(key) // 6)
     return "…" + key[-shown:] if shown else "…"
-
-
-def shown(text: str) -> str:
-    """A diagnostic line as the app or a terminal may show it: redacted, then inert."""
-    from chatterm.sanitize import neutralise
-
-    return neutralise(redact(text))

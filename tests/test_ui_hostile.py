@@ -80,10 +80,104 @@ OSC52 = "\x1b]52;c;cHduZWQ=\x07"  # a clipboard write
 SHOWN_OSC52 = "\u241b]52;c;cHduZWQ=\u2407"  # the same, as the app draws it
 
 
+@pytest.fixture
+def once(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every text the app's one boundary neutralises; a text that comes back to it
+    already inert (holding a drawn ESC) was about to be neutralised twice."""
+    from chatterm.sanitize import neutralise
+    from chatterm.ui import inert
+
+    seen: list[str] = []
+
+    def recorded(text: str) -> str:
+        seen.append(text)
+        return neutralise(text)
+
+    monkeypatch.setattr(inert, "neutralise", recorded)
+    return seen
+
+
+def twice(seen: list[str]) -> list[str]:
+    return [text for text in seen if "\u241b" in text]
+
+
+def test_the_ui_reaches_chatterm_sanitize_through_one_module() -> None:
+    import ast
+
+    ui = Path(__file__).resolve().parent.parent / "chatterm" / "ui"
+    users = set()
+    for path in ui.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module == "chatterm.sanitize" or (
+                    node.module == "chatterm.redact"
+                    and any(alias.name == "shown" for alias in node.names))):
+                users.add(path.relative_to(ui).as_posix())
+    # blocks.py checks what the Markdown renderer itself produced, not model text.
+    assert users == {"inert.py", "markdown/blocks.py"}
+
+
 def obeyable(app: Any) -> list[str]:
     """Escape sequences from the hostile text that reached the terminal as such."""
     output = terminal_output(app)
     return [seq for seq in ("\x1b]52", "\x1b]0;", "\x9b", *BIDI) if seq in output]
+
+
+def seed_hostile(title: str) -> str:
+    from chatterm.conversation import Conversation, Message, Role, ToolCall
+    from chatterm.store import Store
+
+    conversation = Conversation(provider="loop", model="model-a", title=title)
+    conversation.messages = [
+        Message(role=Role.USER, content=f"user {OSC52} words", conversation_id=conversation.id),
+        Message(role=Role.ASSISTANT, content=f"reply {OSC52} text", model="model-a",
+                provider="loop", conversation_id=conversation.id,
+                reasoning=f"thought {OSC52} here", refusal=f"refused {OSC52} that",
+                tool_calls=[ToolCall(id="c1", name=f"tool{OSC52}",
+                                     arguments=f'{{"a": "{OSC52}"}}')],
+                error=f"server said {OSC52} no"),
+    ]
+    with Store.open() as store:
+        store.create_conversation(conversation)
+    return conversation.id
+
+
+async def test_a_saved_chat_s_hostile_text_is_shown_not_obeyed(
+    server: Any, once: list[str],
+) -> None:
+    from chatterm.launch import LaunchOptions
+
+    conversation_id = seed_hostile(f"title {OSC52}\x1b]0;pwned\x07 \u202eend")
+    async with running(LaunchOptions(resume_id=conversation_id), size=(120, 40)) as (app, pilot):
+        await wait_until(pilot, lambda: "reply" in screen_text(app), what="the saved chat")
+        await pilot.press("ctrl+b")  # the sidebar lists the title too
+        await wait_until(pilot, lambda: screen_text(app).count("title ") >= 2,
+                         what="the title in the sidebar")
+        text = screen_text(app)
+        for part in ("user ", "reply ", "thought ", "refused ", "tool", "server said "):
+            assert f"{part}{SHOWN_OSC52}" in text or part not in text, part
+        assert text.count(SHOWN_OSC52) >= 5
+        assert obeyable(app) == []
+    assert once and twice(once) == []
+
+
+async def test_streamed_reasoning_and_a_server_error_are_shown_not_obeyed(
+    server: Any, once: list[str],
+) -> None:
+    server.script(CHAT, sse_reply([f"content {OSC52} "], reasoning=[f"thinking {OSC52} "]))
+    server.script(CHAT, json_reply({"error": {"message": f"bad {OSC52}\x9b2J request"}},
+                                   status=400))
+    async with running(size=(120, 40)) as (app, pilot):
+        await send(pilot, "first")
+        await wait_until(pilot, lambda: "content" in screen_text(app) and not app.chat.busy,
+                         what="the reply")
+        assert f"content {SHOWN_OSC52}" in screen_text(app)
+        assert obeyable(app) == []
+        await send(pilot, "second")
+        await wait_until(pilot, lambda: app.chat.status.state == "error", what="the error")
+        # The core cuts a server's error to one line of printable text before it is saved.
+        assert "bad ]52;c;cHduZWQ= 2J request" in screen_text(app)
+        assert obeyable(app) == []
+    assert once and twice(once) == []
 
 
 async def test_model_ids_a_server_lists_are_shown_not_obeyed(server: Any) -> None:

@@ -20,9 +20,8 @@ from textual.app import App
 
 from chatterm.keymap import resolve_keys
 from chatterm.launch import LaunchOptions, LaunchState
-from chatterm.sanitize import neutralise
 from chatterm.screen_state import ScreenState
-from chatterm.ui import compat
+from chatterm.ui import compat, inert
 from chatterm.ui.chat.screen import ChatScreen
 from chatterm.ui.keys import bindings_for, install_bindings
 from chatterm.ui.services import ApiKeys, ChatServices, ScreenMemory
@@ -100,7 +99,7 @@ class ChattermApp(App[int]):
 
     def on_mount(self) -> None:
         for problem in self._theme_problems:
-            self.notify(neutralise(problem), severity="warning", timeout=8, markup=False)
+            self.notify(inert.text(problem), severity="warning", timeout=8, markup=False)
         if self.state.override is not None and self.state.opened.saved and self.chat:
             # `-c --model M`: the reopened conversation continues with M, and says so.
             self.chat.save_settings()
@@ -109,7 +108,7 @@ class ChattermApp(App[int]):
             self.log.warning(version)
         notes = [*self.state.notes, *self._key_problems, *([version] if version else [])]
         for note in notes:
-            self.notify(neutralise(note), severity="warning", timeout=8, markup=False)
+            self.notify(inert.text(note), severity="warning", timeout=8, markup=False)
         self.call_after_refresh(self._warm_up)
 
     def _warm_up(self) -> None:

@@ -125,6 +125,19 @@ def footer_bindings_ready(footer: Footer) -> bool:
     return bool(getattr(footer, "_bindings_ready", True))
 
 
+def anchor_from_bottom(widget: Widget) -> None:
+    """Anchor a scrolling widget from when the reader next reaches its bottom, not at
+    once: `Widget.anchor()` scrolls to the end at once, and `release_anchor()` cannot
+    set the anchor. These are the two flags both of them set."""
+    widget._anchored = True
+    widget._anchor_released = True
+
+
+def anchor_released(widget: Widget) -> bool:
+    """Has the reader scrolled away from an anchored widget's bottom?"""
+    return bool(getattr(widget, "_anchor_released", False))
+
+
 def node_bindings(node: DOMNode) -> BindingsMap:
     """The per-node copy Textual makes of a class's BINDINGS (no public accessor)."""
     return node._bindings
@@ -138,6 +151,8 @@ def set_node_bindings(node: DOMNode, bindings: BindingsMap) -> None:
 __all__ = [
     "WRITTEN_FOR",
     "SingleLayout",
+    "anchor_from_bottom",
+    "anchor_released",
     "apply_first_theme",
     "driver_of",
     "footer_bindings_ready",

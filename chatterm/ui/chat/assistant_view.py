@@ -16,9 +16,8 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from chatterm.conversation import Message, MessageState
-from chatterm.redact import shown
-from chatterm.sanitize import StreamNeutraliser, neutralise
 from chatterm.text_parts import TextParts
+from chatterm.ui import inert
 from chatterm.ui.chat.message_view import MessageView, clipped, usage_text
 
 if TYPE_CHECKING:
@@ -56,7 +55,7 @@ class AssistantMessage(MessageView):
         self._start_text = message.content
         self._early: list[str] = []
         # Deltas are neutralised one by one; this keeps a CRLF split across two whole.
-        self._incoming = StreamNeutraliser()
+        self._incoming = inert.Stream()
         self._reasoning_dirty = False
         # The streamed reasoning and refusal, built from the deltas: the engine joins the
         # message's own text only at save points (per-delta joins would be quadratic).
@@ -99,7 +98,7 @@ class AssistantMessage(MessageView):
         else:
             # History: rendered once, straight from the stored text. Replies are never
             # clipped: the streaming widget renders even a megabyte at a flat cost.
-            self._body = _markdown(neutralise(message.content))
+            self._body = _markdown(inert.text(message.content))
         yield self._body
         if message.tool_calls:
             yield self._tool_calls_box()
@@ -111,7 +110,7 @@ class AssistantMessage(MessageView):
         from textual.widgets import Collapsible
 
         return Collapsible(
-            Static(Content(neutralise(text)), classes="reasoning-text", markup=False),
+            Static(Content(inert.text(text)), classes="reasoning-text", markup=False),
             title="Reasoning",
             collapsed=True,
             classes="reasoning",
@@ -119,7 +118,7 @@ class AssistantMessage(MessageView):
 
     def _refusal_box(self, text: str) -> Static:
         return Static(
-            Content.assemble(("Refused: ", "bold $error"), neutralise(text)),
+            Content.assemble(("Refused: ", "bold $error"), inert.text(text)),
             classes="refusal",
             markup=False,
         )
@@ -129,8 +128,8 @@ class AssistantMessage(MessageView):
         for index, call in enumerate(self.message.tool_calls):
             if index:
                 lines.append("\n")
-            lines.append(("⚙ " + neutralise(call.name or "?"), "bold"))
-            lines.append(("(" + neutralise(clipped(call.arguments)) + ")", "$foreground-muted"))
+            lines.append(("⚙ " + inert.text(call.name or "?"), "bold"))
+            lines.append(("(" + inert.text(clipped(call.arguments)) + ")", "$foreground-muted"))
         return Static(Content.assemble(*lines), classes="tool-calls", markup=False)
 
     def footer(self) -> Content:
@@ -140,7 +139,8 @@ class AssistantMessage(MessageView):
             return Content("")
         parts: list[str | tuple[str, str] | Content] = []
         if message.state in (MessageState.ERROR, MessageState.INTERRUPTED) and message.error:
-            parts.append((shown(message.error), "$error"))  # a server's words: redacted
+            # A server's words: redacted, then inert.
+            parts.append((inert.server_words(message.error), "$error"))
         if self.is_last:
             actions: list[tuple[str, str]] = []
             if message.state is MessageState.INTERRUPTED or message.finish_reason == "length":
@@ -190,7 +190,7 @@ class AssistantMessage(MessageView):
             old.remove()
         else:
             self.mount(self._body)
-        self._incoming = StreamNeutraliser()
+        self._incoming = inert.Stream()
         if message.content:
             self._body.append(self._incoming.feed(message.content))
         for box in self.query(".reasoning, .refusal, .tool-calls"):
@@ -224,7 +224,7 @@ class AssistantMessage(MessageView):
     def _draw_reasoning(self) -> None:
         self._reasoning_dirty = False
         for text in self.query(".reasoning-text").results(Static):
-            text.update(Content(neutralise(self._reasoning.value)))
+            text.update(Content(inert.text(self._reasoning.value)))
 
     def append_refusal(self, text: str) -> None:
         self._refusal.append(text)
@@ -238,7 +238,7 @@ class AssistantMessage(MessageView):
         self.message = message
         self.streaming = False
         if self._body is not None:
-            self._body.finish(neutralise(message.content))
+            self._body.finish(inert.text(message.content))
         self._reasoning = TextParts(message.reasoning)
         self._refusal = TextParts(message.refusal)
         if message.reasoning:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatterm.errors import ChattermError
-from chatterm.sanitize import neutralise
+from chatterm.ui import inert
 from chatterm.ui.events import ConversationChanged
 
 if TYPE_CHECKING:
@@ -251,7 +251,7 @@ class ConversationEdits:
         except ChattermError as error:
             screen.status.show_error(error.message)
             return
-        screen.notify(f"Deleted “{neutralise(conversation.title or conversation.id[:8])}”.",
+        screen.notify(f"Deleted “{inert.text(conversation.title or conversation.id[:8])}”.",
                       markup=False)
         from chatterm.launch import OpenedConversation, new_conversation
 
@@ -292,4 +292,4 @@ class ConversationEdits:
             screen.status.show_error(f"cannot write {path}: {error.strerror or error}")
             return
         screen.notify(f"Exported {len(conversation.messages)} messages to "
-                      f"{neutralise(str(path))}.", markup=False)
+                      f"{inert.text(str(path))}.", markup=False)

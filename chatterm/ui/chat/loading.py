@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from chatterm.conversation import Message, Role
 from chatterm.errors import ChattermError
 from chatterm.launch import FIRST_PAGE, open_saved
-from chatterm.redact import shown
+from chatterm.ui import inert
 from chatterm.ui.chat.message_list import view_for
 from chatterm.ui.chat.message_view import MessageView, SystemMessage
 from chatterm.ui.chat.replies import last_reply_index
@@ -62,7 +62,7 @@ class HistoryLoader:
                 page = max(FIRST_PAGE, from_end + REVEAL_BEFORE)
             return open_saved(store, conversation_id, page)
         except ChattermError as error:
-            screen.notify(shown(error.message), severity="error", markup=False)
+            screen.notify(inert.server_words(error.message), severity="error", markup=False)
             return None
 
     def show(self, reveal: str | None = None) -> None:

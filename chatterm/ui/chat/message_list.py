@@ -10,6 +10,7 @@ from textual import events
 from textual.containers import VerticalScroll
 
 from chatterm.conversation import Message, Role
+from chatterm.ui import compat
 from chatterm.ui.chat.assistant_view import AssistantMessage
 from chatterm.ui.chat.message_view import MessageView, SystemMessage, ToolMessage, UserMessage
 from chatterm.ui.compat import SingleLayout
@@ -49,27 +50,26 @@ class MessageList(SingleLayout, VerticalScroll):
         if self.has_newer and new_value >= self.max_scroll_y > old_value:
             self.post_message(NewerMessagesWanted())
 
-    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+    # Textual runs these before its own wheel handler (which scrolls), as it runs one
+    # handler per class along the MRO.
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         # Already at the top, the wheel moves nothing and scroll_y never changes.
         if self.has_older and self.scroll_y <= 0:
             self.post_message(OlderMessagesWanted())
-        super()._on_mouse_scroll_up(event)
 
-    def _on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
         # Already at the bottom of a window, the wheel moves nothing.
         if self.has_newer and self.scroll_y >= self.max_scroll_y:
             self.post_message(NewerMessagesWanted())
-        super()._on_mouse_scroll_down(event)
 
     def follow_from_bottom(self) -> None:
         """Follow the bottom again from when the reader next gets there (not at once)."""
-        self._anchored = True
-        self._anchor_released = True
+        compat.anchor_from_bottom(self)
 
     @property
     def following(self) -> bool:
         """True while the list sticks to the bottom (the user has not scrolled away)."""
-        return self._anchored and not self._anchor_released
+        return self.is_anchored and not compat.anchor_released(self)
 
     def views(self) -> list[MessageView]:
         return [child for child in self.children if isinstance(child, MessageView)]

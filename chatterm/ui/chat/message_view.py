@@ -1,7 +1,7 @@
 """The frame every message view shares, and the views of prompts, system prompts and
 tool results (replies: assistant_view.py; the list: message_list.py).
 
-Everything a model (or a user) wrote goes through `neutralise` before it reaches a widget:
+Everything a model (or a user) wrote goes through chatterm.ui.inert before it reaches a widget:
 escape sequences in a reply must show up as visible text, never act on the terminal.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from textual import events
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -19,7 +19,7 @@ from textual.widgets import Static
 
 from chatterm.conversation import Message, Usage
 from chatterm.keymap import DEFAULT_KEYMAP, actions_in
-from chatterm.sanitize import neutralise
+from chatterm.ui import inert
 from chatterm.ui.compat import SingleLayout
 from chatterm.ui.events import MessageActionRequested, MessageFocusChanged
 from chatterm.ui.keys import bindings_for, install_bindings
@@ -94,17 +94,21 @@ class MessageView(SingleLayout, Vertical, can_focus=True):
         self._code_index += 1
         return index
 
-    def _on_mount(self, event: events.Mount) -> None:
+    # Decorated handlers, so a subclass's own on_mount/on_focus runs beside these.
+    @on(events.Mount)
+    def _install_keys(self, event: events.Mount) -> None:
         keymap = getattr(self.app, "keymap", None)
         if isinstance(keymap, dict) and any(
             keymap.get(a.name) != DEFAULT_KEYMAP[a.name] for a in actions_in("message")
         ):
             install_bindings(self, keymap, "message")
 
-    def _on_focus(self, event: events.Focus) -> None:
+    @on(events.Focus)
+    def _focused(self, event: events.Focus) -> None:
         self.post_message(MessageFocusChanged(self, True))
 
-    def _on_blur(self, event: events.Blur) -> None:
+    @on(events.Blur)
+    def _blurred(self, event: events.Blur) -> None:
         self.post_message(MessageFocusChanged(self, False))
 
     def header(self) -> Content:
@@ -145,7 +149,7 @@ class UserMessage(MessageView):
     def compose(self) -> ComposeResult:
         yield Static(
             Content.assemble((self.role_label, "bold $primary"), "\n",
-                             Content(neutralise(clipped(self.message.content)))),
+                             Content(inert.text(clipped(self.message.content)))),
             classes="msg-body",
             markup=False,
         )
@@ -161,7 +165,7 @@ class SystemMessage(MessageView):
 
         with Collapsible(title="System prompt", collapsed=True):
             yield Static(
-                Content(neutralise(clipped(self.message.content))),
+                Content(inert.text(clipped(self.message.content))),
                 classes="msg-body",
                 markup=False,
             )
@@ -174,7 +178,7 @@ class ToolMessage(MessageView):
         call = self.message.tool_call_id or ""
         yield Static(
             Content.assemble(("tool result", "bold"), (f"  {call}", "$foreground-muted"), "\n",
-                             Content(neutralise(clipped(self.message.content)))),
+                             Content(inert.text(clipped(self.message.content)))),
             classes="msg-body",
             markup=False,
         )

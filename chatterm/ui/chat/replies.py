@@ -25,7 +25,7 @@ from textual.worker import WorkerCancelled, WorkerFailed
 
 from chatterm.conversation import Message, MessageState, Role
 from chatterm.errors import ChattermError, ConfigError
-from chatterm.sanitize import neutralise
+from chatterm.ui import inert
 from chatterm.ui.chat.assistant_view import AssistantMessage
 from chatterm.ui.chat.live_replies import LiveReplies, LiveReply, ReplyKind
 from chatterm.ui.chat.reply_painter import ReplyPainter
@@ -238,13 +238,13 @@ class ReplyController:
 
     def _tell_done(self, live: LiveReply, error: str | None = None) -> None:
         """A reply ended while its chat was not on screen: say so, in one line."""
-        title = neutralise(live.opened.conversation.title or "a chat")
+        title = inert.text(live.opened.conversation.title or "a chat")
         message = live.message
         if error is None and message is not None and message.state is MessageState.COMPLETE:
             self.screen.notify(f"The reply in “{title}” is complete.", markup=False)
         else:
             reason = error or (message.error if message is not None else None) or "stopped"
-            self.screen.notify(f"The reply in “{title}” ended early: {neutralise(reason)}.",
+            self.screen.notify(f"The reply in “{title}” ended early: {inert.text(reason)}.",
                                severity="warning", markup=False)
 
     def mark_streaming(self) -> None:

@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from chatterm.conversation import Role
-from chatterm.sanitize import neutralise
+from chatterm.ui import inert
 from chatterm.ui.chat.edits import ConversationEdits
 from chatterm.ui.chat.focus import FocusHint, region_chain, typed_for_prompt
 from chatterm.ui.chat.key_hints import idle_hint, message_hint
@@ -198,7 +198,7 @@ class ChatScreen(Screen[None]):
     def refresh_title(self) -> None:
         conversation = self.conversation
         title = conversation.title or "New chat"
-        parts: list[str | tuple[str, str]] = [(neutralise(title), "bold")]
+        parts: list[str | tuple[str, str]] = [(inert.text(title), "bold")]
         if self.opened.saved:
             parts.append((f"  {conversation.id[:8]}", "$foreground-muted"))
         self.query_one("#title-bar", Static).update(Content.assemble(*parts))

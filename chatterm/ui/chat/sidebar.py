@@ -26,8 +26,8 @@ from textual.widgets import Static
 from textual.widgets.option_list import Option
 
 from chatterm.conversation import HIT_END, HIT_START, ConversationSummary, SearchHit
-from chatterm.sanitize import neutralise
 from chatterm.timefmt import relative_time
+from chatterm.ui import inert
 from chatterm.ui.pickers.filter_list import FilterList
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ HIT_STYLE = "bold reverse"
 
 def _flat(text: str) -> str:
     """One display line: control characters made visible, line breaks as spaces."""
-    return " ".join(neutralise(text).split())
+    return inert.line(text)
 
 
 def snippet_content(snippet: str, style: str = HIT_STYLE, *, lead: int | None = None) -> Content:
@@ -53,7 +53,7 @@ def snippet_content(snippet: str, style: str = HIT_STYLE, *, lead: int | None = 
     hit = False
     for piece in snippet.replace(HIT_END, HIT_START).split(HIT_START):
         # Marks alternate start/end, so every other piece is a hit.
-        text = neutralise(piece).replace("\n", " ").replace("\t", " ")
+        text = inert.text(piece).replace("\n", " ").replace("\t", " ")
         if text:
             parts.append((text, style if hit else ""))
         hit = not hit

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from chatterm.sanitize import neutralise
+from chatterm.ui import inert
 
 if TYPE_CHECKING:
     from chatterm.ui.chat.screen import ChatScreen
@@ -62,7 +62,7 @@ class SidebarPanel:
         slot.display = visible
         problem = screen.services.screen_memory.remember_sidebar(visible)
         if problem:
-            screen.notify(neutralise(problem), severity="warning", timeout=8, markup=False)
+            screen.notify(inert.text(problem), severity="warning", timeout=8, markup=False)
         if not visible:
             screen.prompt.focus()
             return

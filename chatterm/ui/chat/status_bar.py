@@ -11,8 +11,7 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Static
 
-from chatterm.redact import shown
-from chatterm.sanitize import neutralise
+from chatterm.ui import inert
 
 # Tests swap this for a fake clock so rates and countdowns are deterministic.
 clock: Callable[[], float] = time.monotonic
@@ -81,8 +80,8 @@ class StatusBar(Horizontal):
         self.provider = provider
         self.model = model
         self.query_one("#status-model", Static).update(
-            Content.assemble((neutralise(provider), "$foreground-muted"), " · ",
-                             (neutralise(model), "bold"), " ")
+            Content.assemble((inert.text(provider), "$foreground-muted"), " · ",
+                             (inert.text(model), "bold"), " ")
         )
 
     # ---- the left side -----------------------------------------------------------------
@@ -200,7 +199,7 @@ class StatusBar(Horizontal):
         self._stop_countdown()
         self.state = "retrying"
         self._countdown_end = clock() + max(0.0, delay)
-        self._countdown_text = f"{shown(reason)} · retry {attempt}/{max_retries}"
+        self._countdown_text = f"{inert.server_words(reason)} · retry {attempt}/{max_retries}"
         self._draw_countdown()
         self._countdown_timer = self.set_interval(1.0, self._draw_countdown)
 
@@ -235,9 +234,10 @@ class StatusBar(Horizontal):
     def show_error(self, text: str) -> None:
         self._stop_countdown()
         self.state = "error"
-        self._left(Content.assemble(("error: ", "bold $error"), (shown(text), "$error")))
+        self._left(Content.assemble(("error: ", "bold $error"),
+                                    (inert.server_words(text), "$error")))
 
     def show_note(self, text: str) -> None:
         self._stop_countdown()
         self.state = "idle"
-        self._left(Content.styled(shown(text), "$foreground-muted"))
+        self._left(Content.styled(inert.server_words(text), "$foreground-muted"))
