@@ -217,3 +217,18 @@ async def test_one_wheel_notch_scrolls_the_chat_as_far_as_any_textual_scroll_vie
         plain = await notch(VerticalScroll, event)
         assert plain != 0
         assert await notch(MessageList, event) == plain
+
+
+def test_tests_read_public_properties_of_the_app_s_widgets() -> None:
+    """No test reaches into a private member of chatterm's UI (a name chatterm/ui
+    defines with a leading underscore); small public properties serve the tests."""
+    ui_trees = [ast.parse(path.read_text(encoding="utf-8"))
+                for path in sorted((PACKAGE / "ui").rglob("*.py"))]
+    ui_private = own_private_names(ui_trees)
+    offenders: list[str] = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and node.attr in ui_private
+                    and not (isinstance(node.value, ast.Name) and node.value.id == "self")):
+                offenders.append(f"{path.name}:{node.lineno}: .{node.attr}")
+    assert offenders == []

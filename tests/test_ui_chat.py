@@ -805,7 +805,7 @@ async def test_ctrl_o_picker_switches_model_for_the_next_reply(server: Any) -> N
         await wait_until(pilot, lambda: "model-b" in screen_text(app), what="model-b listed")
         for key in "model-b":
             await pilot.press(key)
-        await wait_until(pilot, lambda: picker._highlighted_model() == "model-b",
+        await wait_until(pilot, lambda: picker.highlighted_model == "model-b",
                          what="model-b highlighted")
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen is app.chat, what="the picker to close")

@@ -19,7 +19,7 @@ def fresh_state(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_settle_returns_at_once_without_a_warm_up(fresh_state: None) -> None:
     warmup.settle(timeout=30)  # would hang the test if it waited
-    assert not warmup._done.is_set()
+    assert not warmup.is_done()
 
 
 def test_settle_waits_until_the_warm_up_has_finished(
@@ -39,10 +39,10 @@ def test_settle_waits_until_the_warm_up_has_finished(
     thread.start()
     assert importing.wait(10)
     warmup.settle(timeout=0.05)  # still importing: settle gives up after its timeout
-    assert not warmup._done.is_set()
+    assert not warmup.is_done()
     gate.set()
     warmup.settle(timeout=10)
-    assert warmup._done.is_set()
+    assert warmup.is_done()
     thread.join(10)
 
 
@@ -57,7 +57,7 @@ def test_a_failing_warm_up_still_releases_waiters(
     with pytest.raises(RuntimeError):
         warmup.warm_up()
     warmup.settle(timeout=30)
-    assert warmup._done.is_set()
+    assert warmup.is_done()
 
 
 def test_warm_up_freezes_what_it_loaded_out_of_the_collectors_sight(
@@ -71,7 +71,7 @@ def test_warm_up_freezes_what_it_loaded_out_of_the_collectors_sight(
         assert gc.get_freeze_count() == 0
         warmup.mark_started()
         warmup.warm_up()
-        assert warmup._done.is_set()
+        assert warmup.is_done()
         assert gc.get_freeze_count() > 0  # full collections no longer walk the app
     finally:
         gc.unfreeze()

@@ -60,6 +60,11 @@ def warm_up() -> None:
         _done.set()
 
 
+def is_done() -> bool:
+    """Has the warm-up loaded everything (or given up on it)?"""
+    return _done.is_set()
+
+
 def settle(timeout: float = 10.0) -> None:
     """Wait for a warm-up in progress to finish; return at once otherwise."""
     if _started.is_set():

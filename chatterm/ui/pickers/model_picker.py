@@ -154,7 +154,7 @@ class ModelPicker(ModalScreen[tuple[str, str] | None]):
             count = sum(1 for m in listing.models if m.kind == "chat")
             self._notes[name] = listing.note or f"{count} models (live list loaded)"
         if name == self._viewing and self.is_mounted:
-            self._rebuild(keep=self._highlighted_model())
+            self._rebuild(keep=self.highlighted_model)
             self._show_note()
 
     def _show_note(self) -> None:
@@ -165,7 +165,9 @@ class ModelPicker(ModalScreen[tuple[str, str] | None]):
 
     # -- the list -----------------------------------------------------------------------------
 
-    def _highlighted_model(self) -> str | None:
+    @property
+    def highlighted_model(self) -> str | None:
+        """The id of the model the list's cursor is on, if any."""
         option = self.query_one(FilterList).highlighted_option
         if option is None or option.id is None:
             return None
