@@ -128,6 +128,64 @@ def test_every_imported_package_is_declared() -> None:
         assert {d: w for d, w in used.items() if d not in runtime | dev} == {}, folder
 
 
+def _starts_chatterm(node: ast.AST) -> bool:
+    """[..., "-m", "chatterm", ...] in the code, or the tmux fixture / Tmux driver."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.List | ast.Tuple):
+            values = [e.value if isinstance(e, ast.Constant) else None for e in sub.elts]
+            if any(values[i:i + 2] == ["-m", "chatterm"] for i in range(len(values))):
+                return True
+        elif ((isinstance(sub, ast.Name) and sub.id in ("tmux", "Tmux"))
+              or (isinstance(sub, ast.arg) and sub.arg == "tmux")):
+            return True
+    return False
+
+
+def _marks(decorators: list[ast.expr]) -> set[str]:
+    """The pytest.mark.NAME names among decorators or a pytestmark value."""
+    found = set()
+    for node in decorators:
+        for sub in ast.walk(node):
+            if (isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Attribute)
+                    and sub.value.attr == "mark"):
+                found.add(sub.attr)
+    return found
+
+
+def test_tests_that_start_chatterm_are_marked_e2e() -> None:
+    """A test that starts chatterm itself ([python, -m, chatterm], tmux), directly or through
+    a helper or fixture of its module, is marked e2e, so the fast loop leaves it out (run_cli
+    checks the same at run time)."""
+    unmarked = []
+    for path in sorted((REPO / "tests").glob("test_*.py")):
+        if path.name == "test_lint.py":
+            continue  # this checker, whose own code spells the pattern out
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        module_marks = set()
+        functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets):
+                module_marks |= _marks([node.value])
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                functions[node.name] = node
+        if "e2e" in module_marks:
+            continue
+        starts = {name: _starts_chatterm(node) for name, node in functions.items()}
+        uses = {name: {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+                | {a.arg for a in node.args.args} for name, node in functions.items()}
+        changed = True
+        while changed:  # through the module's helpers and fixtures
+            changed = False
+            for name in functions:
+                if not starts[name] and any(starts.get(used) for used in uses[name]):
+                    starts[name] = changed = True
+        unmarked += [f"{path.name}::{name}" for name, node in functions.items()
+                     if name.startswith("test_") and starts[name]
+                     and "e2e" not in _marks(node.decorator_list)]
+    assert unmarked == []
+
+
 def test_no_shared_fixture_is_copied_into_the_repo() -> None:
     shared = REPO.parent / "shared" / "fixtures"
     if not shared.is_dir():
