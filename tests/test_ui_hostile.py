@@ -129,7 +129,7 @@ def seed_hostile(title: str) -> str:
     conversation = Conversation(provider="loop", model="model-a", title=title)
     conversation.messages = [
         Message(role=Role.USER, content=f"user {OSC52} words", conversation_id=conversation.id),
-        Message(role=Role.ASSISTANT, content=f"reply {OSC52} text", model="model-a",
+        Message(role=Role.ASSISTANT, content=f"reply {OSC52} text", model=f"model{OSC52}a",
                 provider="loop", conversation_id=conversation.id,
                 reasoning=f"thought {OSC52} here", refusal=f"refused {OSC52} that",
                 tool_calls=[ToolCall(id="c1", name=f"tool{OSC52}",
@@ -153,7 +153,7 @@ async def test_a_saved_chat_s_hostile_text_is_shown_not_obeyed(
         await wait_until(pilot, lambda: screen_text(app).count("title ") >= 2,
                          what="the title in the sidebar")
         text = screen_text(app)
-        for part in ("user ", "reply ", "thought ", "refused ", "tool", "server said "):
+        for part in ("user ", "reply ", "thought ", "refused ", "tool", "server said ", "model"):
             assert f"{part}{SHOWN_OSC52}" in text or part not in text, part
         assert text.count(SHOWN_OSC52) >= 5
         assert obeyable(app) == []

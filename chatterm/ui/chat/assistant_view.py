@@ -59,17 +59,21 @@ class AssistantMessage(MessageView):
         self._reasoning_dirty = False
         # The streamed reasoning and refusal, built from the deltas: the engine joins the
         # message's own text only at save points (per-delta joins would be quadratic).
-        self._reasoning = TextParts(message.reasoning)
-        self._refusal = TextParts(message.refusal)
+        # Kept inert, each delta neutralised once as it arrives.
+        self._reasoning = TextParts(inert.text(message.reasoning))
+        self._refusal = TextParts(inert.text(message.refusal))
+        self._reasoning_in = inert.Stream()
+        self._refusal_in = inert.Stream()
         self._flush_callback: Callable[[], None] | None = None
 
     # ---- composition -------------------------------------------------------------------
 
     def header(self) -> Content:
         message = self.message
-        parts: list[str | tuple[str, str]] = [(message.model or "assistant", "bold $accent")]
+        parts: list[str | tuple[str, str]] = [
+            (inert.text(message.model or "assistant"), "bold $accent")]
         if message.provider:
-            parts.append((f"  {message.provider}", "$foreground-muted"))
+            parts.append((f"  {inert.text(message.provider)}", "$foreground-muted"))
         if not self.streaming:
             badge = {
                 MessageState.INTERRUPTED: ("  ⏸ interrupted", "$warning"),
@@ -86,9 +90,9 @@ class AssistantMessage(MessageView):
         yield from super().compose()
         message = self.message
         if message.reasoning:
-            yield self._reasoning_box(message.reasoning)
+            yield self._reasoning_box(self._reasoning.value)
         if message.refusal:
-            yield self._refusal_box(message.refusal)
+            yield self._refusal_box(self._refusal.value)
         if self.streaming:
             self._body = self._streaming_body()
             for piece in (self._start_text, *self._early):
@@ -106,19 +110,21 @@ class AssistantMessage(MessageView):
         if footer:
             yield Static(footer, classes="msg-footer", markup=False)
 
-    def _reasoning_box(self, text: str) -> Widget:
+    def _reasoning_box(self, shown: str) -> Widget:
+        """The folded reasoning; `shown` is already inert."""
         from textual.widgets import Collapsible
 
         return Collapsible(
-            Static(Content(inert.text(text)), classes="reasoning-text", markup=False),
+            Static(Content(shown), classes="reasoning-text", markup=False),
             title="Reasoning",
             collapsed=True,
             classes="reasoning",
         )
 
-    def _refusal_box(self, text: str) -> Static:
+    def _refusal_box(self, shown: str) -> Static:
+        """The refusal; `shown` is already inert."""
         return Static(
-            Content.assemble(("Refused: ", "bold $error"), inert.text(text)),
+            Content.assemble(("Refused: ", "bold $error"), shown),
             classes="refusal",
             markup=False,
         )
@@ -195,10 +201,12 @@ class AssistantMessage(MessageView):
             self._body.append(self._incoming.feed(message.content))
         for box in self.query(".reasoning, .refusal, .tool-calls"):
             box.remove()
-        self._reasoning = TextParts(message.reasoning)
-        self._refusal = TextParts(message.refusal)
+        self._reasoning = TextParts(inert.text(message.reasoning))
+        self._refusal = TextParts(inert.text(message.refusal))
+        self._reasoning_in = inert.Stream()
+        self._refusal_in = inert.Stream()
         if message.reasoning:
-            self.mount(self._reasoning_box(message.reasoning), before=self._body)
+            self.mount(self._reasoning_box(self._reasoning.value), before=self._body)
         self.refresh_header()
         self.refresh_footer()
 
@@ -212,7 +220,7 @@ class AssistantMessage(MessageView):
 
     def append_reasoning(self, text: str) -> None:
         """Reasoning is redrawn at most a few times a second."""
-        self._reasoning.append(text)
+        self._reasoning.append(self._reasoning_in.feed(text))
         if not self.query(".reasoning"):
             assert self._body is not None
             self.mount(self._reasoning_box(self._reasoning.value), before=self._body)
@@ -224,10 +232,10 @@ class AssistantMessage(MessageView):
     def _draw_reasoning(self) -> None:
         self._reasoning_dirty = False
         for text in self.query(".reasoning-text").results(Static):
-            text.update(Content(inert.text(self._reasoning.value)))
+            text.update(Content(self._reasoning.value))
 
     def append_refusal(self, text: str) -> None:
-        self._refusal.append(text)
+        self._refusal.append(self._refusal_in.feed(text))
         for box in self.query(".refusal"):
             box.remove()
         assert self._body is not None
@@ -239,8 +247,8 @@ class AssistantMessage(MessageView):
         self.streaming = False
         if self._body is not None:
             self._body.finish(inert.text(message.content))
-        self._reasoning = TextParts(message.reasoning)
-        self._refusal = TextParts(message.refusal)
+        self._reasoning = TextParts(inert.text(message.reasoning))
+        self._refusal = TextParts(inert.text(message.refusal))
         if message.reasoning:
             self._draw_reasoning()
         if message.tool_calls and not self.query(".tool-calls"):
