@@ -126,7 +126,8 @@ def seed_hostile(title: str) -> str:
     from chatterm.conversation import Conversation, Message, Role, ToolCall
     from chatterm.store import Store
 
-    conversation = Conversation(provider="loop", model="model-a", title=title)
+    conversation = Conversation(provider="loop", model="model-a", title=title,
+                                system_prompt=f"be {OSC52} terse")
     conversation.messages = [
         Message(role=Role.USER, content=f"user {OSC52} words", conversation_id=conversation.id),
         Message(role=Role.ASSISTANT, content=f"reply {OSC52} text", model=f"model{OSC52}a",
@@ -146,7 +147,8 @@ async def test_a_saved_chat_s_hostile_text_is_shown_not_obeyed(
 ) -> None:
     from chatterm.launch import LaunchOptions
 
-    conversation_id = seed_hostile(f"title {OSC52}\x1b]0;pwned\x07 \u202eend")
+    title = f"title {OSC52}\x1b]0;pwned\x07 \u202eend"
+    conversation_id = seed_hostile(title)
     async with running(LaunchOptions(resume_id=conversation_id), size=(120, 40)) as (app, pilot):
         await wait_until(pilot, lambda: "reply" in screen_text(app), what="the saved chat")
         await pilot.press("ctrl+b")  # the sidebar lists the title too
@@ -157,6 +159,19 @@ async def test_a_saved_chat_s_hostile_text_is_shown_not_obeyed(
             assert f"{part}{SHOWN_OSC52}" in text or part not in text, part
         assert text.count(SHOWN_OSC52) >= 5
         assert obeyable(app) == []
+        # The rename and system prompt boxes show them inert too; left as shown, the
+        # saved text is kept as it was.
+        for key, what in (("f2", f"title {SHOWN_OSC52}"), ("f4", f"be {SHOWN_OSC52} terse")):
+            await pilot.press(key)
+            await wait_until(pilot, lambda what=what: what in screen_text(app), what=what)
+            assert obeyable(app) == []
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: app.screen is app.chat, what="the chat again")
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: app.screen is not app.chat, what="the rename box")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is app.chat, what="the chat again")
+        assert app.chat.conversation.title == title
     assert once and twice(once) == []
 
 

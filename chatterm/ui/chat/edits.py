@@ -102,25 +102,31 @@ class ConversationEdits:
     def ask_title(self) -> None:
         from chatterm.ui.dialogs.text_prompt import TextPrompt
 
-        dialog = TextPrompt("Rename chat", self.screen.conversation.title, "A short title")
+        title = self.screen.conversation.title
+        # An imported title may hold escape sequences: the box shows it inert, and an
+        # answer left as shown keeps the title as it was saved.
+        shown = inert.line(title)
+        dialog = TextPrompt("Rename chat", shown, "A short title")
 
-        def answered(title: str | None) -> None:
-            if title is not None:
-                self.rename(title)
+        def answered(answer: str | None) -> None:
+            if answer is not None:
+                self.rename(title if answer == shown else answer)
 
         self.screen.app.push_screen(dialog, answered)
 
     def ask_system_prompt(self) -> None:
         from chatterm.ui.dialogs.text_prompt import TextPrompt
 
+        system_prompt = self.screen.conversation.system_prompt
+        shown = inert.text(system_prompt)  # as the title above: drawn inert, kept if unchanged
         dialog = TextPrompt(
-            "System prompt for this chat", self.screen.conversation.system_prompt,
+            "System prompt for this chat", shown,
             "How the model should behave (empty: none)", multiline=True, allow_empty=True,
         )
 
         def answered(text: str | None) -> None:
             if text is not None:
-                self.set_system_prompt(text)
+                self.set_system_prompt(system_prompt if text == shown else text)
 
         self.screen.app.push_screen(dialog, answered)
 
