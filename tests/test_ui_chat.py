@@ -349,6 +349,33 @@ async def test_the_regenerate_link_and_the_palette_run_the_chat_screens_retry(
         assert saved(app.chat.conversation.id).messages[-1].content == "third"
 
 
+async def test_the_empty_palette_lists_chatterm_s_commands_first_then_textual_s(
+        server: Any) -> None:
+    """The walkthrough found Textual's Keys/Maximize/Quit/Screenshot above chatterm's
+    commands: with two palette providers the order was whichever ran first."""
+    from textual.command import CommandPalette
+    from textual.widgets import OptionList
+
+    from chatterm.keymap import PALETTE_ACTIONS
+
+    async with running() as (app, pilot):
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette),
+                         what="the palette")
+        system = sorted(command.title for command in app.get_system_commands(app.chat)
+                        if command.discover)
+        ours = [action.palette for action in PALETTE_ACTIONS]
+
+        def listed() -> list[str]:
+            return [str(option.hit.text) for option in app.screen.query_one(OptionList).options
+                    if hasattr(option, "hit")]
+
+        await wait_until(pilot, lambda: len(listed()) == len(ours) + len(system),
+                         what="every command listed")
+        assert listed() == ours + system
+        assert "Keys" in system
+
+
 async def test_error_shows_retry_and_ctrl_r_regenerates(server: Any) -> None:
     server.script(CHAT, json_reply({"error": {"message": "Invalid API key provided",
                                                "type": "invalid_request_error"}}, status=401))

@@ -55,7 +55,8 @@ class ChattermApp(App[int]):
     TITLE = "chatterm"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[Any]] = bindings_for("app")
-    COMMANDS = App.COMMANDS | {_palette_commands}
+    # Ours is the only provider: it lists Textual's system commands too, after chatterm's.
+    COMMANDS: ClassVar[set[Any]] = {_palette_commands}
 
     def __init__(self, state: LaunchState) -> None:
         super().__init__()

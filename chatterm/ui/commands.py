@@ -5,7 +5,11 @@ its order. Each runs its action by name, so the palette and the keys share one c
 "Switch model" runs `app.run_action("switch_model")`, which calls `action_switch_model`.
 Matching a typed query is Textual's own matcher here, not chatterm.fuzzy: the palette
 ranks our entries together with Textual's system commands, on Textual's score scale.
-Add `ChattermCommands` to `App.COMMANDS`.
+
+This provider also lists Textual's system commands (Keys, Screenshot, ...), after ours.
+With two providers the empty palette's order was whichever provider's task ran first,
+and `App.COMMANDS` is a set, so that changed from one launch to the next. Make
+`ChattermCommands` the app's only provider (`COMMANDS = {ChattermCommands}`).
 """
 
 from __future__ import annotations
@@ -54,6 +58,10 @@ class ChattermCommands(Provider):
                 text=action.palette,
                 help=action.palette_help + key_hint(keymap, action.name),
             )
+        for command in sorted(self.app.get_system_commands(self.screen),
+                              key=lambda command: command.title):
+            if command.discover:
+                yield DiscoveryHit(command.title, command.callback, help=command.help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -68,3 +76,8 @@ class ChattermCommands(Provider):
                     text=action.palette,
                     help=action.palette_help + key_hint(keymap, action.name),
                 )
+        for command in self.app.get_system_commands(self.screen):
+            score = matcher.match(command.title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(command.title), command.callback,
+                          help=command.help)
