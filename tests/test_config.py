@@ -384,6 +384,8 @@ def test_set_keeps_other_values_and_is_private(tmp_path: Path) -> None:
         ("providers.local.base_url", "http://127.0.0.1:99999/v1", "valid host and port"),
         ("providers.local.base_url", "http://[::1", "valid host and port"),
         ("providers.local.base_url", "http://127.0.0.1:x/v1", "valid host and port"),
+        ("providers.local.base_url", "http://bad host/v1", "valid host and port"),
+        ("params.seed", "1.5", "params.seed must be an integer, not a fractional number"),
         ("providers.mistral.connect_timeout", "1e-300", "from 0.1 up to 86400"),
         ("keys.new_chat", "ctrl+q", r"was the key for quit.*give quit another key first"),
     ],

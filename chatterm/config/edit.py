@@ -322,6 +322,11 @@ def _parse_raw(checker: Checker, raw: str) -> Any:
         try:
             return int(text)
         except ValueError:
+            pass
+        # "1.5" is a number, just not a whole one: let the checker say "not a float".
+        try:
+            return float(text)
+        except ValueError:
             return raw
     if checker in (check_str_list, check_headers) and text[:1] in ("[", "{"):
         try:

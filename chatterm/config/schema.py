@@ -39,7 +39,8 @@ def type_name(value: object) -> str:
     if isinstance(value, int):
         return "an integer"
     if isinstance(value, float):
-        return "a number"
+        # "an integer, not a number" would read as a contradiction.
+        return "a decimal number" if value.is_integer() else "a fractional number"
     if isinstance(value, str):
         return "a string"
     if isinstance(value, list):
@@ -161,6 +162,9 @@ def _check_url_parts(url: str) -> None:
         raise BadValue("must be a URL with a valid host and port") from None
     if not parts.hostname or port == 0:
         raise BadValue("must be a URL with a valid host and port")
+    # urlsplit takes "bad host" as a host name; no resolver or HTTP library would.
+    if any(char.isspace() for char in parts.netloc):
+        raise BadValue("must be a URL with a valid host and port (it holds a space)")
 
 
 def check_timeout(value: Any) -> float:
