@@ -87,6 +87,29 @@ def test_ask_json_and_request_options(loopback: LoopbackServer) -> None:
 
 
 @pytest.mark.e2e
+def test_ask_names_the_tools_a_reply_asks_for(loopback: LoopbackServer) -> None:
+    """A reply that is only tool calls printed nothing at all (the walkthrough's find)."""
+    from loopback import SSE_HEADERS, Reply, sse_event
+
+    def chunk(delta: dict[str, object], finish: str | None = None) -> bytes:
+        return sse_event({"id": "c", "object": "chat.completion.chunk", "model": "m",
+                          "choices": [{"index": 0, "delta": delta,
+                                       "finish_reason": finish}]})
+
+    call = {"index": 0, "id": "call_1", "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    write_config(loopback.url)
+    loopback.script("chat/completions", Reply(200, SSE_HEADERS, [
+        chunk({"role": "assistant", "tool_calls": [call]}),
+        chunk({}, "tool_calls"), b"data: [DONE]\n\n"]))
+    result = run_cli("ask", "weather in Paris?")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == b""
+    [line] = result.stderr.decode().strip().splitlines()
+    assert 'get_weather({"city": "Paris"})' in line and "cannot run tools" in line
+
+
+@pytest.mark.e2e
 def test_ask_no_save_and_no_stream(loopback: LoopbackServer) -> None:
     write_config(loopback.url)
     loopback.script("chat/completions", json_reply({

@@ -233,6 +233,21 @@ class _Printer:
         if self.printed < len(text):
             self.out.write(text[self.printed:])
         self.out.end_line()
+        if message.tool_calls:
+            # A reply that only asks for tools printed nothing: say what it asked for.
+            warn(tool_calls_line(message))
+
+
+def tool_calls_line(message: Message) -> str:
+    """One line naming the tools a reply asked for, which chatterm does not run."""
+    calls = ", ".join(f"{call.name}({_clipped(call.arguments)})" for call in message.tool_calls)
+    return (f"the reply asks to run {calls}; chatterm cannot run tools yet "
+            "(the next prompt tells the model they were not run)")
+
+
+def _clipped(text: str, limit: int = 120) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _report(message: Message) -> int:
