@@ -240,14 +240,12 @@ class _Printer:
 
 def tool_calls_line(message: Message) -> str:
     """One line naming the tools a reply asked for, which chatterm does not run."""
-    calls = ", ".join(f"{call.name}({_clipped(call.arguments)})" for call in message.tool_calls)
+    from chatterm.api.server_errors import one_line
+
+    calls = ", ".join(f"{call.name}({one_line(call.arguments, 120)})"
+                      for call in message.tool_calls)
     return (f"the reply asks to run {calls}; chatterm cannot run tools yet "
             "(the next prompt tells the model they were not run)")
-
-
-def _clipped(text: str, limit: int = 120) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _report(message: Message) -> int:
