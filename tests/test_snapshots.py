@@ -89,8 +89,7 @@ async def quiet(pilot: Any) -> None:
     # The snapshot's pilot starts as soon as the app is mounted, which can be before
     # the chat screen (the app's base screen) has composed its widgets.
     await wait_until(pilot, lambda: pilot.app.chat.query("#prompt"), what="the prompt")
-    pilot.app.chat.prompt.cursor_blink = False
-    await pilot.pause()
+    await still(pilot)
 
 
 async def still(pilot: Any) -> None:
