@@ -211,6 +211,9 @@ class Conversation:
     system_prompt: str = ""
     params: Params = field(default_factory=Params)
     messages: list[Message] = field(default_factory=list)
+    # The leaf of the branch shown and sent (see chatterm.tree); None: not known yet
+    # (a new conversation, or one read from a file without it: its last message).
+    current_id: str | None = None
 
     def to_dict(self, *, with_messages: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
