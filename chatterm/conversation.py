@@ -243,6 +243,8 @@ class Conversation:
             params=Params.from_dict(data.get("params")),
         )
         conv.messages = [Message.from_dict(m) for m in data.get("messages") or []]
+        current = data.get("current_id")
+        conv.current_id = str(current) if current is not None else None
         for message in conv.messages:
             message.conversation_id = conv.id
         return conv

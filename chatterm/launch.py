@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from chatterm.conversation import Conversation
     from chatterm.screen_state import ScreenState
     from chatterm.store import Store
+    from chatterm.tree import Shape
 
 # How many messages a reopened conversation mounts at first; earlier ones load on scroll.
 FIRST_PAGE = 50
@@ -23,9 +24,13 @@ FIRST_PAGE = 50
 class SavedChats(Protocol):
     """What opening a saved conversation reads (chatterm.store.Store)."""
 
-    def count_messages(self, conversation_id: str) -> int: ...
+    def path_length(self, conversation_id: str) -> int: ...
 
-    def position_of(self, message_id: str) -> int: ...
+    def path_index(self, conversation_id: str, message_id: str) -> int | None: ...
+
+    def shape(self, conversation_id: str) -> Shape: ...
+
+    def set_current(self, conversation_id: str, leaf_id: str) -> None: ...
 
     def get_conversation(self, conversation_id: str, *,
                          last_n: int | None = None) -> Conversation: ...
@@ -49,7 +54,7 @@ class OpenedConversation:
     conversation: Conversation
     # True when the conversation has a row in the store (a new chat gets one on send).
     saved: bool = False
-    # Position of conversation.messages[0] in the store; > 0 means older ones exist.
+    # Index of conversation.messages[0] on the current branch; > 0: older ones exist.
     first_position: int = 0
     # False when conversation.messages holds only the last page: the full history is
     # loaded before anything is sent, since every request carries all of it.
@@ -83,16 +88,38 @@ def new_conversation(config: Config, provider: str | None = None,
 
 def open_saved(store: SavedChats, conversation_id: str,
                page: int = FIRST_PAGE) -> OpenedConversation:
-    """The last `page` messages of a saved conversation, with where they start."""
-    total = store.count_messages(conversation_id)
+    """The last `page` messages of a saved conversation's current branch, with where
+    they start on it."""
     conversation = store.get_conversation(conversation_id, last_n=page)
     loaded = len(conversation.messages)
+    # A page that starts at a root is the whole branch: no need to measure it.
+    whole = not conversation.messages or conversation.messages[0].parent_id is None
+    total = loaded if whole else store.path_length(conversation_id)
     return OpenedConversation(
         conversation=conversation,
         saved=True,
         first_position=total - loaded,
         complete=loaded >= total,
     )
+
+
+def open_at(store: SavedChats, conversation_id: str, message_id: str, *, above: int,
+            page: int = FIRST_PAGE) -> OpenedConversation:
+    """A saved conversation opened at one of its messages (a search hit), loaded from
+    `above` messages before it to the end of the branch (at least `page` messages).
+
+    A message on another branch than the current one is shown on its branch: the most
+    recently active branch through it becomes the current one first, and that is saved,
+    so the chat shows the same branch after a relaunch.
+    """
+    index = store.path_index(conversation_id, message_id)
+    if index is None:
+        leaf = store.shape(conversation_id).latest_leaf(message_id)
+        if leaf is not None:
+            store.set_current(conversation_id, leaf)
+        index = store.path_index(conversation_id, message_id) or 0
+    from_end = store.path_length(conversation_id) - index
+    return open_saved(store, conversation_id, max(page, from_end + above))
 
 
 def prepare_launch(options: LaunchOptions) -> LaunchState:

@@ -1,19 +1,28 @@
 """Export and import of conversations, and atomic writing of export files.
 
-The JSON format (also what `chatterm show --json` prints), version 1:
+The JSON format (also what `chatterm show --json` prints), version 2:
 
     {
-      "format": "chatterm", "version": 1,
+      "format": "chatterm", "version": 2,
       "id": str, "title": str, "created_at": float (Unix time), "updated_at": float,
       "provider": str, "model": str, "system_prompt": str,
       "params": {"temperature", "top_p", "max_tokens", "stop": [str], "seed", "safe_prompt"},
-      "messages": [ every message in order, with all the fields of Message.to_dict():
+      "current_id": str or null (the leaf of the current branch; null: the leaf of the
+                    most recently made branch),
+      "messages": [ every message of every branch, parents before children (in the order
+        they were made), each with all the fields of Message.to_dict():
         id, conversation_id, parent_id, role (system|user|assistant|tool), content,
         created_at, state (complete|streaming|interrupted|error), provider, model,
         finish_reason, usage {prompt_tokens, completion_tokens, total_tokens,
         reasoning_tokens, cost, raw} or null, reasoning, refusal,
         tool_calls [{id, name, arguments}], error, tool_call_id ]
     }
+
+`parent_id` is the message it answers (null for a first prompt; a conversation whose first
+prompt was edited has two roots). Versions of a message are siblings: same parent.
+Version 1 (no `current_id`, one straight line) still imports: each message answers the
+one before it. A file whose messages are not a tree (a parent that is not there or comes
+after its child, a cycle, an id used twice) is refused with one line naming the message.
 
 Exports are indented UTF-8 JSON; C1 controls, DEL, line/paragraph separators and bidi
 overrides are written as \\u escapes so printing an export to a terminal is harmless.
@@ -35,7 +44,9 @@ from chatterm.numbers import finite_json
 from chatterm.sanitize import escape_json_text
 
 FORMAT_NAME = "chatterm"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Versions parse_import reads: 1 was a straight line without `current_id`.
+READABLE_VERSIONS = (1, 2)
 
 # What an id may hold: ids are printed in lists, prompts and errors, and passed on command
 # lines, so no controls, spaces or quotes, and no leading '-' (it would read as an option).
@@ -43,8 +54,10 @@ _ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")
 
 
 def export_dict(conv: Conversation) -> dict[str, Any]:
+    """The export of `conv` as given: pass `Store.get_tree` to export every branch."""
     data: dict[str, Any] = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
     data.update(conv.to_dict(with_messages=False))
+    data["current_id"] = conv.current_id
     messages = []
     for message in conv.messages:
         item = message.to_dict()
@@ -111,7 +124,28 @@ def _message_markdown(message: Message) -> str:
     return "\n\n".join(parts)
 
 
+def current_branch(conv: Conversation) -> list[Message]:
+    """The messages of `conv`'s current branch, root first, whether `conv` holds the whole
+    tree (`Store.get_tree`) or just that branch (`Store.get_conversation`)."""
+    if all(message.parent_id is None for message in conv.messages):
+        return list(conv.messages)  # a straight list never saved (no links yet)
+    by_id = {message.id: message for message in conv.messages}
+    leaf = conv.current_id if conv.current_id in by_id else (
+        conv.messages[-1].id if conv.messages else None)
+    path: list[Message] = []
+    while leaf is not None and leaf in by_id and len(path) <= len(by_id):
+        path.append(by_id[leaf])
+        leaf = by_id[leaf].parent_id
+    path.reverse()
+    if len(path) == len(conv.messages):
+        return list(conv.messages)
+    if path and path[0].parent_id is not None:
+        return list(conv.messages)  # a page of a branch: it is the branch already
+    return path
+
+
 def export_markdown(conv: Conversation) -> str:
+    """A document of the current branch (other versions are only in the JSON export)."""
     header = [
         f"# {conv.title or 'Untitled conversation'}",
         f"- Conversation: `{conv.id}`\n- Model: {conv.model} ({conv.provider})\n"
@@ -119,7 +153,7 @@ def export_markdown(conv: Conversation) -> str:
     ]
     if conv.system_prompt:
         header.append("## System prompt\n\n" + embed(conv.system_prompt))
-    body = [_message_markdown(m) for m in conv.messages]
+    body = [_message_markdown(m) for m in current_branch(conv)]
     # Model text is kept verbatim here; whoever prints this to a terminal neutralises it.
     return "\n\n".join(header + body) + "\n"
 
@@ -136,7 +170,8 @@ def with_new_ids(conv: Conversation) -> Conversation:
     from chatterm.conversation import new_id
 
     renamed = {message.id: new_id() for message in conv.messages}
-    copy = replace(conv, id=new_id(), messages=[])
+    copy = replace(conv, id=new_id(), messages=[],
+                   current_id=renamed.get(conv.current_id) if conv.current_id else None)
     for message in conv.messages:
         copy.messages.append(replace(
             message, id=renamed[message.id], conversation_id=copy.id,
@@ -166,7 +201,13 @@ def parse_import(data: bytes) -> Conversation:
         raise ImportFormatError("broken JSON: nested too deeply") from None
     _check_document(document)
     try:
-        return Conversation.from_dict(document)
+        conv = Conversation.from_dict(document)
+        if document["version"] == 1:
+            # Version 1 was one straight line: each message answers the one before.
+            for index, message in enumerate(conv.messages):
+                message.parent_id = conv.messages[index - 1].id if index else None
+            conv.current_id = conv.messages[-1].id if conv.messages else None
+        return conv
     except (KeyError, ValueError, TypeError, OverflowError) as exc:  # pragma: no cover
         # _check_document should have caught it; this keeps the promise of one line.
         raise ImportFormatError(f"not a valid chatterm export: {exc!r}") from None
@@ -248,10 +289,10 @@ def _check_document(doc: Any) -> None:
     if doc.get("format") != FORMAT_NAME:
         raise ImportFormatError("not a chatterm export: 'format' is not \"chatterm\"")
     version = doc.get("version")
-    if version != FORMAT_VERSION or isinstance(version, bool):
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
         raise ImportFormatError(
-            f"unsupported export version {version!r} (this chatterm reads version "
-            f"{FORMAT_VERSION})")
+            f"unsupported export version {version!r} (this chatterm reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))})")
     _check_id(where, doc, "id", required=True)
     for field in ("provider", "model"):
         _check_text(where, doc, field, required=True)
@@ -266,6 +307,34 @@ def _check_document(doc: Any) -> None:
     seen: set[str] = set()
     for number, message in enumerate(messages, start=1):
         _check_message(number, message, seen)
+    if version == 1:
+        return  # a straight line: parse_import chains it, whatever parent_id says
+    _check_id(where, doc, "current_id")
+    if doc.get("current_id") is not None and doc["current_id"] not in seen:
+        raise ImportFormatError("export: 'current_id' is not the id of one of its messages")
+    _check_tree(messages)
+
+
+def _check_tree(messages: list[dict[str, Any]]) -> None:
+    """Parents before children, every parent there, no cycle: one line for the first
+    message that breaks it."""
+    index = {message["id"]: number for number, message in enumerate(messages, start=1)}
+    for number, message in enumerate(messages, start=1):
+        parent = message.get("parent_id")
+        if parent is None or index.get(parent, number) < number:
+            continue
+        where = f"message {number} (id {message['id']})"
+        if parent not in index:
+            raise ImportFormatError(f"{where}: its parent {parent} is not in the file")
+        # The parent comes later: a cycle if following parents leads back here.
+        step, hops = parent, 0
+        while step is not None and step in index and hops <= len(messages):
+            if step == message["id"]:
+                raise ImportFormatError(f"{where}: its parents form a cycle")
+            step = messages[index[step] - 1].get("parent_id")
+            hops += 1
+        raise ImportFormatError(
+            f"{where}: its parent {parent} comes after it (parents must come first)")
 
 
 def _check_params(params: Any) -> None:

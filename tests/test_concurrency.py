@@ -157,7 +157,7 @@ def working(conn):
     conn.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER DEFAULT 0")
 
 apply = failing if sys.argv[1] == "fail" else working
-schema.MIGRATIONS.append(schema.Migration(3, "pinned flag", apply))
+schema.MIGRATIONS.append(schema.Migration(4, "pinned flag", apply))
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -187,13 +187,13 @@ def test_a_failed_migration_run_by_the_cli_leaves_the_database_as_it_was(
     server.script(CHAT, sse_reply(["kept ", "safe"]))
     assert run_cli("ask", "remember this").returncode == 0
     before = dump(database())
-    assert before[0] == 2
+    assert before[0] == 3
 
     failed = cli_with_migration("fail", "list")
     line = one_line(failed)
     assert failed.returncode == 1
-    backup = database().with_name("chatterm.db.bak-v2")
-    assert line == (f"chatterm: error: upgrading {database()} to schema version 3 failed "
+    backup = database().with_name("chatterm.db.bak-v3")
+    assert line == (f"chatterm: error: upgrading {database()} to schema version 4 failed "
                     f"(disk gremlins in step two); the database was left as it was; a copy "
                     f"was saved as {backup}")
     assert dump(database()) == before
@@ -213,9 +213,9 @@ def test_a_migration_run_by_the_cli_backs_up_first_and_older_code_then_refuses(
     upgraded = cli_with_migration("work", "list", "--json")
     assert upgraded.returncode == 0, upgraded.stderr
     assert [c["title"] for c in json.loads(upgraded.stdout)] == ["remember this"]
-    backup = database().with_name("chatterm.db.bak-v2")
+    backup = database().with_name("chatterm.db.bak-v3")
     assert dump(backup) == before
-    assert dump(database())[0] == 3
+    assert dump(database())[0] == 4
 
     fingerprint = hashlib.sha256(database().read_bytes()).hexdigest()
     refused = run_cli("list")

@@ -153,18 +153,18 @@ def test_a_killed_config_writes_temp_file_is_removed_at_the_next_run() -> None:
 def test_a_backup_is_written_under_a_temp_name_and_a_killed_one_is_swept() -> None:
     seed()
     database = Path(os.environ["CHATTERM_DATA_DIR"]) / "chatterm.db"
-    stale = leave_killed_temp(database.parent, "chatterm.db.bak-v2")
+    stale = leave_killed_temp(database.parent, "chatterm.db.bak-v3")
     # The half-written copy never carried the backup's name.
-    assert not database.with_name("chatterm.db.bak-v2").exists()
+    assert not database.with_name("chatterm.db.bak-v3").exists()
     upgrade = ("import sys\nfrom chatterm.store import schema\nfrom chatterm.cli.main import main\n"
-               "schema.MIGRATIONS.append(schema.Migration(3, 'x', lambda c: c.execute("
+               "schema.MIGRATIONS.append(schema.Migration(4, 'x', lambda c: c.execute("
                "'ALTER TABLE conversations ADD COLUMN pinned INTEGER')))\n"
                "sys.exit(main(['list']))\n")
     result = subprocess.run([sys.executable, "-c", upgrade], capture_output=True,
                             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, timeout=60)
     assert result.returncode == 0, result.stderr
     assert not stale.exists()
-    backup = database.with_name("chatterm.db.bak-v2")
+    backup = database.with_name("chatterm.db.bak-v3")
     conn = sqlite3.connect(backup)
     assert conn.execute("SELECT title FROM conversations").fetchall() == [("export me",)]
     conn.close()

@@ -41,16 +41,20 @@ def make_conversation(store: Store, title: str = "chat", n: int = 0,
     if conversation_id:
         conv.id = conversation_id
     store.create_conversation(conv)
+    parent: str | None = None
     for i in range(n):
-        store.add_message(Message(role=Role.USER if i % 2 == 0 else Role.ASSISTANT,
-                                  content=f"message {i}", conversation_id=conv.id))
+        # Each message answers the one before it: a straight line.
+        message = Message(role=Role.USER if i % 2 == 0 else Role.ASSISTANT,
+                          content=f"message {i}", conversation_id=conv.id, parent_id=parent)
+        store.add_message(message)
+        parent = message.id
     return conv
 
 
-def full_message(conv_id: str) -> Message:
+def full_message(conv_id: str, parent_id: str | None = None) -> Message:
     return Message(
         role=Role.ASSISTANT, content="the answer", conversation_id=conv_id,
-        parent_id="p1", state=MessageState.ERROR, provider="mistral", model="magistral",
+        parent_id=parent_id, state=MessageState.ERROR, provider="mistral", model="magistral",
         finish_reason="length", usage=Usage(prompt_tokens=3, completion_tokens=5,
                                             total_tokens=8, cost=0.0012,
                                             raw={"meta": {"usage": {"credits": 1}}}),
@@ -340,7 +344,9 @@ def test_store_can_be_shared_between_threads(store: Store) -> None:
         thread.join()
     assert errors == []
     assert store.count_messages(conv.id) == 200
-    positions = [store.position_of(m.id) for m in store.get_conversation(conv.id).messages]
+    # Each thread's messages are roots of their own (no parent given): the whole tree
+    # holds all 200, each with its own position.
+    positions = [store.position_of(m.id) for m in store.get_tree(conv.id).messages]
     assert positions == list(range(200))
 
 

@@ -59,7 +59,7 @@ def test_export_json_is_the_documented_format() -> None:
     conv = rich_conversation()
     text = export_json(conv)
     data = json.loads(text)
-    assert data["format"] == "chatterm" and data["version"] == 1
+    assert data["format"] == "chatterm" and data["version"] == 2
     for field in ("id", "title", "created_at", "updated_at", "provider", "model",
                   "system_prompt", "params", "messages"):
         assert field in data
@@ -83,12 +83,12 @@ def test_round_trip_through_two_stores_is_byte_identical(tmp_path: Path) -> None
     original = rich_conversation()
     with Store.open(tmp_path / "a.db") as first:
         first.create_conversation(original)
-        exported = export_json(first.get_conversation(original.id))
+        exported = export_json(first.get_tree(original.id))
     assert export_json(original) == exported
     imported = parse_import(exported.encode("utf-8"))
     with Store.open(tmp_path / "b.db") as second:
         second.import_conversation(imported)
-        again = export_json(second.get_conversation(original.id))
+        again = export_json(second.get_tree(original.id))
         assert second.search("cold")  # imported text is searchable
     assert again == exported
     assert parse_import(again.encode()) == imported
@@ -159,7 +159,7 @@ def test_broken_json_names_line_and_column() -> None:
     (lambda d: [d], "top level is a list"),
     (lambda d: {**d, "format": "other"}, "not a chatterm export"),
     (lambda d: {k: v for k, v in d.items() if k != "format"}, "not a chatterm export"),
-    (lambda d: {**d, "version": 2}, "unsupported export version 2"),
+    (lambda d: {**d, "version": 3}, "unsupported export version 3"),
     (lambda d: {**d, "version": True}, "unsupported export version"),
     (lambda d: {k: v for k, v in d.items() if k != "id"}, "'id' is missing"),
     (lambda d: {**d, "id": ""}, "'id' is empty"),
@@ -244,4 +244,4 @@ def test_a_store_conflict_at_the_500th_message_imports_nothing(tmp_path: Path) -
 
 
 def test_export_helpers_are_importable_without_a_store() -> None:
-    assert transfer.FORMAT_VERSION == 1
+    assert transfer.FORMAT_VERSION == 2

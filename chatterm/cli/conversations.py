@@ -59,7 +59,10 @@ def _show(args: argparse.Namespace) -> int:
 
     out = Out()
     with open_store(read_only=True) as store:
-        conversation = store.get_conversation(store.resolve_id(args.id))
+        conversation_id = store.resolve_id(args.id)
+        # --json is the export format: every branch. Otherwise the current branch.
+        conversation = (store.get_tree(conversation_id) if args.json
+                        else store.get_conversation(conversation_id))
     if args.json:
         out.write(export_json(conversation))
         out.end_line()
@@ -141,7 +144,10 @@ def _export(args: argparse.Namespace) -> int:
     from chatterm.transfer import export_json, export_markdown
 
     with open_store(read_only=True) as store:
-        conversation = store.get_conversation(store.resolve_id(args.id))
+        conversation_id = store.resolve_id(args.id)
+        # JSON holds every branch; Markdown the current one (export_markdown picks it).
+        conversation = (store.get_tree(conversation_id) if args.format == "json"
+                        else store.get_conversation(conversation_id))
     text = export_json(conversation) if args.format == "json" else export_markdown(conversation)
     if args.output:
         write_text(Path(args.output).expanduser(), text)

@@ -15,12 +15,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from chatterm import tree
 from chatterm.conversation import (
     Message,
     MessageState,
 )
 from chatterm.errors import StoreError, UsageError
-from chatterm.store import database, failures, parts, rows, writers
+from chatterm.store import database, failures, parts, rows, trees, writers
 
 T = TypeVar("T")
 
@@ -47,6 +48,8 @@ class StoreCore:
         self._damage: str | None = None
         self._appender = parts.Appender()
         self._has_parts = parts.has_table(conn)
+        # A version-2 file opened read-only has no tree columns: read as straight lines.
+        self._has_trees = trees.has_trees(conn)
 
     def _unknown(self, conversation_id: str) -> UsageError:
         return UsageError(f"no conversation matches '{conversation_id}'")
@@ -103,6 +106,96 @@ class StoreCore:
         found = [rows.message_from_row(row) for row in cursor]
         found.reverse()
         return self._as_recovered(found)
+
+    # ---- reading branches (see trees.py) -------------------------------------------------
+
+    def _current_id(self, conversation_id: str) -> str | None:
+        """The stored leaf of the current branch (for a version-2 file: its last message)."""
+        if self._has_trees:
+            row = self._conn.execute("SELECT current_id FROM conversations WHERE id = ?",
+                                     (conversation_id,)).fetchone()
+            if row is None:
+                raise self._unknown(conversation_id)
+            if row[0] is not None:
+                return str(row[0])
+        elif not self._conn.execute("SELECT 1 FROM conversations WHERE id = ?",
+                                    (conversation_id,)).fetchone():
+            raise self._unknown(conversation_id)
+        last = self._conn.execute(
+            "SELECT id FROM messages WHERE conversation_id = ? ORDER BY position DESC "
+            "LIMIT 1", (conversation_id,)).fetchone()
+        return None if last is None else str(last[0])
+
+    def _shape(self, conversation_id: str) -> tree.Shape:
+        if not self._has_trees:
+            # Version 2: a straight line in position order.
+            found = self._conn.execute(
+                "SELECT id, position, created_at FROM messages WHERE conversation_id = ? "
+                "ORDER BY position", (conversation_id,)).fetchall()
+            return tree.Shape(tree.Node(mid, found[i - 1][0] if i else None, pos, at)
+                              for i, (mid, pos, at) in enumerate(found))
+        return tree.Shape(tree.Node(mid, parent, position, active_at)
+                          for mid, parent, position, active_at
+                          in self._conn.execute(trees.SHAPE, (conversation_id,)))
+
+    def _walk_up(self, conversation_id: str, start: str | None,
+                 limit: int | None) -> list[str]:
+        """The ids of the branch ending at `start`, root first: its last `limit` ones."""
+        if start is None or limit == 0:
+            return []
+        if not self._has_trees:
+            position = self._conn.execute(
+                "SELECT position FROM messages WHERE id = ? AND conversation_id = ?",
+                (start, conversation_id)).fetchone()
+            if position is None:
+                return []
+            ids = [row[0] for row in self._conn.execute(
+                "SELECT id FROM messages WHERE conversation_id = ? AND position <= ? "
+                "ORDER BY position DESC LIMIT ?",
+                (conversation_id, position[0], -1 if limit is None else limit))]
+            ids.reverse()
+            return ids
+        # A walk longer than the conversation would be a cycle (a damaged file).
+        bound = limit if limit is not None else 2**62
+        ids = [row[0] for row in self._conn.execute(
+            trees.WALK_UP + "SELECT id FROM up ORDER BY depth DESC",
+            {"start": start, "cid": conversation_id, "limit": bound})]
+        return ids
+
+    def _select_path(self, conversation_id: str, leaf_id: str | None,
+                     limit: int | None) -> list[Message]:
+        """The last `limit` messages (None: all) of the branch ending at `leaf_id`."""
+        if leaf_id is None:
+            return []
+        if not self._has_trees:
+            return self._select_messages(conversation_id, None, limit)
+        # A straight line (or a branch that is the newest one) is the last rows by
+        # position; is_chain proves it, and only otherwise is the branch walked.
+        found = self._select_messages(conversation_id, None, limit)
+        whole = limit is None or len(found) < limit
+        if trees.is_chain(found, leaf_id, whole=whole):
+            return found
+        cursor = self._conn.execute(
+            trees.WALK_UP + f"SELECT {rows.PREFIXED_MESSAGE_COLUMNS} FROM up "
+            "JOIN messages AS m ON m.id = up.id ORDER BY up.depth DESC",
+            {"start": leaf_id, "cid": conversation_id,
+             "limit": limit if limit is not None else 2**62})
+        return self._as_recovered([rows.message_from_row(row) for row in cursor])
+
+    def _make_current(self, conversation_id: str, leaf_id: str | None, at: float, *,
+                      depth: int | None = None) -> None:
+        """Save `leaf_id` as the current leaf and touch its branch (its last `depth`
+        messages; None: all of it). Inside a transaction."""
+        if not self._has_trees:
+            return  # schema version 2: the current branch is the last message
+        self._conn.execute("UPDATE conversations SET current_id = ? WHERE id = ?",
+                           (leaf_id, conversation_id))
+        if leaf_id is not None:
+            self._conn.execute(
+                trees.WALK_UP + "UPDATE messages SET active_at = :at "
+                "WHERE id IN (SELECT id FROM up)",
+                {"start": leaf_id, "cid": conversation_id,
+                 "limit": 2**62 if depth is None else depth, "at": at})
 
     def _as_recovered(self, messages: list[Message]) -> list[Message]:
         """Streaming messages with their appended parts; read-only stores, which cannot

@@ -3,49 +3,109 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from chatterm.conversation import (
     Conversation,
     ConversationSummary,
+    Message,
     MessageState,
 )
 from chatterm.errors import StoreError, UsageError
-from chatterm.store import database, failures, rows, space
+from chatterm.store import database, failures, rows, space, trees
 from chatterm.store.base import INSERT_MESSAGE, StoreCore
+from chatterm.tree import Node, Shape, TreeError
 
 _INSERT_CONVERSATION = (
     "INSERT INTO conversations (id, title, created_at, updated_at, provider, model, "
-    "system_prompt, params, message_count) VALUES (:id, :title, :created_at, :updated_at, "
-    ":provider, :model, :system_prompt, :params, :message_count)"
+    "system_prompt, params, message_count, current_id) VALUES (:id, :title, :created_at, "
+    ":updated_at, :provider, :model, :system_prompt, :params, :message_count, :current_id)"
 )
+
+# A store opened with the schema of version 2 (tests build one this way) has no tree.
+_INSERT_CONVERSATION_V2 = _INSERT_CONVERSATION.replace(", current_id)", ")").replace(
+    ", :current_id)", ")")
 
 
 class ConversationStore(StoreCore):
     """The conversation rows (and a whole conversation's messages at once)."""
 
     def create_conversation(self, conv: Conversation) -> None:
-        """Insert `conv` and any messages it already holds."""
-        self._write(lambda: self._insert_whole(conv))
+        """Insert `conv` and any messages it already holds (a tree, or a straight list
+        whose messages name no parent: it is chained). `conv.current_id` (None: the
+        leaf of the most recently active branch) becomes its current branch."""
+        prepared = self._prepare(conv)
+        self._write(lambda: self._in_transaction(conv, lambda: self._insert_whole(
+            conv, prepared)))
 
     def import_conversation(self, conv: Conversation) -> None:
         """Insert a whole conversation in one transaction: all of it or nothing.
 
-        UsageError if its id (or a message id) is already in the store. A message saved
-        as `streaming` in the file is imported as `interrupted`: nobody is streaming it.
+        UsageError if its id (or a message id) is already in the store, or if its
+        messages do not form a tree. A message saved as `streaming` in the file is
+        imported as `interrupted`: nobody is streaming it.
         """
-        for message in conv.messages:
-            if message.state is MessageState.STREAMING:
-                message.state = MessageState.INTERRUPTED
-        self._write(lambda: self._insert_whole(conv))
+        self.import_conversations([conv])
 
-    def _insert_whole(self, conv: Conversation) -> None:
+    def import_conversations(self, convs: Sequence[Conversation]) -> None:
+        """Insert every conversation of `convs` in ONE transaction: all or nothing.
+
+        Trees and current branches are kept as given (see create_conversation).
+        """
+        prepared = []
+        seen: set[str] = set()
+        for conv in convs:
+            for message in conv.messages:
+                if message.state is MessageState.STREAMING:
+                    message.state = MessageState.INTERRUPTED
+            prepared.append((conv, self._prepare(conv)))
+            if conv.id in seen:
+                raise UsageError(f"conversation {conv.id} is given twice")
+            seen.add(conv.id)
+
+        def work() -> None:
+            try:
+                with database.transaction(self._conn):
+                    for conv, messages in prepared:
+                        self._insert_whole(conv, messages)
+            except sqlite3.IntegrityError as exc:
+                # Rolled back by now, so what is in the store is what was there before.
+                raise self._explain_batch([conv for conv, _ in prepared], exc) from exc
+        self._write(work)
+
+    def _prepare(self, conv: Conversation) -> list[Message]:
+        """`conv`'s messages parents first, with its current leaf decided (UsageError
+        when they are not a tree)."""
+        try:
+            messages = trees.ordered(conv.messages)
+            shape = Shape(Node(m.id, m.parent_id, index, m.created_at)
+                          for index, m in enumerate(messages))
+        except TreeError as exc:
+            raise UsageError(f"conversation {conv.id}: {exc}") from None
+        if conv.current_id is not None and conv.current_id not in shape:
+            raise UsageError(f"conversation {conv.id}: its current message {conv.current_id} "
+                             "is not one of its messages")
+        if conv.current_id is None:
+            conv.current_id = shape.latest_leaf()
+        conv.messages = messages
+        return messages
+
+    def _in_transaction(self, conv: Conversation, work: Callable[[], object]) -> None:
+        try:
+            with database.transaction(self._conn):
+                work()
+        except sqlite3.IntegrityError as exc:
+            raise self._explain_conflict(conv, exc) from exc
+
+    def _insert_whole(self, conv: Conversation, messages: list[Message]) -> None:
         conv_values = rows.conversation_values(conv)
-        conv_values["message_count"] = len(conv.messages)
+        conv_values["message_count"] = len(messages)
+        conv_values["current_id"] = conv.current_id
 
         def message_rows() -> Iterator[dict[str, Any]]:
-            for position, message in enumerate(conv.messages):
+            for position, message in enumerate(messages):
                 message.conversation_id = conv.id
                 values = rows.message_values(message)
                 values["position"] = position
@@ -53,16 +113,17 @@ class ConversationStore(StoreCore):
                                     if message.state is MessageState.STREAMING else None)
                 yield values
 
-        try:
-            with database.transaction(self._conn):
-                self._conn.execute(_INSERT_CONVERSATION, conv_values)
-                self._conn.executemany(INSERT_MESSAGE, message_rows())
-                self._conn.execute(
-                    "INSERT INTO messages_fts(rowid, content, reasoning) "
-                    "SELECT seq, content, reasoning FROM messages "
-                    "WHERE conversation_id = ? AND state != 'streaming'", (conv.id,))
-        except sqlite3.IntegrityError as exc:
-            raise self._explain_conflict(conv, exc) from exc
+        self._conn.execute(_INSERT_CONVERSATION if self._has_trees
+                           else _INSERT_CONVERSATION_V2, conv_values)
+        self._conn.executemany(INSERT_MESSAGE, message_rows())
+        self._conn.execute(
+            "INSERT INTO messages_fts(rowid, content, reasoning) "
+            "SELECT seq, content, reasoning FROM messages "
+            "WHERE conversation_id = ? AND state != 'streaming'", (conv.id,))
+        if conv.current_id is not None and len(messages) > 1:
+            # The current branch is the most recently active one: a flip elsewhere and
+            # back finds it again (see tree.Shape.latest_leaf).
+            self._make_current(conv.id, conv.current_id, time.time())
 
     def holds_ids_of(self, conv: Conversation) -> bool:
         """True when `conv`'s id or any of its message ids is already in the store (an
@@ -85,6 +146,20 @@ class ConversationStore(StoreCore):
             if found:
                 return str(found[0])
         return None
+
+    def _explain_batch(self, convs: list[Conversation],
+                       exc: sqlite3.IntegrityError) -> Exception:
+        owner: dict[str, str] = {}
+        for conv in convs:
+            for message in conv.messages:
+                if owner.setdefault(message.id, conv.id) != conv.id:
+                    return UsageError(f"message id {message.id} is in conversations "
+                                      f"{owner[message.id]} and {conv.id}")
+        for conv in convs:
+            explained = self._explain_conflict(conv, exc)
+            if isinstance(explained, UsageError):
+                return explained
+        return StoreError(f"cannot save {len(convs)} conversations in {self.path}: {exc}")
 
     def _explain_conflict(self, conv: Conversation, exc: sqlite3.IntegrityError) -> Exception:
         if self._has_conversation(conv.id):
@@ -143,17 +218,32 @@ class ConversationStore(StoreCore):
 
     def get_conversation(self, conversation_id: str, *,
                          last_n: int | None = None) -> Conversation:
-        """The conversation with its messages in order; only the last `last_n` if given."""
+        """The conversation with the messages of its current branch, root first (only
+        the last `last_n` if given), and `current_id` set."""
         def work() -> Conversation:
-            row = self._conn.execute(
-                f"SELECT {rows.CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
-                (conversation_id,)).fetchone()
-            if row is None:
-                raise self._unknown(conversation_id)
-            conv = rows.conversation_from_row(row)
-            conv.messages = self._select_messages(conversation_id, None, last_n)
+            conv = self._conversation_row(conversation_id)
+            conv.messages = self._select_path(conversation_id, conv.current_id, last_n)
             return conv
         return self._run(work)
+
+    def get_tree(self, conversation_id: str) -> Conversation:
+        """The conversation with every message of every branch, parents before children
+        (in the order they were made), and `current_id` set: what an export holds."""
+        def work() -> Conversation:
+            conv = self._conversation_row(conversation_id)
+            conv.messages = self._select_messages(conversation_id, None, None)
+            return conv
+        return self._run(work)
+
+    def _conversation_row(self, conversation_id: str) -> Conversation:
+        row = self._conn.execute(
+            f"SELECT {rows.CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
+            (conversation_id,)).fetchone()
+        if row is None:
+            raise self._unknown(conversation_id)
+        conv = rows.conversation_from_row(row)
+        conv.current_id = self._current_id(conversation_id)
+        return conv
 
     def count_messages(self, conversation_id: str) -> int:
         def work() -> int:

@@ -1,10 +1,9 @@
 """Messages: append, save while streaming, remove, load a page for scroll-back.
 
-Positions: the messages of a conversation are numbered 0, 1, 2, … without gaps (a single
-message is only removed by `remove_message`, which closes the gap), so in a conversation
-of `count_messages(id)` messages the i-th of the last `n` loaded ones sits at position
-`count - n + i`. That is what `load_messages(before_position=...)` takes for lazy
-scroll-back; `position_of()` answers it for one message id.
+Positions: the messages of a conversation are numbered in the order they were made
+(siblings are ordered by it). `load_messages(before_position=...)` pages a straight
+conversation by position; a tree is paged along its current branch by id
+(`load_path`, in branches.py).
 """
 
 from __future__ import annotations
@@ -26,17 +25,43 @@ class MessageStore(StoreCore):
     """The message rows of conversations that exist."""
 
     def add_message(self, message: Message) -> int:
-        """Append `message` to its conversation; returns the position it was given."""
+        """Append `message` to its conversation (it becomes the current leaf); returns
+        the position it was given."""
         return self.add_messages([message])[0]
 
-    def add_messages(self, messages: Sequence[Message]) -> list[int]:
-        """Append `messages` (in order) in one transaction; returns their positions."""
+    def add_messages(self, messages: Sequence[Message], *,
+                     current_id: str | None = None) -> list[int]:
+        """Add `messages` (parents first, each `parent_id` as the caller set it) in one
+        transaction; returns their positions. The branch ending at `current_id` (default:
+        the last message given) becomes the current one, and the most recently active."""
         if any(not message.conversation_id for message in messages):
             raise ValueError("add_messages needs message.conversation_id")
+        if not messages:
+            return []
+        leaf = current_id if current_id is not None else messages[-1].id
+        if leaf not in {message.id for message in messages}:
+            raise ValueError("add_messages: current_id must be one of the messages given")
+        conversation_id = messages[-1].conversation_id
 
         def work() -> list[int]:
             with database.transaction(self._conn):
-                return [self._append(message) for message in messages]
+                before = self._current_id(conversation_id)
+                ids = {message.id for message in messages}
+                for message in messages:
+                    if message.parent_id is not None and message.parent_id not in ids and \
+                            not self._conn.execute(
+                                "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?",
+                                (message.parent_id, message.conversation_id)).fetchone():
+                        raise UsageError(f"message {message.id} answers {message.parent_id}, "
+                                         "which is not in its conversation")
+                positions = [self._append(message) for message in messages]
+                self._make_current(conversation_id, leaf, time.time(),
+                                   # Growing the current branch: the path above was
+                                   # touched when it became current, so only the new
+                                   # messages need it (a send stays O(1), not O(depth)).
+                                   depth=len(messages) if messages[0].parent_id == before
+                                   else None)
+                return positions
         return self._write(work)
 
     def _append(self, message: Message) -> int:
@@ -114,17 +139,24 @@ class MessageStore(StoreCore):
                 "' characters of this reply could be saved' WHERE seq = ?", (row[0],))
 
     def remove_message(self, message_id: str) -> bool:
-        """Delete one message (a retry that replaced it, or that was given up); the ones
-        after it move up a position. False when it is not there (any more)."""
+        """Delete one message (a retry that replaced it, or that was given up); its
+        replies, if any, answer its parent instead. When it was the current leaf, the
+        current branch moves as for delete_subtree. False when it is not there (any more).
+        """
         def work() -> bool:
             with database.transaction(self._conn):
                 row = self._conn.execute(
-                    "SELECT conversation_id, position FROM messages WHERE id = ?",
+                    "SELECT conversation_id, position, parent_id FROM messages WHERE id = ?",
                     (message_id,)).fetchone()
                 if row is None:
                     return False
-                conversation_id, position = row
+                conversation_id, position, parent_id = row
+                current = self._current_id(conversation_id)
+                self._conn.execute("UPDATE messages SET parent_id = ? WHERE parent_id = ? "
+                                   "AND conversation_id = ?",
+                                   (parent_id, message_id, conversation_id))
                 self._conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+                # Positions stay gap-free for today's position-based scroll-back.
                 # UNIQUE(conversation_id, position) is checked row by row, so the shift
                 # goes through negative positions rather than over the next row's slot.
                 for shift in ("-position", "-position - 1"):
@@ -134,6 +166,10 @@ class MessageStore(StoreCore):
                 self._conn.execute(
                     "UPDATE conversations SET message_count = message_count - 1 WHERE id = ?",
                     (conversation_id,))
+                if current == message_id:
+                    shape = self._shape(conversation_id)
+                    leaf = shape.latest_leaf(parent_id)
+                    self._make_current(conversation_id, leaf, time.time())
             return True
         return self._write(work)
 

@@ -22,6 +22,8 @@ MESSAGE_COLUMNS = (
     "id, conversation_id, parent_id, role, state, created_at, provider, model, "
     "finish_reason, tool_call_id, error, usage, tool_calls, refusal, reasoning, content"
 )
+PREFIXED_MESSAGE_COLUMNS = ", ".join(f"m.{name.strip()}"
+                                     for name in MESSAGE_COLUMNS.split(","))
 CONVERSATION_COLUMNS = (
     "id, title, created_at, updated_at, provider, model, system_prompt, params"
 )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from chatterm import safe_write
 from chatterm.errors import StoreError
-from chatterm.store import parts
+from chatterm.store import parts, trees
 
 # "ctm1" in ASCII: lets us tell our files from other SQLite databases.
 APPLICATION_ID = 0x63746D31
@@ -120,6 +120,8 @@ MIGRATIONS: list[Migration] = [
     Migration(1, "conversations, messages and their full-text index", _initial_schema),
     Migration(2, "streaming replies saved in appended parts (see parts.py)",
               lambda conn: conn.execute(parts.CREATE)),
+    Migration(3, "conversation trees: a current branch per conversation (see trees.py)",
+              trees.upgrade),
 ]
 
 

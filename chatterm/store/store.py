@@ -1,7 +1,8 @@
 """The conversation store: every read and write chatterm makes to its SQLite database.
 
 `Store` is the one facade the rest of chatterm uses; its jobs live in their own modules:
-conversations.py, messages.py (positions and scroll-back), search.py (FTS5), over the
+conversations.py, branches.py (trees: the current branch, paging along it, deleting a
+subtree, forking), messages.py (appending, streaming saves), search.py (FTS5), over the
 connection rules of base.py. This module opens, upgrades and closes the database.
 """
 
@@ -16,12 +17,12 @@ from typing import Self
 from chatterm import locations
 from chatterm.store import database, failures, schema, space, writers
 from chatterm.store.base import StoreCore
-from chatterm.store.conversations import ConversationStore
+from chatterm.store.branches import BranchStore
 from chatterm.store.messages import MessageStore
 from chatterm.store.search import SearchStore
 
 
-class Store(ConversationStore, MessageStore, SearchStore, StoreCore):
+class Store(BranchStore, MessageStore, SearchStore, StoreCore):
     """A connection to the database; safe to share between threads (calls are serialised)."""
 
     # ---- opening and closing -----------------------------------------------------------

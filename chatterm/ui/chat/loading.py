@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from chatterm.conversation import Message, Role
 from chatterm.errors import ChattermError
-from chatterm.launch import FIRST_PAGE, open_saved
+from chatterm.launch import FIRST_PAGE, open_at, open_saved
 from chatterm.ui import inert
 from chatterm.ui.chat.message_list import view_for
 from chatterm.ui.chat.message_view import MessageView, SystemMessage
@@ -54,13 +54,11 @@ class HistoryLoader:
         if store is None:
             return None
         try:
-            page = FIRST_PAGE
             if message_id is not None:
-                # Load from just above the hit to the end; only a window is mounted.
-                total = store.count_messages(conversation_id)
-                from_end = total - store.position_of(message_id)
-                page = max(FIRST_PAGE, from_end + REVEAL_BEFORE)
-            return open_saved(store, conversation_id, page)
+                # From just above the hit to the end, on the hit's branch (which becomes
+                # the current one); only a window is mounted.
+                return open_at(store, conversation_id, message_id, above=REVEAL_BEFORE)
+            return open_saved(store, conversation_id, FIRST_PAGE)
         except ChattermError as error:
             screen.notify(inert.server_words(error.message), severity="error", markup=False)
             return None
