@@ -37,12 +37,27 @@ def highlight(text: str, positions: Sequence[int], style: str = "bold underline"
     return content
 
 
+class FilterInput(Input):
+    """The filter box; keys in `passes` are left to the owner's bindings, not typed."""
+
+    def __init__(self, *, passes: frozenset[str] = frozenset(), placeholder: str = "",
+                 id: str | None = None) -> None:
+        super().__init__(placeholder=placeholder, id=id)
+        self.passes = passes
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        # Textual drops an ancestor's binding for any key the focused Input may type.
+        return key not in self.passes and super().check_consume_key(key, character)
+
+
 class FilterList(Vertical):
     """A filter box and the list it filters.
 
     Args:
         input_id / list_id: ids of the box and the list (the stylesheet and tests use them).
         placeholder: the box's hint text.
+        passes: keys the box does not type, left to the owner's bindings (the
+            multi-select picker's Space).
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -77,11 +92,12 @@ class FilterList(Vertical):
             return self.filter_list
 
     def __init__(self, *, input_id: str, list_id: str, placeholder: str = "",
+                 passes: frozenset[str] = frozenset(),
                  id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         # Made here, not in compose: an owner may focus or fill them in the same turn as
         # it mounts this widget, before this widget's own children are mounted.
-        self._input = Input(placeholder=placeholder, id=input_id)
+        self._input = FilterInput(placeholder=placeholder, id=input_id, passes=passes)
         self._list = OptionList(id=list_id)
 
     def compose(self) -> ComposeResult:

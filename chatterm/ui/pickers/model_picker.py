@@ -2,7 +2,9 @@
 
 The list shows at once from the built-in catalog and the last cached live list; the live
 `/models` list loads in a worker and replaces it when it arrives. Tab switches provider.
-Dismisses with (provider, model_id), or None when cancelled.
+`ModelPicker` dismisses with (provider, model_id), or None when cancelled; the
+multi-select mode of "Compare models" is `CompareModelPicker` (multi_picker.py), the
+same list with marks.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -39,14 +41,17 @@ if TYPE_CHECKING:
 
 CUSTOM_OPTION = "custom-model"
 
+R = TypeVar("R")
+
 
 def _one_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
 
-class ModelPicker(ModalScreen[tuple[str, str] | None]):
-    """Pick a model (and maybe another provider).
+class ModelListScreen(ModalScreen[R | None], Generic[R]):
+    """The model list of the pickers: providers as tabs, a filter box, rows by vendor.
+    A subclass decides what choosing a row does (`_pick`) and which rows are marked.
 
     Args:
         providers: the configured providers by name (Config.providers).
@@ -54,6 +59,11 @@ class ModelPicker(ModalScreen[tuple[str, str] | None]):
         model: the conversation's current model id (marked with ●).
         source: where models come from; CatalogModelSource() by default.
     """
+
+    TITLE = "Switch model"
+    HELP = "Enter pick · ↑↓ move · Tab provider · Esc cancel"
+    # Keys the filter box leaves to this screen's bindings instead of typing them.
+    FILTER_PASSES: ClassVar[frozenset[str]] = frozenset()
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
@@ -93,7 +103,7 @@ class ModelPicker(ModalScreen[tuple[str, str] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-box"):
-            yield Label("Switch model", id="picker-title")
+            yield Label(self.TITLE, id="picker-title")
             tabs = Tabs(
                 *(Tab(name, id=f"provider-{i}") for i, name in enumerate(self._names)),
                 active=f"provider-{self._names.index(self._viewing)}",
@@ -102,13 +112,15 @@ class ModelPicker(ModalScreen[tuple[str, str] | None]):
             tabs.can_focus = False  # the filter keeps focus; Tab switches provider
             yield tabs
             yield FilterList(input_id="picker-filter", list_id="picker-list",
-                             placeholder="Filter models, or type any model id")
+                             placeholder="Filter models, or type any model id",
+                             passes=self.FILTER_PASSES)
             yield Static("", id="picker-note", markup=False)
-            yield Static(
-                "Enter pick · ↑↓ move · Tab provider · Esc cancel",
-                id="picker-help",
-                markup=False,
-            )
+            yield from self.compose_extra()
+            yield Static(self.HELP, id="picker-help", markup=False)
+
+    def compose_extra(self) -> ComposeResult:
+        """Widgets a subclass shows between the note and the help line."""
+        yield from ()
 
     def on_mount(self) -> None:
         self.query_one(FilterList).focus_filter()
@@ -189,7 +201,8 @@ class ModelPicker(ModalScreen[tuple[str, str] | None]):
                 option_id = f"model-{len(self._option_models)}"
                 self._option_models[option_id] = ranked.model.id
                 is_current = mark_current and ranked.model.id == current_model
-                options.append(Option(self._row(ranked.model, ranked.positions, is_current),
+                options.append(Option(self._row(ranked.model, ranked.positions, is_current,
+                                                self.is_marked(self._viewing, ranked.model.id)),
                                       id=option_id))
         if offers_custom_id(query, models):
             options.append(Option(Content.assemble(
@@ -209,10 +222,16 @@ class ModelPicker(ModalScreen[tuple[str, str] | None]):
         filter_list.set_options(options, index)
         filter_list.option_list.scroll_to_highlight()
 
+    def is_marked(self, provider: str, model_id: str) -> bool:
+        """Whether a row shows a ✓ (the multi-select mode's picks)."""
+        return False
+
     @staticmethod
-    def _row(model: ModelInfo, positions: Sequence[int], is_current: bool) -> Content:
+    def _row(model: ModelInfo, positions: Sequence[int], is_current: bool,
+             marked: bool = False) -> Content:
+        mark = ("✓ ", "bold $success") if marked else ("● " if is_current else "  ", "bold")
         parts: list[str | Content | tuple[str, str]] = [
-            ("● " if is_current else "  ", "bold"),
+            mark,
             highlight(*inert.marked(model.id, positions)),
         ]
         if model.name and model.name != model.id:
@@ -245,12 +264,25 @@ class ModelPicker(ModalScreen[tuple[str, str] | None]):
         if 0 <= index < len(self._names) and self._names[index] != self._viewing:
             self._show_provider(self._names[index])
 
-    def _pick(self, option: Option) -> None:
+    def option_model(self, option: Option) -> tuple[str, str] | None:
+        """The (provider, model id) a row stands for (the custom row: the typed id)."""
         query = self.query_one(FilterList).filter_text
         if option.id in self._option_models:
-            self.dismiss((self._viewing, self._option_models[option.id]))
-        elif option.id == CUSTOM_OPTION and query:
-            self.dismiss((self._viewing, query))
+            return self._viewing, self._option_models[option.id]
+        if option.id == CUSTOM_OPTION and query:
+            return self._viewing, query
+        return None
+
+    def refresh_rows(self) -> None:
+        """Draw the rows again, the cursor kept where it is."""
+        highlighted = self.query_one(FilterList).option_list.highlighted
+        self._rebuild()
+        option_list = self.query_one(FilterList).option_list
+        if highlighted is not None and highlighted < option_list.option_count:
+            option_list.highlighted = highlighted
+
+    def _pick(self, option: Option) -> None:
+        raise NotImplementedError
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -261,3 +293,12 @@ class ModelPicker(ModalScreen[tuple[str, str] | None]):
         index = (self._names.index(self._viewing) + step) % len(self._names)
         # Activating the tab posts TabActivated, which loads that provider's list.
         self.query_one("#picker-providers", Tabs).active = f"provider-{index}"
+
+
+class ModelPicker(ModelListScreen[tuple[str, str]]):
+    """Pick a model (and maybe another provider); the arguments are ModelListScreen's."""
+
+    def _pick(self, option: Option) -> None:
+        picked = self.option_model(option)
+        if picked is not None:
+            self.dismiss(picked)
