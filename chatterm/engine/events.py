@@ -91,8 +91,25 @@ class ReplyRestored:
     error: str | None = None
 
 
+@dataclass(slots=True)
+class BranchChanged:
+    """The current branch changed: the path now shown is its first `keep` messages as they
+    were, then `messages` (maybe none). `current_id` is the leaf of the path now shown.
+
+    Returned by switch_branch, flip, keep and delete_message. While a reply is under way it
+    is also reported as an event: an edit reports the path cut at the edited prompt with
+    the new prompt and its reply after it, before ReplyStarted; a regenerate of a reply
+    that had messages below it reports the path cut just below that reply (then
+    ReplyStarted(new, replaces=old) swaps the reply itself), and if the attempt is dropped,
+    after ReplyRestored, the messages below it back again."""
+
+    keep: int
+    messages: list[Message]
+    current_id: str | None
+
+
 SessionEvent = (
     ReplyStarted | TextArrived | ReplyRetrying | ReplyFinished | ReplyFailed | ReplyStopped
-    | ReplyRestored
+    | ReplyRestored | BranchChanged
 )
 EventSink = Callable[[SessionEvent], None]

@@ -7,6 +7,11 @@ cancelling the task that awaits one), the model or provider, the title, the syst
 prompt, the params, deleting it, loading its history. A front end renders what the
 session reports (chatterm.engine.events) and never writes to the store itself.
 
+A conversation is a tree (chatterm.tree): `conversation.messages` is the current branch,
+`shape` the whole tree's skeleton. The tree's operations live beside this module and
+the session delegates to them: branches.py (switch, flip, delete, fork, scroll-back),
+versions.py (regenerate, retry, edit) and compare.py (one prompt to several models).
+
 Every store write runs off the event loop, on the store's one writer thread, in the
 order the session made it (chatterm.engine.writer). Setters change the conversation in
 memory at once and return the queued write (a `Saving`) for the caller to await or
@@ -15,8 +20,8 @@ watch; the three ways to get a reply await their own writes.
 
 from __future__ import annotations
 
-import contextlib
 import copy
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,10 +29,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from chatterm.api.types import ChatRequest
 from chatterm.conversation import Conversation, Message, MessageState, Params, Role
 from chatterm.conversation import title_from_prompt as _title_from_prompt
-from chatterm.engine import attempts
-from chatterm.engine.events import EventSink, ReplyRestored, SessionEvent
+from chatterm.engine import branches, compare, versions
+from chatterm.engine.compare import CompareTurn
+from chatterm.engine.events import BranchChanged, EventSink, SessionEvent
 from chatterm.engine.pool import ClientPool
 from chatterm.engine.streaming import SAVE_INTERVAL, ReplyStream
+from chatterm.engine.versions import CONTINUE_INSTRUCTION
 from chatterm.engine.wire import wire_messages
 from chatterm.engine.writer import Saving, StoreWriter, done, wait, writer_for
 from chatterm.errors import ChattermError, ConfigError, StoreError, UsageError
@@ -37,16 +44,12 @@ if TYPE_CHECKING:
     from chatterm.config import Config
     from chatterm.engine.protocols import ClientFactory, SessionStore
     from chatterm.providers import ProviderConfig
+    from chatterm.tree import Shape
 
 T = TypeVar("T")
 
-__all__ = ["CONTINUE_INSTRUCTION", "SAVE_INTERVAL", "ChatSession", "Turn"]
+__all__ = ["CONTINUE_INSTRUCTION", "SAVE_INTERVAL", "ChatSession", "CompareTurn", "Turn"]
 
-# Sent (never stored) when a provider cannot take an assistant prefix.
-CONTINUE_INSTRUCTION = (
-    "Your previous reply was cut off. Continue it exactly where it stopped, without "
-    "repeating anything and without any preamble."
-)
 
 
 def _ignore(_event: SessionEvent) -> None:
@@ -60,6 +63,8 @@ class Turn:
 
     user: Message
     reply: Message
+    # For an edit (new_edit): the prompt this is a new version of.
+    edits: str | None = None
 
 
 class ChatSession:
@@ -90,8 +95,11 @@ class ChatSession:
         # False while only the last page of a saved conversation is loaded.
         self.complete = complete
         self._writer = writer if writer is not None or store is None else writer_for(store)
-        # While a reply streams: the stream, which joins the text received so far.
-        self._stream: ReplyStream | None = None
+        # The replies streaming now (several at once in a compare), by message id: each
+        # joins the text received so far.
+        self._streams: dict[str, ReplyStream] = {}
+        # The tree: its shape (read on first use) and, unsaved, its messages.
+        self.branches = branches.Branches()
 
     async def aclose(self) -> None:
         """Close the HTTP clients this session opened (not a pool it was given)."""
@@ -149,9 +157,13 @@ class ChatSession:
 
     def api_key(self) -> str | None:
         """The key for the current provider; raises ConfigError when one is needed but absent."""
+        return self.key_for(self.conversation.provider)
+
+    def key_for(self, provider_name: str) -> str | None:
+        """The key for a provider (a regenerate or compare may use another one)."""
         from chatterm.config import missing_key_message, resolve_api_key
 
-        provider = self.provider_config()
+        provider = self.config.provider(provider_name)
         if self._api_key is not None and provider.name == self._api_key_provider:
             return self._api_key
         key = resolve_api_key(provider)
@@ -170,11 +182,50 @@ class ChatSession:
         self.conversation.messages = full.messages
         self.complete = True
 
-    def older_messages(self, before_position: int, limit: int) -> list[Message]:
-        """Up to `limit` saved messages before `before_position`, for scroll-back."""
-        if self.store is None:
-            return []
-        return self.store.load_messages(self.conversation.id, before_position, limit)
+    def older_messages(self, before_id: str, limit: int) -> list[Message]:
+        """Up to `limit` messages of the current branch just above `before_id`, for
+        scroll-back (read on the loop: one indexed query)."""
+        return branches.older_messages(self, before_id, limit)
+
+    # ---- the tree: versions and branches (chatterm.engine.branches) ---------------------
+
+    @property
+    def shape(self) -> Shape:
+        """The open conversation's whole tree (ids only), kept in sync with every change."""
+        if self.branches.shape is None:
+            self.branches.shape = branches.load_shape(self)
+        return self.branches.shape
+
+    def versions(self, message_id: str) -> tuple[int, int]:
+        """(which version `message_id` is, counting from 1; how many there are)."""
+        branches.message_in_tree(self, message_id)
+        return self.shape.version(message_id)
+
+    async def switch_branch(self, message_id: str) -> BranchChanged:
+        """Make the most recently active branch through `message_id` current (saved)."""
+        return await branches.switch_branch(self, message_id)
+
+    async def flip(self, message_id: str, step: int) -> BranchChanged:
+        """Show the previous (-1) or next (+1) version of `message_id`, on its latest branch."""
+        return await branches.flip(self, message_id, step)
+
+    async def keep(self, message_id: str) -> BranchChanged:
+        """Keep one reply of a compare: its branch becomes current (the others stay)."""
+        return await branches.switch_branch(self, message_id)
+
+    async def delete_message(self, message_id: str) -> BranchChanged:
+        """Delete a message and everything below it; the current branch moves to another
+        version's latest branch, else to the parent."""
+        return await branches.delete_message(self, message_id)
+
+    async def fork(self, message_id: str, title: str | None = None) -> Conversation:
+        """A new saved conversation: the current branch up to `message_id`, new ids."""
+        return await branches.fork(self, message_id, title)
+
+    @property
+    def streaming(self) -> bool:
+        """True while a reply of this session streams."""
+        return bool(self._streams)
 
     async def delete(self) -> None:
         """Delete the conversation and its messages from the store."""
@@ -186,7 +237,7 @@ class ChatSession:
         if self._writer is not None:
             await self._writer.run(lambda: None)
 
-    # ---- the three ways to get a reply -------------------------------------------------
+    # ---- the ways to get a reply ---------------------------------------------------------
 
     def new_turn(self, prompt: str) -> Turn:
         """The Messages `send` will save and stream into, made now (nothing is saved)."""
@@ -202,137 +253,72 @@ class ChatSession:
         """Add `prompt` as a user message and stream the reply (starting with `prefix`)."""
         turn = prompt if isinstance(prompt, Turn) else self.new_turn(prompt)
         user, reply = turn.user, turn.reply
-        if not user.content.strip():
-            raise UsageError("the prompt is empty")
-        user.content = mend_surrogates(user.content)  # stray bytes from argv: U+FFFD
+        self.check_prompt(user)
         key = self.api_key()
         messages = self.conversation.messages
         user.parent_id = messages[-1].id if messages else None
         reply.provider, reply.model = self.conversation.provider, self.conversation.model
-        if not self.conversation.title:
-            self.conversation.title = _title_from_prompt(user.content)
-        self.conversation.messages += [user, reply]
-        try:
-            await self._persist_turn(user, reply)
-        except BaseException:
-            del self.conversation.messages[-2:]
-            raise
+        await self._attach([user, reply])
         request = self._request(wire_messages(self.conversation, upto=-1), prefix=prefix)
         return await self._stream_into(reply, request, key, on_event)
 
+    async def regenerate(self, message_id: str | None = None, on_event: EventSink = _ignore,
+                         *, provider: str | None = None, model: str | None = None) -> Message:
+        """A new version of an assistant reply (default: the current branch's last one),
+        streamed and current; `provider`/`model` write it with another model. See
+        chatterm.engine.versions for what a stopped or failed attempt leaves."""
+        return await versions.regenerate(self, message_id, on_event, provider=provider,
+                                         model=model)
+
     async def retry(self, on_event: EventSink = _ignore) -> Message:
-        """Regenerate the last assistant reply with the current model.
+        """Regenerate the current branch's last reply as a new version."""
+        return await versions.regenerate(self, None, on_event)
 
-        The attempt streams into a new message (saved as it streams, like any reply);
-        the old reply's row is not touched. A complete attempt then takes its place. One
-        that is stopped or fails is dropped and the old reply is back as it was
-        (ReplyRestored), unless the old one held nothing (see chatterm.engine.attempts).
-        """
-        old = self._last_reply()
-        key = self.api_key()
-        index = self.conversation.messages.index(old)
-        request = self._request(wire_messages(self.conversation, upto=index))
-        new = Message(
-            role=Role.ASSISTANT,
-            conversation_id=self.conversation.id,
-            parent_id=old.parent_id,
-            state=MessageState.STREAMING,
-            provider=self.conversation.provider,
-            model=self.conversation.model,
-        )
-        self.conversation.messages[index] = new
-        try:
-            if self.store is not None and self._persisted:
-                await self._run(self.store.add_message, new)
-            await self._stream_into(new, request, key, on_event, replaces=old)
-        except BaseException:
-            await self._settle_retry(index, old, new, on_event, stopped=True)
-            raise
-        return await self._settle_retry(index, old, new, on_event)
+    def new_edit(self, message_id: str, prompt: str) -> Turn:
+        """The Messages an edit of the prompt `message_id` saves (nothing is saved yet)."""
+        return versions.new_edit(self, message_id, prompt)
 
-    async def _settle_retry(
-        self, index: int, old: Message, new: Message, on_event: EventSink, *,
-        stopped: bool = False,
-    ) -> Message:
-        """Keep one of the two replies, in memory and in the store; return it."""
-        kept, dropped = (new, old) if attempts.retry_replaces(old, new) else (old, new)
-        self.conversation.messages[index] = kept
-        if self.store is not None and self._persisted:
-            # On failure both rows stay saved: nothing is lost, the next start shows both.
-            with contextlib.suppress(StoreError):
-                await self._run(self.store.remove_message, dropped.id)
-        if kept is old:
-            on_event(ReplyRestored(old, new, stopped=stopped, error=new.error))
-        return kept
+    async def edit(self, turn: Turn, on_event: EventSink = _ignore, *,
+                   provider: str | None = None, model: str | None = None) -> Message:
+        """Send a new version of a prompt (from new_edit) and stream its reply; the old
+        version and what follows it stay on their branch."""
+        return await versions.edit(self, turn, on_event, provider=provider, model=model)
+
+    def new_compare(self, prompt: str, models: list[tuple[str, str]]) -> CompareTurn:
+        """A prompt and one reply per (provider, model), made now (nothing is saved)."""
+        return compare.new_compare(self, prompt, models)
+
+    async def compare(self, turn: CompareTurn, on_event: EventSink = _ignore) -> list[Message]:
+        """Send one prompt to several models; the replies stream at once (cancelling the
+        awaiting task stops all), the first model's is the current branch."""
+        return await compare.compare(self, turn, on_event)
 
     async def continue_reply(self, on_event: EventSink = _ignore) -> Message:
-        """Resume a cut-off reply: with an assistant prefix where supported, else a follow-up.
-
-        If the attempt is stopped or fails before adding anything, the reply is back
-        exactly as it was (ReplyRestored).
-        """
-        reply = self._last_reply()
-        if reply.state is MessageState.COMPLETE and reply.finish_reason not in (None, "length"):
-            raise UsageError("the last reply is complete; use retry to regenerate it")
-        key = self.api_key()
-        index = self.conversation.messages.index(reply)
-        provider = self.provider_config()
-        kept = reply.content
-        if provider.supports_prefix and kept:
-            request = self._request(wire_messages(self.conversation, upto=index), prefix=kept)
-            base = ""  # the assembled reply starts with the prefix already
-        else:
-            history = wire_messages(self.conversation, upto=index + 1)
-            history.append({"role": "user", "content": CONTINUE_INSTRUCTION})
-            request = self._request(history)
-            base = kept
-        before = attempts.snapshot(reply)
-        reply.state = MessageState.STREAMING
-        reply.error = None
-        reply.finish_reason = None
-        reply.provider = self.conversation.provider
-        reply.model = self.conversation.model
-        try:
-            await self._save_message(reply)
-            await self._stream_into(reply, request, key, on_event, base=base)
-        except BaseException:
-            await self._settle_continue(reply, before, on_event, stopped=True)
-            raise
-        await self._settle_continue(reply, before, on_event)
-        return reply
-
-    async def _settle_continue(
-        self, reply: Message, before: Message, on_event: EventSink, *, stopped: bool = False
-    ) -> None:
-        if attempts.continue_added(before, reply):
-            return
-        error = reply.error
-        attempts.restore(reply, before)
-        with contextlib.suppress(StoreError):
-            # On failure the row holds the old text with another state: nothing is lost.
-            await self._save_message(reply)
-        on_event(ReplyRestored(reply, None, stopped=stopped, error=error))
+        """Resume the current branch's cut-off last reply in place (versions.py): with an
+        assistant prefix where supported, else a follow-up. If the attempt is stopped or
+        fails before adding anything, the reply is back exactly as it was (ReplyRestored)."""
+        return await versions.continue_reply(self, on_event)
 
     def catch_up(self) -> None:
-        """Bring the streaming reply's content up to the last text event. It lags by up
+        """Bring each streaming reply's content up to its last text event. It lags by up
         to SAVE_INTERVAL otherwise; a front end that shows a reply mid-stream needs it."""
-        if self._stream is not None:
-            self._stream.catch_up()
+        for stream in list(self._streams.values()):
+            stream.catch_up()
 
     # ---- internals ---------------------------------------------------------------------
 
-    def _last_reply(self) -> Message:
-        for message in reversed(self.conversation.messages):
-            if message.role is Role.ASSISTANT:
-                return message
-            if message.role is Role.USER:
-                break
-        raise UsageError("there is no reply to act on yet")
+    def check_prompt(self, user: Message) -> None:
+        if not user.content.strip():
+            raise UsageError("the prompt is empty")
+        user.content = mend_surrogates(user.content)  # stray bytes from argv: U+FFFD
+        if not self.conversation.title:
+            self.conversation.title = _title_from_prompt(user.content)
 
-    def _request(self, messages: list[dict[str, Any]], prefix: str | None = None) -> ChatRequest:
+    def _request(self, messages: list[dict[str, Any]], prefix: str | None = None,
+                 model: str | None = None) -> ChatRequest:
         params = self.config.params.merged(self.conversation.params)
         return ChatRequest(
-            model=self.conversation.model,
+            model=model or self.conversation.model,
             messages=messages,
             params=params,
             stream=self.config.stream,
@@ -350,25 +336,44 @@ class ChatSession:
         replaces: Message | None = None,
     ) -> Message:
         """Stream `request` into `reply`, saving at least every SAVE_INTERVAL seconds."""
-        stream = self._stream = ReplyStream(self.conversation, reply, self._save_message)
+        stream = self._streams[reply.id] = ReplyStream(self.conversation, reply,
+                                                       self._save_message)
         try:
-            client = self._clients.get(self.provider_config(), key)
+            # The reply's own provider: a regenerate or a compare may use another one.
+            provider = self.config.provider(reply.provider or self.conversation.provider)
+            client = self._clients.get(provider, key)
             return await stream.run(client, request, on_event,
                                     base=reply.content if base is None else base,
                                     replaces=replaces)
         finally:
-            self._stream = None
+            del self._streams[reply.id]
 
-    async def _persist_turn(self, user: Message, reply: Message) -> None:
-        """Save the prompt and its streaming reply (and a new conversation) in ONE
-        transaction: a failure leaves nothing behind, not an empty conversation."""
-        if self.store is None:
-            self._persisted = True
-        elif not self._persisted:
-            await self._run(self.store.create_conversation, self.conversation)
-            self._persisted = True
-        else:
-            await self._run(self.store.add_messages, [user, reply])
+    async def _attach(self, on_path: list[Message], beside: list[Message] | None = None,
+                      *, at: int | None = None) -> None:
+        """New messages onto the current branch (from path index `at`, default its end;
+        `beside`: other versions of the last one, saved but not shown), current, saved
+        with a new conversation in ONE transaction: a failure leaves nothing behind."""
+        conversation = self.conversation
+        before = conversation.messages, conversation.current_id
+        kept = conversation.messages if at is None else conversation.messages[:at]
+        conversation.messages = kept + on_path
+        conversation.current_id = on_path[-1].id
+        new = on_path + (beside or [])
+        positions: list[int | None] = [None] * len(new)
+        try:
+            if self.store is not None and not self._persisted:
+                whole = copy.copy(conversation)  # every version is saved, not only the path
+                whole.messages = conversation.messages + (beside or [])
+                await self._run(self.store.create_conversation, whole)
+            elif self.store is not None:
+                positions = list(await self._run(self.store.add_messages, new,
+                                                 current_id=on_path[-1].id))
+        except BaseException:
+            conversation.messages, conversation.current_id = before
+            raise
+        self._persisted = True
+        for message, position in zip(new, positions, strict=True):
+            self.branches.grow(message, position)
 
     async def _save_message(self, message: Message) -> None:
         if self.store is None or not self._persisted:
@@ -388,5 +393,7 @@ class ChatSession:
         assert self._writer is not None  # there is one whenever there is a store
         return self._writer.submit(work, *args)
 
-    async def _run(self, work: Callable[..., T], *args: object) -> T:
+    async def _run(self, work: Callable[..., T], *args: object, **kwargs: object) -> T:
+        if kwargs:
+            return await wait(self._submit(functools.partial(work, **kwargs), *args))
         return await wait(self._submit(work, *args))

@@ -163,12 +163,19 @@ class HistoryLoader:
             older = self._backlog[-page:]
             del self._backlog[-page:]
         elif screen.services.store is not None:
+            # The branch's messages above the oldest one mounted: by id, since positions
+            # count every branch's messages, not this branch's.
+            top = next((view.message.id for view in screen.message_list.views()
+                        if not isinstance(view, SystemMessage)), None)
+            if top is None:
+                return 0
             try:
-                older = screen.engine().older_messages(opened.first_position, page)
+                older = screen.engine().older_messages(top, page)
             except ChattermError as error:
                 screen.status.show_error(error.message)
                 return 0
-            opened.first_position -= len(older)
+            # Nothing above: the branch starts here, whatever the count said.
+            opened.first_position = max(0, opened.first_position - len(older)) if older else 0
         else:
             return 0
         self._loading_older = True

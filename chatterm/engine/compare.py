@@ -1,0 +1,75 @@
+"""Compare models: one prompt, one reply per model, streamed at the same time.
+
+The replies are siblings (versions of one answer, each labelled with its model), all
+saved with the prompt in one transaction before any request goes out; the first model's
+reply is the current branch (ChatSession.keep makes another one current). Each reply
+streams as its own ReplyStream, saved at least every SAVE_INTERVAL like any reply, and
+every event names its message, so a front end can draw them side by side. A failure is
+that reply's own (the others go on); cancelling the task awaiting `compare` stops them
+all, each kept as far as it got.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from chatterm.conversation import Message, MessageState, Role
+from chatterm.engine.wire import wire_messages
+from chatterm.errors import UsageError
+
+if TYPE_CHECKING:
+    from chatterm.engine.events import EventSink
+    from chatterm.engine.session import ChatSession
+
+
+@dataclass(slots=True)
+class CompareTurn:
+    """A prompt and the replies it will get: the very Messages compare saves and streams
+    into, one per model in the order asked (the first is the current branch)."""
+
+    user: Message
+    replies: list[Message]
+
+
+def new_compare(session: ChatSession, prompt: str,
+                models: list[tuple[str, str]]) -> CompareTurn:
+    """Made now, nothing saved; an unknown provider or a model asked twice is refused."""
+    if len(models) < 2:
+        raise UsageError("comparing needs at least two models")
+    if len(set(models)) < len(models):
+        raise UsageError("the same model is asked twice; pick different models to compare")
+    conversation = session.conversation
+    user = Message(role=Role.USER, content=prompt, conversation_id=conversation.id)
+    replies = [
+        Message(role=Role.ASSISTANT, conversation_id=conversation.id, parent_id=user.id,
+                state=MessageState.STREAMING,
+                provider=session.config.provider(provider).name, model=model)
+        for provider, model in models
+    ]
+    return CompareTurn(user, replies)
+
+
+async def compare(session: ChatSession, turn: CompareTurn,
+                  on_event: EventSink) -> list[Message]:
+    user, replies = turn.user, turn.replies
+    session.check_prompt(user)
+    # Every key is found before anything is saved: a missing one stops all of it.
+    keys = [session.key_for(reply.provider or "") for reply in replies]
+    messages = session.conversation.messages
+    user.parent_id = messages[-1].id if messages else None
+    await session._attach([user, replies[0]], replies[1:])
+    history = wire_messages(session.conversation, upto=-1)
+    streams = [
+        asyncio.ensure_future(session._stream_into(
+            reply, session._request(history, model=reply.model), key, on_event))
+        for reply, key in zip(replies, keys, strict=True)
+    ]
+    # Cancelling the awaiting task cancels every stream, and returns once each has
+    # saved what it got (gather waits for its children to end).
+    results = await asyncio.gather(*streams, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result  # a save that failed: the first one, once every stream ended
+    return replies
