@@ -32,6 +32,8 @@ WRITE_METHODS = {
     "create_conversation", "import_conversation", "update_conversation",
     "rename_conversation", "delete_conversation", "add_message", "add_messages",
     "update_message", "remove_message", "recover_interrupted",
+    # The tree's (schema v3): the UI moves branches through the session only.
+    "set_current", "delete_subtree", "fork_conversation", "import_conversations",
 }
 
 
