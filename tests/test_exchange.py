@@ -241,7 +241,7 @@ def _export(conversation_id: str) -> list[dict]:  # type: ignore[type-arg]
     from chatterm.transfer import export_json
 
     with Store.open() as other:
-        return json.loads(export_json(other.get_conversation(conversation_id)))["messages"]
+        return json.loads(export_json(other.get_tree(conversation_id)))["messages"]
 
 
 async def _finished_reply(loopback: LoopbackServer, store: Store) -> tuple[ChatSession, list]:  # type: ignore[type-arg]
