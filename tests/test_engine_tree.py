@@ -277,8 +277,10 @@ async def test_cancelling_a_compare_stops_every_stream_and_keeps_each(
 ) -> None:
     session = _session(loopback, store)
     hold = threading.Event()
-    loopback.script("chat/completions", [sse_reply(["one ", "never"], hold=hold),
+    loopback.script("chat/completions", [sse_reply(["hello"]),
+                                         sse_reply(["one ", "never"], hold=hold),
                                          sse_reply(["two ", "never"], hold=hold)])
+    await session.send("hi")  # a compare in a chat already saved
     turn = session.new_compare("q", [("test", "m-a"), ("test", "m-b")])
     seen: list[SessionEvent] = []
     task = asyncio.create_task(session.compare(turn, seen.append))
@@ -298,6 +300,10 @@ async def test_cancelling_a_compare_stops_every_stream_and_keeps_each(
     saved = {m.id: (m.content, m.state) for m in tree.messages}
     assert {saved[r.id] for r in turn.replies} == {
         ("one ", MessageState.INTERRUPTED), ("two ", MessageState.INTERRUPTED)}
+    assert tree.current_id == turn.replies[0].id
+    assert all(r.json["messages"][:2] == [{"role": "user", "content": "hi"},
+                                          {"role": "assistant", "content": "hello"}]
+               for r in loopback.requests[1:])
 
 
 async def test_one_failing_model_does_not_stop_the_others(
@@ -375,11 +381,15 @@ async def test_older_messages_pages_the_current_branch_by_id(
     loopback: LoopbackServer, maybe_store: Store | None
 ) -> None:
     session = _session(loopback, maybe_store)
-    loopback.script("chat/completions", [sse_reply([f"r{i}"]) for i in range(3)])
-    for i in range(3):
+    loopback.script("chat/completions", [sse_reply(["r0"]), sse_reply(["r0, again"]),
+                                         *[sse_reply([f"r{i}"]) for i in (1, 2)]])
+    await session.send("p0")
+    await session.retry()  # "r0" stays saved, as another version, between p0 and p1
+    for i in (1, 2):
         await session.send(f"p{i}")
     messages = session.conversation.messages
-    assert _texts(session.older_messages(messages[4].id, 2)) == ["p1", "r1"]
+    assert _texts(messages) == ["p0", "r0, again", "p1", "r1", "p2", "r2"]
+    assert _texts(session.older_messages(messages[4].id, 3)) == ["r0, again", "p1", "r1"]
     assert _texts(session.older_messages(messages[1].id, 10)) == ["p0"]
     assert session.older_messages(messages[0].id, 10) == []
 
@@ -401,3 +411,31 @@ async def test_the_session_s_shape_matches_the_store_after_every_operation(
         assert parents(session.shape) == parents(other.shape(session.conversation.id))
         assert other.get_conversation(session.conversation.id).current_id == \
             session.conversation.current_id
+
+
+async def test_continue_and_retry_work_on_the_branch_flipped_to(
+    loopback: LoopbackServer, maybe_store: Store | None
+) -> None:
+    session = _session(loopback, maybe_store)
+    loopback.script("chat/completions", [
+        stream_reply([sse_chunks(["cut "], done=False, finish_reason=None)[0], Drop()]),
+        sse_reply(["whole"]),
+        sse_reply(["and the rest"]),
+        sse_reply(["third"]),
+    ])
+    cut = await session.send("q")
+    assert cut.state is MessageState.INTERRUPTED
+    whole = await session.retry()  # a partial reply is kept as a version
+    await session.flip(whole.id, -1)
+    continued = await session.continue_reply()
+    assert continued.id == cut.id and continued.content == "cut and the rest"
+    sent = [m["content"] for m in loopback.requests[2].json["messages"]]
+    assert sent[:2] == ["q", "cut "]
+    third = await session.retry()
+    assert third.parent_id == cut.parent_id and session.versions(third.id) == (3, 3)
+    assert whole.content == "whole"
+    if maybe_store is not None:
+        with Store.open() as other:
+            saved = {m.id: m.content for m in other.get_tree(session.conversation.id).messages}
+        assert (saved[cut.id], saved[whole.id], saved[third.id]) == (
+            "cut and the rest", "whole", "third")

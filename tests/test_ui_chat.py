@@ -614,6 +614,37 @@ async def test_scrolling_to_the_top_loads_earlier_messages(server: Any) -> None:
         assert not message_list.has_older
 
 
+async def test_scrolling_up_a_branched_chat_loads_only_its_current_branch(server: Any) -> None:
+    """Scroll-back pages the current branch by message id: the other versions saved in
+    between (every tenth reply has an older one) never show up, nothing is skipped."""
+    conversation = Conversation(provider="loop", model="model-a", title="branched")
+    parent: str | None = None
+    for index in range(120):
+        role = Role.USER if index % 2 == 0 else Role.ASSISTANT
+        if role is Role.ASSISTANT and index % 10 == 1:
+            conversation.messages.append(Message(
+                role=role, content=f"older version of {index}", parent_id=parent,
+                conversation_id=conversation.id, provider="loop", model="model-a"))
+        message = Message(role=role, content=f"message number {index}", parent_id=parent,
+                          conversation_id=conversation.id)
+        conversation.messages.append(message)
+        parent = message.id
+    conversation.current_id = parent
+    with Store.open() as store:
+        store.create_conversation(conversation)
+    async with running(LaunchOptions(resume_id=conversation.id)) as (app, pilot):
+        message_list = app.chat.message_list
+        await wait_until(pilot, lambda: len(message_list.views()) == 50, what="the first page")
+        message_list.scroll_home(animate=False)
+        await wait_until(pilot, lambda: len(message_list.views()) == 100,
+                         what="a second page")
+        message_list.scroll_home(animate=False)
+        await wait_until(pilot, lambda: len(message_list.views()) == 120, what="the rest")
+        assert [view.message.content for view in message_list.views()] == [
+            f"message number {index}" for index in range(120)]
+        assert not message_list.has_older
+
+
 async def test_continue_flag_reopens_the_last_conversation(server: Any) -> None:
     seed_conversation(4, title="older")
     newest = seed_conversation(2, title="newest")
