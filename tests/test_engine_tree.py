@@ -439,3 +439,32 @@ async def test_continue_and_retry_work_on_the_branch_flipped_to(
             saved = {m.id: m.content for m in other.get_tree(session.conversation.id).messages}
         assert (saved[cut.id], saved[whole.id], saved[third.id]) == (
             "cut and the rest", "whole", "third")
+
+
+async def test_quick_changes_of_branch_land_one_after_the_other(
+    loopback: LoopbackServer, maybe_store: Store | None
+) -> None:
+    session = _session(loopback, maybe_store)
+    a, b, c = await _two_versions(loopback, session)
+    # Two flips at once (two quick key presses): each sees the path the other left.
+    first, second = await asyncio.gather(session.switch_branch(a.id),
+                                         session.switch_branch(b.id))
+    assert (first.keep, _texts(first.messages)) == (1, ["A"])
+    assert (second.keep, _texts(second.messages)) == (1, ["B", "follow", "C"])
+    assert _texts(session.conversation.messages) == ["q", "B", "follow", "C"]
+    assert session.conversation.current_id == c.id
+
+
+async def test_regenerating_a_reply_on_another_branch_shows_that_branch_first(
+    loopback: LoopbackServer, maybe_store: Store | None
+) -> None:
+    session = _session(loopback, maybe_store)
+    a, _b, _c = await _two_versions(loopback, session)
+    loopback.script("chat/completions", sse_reply(["A2"]))
+    seen: list[SessionEvent] = []
+    new = await session.regenerate(a.id, seen.append)
+    switched = seen[0]
+    assert isinstance(switched, BranchChanged) and _texts(switched.messages) == ["A"]
+    assert session.versions(new.id) == (3, 3)
+    assert _texts(session.conversation.messages) == ["q", "A2"]
+    assert [m["content"] for m in loopback.requests[-1].json["messages"]] == ["q"]

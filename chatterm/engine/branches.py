@@ -17,6 +17,7 @@ they use its internals: the queued store calls (`_run`) and its open streams.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from chatterm.conversation import Conversation, Message, now
@@ -35,12 +36,17 @@ class Branches:
     def __init__(self) -> None:
         self.shape: Shape | None = None
         self.known: dict[str, Message] = {}
+        # One change of branch at a time: each reads the path shown and replaces it after
+        # awaiting the store, so two quick flips must not interleave.
+        self.moving = asyncio.Lock()
 
     def grow(self, message: Message, position: int | None = None) -> None:
         """A message the session just made (and saved, when it saves): into the shape."""
         self.known[message.id] = message
-        if self.shape is None:
-            return  # read from the store when first needed, with this message in it
+        if self.shape is None or message.id in self.shape:
+            # Not read yet: the store's shape will hold it. Already there: the shape was
+            # read from the store between this message's save and now.
+            return
         if position is None:
             position = max((n.position for n in self.shape.nodes.values()), default=-1) + 1
         self.shape.add(Node(message.id, message.parent_id, position, now()))
@@ -93,10 +99,11 @@ def refuse_while_streaming(session: ChatSession) -> None:
 async def switch_branch(session: ChatSession, message_id: str) -> BranchChanged:
     """Make the most recently active branch through `message_id` current (saved)."""
     refuse_while_streaming(session)
-    message_in_tree(session, message_id)
-    leaf = session.shape.latest_leaf(message_id)
-    assert leaf is not None
-    return await show_path(session, leaf)
+    async with session.branches.moving:
+        message_in_tree(session, message_id)
+        leaf = session.shape.latest_leaf(message_id)
+        assert leaf is not None
+        return await show_path(session, leaf)
 
 
 async def flip(session: ChatSession, message_id: str, step: int) -> BranchChanged:
@@ -148,19 +155,20 @@ async def delete_message(session: ChatSession, message_id: str) -> BranchChanged
     """Delete `message_id` and everything below it; the current branch moves to the
     latest branch of a remaining version, else to the parent (else nothing is left)."""
     refuse_while_streaming(session)
-    message_in_tree(session, message_id)
-    shape = session.shape
-    old_path = current_path(session)
-    if session.saved:
-        assert session.store is not None
-        current = await session._run(session.store.delete_subtree,
-                                     session.conversation.id, message_id)
-    else:
-        current = current_after_delete(shape, old_path, message_id)
-    session.branches.cut(message_id)
-    if current is not None and current not in shape:
-        current = shape.latest_leaf(None)  # the store disagrees with the shape: any branch
-    return await show_path(session, current, save=False, old_path=old_path)
+    async with session.branches.moving:
+        message_in_tree(session, message_id)
+        shape = session.shape
+        old_path = current_path(session)
+        if session.saved:
+            assert session.store is not None
+            current = await session._run(session.store.delete_subtree,
+                                         session.conversation.id, message_id)
+        else:
+            current = current_after_delete(shape, old_path, message_id)
+        session.branches.cut(message_id)
+        if current is not None and current not in shape:
+            current = shape.latest_leaf(None)  # the store disagrees with the shape
+        return await show_path(session, current, save=False, old_path=old_path)
 
 
 def current_after_delete(shape: Shape, path: list[str], message_id: str) -> str | None:
