@@ -13,8 +13,11 @@ In tests, use the `loopback` fixture (tests/conftest.py), which starts one per t
 Scripting
 ---------
 `server.script(path, reply_or_list)` appends replies to the FIFO queue of `path`; each
-request to that path takes the next one. A path without a leading "/" is relative to
-"/v1/" ("chat/completions" == "/v1/chat/completions"); the query string is ignored.
+request to that path takes the next one. `script(path, replies, model="m")` queues them
+for requests whose JSON body names that model only (taken before the path's own queue),
+for concurrent requests to several models, whose order of arrival is anyone's guess.
+A path without a leading "/" is relative to "/v1/" ("chat/completions" ==
+"/v1/chat/completions"); the query string is ignored.
 When a path's queue is empty, `server.always(path, reply)` answers if set; otherwise the
 server answers 500 with an OpenAI-style JSON body saying no reply was scripted (and
 records the request, so a test can see what went unanswered).
@@ -371,6 +374,7 @@ class LoopbackServer:
         self._requested_port = port
         self.requests: list[Request] = []
         self._queues: dict[str, deque[Reply]] = {}
+        self._model_queues: dict[tuple[str, str], deque[Reply]] = {}
         self._always: dict[str, Reply] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -423,10 +427,15 @@ class LoopbackServer:
         path = urlsplit(path).path
         return path if path.startswith("/") else "/v1/" + path
 
-    def script(self, path: str, replies: Reply | Iterable[Reply]) -> None:
+    def script(self, path: str, replies: Reply | Iterable[Reply],
+               model: str | None = None) -> None:
         items = [replies] if isinstance(replies, Reply) else list(replies)
         with self._lock:
-            self._queues.setdefault(self._path(path), deque()).extend(items)
+            if model is not None:
+                key = (self._path(path), model)
+                self._model_queues.setdefault(key, deque()).extend(items)
+            else:
+                self._queues.setdefault(self._path(path), deque()).extend(items)
 
     def always(self, path: str, reply: Reply) -> None:
         with self._lock:
@@ -450,7 +459,11 @@ class LoopbackServer:
     def _take(self, request: Request) -> Reply:
         with self._lock:
             self.requests.append(request)
-            queue = self._queues.get(request.path)
+            model = request.json.get("model") if isinstance(request.json, dict) else None
+            queue = self._model_queues.get((request.path, model)) if isinstance(model, str) \
+                else None
+            if not queue:
+                queue = self._queues.get(request.path)
             reply = queue.popleft() if queue else self._always.get(request.path)
         if self.on_request is not None:
             self.on_request(request)

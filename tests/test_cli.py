@@ -13,8 +13,8 @@ import pytest
 from chatterm_env import REPO_ROOT, run_cli, write_config
 from loopback import Drop, LoopbackServer, json_reply, sse_chunks, sse_reply, stream_reply
 
-SUBCOMMANDS = ["ask", "list", "show", "search", "export", "import", "delete", "rename",
-               "models", "config"]
+SUBCOMMANDS = ["ask", "list", "show", "branch", "fork", "search", "export", "import", "delete",
+               "rename", "models", "config"]
 
 
 @pytest.mark.e2e
@@ -389,7 +389,8 @@ def test_broken_config_is_one_line(isolated_env: Path) -> None:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("argv", [["--help"], ["ask", "hi"], ["list"], ["models"]])
+@pytest.mark.parametrize("argv", [["--help"], ["ask", "hi"], ["list"], ["models"],
+                                  ["ask", "-m", "a", "-m", "b", "hi"]])
 def test_cli_never_imports_textual(loopback: LoopbackServer, argv: list[str]) -> None:
     write_config(loopback.url)
     loopback.always("chat/completions", sse_reply(["fine"]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatterm.cli.common import load_config, open_store
 from chatterm.cli.output import Out, warn
@@ -13,9 +13,14 @@ from chatterm.conversation import Conversation, Message, MessageState, Params
 from chatterm.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
     from chatterm.config import Config
-    from chatterm.engine.events import SessionEvent
+    from chatterm.engine.events import ReplyRestored, SessionEvent
+    from chatterm.engine.session import ChatSession
     from chatterm.store import Store
+
+T = TypeVar("T")
 
 
 def read_prompt(words: list[str]) -> str:
@@ -89,6 +94,8 @@ def params_from_args(args: argparse.Namespace) -> Params:
 def pick_conversation(
     args: argparse.Namespace, config: Config, store: Store | None
 ) -> Conversation:
+    # Comparing, the first -m is the conversation's model (its reply is the current one).
+    chosen = args.model[0] if args.model else None
     if args.continue_last or args.conversation is not None:
         if store is None:
             raise UsageError("no saved conversations to continue")
@@ -100,18 +107,18 @@ def pick_conversation(
                 raise UsageError("there is no conversation to continue yet")
             conversation_id = last
         conversation = store.get_conversation(conversation_id)
-        if args.provider or args.model:
+        if args.provider or chosen:
             provider = config.provider(args.provider or conversation.provider)
             conversation.provider = provider.name
             conversation.model = (
-                args.model or config.model_for(provider.name) or conversation.model
+                chosen or config.model_for(provider.name) or conversation.model
             )
         if args.system is not None:
             conversation.system_prompt = args.system
         conversation.params = conversation.params.merged(params_from_args(args))
         return conversation
     provider = config.provider(args.provider)
-    model = args.model or config.model_for(provider.name)
+    model = chosen or config.model_for(provider.name)
     if not model:
         raise UsageError(f"no model chosen for provider '{provider.name}': pass -m MODEL")
     return Conversation(
@@ -124,6 +131,8 @@ def pick_conversation(
 
 def reply_json(message: Message, conversation: Conversation | None) -> dict[str, Any]:
     return {
+        "id": message.id,
+        "parent_id": message.parent_id,
         "role": str(message.role),
         "content": message.content,
         "reasoning": message.reasoning,
@@ -140,12 +149,16 @@ def reply_json(message: Message, conversation: Conversation | None) -> dict[str,
 
 
 def run_ask(args: argparse.Namespace) -> int:
-    from chatterm.engine.session import ChatSession
-    from chatterm.store import Store
+    from chatterm.cli.ask_modes import check_mode
 
+    mode = check_mode(args)
     config = load_config()
     if args.no_stream:
         config.stream = False
+    if mode in ("regenerate", "edit"):
+        from chatterm.cli.ask_versions import run_version
+
+        return run_version(mode, args, config)
     prompt = read_prompt(args.prompt)
     if args.no_save:
         # Reading an earlier conversation is fine; nothing of this exchange is written.
@@ -156,6 +169,8 @@ def run_ask(args: argparse.Namespace) -> int:
         else:
             conversation = pick_conversation(args, config, None)
     else:
+        from chatterm.store import Store
+
         store = Store.open()
         conversation = pick_conversation(args, config, store)
     if args.prefix is not None and not config.provider(conversation.provider).supports_prefix:
@@ -164,27 +179,48 @@ def run_ask(args: argparse.Namespace) -> int:
             "does not support an assistant prefix"
         )
     out = Out()
-    session = ChatSession(store, config, conversation, persisted=bool(conversation.messages))
-    printer = _Printer(out, quiet=args.json)
-    async def exchange() -> Message:
+    session = new_session(store, config, conversation)
+    saved = conversation if store is not None else None
+    if mode == "compare":
+        from chatterm.cli import compare
+
+        turn = session.new_compare(prompt, compare.compare_models(args, config, conversation))
+        printer = compare.ComparePrinter(out, turn.replies, quiet=args.json)
+        replies = drive(session, store, lambda: session.compare(turn, printer))
+        if args.json:
+            out.json([reply_json(reply, saved) for reply in replies])
+        else:
+            printer.finish(replies)
+        return compare.report(replies)
+    single = _Printer(out, quiet=args.json)
+    message = drive(session, store, lambda: session.send(prompt, single, prefix=args.prefix))
+    return single.done(message, saved, as_json=args.json)
+
+
+def new_session(store: Store | None, config: Config, conversation: Conversation) -> ChatSession:
+    from chatterm.engine.session import ChatSession
+
+    return ChatSession(store, config, conversation, persisted=bool(conversation.messages))
+
+
+def drive(session: ChatSession, store: Store | None,
+          work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run one exchange of `session` to its end, then close the session and the store
+    (after the last queued save has landed)."""
+    async def exchange() -> T:
         try:
-            return await session.send(prompt, printer, prefix=args.prefix)
+            return await work()
         finally:
             await session.aclose()
 
     try:
-        message = asyncio.run(exchange())
+        return asyncio.run(exchange())
     finally:
         if store is not None:
             from chatterm.engine.writer import settle
 
             settle(store)  # a second Ctrl+C stops the wait for the last save, not the save
             store.close()
-    if args.json:
-        out.json(reply_json(message, conversation if store is not None else None))
-    else:
-        printer.finish(message)
-    return _report(message)
 
 
 class _Printer:
@@ -194,10 +230,12 @@ class _Printer:
         self.out = out
         self.quiet = quiet
         self.printed = 0
+        self.restored: ReplyRestored | None = None
 
     def __call__(self, event: SessionEvent) -> None:
         from chatterm.engine.events import (
             ReplyFinished,
+            ReplyRestored,
             ReplyRetrying,
             ReplyStarted,
             TextArrived,
@@ -214,6 +252,8 @@ class _Printer:
             count = len(event.warnings)
             warn(f"warning: skipped {count} unreadable chunk{'s' if count > 1 else ''} "
                  f"of the stream (first: {event.warnings[0]})")
+        elif isinstance(event, ReplyRestored):
+            self.restored = event
         elif isinstance(event, ReplyRetrying):
             retry = event.retrying
             warn(
@@ -225,6 +265,21 @@ class _Printer:
         if text:
             self.out.write(text)
             self.printed += len(text)
+
+    def done(self, message: Message, conversation: Conversation | None, *,
+             as_json: bool) -> int:
+        """Print the end of the reply (or all of it as JSON); the exit code."""
+        if self.restored is not None:
+            # A new version that failed or was stopped holding nothing is dropped; the
+            # version before it is current again, as it was.
+            error = self.restored.error or "stopped"
+            warn(f"error: {error} (nothing arrived; the previous version is current again)")
+            return 1
+        if as_json:
+            self.out.json(reply_json(message, conversation))
+        else:
+            self.finish(message)
+        return _report(message)
 
     def finish(self, message: Message) -> None:
         # Without streaming (or when the server sent everything in the final chunk), the

@@ -1,4 +1,5 @@
-"""Commands over saved conversations: list, show, search, export, import, delete, rename."""
+"""Commands over saved conversations: list, search, export, import, delete, rename
+(show, branch and fork are in trees.py)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,14 @@ from pathlib import Path
 
 from chatterm.cli.common import open_store
 from chatterm.cli.output import Out, confirm, note, short_id, warn
-from chatterm.conversation import HIT_END, HIT_START, Conversation, Message, Role
+from chatterm.conversation import HIT_END, HIT_START, Conversation
 from chatterm.errors import ChattermError, UsageError
-from chatterm.redact import redact
 from chatterm.timefmt import relative_time
 
 
 def run(command: str, args: argparse.Namespace) -> int:
     handler = {
         "list": _list,
-        "show": _show,
         "search": _search,
         "export": _export,
         "import": _import,
@@ -52,50 +51,6 @@ def _list(args: argparse.Namespace) -> int:
         when = relative_time(s.updated_at)
         out.line(f"{short_id(s.id)}  {when:>10}  {s.model:<28.28}  {s.title}")
     return 0
-
-
-def _show(args: argparse.Namespace) -> int:
-    from chatterm.transfer import export_json
-
-    out = Out()
-    with open_store(read_only=True) as store:
-        conversation_id = store.resolve_id(args.id)
-        # --json is the export format: every branch. Otherwise the current branch.
-        conversation = (store.get_tree(conversation_id) if args.json
-                        else store.get_conversation(conversation_id))
-    if args.json:
-        out.write(export_json(conversation))
-        out.end_line()
-        return 0
-    out.line(f"# {conversation.title or 'Untitled'}  ({conversation.id})")
-    out.line(f"provider: {conversation.provider}  model: {conversation.model}")
-    if conversation.system_prompt:
-        out.line(f"\n[system]\n{conversation.system_prompt}")
-    for message in conversation.messages:
-        out.line("")
-        out.line(_heading(message))
-        if message.reasoning:
-            out.line("(reasoning) " + message.reasoning.strip())
-        if message.refusal:
-            out.line("(refusal) " + message.refusal)
-        if message.content:
-            out.line(message.content)
-        for call in message.tool_calls:
-            out.line(f"(tool call {call.name}) {call.arguments}")
-        if message.error:
-            out.line(f"(error) {redact(message.error)}")  # a server's words, maybe a key
-    return 0
-
-
-def _heading(message: Message) -> str:
-    if message.role is Role.ASSISTANT:
-        label = f"[assistant · {message.provider}/{message.model}"
-        if message.state.value != "complete":
-            label += f" · {message.state.value}"
-        return label + "]"
-    if message.role is Role.TOOL:
-        return f"[tool · {message.tool_call_id}]"
-    return f"[{message.role.value}]"
 
 
 def _search(args: argparse.Namespace) -> int:

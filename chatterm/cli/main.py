@@ -75,8 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "given or it is '-'.")
     ask.add_argument("prompt", nargs="*", help="the prompt ('-' or nothing: read stdin)")
     ask.add_argument("--provider", help="provider to use (default: config default_provider)")
-    ask.add_argument("-m", "--model", type=_non_empty,
-                     help="model id (sent even if not in the catalog)")
+    ask.add_argument("-m", "--model", type=_non_empty, action="append", default=[],
+                     help="model id (sent even if not in the catalog); give two or more "
+                     "to compare them: one reply each, streamed at once, as versions")
     ask.add_argument("--system", help="system prompt")
     ask.add_argument("--stop", action="append", default=[], metavar="SEQ", type=_non_empty,
                      help="stop sequence (repeatable)")
@@ -94,7 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--safe-prompt", action="store_true",
                      help="ask the provider to prepend its safety prompt (kind mistral)")
     ask.add_argument("--no-save", action="store_true", help="don't save this exchange")
-    ask.add_argument("--json", action="store_true", help="print the final reply as JSON")
+    ask.add_argument("--json", action="store_true", help="print the final reply as JSON "
+                     "(comparing: a JSON list of the replies)")
+    version = ask.add_mutually_exclusive_group()
+    version.add_argument("--regenerate", nargs="?", const=True, metavar="MESSAGE_ID",
+                         help="no prompt: a new version of that reply (default: the last "
+                         "reply of the current branch)")
+    version.add_argument("--edit", metavar="MESSAGE_ID",
+                         help="a new version of that prompt (PROMPT... is its new text), "
+                         "and a reply to it; the old branch stays")
 
     lst = commands.add_parser("list", help="list saved conversations, newest first")
     lst.add_argument("--json", action="store_true")
@@ -102,7 +111,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser("show", help="print a conversation")
     show.add_argument("id", help="conversation id or unique prefix")
-    show.add_argument("--json", action="store_true", help="print the export format")
+    shown = show.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true",
+                       help="print the export format (every branch)")
+    shown.add_argument("--tree", action="store_true",
+                       help="print every branch, one line per message, versions indented")
+
+    branch = commands.add_parser(
+        "branch", help="list a conversation's branches, or make one current",
+        description="With only ID: one line per branch (its last message's id, its depth, "
+        "the model of its last reply, and the first words where it departs from the "
+        "current branch; '*' marks the current one). With MESSAGE_ID: make the most "
+        "recently active branch through that message the current one.")
+    branch.add_argument("id", help="conversation id or unique prefix")
+    branch.add_argument("message_id", nargs="?", metavar="MESSAGE_ID",
+                        help="a message id or unique prefix")
+    branch.add_argument("--json", action="store_true")
+
+    fork = commands.add_parser(
+        "fork", help="copy the current branch up to a message into a new conversation",
+        description="A new conversation holding the current branch of ID up to MESSAGE_ID "
+        "(new ids; the original is unchanged). Prints the new conversation's id.")
+    fork.add_argument("id", help="conversation id or unique prefix")
+    fork.add_argument("message_id", metavar="MESSAGE_ID", help="a message id or unique prefix")
+    fork.add_argument("--title", type=_non_empty, help="the new conversation's title")
 
     search = commands.add_parser("search", help="full-text search of saved conversations")
     search.add_argument("query", nargs="+")
@@ -204,7 +236,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from chatterm.cli.ask import run_ask
 
         return run_ask(args)
-    if command in {"list", "show", "search", "export", "import", "delete", "rename"}:
+    if command in {"show", "branch", "fork"}:
+        from chatterm.cli import trees
+
+        return trees.run(command, args)
+    if command in {"list", "search", "export", "import", "delete", "rename"}:
         from chatterm.cli import conversations
 
         return conversations.run(command, args)

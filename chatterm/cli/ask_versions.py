@@ -1,0 +1,52 @@
+"""`ask --regenerate [MESSAGE_ID]` and `ask --edit MESSAGE_ID PROMPT...`: a new version of a
+reply or of a prompt, saved as a sibling of the old one; the old branch stays."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from chatterm.cli.ask import _Printer, drive, new_session, params_from_args, read_prompt
+from chatterm.cli.ask_modes import Mode, chosen_model, saved_conversation, target_message
+from chatterm.cli.output import Out
+from chatterm.conversation import Role
+
+if TYPE_CHECKING:
+    from chatterm.config import Config
+
+
+def run_version(mode: Mode, args: argparse.Namespace, config: Config) -> int:
+    from chatterm.store import Store
+
+    # Only a saved conversation has versions: with no database there is nothing to open.
+    store = Store.open_existing()
+    try:
+        conversation = store.get_conversation(saved_conversation(args, store))
+        if args.system is not None:
+            conversation.system_prompt = args.system
+        conversation.params = conversation.params.merged(params_from_args(args))
+        provider, model = chosen_model(args, config, conversation)
+        target: str | None
+        if mode == "regenerate":
+            named = args.regenerate
+            target = None if named is True else \
+                target_message(store, conversation, named, Role.ASSISTANT).id
+            prompt = ""
+        else:
+            target = target_message(store, conversation, args.edit, Role.USER).id
+            prompt = read_prompt(args.prompt)
+    except BaseException:
+        store.close()
+        raise
+    out = Out()
+    session = new_session(store, config, conversation)
+    printer = _Printer(out, quiet=args.json)
+    if mode == "regenerate":
+        message = drive(session, store, lambda: session.regenerate(
+            target, printer, provider=provider, model=model))
+    else:
+        assert target is not None
+        turn = session.new_edit(target, prompt)
+        message = drive(session, store, lambda: session.edit(
+            turn, printer, provider=provider, model=model))
+    return printer.done(message, conversation, as_json=args.json)

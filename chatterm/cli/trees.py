@@ -1,0 +1,222 @@
+"""Commands over a conversation's tree: show (the current branch, or --tree), branch, fork."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from chatterm.cli.common import open_store
+from chatterm.cli.output import Out, note, short_id
+from chatterm.conversation import Conversation, Message, Role
+from chatterm.redact import redact
+
+if TYPE_CHECKING:
+    from chatterm.store import Store
+    from chatterm.tree import Shape
+
+# How much of a message a one-line listing (--tree, branch) shows.
+WORDS = 60
+
+
+def run(command: str, args: argparse.Namespace) -> int:
+    handler = {"show": _show, "branch": _branch, "fork": _fork}[command]
+    return handler(args)
+
+
+def resolve_message(store: Store, conversation_id: str, prefix: str) -> str:
+    """A message id (or unique prefix) of that conversation, whole; UsageError otherwise."""
+    from chatterm.errors import UsageError
+
+    if not prefix.strip():
+        raise UsageError("an empty message id: give one (or a unique prefix) from "
+                         "'chatterm show ID'")
+    return store.resolve_message_id(conversation_id, prefix.strip())
+
+
+def version_mark(shape: Shape, message_id: str) -> str:
+    """`[2/3]` for a message with other versions, "" for one without."""
+    if message_id not in shape:
+        return ""
+    which, count = shape.version(message_id)
+    return f"[{which}/{count}]" if count > 1 else ""
+
+
+def heading(message: Message, mark: str = "") -> str:
+    """A message's heading line in `show`: its id (a prefix every command takes), who
+    wrote it and, when it has other versions, which one it is."""
+    if message.role is Role.ASSISTANT:
+        label = f"[assistant · {message.provider}/{message.model}"
+        if message.state.value != "complete":
+            label += f" · {message.state.value}"
+        label += "]"
+    elif message.role is Role.TOOL:
+        label = f"[tool · {message.tool_call_id}]"
+    else:
+        label = f"[{message.role.value}]"
+    return " ".join(part for part in (short_id(message.id), label, mark) if part)
+
+
+def first_words(message: Message, width: int = WORDS) -> str:
+    """The start of a message on one line (its text, else what it holds instead)."""
+    text = message.content or message.refusal or message.reasoning
+    if not text and message.tool_calls:
+        text = "(tool call " + ", ".join(call.name for call in message.tool_calls) + ")"
+    if not text and message.error:
+        text = "(error) " + redact(message.error)
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1].rstrip() + "…"
+
+
+# ---- show ---------------------------------------------------------------------------------
+
+
+def _show(args: argparse.Namespace) -> int:
+    from chatterm.transfer import export_json
+
+    out = Out()
+    with open_store(read_only=True) as store:
+        conversation_id = store.resolve_id(args.id)
+        if args.json:
+            # The export format: every message of every branch.
+            out.write(export_json(store.get_tree(conversation_id)))
+            out.end_line()
+            return 0
+        if args.tree:
+            _print_tree(out, store.get_tree(conversation_id), store.shape(conversation_id))
+            return 0
+        conversation = store.get_conversation(conversation_id)
+        shape = store.shape(conversation_id)
+    _print_header(out, conversation)
+    for message in conversation.messages:
+        out.line("")
+        out.line(heading(message, version_mark(shape, message.id)))
+        if message.reasoning:
+            out.line("(reasoning) " + message.reasoning.strip())
+        if message.refusal:
+            out.line("(refusal) " + message.refusal)
+        if message.content:
+            out.line(message.content)
+        for call in message.tool_calls:
+            out.line(f"(tool call {call.name}) {call.arguments}")
+        if message.error:
+            out.line(f"(error) {redact(message.error)}")  # a server's words, maybe a key
+    return 0
+
+
+def _print_header(out: Out, conversation: Conversation) -> None:
+    out.line(f"# {conversation.title or 'Untitled'}  ({conversation.id})")
+    out.line(f"provider: {conversation.provider}  model: {conversation.model}")
+    if conversation.system_prompt:
+        out.line(f"\n[system]\n{conversation.system_prompt}")
+
+
+def _print_tree(out: Out, conversation: Conversation, shape: Shape) -> None:
+    """One line per message, depth first, versions oldest first.
+
+    A message with only one child is followed by it at the same indent, so a straight
+    conversation stays flat however long it is; the versions of a message (siblings)
+    are indented one step under what they answer, each with its `[n/m]`. `*` marks the
+    messages of the current branch."""
+    by_id = {message.id: message for message in conversation.messages}
+    current = set(shape.path_to(conversation.current_id)) if conversation.current_id else set()
+    _print_header(out, conversation)
+    out.line("")
+    indent: dict[str | None, int] = {None: 0 if len(shape.children.get(None, [])) <= 1 else 1}
+    for _, message_id in shape.walk():
+        node = shape.nodes[message_id]
+        level = indent[node.parent_id]
+        children = shape.children.get(message_id, [])
+        indent[message_id] = level if len(children) <= 1 else level + 1
+        message = by_id[message_id]
+        who = message.role.value
+        if message.role is Role.ASSISTANT:
+            who += f" · {message.model}"
+            if message.state.value != "complete":
+                who += f" · {message.state.value}"
+        parts = ["*" if message_id in current else " ", short_id(message_id),
+                 version_mark(shape, message_id), f"{who}:", first_words(message)]
+        out.line("  " * level + " ".join(part for part in parts if part))
+
+
+# ---- branch -------------------------------------------------------------------------------
+
+
+def _branch(args: argparse.Namespace) -> int:
+    if args.message_id is not None:
+        return _switch(args)
+    out = Out()
+    with open_store(read_only=True) as store:
+        conversation_id = store.resolve_id(args.id)
+        conversation = store.get_tree(conversation_id)
+        shape = store.shape(conversation_id)
+    rows = branch_rows(conversation, shape)
+    if args.json:
+        out.json([asdict(row) for row in rows])
+        return 0
+    if not rows:
+        note(f"{short_id(conversation.id)} has no messages yet.")
+        return 0
+    for row in rows:
+        mark = "*" if row.current else " "
+        model = row.model or "-"
+        where = "(current)" if row.current else row.departs_with
+        out.line(f"{mark} {short_id(row.leaf_id)}  depth {row.depth:<4}  "
+                 f"{model:<28.28}  {where}")
+    return 0
+
+
+@dataclass(slots=True, frozen=True)
+class BranchRow:
+    leaf_id: str
+    depth: int  # messages on the branch, its first prompt included
+    model: str | None  # of the branch's last reply
+    current: bool
+    departs_at: str | None  # the first message not on the current branch
+    departs_with: str  # its first words
+
+
+def branch_rows(conversation: Conversation, shape: Shape) -> list[BranchRow]:
+    """One row per branch (leaf), in the order they were made."""
+    by_id = {message.id: message for message in conversation.messages}
+    current = shape.path_to(conversation.current_id) if conversation.current_id else []
+    rows: list[BranchRow] = []
+    for leaf in shape.leaves():
+        path = shape.path_to(leaf)
+        shared = shape.divergence(path, current)
+        departs = by_id[path[shared]] if shared < len(path) else None
+        replies = [by_id[mid] for mid in path if by_id[mid].role is Role.ASSISTANT]
+        rows.append(BranchRow(
+            leaf_id=leaf,
+            depth=len(path),
+            model=replies[-1].model if replies else None,
+            current=leaf == conversation.current_id,
+            departs_at=departs.id if departs else None,
+            departs_with=first_words(departs) if departs else "",
+        ))
+    return rows
+
+
+def _switch(args: argparse.Namespace) -> int:
+    with open_store(create=False) as store:
+        conversation_id = store.resolve_id(args.id)
+        message_id = resolve_message(store, conversation_id, args.message_id)
+        leaf = store.shape(conversation_id).latest_leaf(message_id) or message_id
+        store.set_current(conversation_id, leaf)
+    note(f"the current branch of {short_id(conversation_id)} now runs through "
+         f"{short_id(message_id)} (to {short_id(leaf)})")
+    return 0
+
+
+# ---- fork ---------------------------------------------------------------------------------
+
+
+def _fork(args: argparse.Namespace) -> int:
+    with open_store(create=False) as store:
+        conversation_id = store.resolve_id(args.id)
+        message_id = resolve_message(store, conversation_id, args.message_id)
+        forked = store.fork_conversation(conversation_id, message_id, args.title)
+    Out().line(forked.id)
+    note(f"forked {short_id(conversation_id)} at {short_id(message_id)}: "
+         f"{len(forked.messages)} message{'s' if len(forked.messages) != 1 else ''}")
+    return 0

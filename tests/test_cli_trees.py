@@ -1,0 +1,191 @@
+"""The CLI over conversation trees: show (versions, --tree), branch, fork, message-id
+prefixes, run as real subprocesses. The trees are saved through the Store, as the app
+and `ask` save them; ask --regenerate/--edit/compare are in test_cli_versions.py."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from chatterm_env import run_cli
+
+from chatterm.conversation import Conversation, Message, Role
+from chatterm.store import Store
+
+# Ids chosen so that two of them share a prefix ("aa") and the rest can be typed short.
+U1, A1, A2, U2, A3, U1B, A4 = (prefix + "0" * (32 - len(prefix)) for prefix in (
+    "aa11", "aa22", "bb22", "cc33", "dd44", "ee55", "ff66"))
+
+
+def save_tree() -> Conversation:
+    """  U1 "What is a monad?"            U1B "What is a functor?" (an edited first prompt)
+        /                 \\                 |
+    A1 burrito (model-a)  A2 monoid (model-b)  A4 (model-a)
+                            |
+                          U2 "shorter please" -> A3 (model-b)   <- the current branch
+    """
+    conv = Conversation(provider="test", model="model-b", title="Monads")
+    t = 1_700_000_000.0
+
+    def msg(mid: str, parent: str | None, role: Role, text: str, model: str | None = None,
+            at: float = 0) -> Message:
+        return Message(role=role, content=text, id=mid, conversation_id=conv.id,
+                       parent_id=parent, created_at=t + at,
+                       provider="test" if model else None, model=model)
+
+    conv.messages = [
+        msg(U1, None, Role.USER, "What is a monad?", at=1),
+        msg(A1, U1, Role.ASSISTANT, "A monad is a burrito.", "model-a", at=2),
+        msg(A2, U1, Role.ASSISTANT, "A monoid in the category of endofunctors.", "model-b", 3),
+        msg(U2, A2, Role.USER, "shorter please", at=4),
+        msg(A3, U2, Role.ASSISTANT, "A wrapper with bind.", "model-b", at=5),
+        msg(U1B, None, Role.USER, "What is a functor?", at=6),
+        msg(A4, U1B, Role.ASSISTANT, "Something you can map over.", "model-a", at=7),
+    ]
+    conv.current_id = A3
+    with Store.open() as store:
+        store.create_conversation(conv)
+    return conv
+
+
+def ok(result: object) -> str:
+    assert result.returncode == 0, result.stderr  # type: ignore[attr-defined]
+    return result.stdout.decode()  # type: ignore[attr-defined]
+
+
+def usage_error(result: object) -> str:
+    """Exit code 2 and one line on stderr, never a traceback; the line."""
+    err = result.stderr.decode()  # type: ignore[attr-defined]
+    assert result.returncode == 2, (result.returncode, err)  # type: ignore[attr-defined]
+    assert err.count("\n") <= 2 and "Traceback" not in err, err  # the line, and a hint
+    return err
+
+
+@pytest.mark.e2e
+def test_show_prints_the_current_branch_and_marks_messages_with_versions() -> None:
+    conv = save_tree()
+    out = ok(run_cli("show", conv.id[:6]))
+    headings = [line for line in out.splitlines() if "[" in line and line[:8].isalnum()]
+    assert headings == [
+        f"{U1[:8]} [user] [1/2]",
+        f"{A2[:8]} [assistant · test/model-b] [2/2]",
+        f"{U2[:8]} [user]",
+        f"{A3[:8]} [assistant · test/model-b]",
+    ]
+    assert "shorter please" in out and "A wrapper with bind." in out
+    assert "burrito" not in out and "functor" not in out  # other branches are not shown
+
+
+@pytest.mark.e2e
+def test_show_tree_prints_every_message_indented_under_what_it_answers() -> None:
+    conv = save_tree()
+    lines = ok(run_cli("show", conv.id, "--tree")).splitlines()
+    rows = {mid: next(line for line in lines if mid[:8] in line)
+            for mid in (U1, A1, A2, U2, A3, U1B, A4)}
+
+    def indent(mid: str) -> int:
+        return len(rows[mid]) - len(rows[mid].lstrip(" *"))
+
+    assert "[1/2] assistant · model-a: A monad is a burrito." in rows[A1]
+    assert "[2/2] user: What is a functor?" in rows[U1B]
+    # The versions of U1's reply sit one step under U1, and a message with one reply is
+    # followed by it at its own indent (a long straight chat stays flat).
+    assert indent(A1) == indent(A2) > indent(U1) == indent(U1B)
+    assert indent(U2) == indent(A3) == indent(A2)
+    assert indent(A4) == indent(U1B)
+    # Parents come before children, depth first: A2's branch before the second root.
+    order = [lines.index(rows[mid]) for mid in (U1, A1, A2, U2, A3, U1B, A4)]
+    assert order == sorted(order)
+    # '*' marks the current branch, and only it.
+    starred = {mid for mid, line in rows.items() if line.lstrip().startswith("*")}
+    assert starred == {U1, A2, U2, A3}
+
+
+@pytest.mark.e2e
+def test_show_json_is_export_v2_with_every_branch() -> None:
+    conv = save_tree()
+    data = json.loads(ok(run_cli("show", conv.id, "--json")))
+    assert data["current_id"] == A3
+    assert [(m["id"], m["parent_id"]) for m in data["messages"]] == [
+        (U1, None), (A1, U1), (A2, U1), (U2, A2), (A3, U2), (U1B, None), (A4, U1B)]
+    exported = json.loads(ok(run_cli("export", conv.id, "--format", "json")))
+    assert exported == data
+    markdown = ok(run_cli("export", conv.id))  # the current branch
+    assert "A wrapper with bind." in markdown and "burrito" not in markdown
+
+
+@pytest.mark.e2e
+def test_branch_lists_one_line_per_branch() -> None:
+    conv = save_tree()
+    lines = ok(run_cli("branch", conv.id)).splitlines()
+    assert len(lines) == 3  # A1, A3, A4, in the order they were made
+    burrito, current, functor = lines
+    assert burrito.startswith(f"  {A1[:8]}  depth 2 ") and "model-a" in burrito
+    assert burrito.rstrip().endswith("A monad is a burrito.")  # where it departs
+    assert current.startswith(f"* {A3[:8]}  depth 4 ") and "model-b" in current
+    assert current.rstrip().endswith("(current)")
+    assert functor.startswith(f"  {A4[:8]}  depth 2 ") and functor.rstrip().endswith(
+        "What is a functor?")
+    rows = json.loads(ok(run_cli("branch", conv.id, "--json")))
+    assert [(r["leaf_id"], r["depth"], r["model"], r["current"], r["departs_at"])
+            for r in rows] == [(A1, 2, "model-a", False, A1), (A3, 4, "model-b", True, None),
+                               (A4, 2, "model-a", False, U1B)]
+
+
+@pytest.mark.e2e
+def test_branch_message_id_makes_its_latest_branch_current_and_it_stays() -> None:
+    conv = save_tree()
+    result = run_cli("branch", conv.id, A1[:4])
+    assert ok(result) == ""
+    assert A1[:8] in result.stderr.decode()
+    shown = ok(run_cli("show", conv.id))
+    assert "burrito" in shown and "shorter please" not in shown
+    assert json.loads(ok(run_cli("show", conv.id, "--json")))["current_id"] == A1
+    # The second root's only branch, by its first message.
+    ok(run_cli("branch", conv.id, U1B[:4]))
+    assert json.loads(ok(run_cli("show", conv.id, "--json")))["current_id"] == A4
+    # Through U1, the most recently current of its branches is the one shown: A1's.
+    ok(run_cli("branch", conv.id, U1[:4]))
+    assert json.loads(ok(run_cli("show", conv.id, "--json")))["current_id"] == A1
+    # Through A2, its only leaf.
+    ok(run_cli("branch", conv.id, A2[:4]))
+    assert json.loads(ok(run_cli("show", conv.id, "--json")))["current_id"] == A3
+
+
+@pytest.mark.e2e
+def test_fork_copies_the_current_branch_up_to_a_message() -> None:
+    conv = save_tree()
+    result = run_cli("fork", conv.id, U2[:4], "--title", "Short monads")
+    new_id = ok(result).strip()
+    assert len(new_id) == 32 and new_id != conv.id
+    forked = json.loads(ok(run_cli("show", new_id, "--json")))
+    assert forked["title"] == "Short monads"
+    assert [m["content"] for m in forked["messages"]] == [
+        "What is a monad?", "A monoid in the category of endofunctors.", "shorter please"]
+    assert not {m["id"] for m in forked["messages"]} & {U1, A2, U2}  # new ids
+    assert forked["current_id"] == forked["messages"][-1]["id"]
+    original = json.loads(ok(run_cli("show", conv.id, "--json")))
+    assert len(original["messages"]) == 7 and original["current_id"] == A3
+    assert len(json.loads(ok(run_cli("list", "--json")))) == 2
+
+
+@pytest.mark.e2e
+def test_bad_message_ids_are_one_line_and_change_nothing() -> None:
+    conv = save_tree()
+    before = ok(run_cli("show", conv.id, "--json"))
+    unknown = usage_error(run_cli("branch", conv.id, "0123"))
+    assert "0123" in unknown
+    ambiguous = usage_error(run_cli("fork", conv.id, "aa"))  # U1 and A1
+    assert "aa" in ambiguous
+    usage_error(run_cli("branch", conv.id, ""))
+    usage_error(run_cli("fork", conv.id))  # no message id
+    usage_error(run_cli("show", conv.id, "--tree", "--json"))
+    usage_error(run_cli("branch", "nosuchconv"))
+    other = Conversation(provider="test", model="m")
+    other.messages = [Message(role=Role.USER, content="elsewhere", conversation_id=other.id)]
+    with Store.open() as store:
+        store.create_conversation(other)
+    # A message of another conversation is not one of this conversation's.
+    usage_error(run_cli("branch", conv.id, other.messages[0].id))
+    assert ok(run_cli("show", conv.id, "--json")) == before
+    assert len(json.loads(ok(run_cli("list", "--json")))) == 2
