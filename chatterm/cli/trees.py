@@ -157,12 +157,15 @@ def _branch(args: argparse.Namespace) -> int:
     if not rows:
         note(f"{short_id(conversation.id)} has no messages yet.")
         return 0
+    # Columns as wide as their widest entry, so a narrow terminal keeps the words.
+    depth_width = max(len(str(row.depth)) for row in rows)
+    model_width = min(28, max(len(row.model or "-") for row in rows))
     for row in rows:
         mark = "*" if row.current else " "
         model = row.model or "-"
         where = "(current)" if row.current else row.departs_with
-        out.line(f"{mark} {short_id(row.leaf_id)}  depth {row.depth:<4}  "
-                 f"{model:<28.28}  {where}")
+        out.line(f"{mark} {short_id(row.leaf_id)}  depth {row.depth:<{depth_width}}  "
+                 f"{model:<{model_width}.{model_width}}  {where}")
     return 0
 
 
@@ -203,8 +206,9 @@ def _switch(args: argparse.Namespace) -> int:
         message_id = resolve_message(store, conversation_id, args.message_id)
         leaf = store.shape(conversation_id).latest_leaf(message_id) or message_id
         store.set_current(conversation_id, leaf)
+    to = f" (to {short_id(leaf)})" if leaf != message_id else ""
     note(f"the current branch of {short_id(conversation_id)} now runs through "
-         f"{short_id(message_id)} (to {short_id(leaf)})")
+         f"{short_id(message_id)}{to}")
     return 0
 
 
