@@ -50,6 +50,7 @@ class ComparePrinter:
 
     def __call__(self, event: SessionEvent) -> None:
         from chatterm.engine.events import (
+            BranchChanged,
             ReplyFailed,
             ReplyFinished,
             ReplyRetrying,
@@ -58,6 +59,8 @@ class ComparePrinter:
             TextArrived,
         )
 
+        if isinstance(event, BranchChanged):
+            return  # the path shown: nothing a printed reply needs
         message_id = event.message_id if isinstance(event, TextArrived) else event.message.id
         if message_id not in self.replies:
             return
