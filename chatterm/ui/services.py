@@ -20,6 +20,7 @@ from chatterm.launch import SavedChats
 
 if TYPE_CHECKING:
     from chatterm.config import Config
+    from chatterm.conversation import Conversation
     from chatterm.engine.pool import ClientPool
     from chatterm.screen_state import ScreenState
 
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 class ChatStore(SessionStore, ConversationIndex, SavedChats, Protocol):
     """The store as the chat screen hands it on: to its sessions, to the sidebar, and to
     open a saved chat (chatterm.store.Store is one); the screen itself writes nothing."""
+
+    def get_tree(self, conversation_id: str) -> Conversation:
+        """Every message of every branch (the tree view reads it, ui/branches)."""
+        ...
 
 
 class ApiKeys:

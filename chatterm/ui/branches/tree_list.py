@@ -84,6 +84,8 @@ class BranchTree(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.lines: list[TreeLine] = list(lines)
         self.set_reactive(BranchTree.cursor, self.validate_cursor(cursor))
+        # Known before the first layout, which sizes an auto-height list by it.
+        self.virtual_size = Size(0, len(self.lines))
 
     # ---- what the owner uses -----------------------------------------------------------
 

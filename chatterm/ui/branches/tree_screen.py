@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -33,16 +33,25 @@ class TreeScreen(Dialog[str | None]):
     TreeScreen > #tree-box {
         width: 96%;
         max-width: 140;
-        height: 90%;
+        height: auto;
         border: round $primary;
         background: $surface;
         padding: 0 1;
     }
-    TreeScreen #tree-summary {
+    TreeScreen #tree-summary, TreeScreen .dialog-help {
         color: $text-muted;
+        height: 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    TreeScreen BranchTree {
         height: auto;
     }
     """
+    # The rows around the list: the border (2), the title and its gap (2), the summary
+    # and the help line (1 each). The box fits a small tree and stops at 90% of the
+    # screen for a big one, where the list scrolls.
+    CHROME = 6
 
     def __init__(self, lines: Sequence[TreeLine], *, branches: int,
                  title: str = "Conversation tree") -> None:
@@ -65,9 +74,16 @@ class TreeScreen(Dialog[str | None]):
 
     def on_mount(self) -> None:
         tree = self.query_one(BranchTree)
+        self._fit(tree)
         tree.focus()
         # Once laid out, so the current message sits mid-screen with its context around.
         self.call_after_refresh(tree.center_cursor)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(self.query_one(BranchTree))
+
+    def _fit(self, tree: BranchTree) -> None:
+        tree.styles.max_height = max(3, self.app.size.height * 9 // 10 - self.CHROME)
 
     @property
     def branch_tree(self) -> BranchTree:

@@ -64,6 +64,6 @@ def idle_hint(keymap: Mapping[str, str], *, kitty: bool) -> str:
 
 def message_hint(keymap: Mapping[str, str], *, kitty: bool) -> str:
     """The status line while a message has the focus: its keys, and the way back."""
-    items = _items(keymap, [("copy_message", "copy"), ("copy_code", "copy code")],
-                   kitty=kitty)
+    items = _items(keymap, [("copy_message", "copy"), ("copy_code", "copy code"),
+                            ("delete_message", "delete")], kitty=kitty)
     return " · ".join([*items, "↑↓ move", "Esc back"])

@@ -127,6 +127,9 @@ class MessageView(SingleLayout, Vertical, can_focus=True):
     def action_copy_code(self) -> None:
         self.post_message(MessageActionRequested(self.message.id, "copy_code"))
 
+    def action_delete_message(self) -> None:
+        self.post_message(MessageActionRequested(self.message.id, "delete_message"))
+
     def action_focus_prompt(self) -> None:
         self.post_message(MessageActionRequested(None, "focus_prompt"))
 

@@ -25,6 +25,7 @@ from textual.widgets import Static
 
 from chatterm.conversation import Role
 from chatterm.ui import inert
+from chatterm.ui.branches.actions import BranchActions
 from chatterm.ui.chat.edits import ConversationEdits
 from chatterm.ui.chat.focus import FocusHint, region_chain, typed_for_prompt
 from chatterm.ui.chat.key_hints import idle_hint, message_hint
@@ -80,6 +81,7 @@ class ChatScreen(Screen[None]):
         self.loader = HistoryLoader(self)
         self.edits = ConversationEdits(self)
         self.sidebar_panel = SidebarPanel(self)
+        self.branches = BranchActions(self)
         self._idle_hint = ""
         self._focus_hint: FocusHint | None = None
         self._last_message: Widget | None = None  # the message Tab goes back to
@@ -279,6 +281,12 @@ class ChatScreen(Screen[None]):
     def action_export_chat(self) -> None:
         self.edits.ask_export()
 
+    def action_show_tree(self) -> None:
+        self.branches.show_tree()
+
+    def action_fork_chat(self) -> None:
+        self.branches.fork_here()
+
     # ---- events from the widgets ---------------------------------------------------------
 
     @on(PromptSubmitted)
@@ -349,6 +357,8 @@ class ChatScreen(Screen[None]):
             self.copy_text(message.content, "message")
         elif event.action == "copy_code":
             self.copy_code(message)
+        elif event.action == "delete_message":
+            self.branches.ask_delete(message.id)
 
     # ---- copying -------------------------------------------------------------------------
 
