@@ -287,6 +287,15 @@ async def test_cancelling_a_compare_stops_every_stream_and_keeps_each(
     try:
         await _poll(lambda: {e.message_id for e in seen if isinstance(e, TextArrived)}
                     == {r.id for r in turn.replies})
+
+        def saved_so_far() -> set[tuple[str, MessageState]]:
+            with Store.open() as other:
+                tree = other.get_tree(session.conversation.id).messages
+            return {(m.content, m.state) for m in tree if m.id in {r.id for r in turn.replies}}
+
+        # Each stream saves what it has (at least every 0.5 s) while both are under way.
+        await _poll(lambda: saved_so_far() == {("one ", MessageState.STREAMING),
+                                               ("two ", MessageState.STREAMING)})
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
