@@ -1,11 +1,14 @@
 """Store benchmark: listing, search and opening big conversations on a realistic database.
 
-Run: python bench/bench_store.py   (from the repo root; about a minute)
+Run: python bench/bench_store.py   (from the repo root; about two minutes)
      python bench/bench_store.py --wal   (only the write amplification of a streaming save)
+     python bench/bench_store.py --tree  (only the trees, on a store holding just them)
 
 Builds, in a temp dir, 10,000 conversations holding 200,000 messages of Zipf-distributed
-words, plus one conversation of 2,000 and one of 100,000 messages, then prints the median
-of several runs for each operation next to its target.
+words, plus one conversation of 2,000 and one of 100,000 messages, and a conversation of
+2,000 messages in 200 branches, then prints the median of several runs for each
+operation next to its target. The tree rows stand beside the same operations on the
+straight 2,000-message conversation.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ class TextMaker:
                        model=None if user else "gpt-4o")
 
 
-def build(store: Store, maker: TextMaker) -> tuple[str, str, float]:
+def build(store: Store, maker: TextMaker) -> tuple[str, str, float, tuple[str, str, str]]:
     clock = 1_700_000_000.0
     per_conversation = MESSAGES // CONVERSATIONS
     for n in range(CONVERSATIONS):
@@ -79,6 +82,7 @@ def build(store: Store, maker: TextMaker) -> tuple[str, str, float]:
         clock += 60
         if n % 1000 == 999:
             print(f"  {n + 1:>6} conversations", file=sys.stderr)
+    tree = build_tree(store, maker)
     medium = Conversation(provider="aimlapi", model="gpt-4o", title="two thousand")
     medium.messages = [maker.message(medium.id, i, clock + i) for i in range(2_000)]
     store.import_conversation(medium)
@@ -86,7 +90,80 @@ def build(store: Store, maker: TextMaker) -> tuple[str, str, float]:
     huge.messages = [maker.message(huge.id, i, clock + i) for i in range(100_000)]
     started = time.perf_counter()
     store.import_conversation(huge)
-    return medium.id, huge.id, time.perf_counter() - started
+    return medium.id, huge.id, time.perf_counter() - started, tree
+
+
+def build_tree(store: Store, maker: TextMaker, size: int = 2_000,
+               branches: int = 200) -> tuple[str, str, str]:
+    """A conversation of `size` messages with `branches` leaves: a main line, and
+    `branches - 1` other versions of its replies, each with a prompt and reply below it.
+    The side branches are made last, so the current (main) branch is not the newest by
+    position and is read by walking it. Returns (id, main leaf, a side leaf)."""
+    rng = random.Random(7)
+    conv = Conversation(provider="aimlapi", model="gpt-4o", title="two thousand, branched")
+    side = branches - 1
+    main_length = size - 3 * side
+    clock = 1_750_000_000.0
+    line: list[Message] = []
+    for index in range(main_length):
+        message = maker.message(conv.id, index, clock + index)
+        message.parent_id = line[-1].id if line else None
+        line.append(message)
+    messages = list(line)
+    replies = [m for m in line[:-2] if m.role is Role.ASSISTANT]
+    side_leaf = ""
+    for n, reply in enumerate(rng.sample(replies, side)):
+        when = clock + main_length + 3 * n
+        version = maker.message(conv.id, 1, when)
+        version.parent_id = reply.parent_id
+        prompt = maker.message(conv.id, 0, when + 1)
+        prompt.parent_id = version.id
+        answer = maker.message(conv.id, 1, when + 2)
+        answer.parent_id = prompt.id
+        messages += [version, prompt, answer]
+        side_leaf = answer.id
+    conv.messages = messages
+    conv.current_id = line[-1].id
+    store.import_conversation(conv)
+    return conv.id, line[-1].id, side_leaf
+
+
+def tree_rows(store: Store, straight_id: str, tree: tuple[str, str, str]
+              ) -> list[tuple[str, float, float | None]]:
+    tree_id, main_leaf, side_leaf = tree
+    straight_leaf = store.get_conversation(straight_id, last_n=1).messages[-1].id
+    assert len(store.shape(tree_id).leaves()) == 200 and store.count_messages(tree_id) == 2000
+    flips = iter(range(10**9))
+
+    def flip() -> None:  # alternate, so every run really changes the branch
+        store.set_current(tree_id, side_leaf if next(flips) % 2 else main_leaf)
+
+    rows: list[tuple[str, float, float | None]] = []
+    for label, conv_id in (("straight", straight_id), ("200 branches", tree_id)):
+        rows.append((f"get_conversation(last_n=50), 2,000 messages, {label}",
+                     median_time(lambda c=conv_id: store.get_conversation(c, last_n=50)),
+                     None))
+    for label, conv_id in (("straight", straight_id), ("200 branches", tree_id)):
+        rows.append((f"get_conversation() whole branch, 2,000 messages, {label}",
+                     median_time(lambda c=conv_id: store.get_conversation(c), runs=3), None))
+    for label, conv_id in (("straight", straight_id), ("200 branches", tree_id)):
+        rows.append((f"shape(), 2,000 messages, {label}",
+                     median_time(lambda c=conv_id: store.shape(c)), None))
+    rows.append(("set_current(), 2,000 messages, straight",
+                 median_time(lambda: store.set_current(straight_id, straight_leaf)), None))
+    rows.append(("set_current() to another branch, 2,000 messages, 200 branches",
+                 median_time(flip), None))
+    store.set_current(tree_id, main_leaf)
+    return rows
+
+
+def tree_only() -> list[tuple[str, float, float | None]]:
+    with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "chatterm.db") as store:
+        maker = TextMaker()
+        straight = Conversation(provider="aimlapi", model="gpt-4o", title="two thousand")
+        straight.messages = [maker.message(straight.id, i, 1.7e9 + i) for i in range(2_000)]
+        store.import_conversation(straight)
+        return tree_rows(store, straight.id, build_tree(store, maker))
 
 
 def median_time(action: Callable[[], object], runs: int = RUNS) -> float:
@@ -180,12 +257,15 @@ def main() -> None:
                   f"-wal peak {peak:.1f}x")
         return
     rows: list[tuple[str, float, float | None]] = []
+    if "--tree" in sys.argv:
+        report(tree_only())
+        return
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "chatterm.db"
         maker = TextMaker()
         started = time.perf_counter()
         with Store.open(path) as store:
-            medium_id, huge_id, huge_import = build(store, maker)
+            medium_id, huge_id, huge_import, tree = build(store, maker)
         build_time = time.perf_counter() - started
         size_mb = path.stat().st_size / 1e6
         print(f"built {CONVERSATIONS:,} conversations / {MESSAGES:,} messages "
@@ -217,11 +297,15 @@ def main() -> None:
                          median_time(lambda: store.get_conversation(medium_id), runs=3), None))
             rows.append(("import_conversation(), 100,000 messages (one run)", huge_import,
                          None))
+            rows.extend(tree_rows(store, medium_id, tree))
             rows.append(("update_message() of a reply growing to 1 MB",
                          streaming_update_time(store, medium_id, maker), 0.5))
 
     rows.extend(long_message_rows())
+    report(rows)
 
+
+def report(rows: list[tuple[str, float, float | None]]) -> None:
     width = max(len(name) for name, _, _ in rows)
     print(f"{'operation':<{width}}  {'median':>9}  {'target':>7}")
     print(f"{'-' * width}  {'-' * 9}  {'-' * 7}")

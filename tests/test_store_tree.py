@@ -304,3 +304,20 @@ def test_upgrading_version_2_chains_the_line_and_keeps_every_field(tmp_path: Pat
             assert old_message == new_message
         assert new.search("old words")
     assert path.with_name("chatterm.db.bak-v2").is_file()
+
+
+def test_doctor_s_copy_keeps_the_tree_and_the_current_branch(store: Store,
+                                                             tmp_path: Path) -> None:
+    from chatterm.store import doctor
+
+    conv, m = branched(store)
+    store.set_current(conv.id, m["a3"].id)
+    before = store.get_tree(conv.id)
+    store.close()
+    target = doctor.free_name(tmp_path / "chatterm.db")
+    doctor.recover(tmp_path / "chatterm.db", target)
+    with Store.open(target) as copy:
+        after = copy.get_tree(conv.id)
+        assert after.current_id == m["a3"].id
+        assert [(x.id, x.parent_id) for x in after.messages] == [
+            (x.id, x.parent_id) for x in before.messages]

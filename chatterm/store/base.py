@@ -175,6 +175,9 @@ class StoreCore:
         whole = limit is None or len(found) < limit
         if trees.is_chain(found, leaf_id, whole=whole):
             return found
+        if limit is None:
+            # Every message of the tree is in hand: pick the branch out of it.
+            return trees.branch_of(found, leaf_id)
         cursor = self._conn.execute(
             trees.WALK_UP + f"SELECT {rows.PREFIXED_MESSAGE_COLUMNS} FROM up "
             "JOIN messages AS m ON m.id = up.id ORDER BY up.depth DESC",
@@ -182,20 +185,20 @@ class StoreCore:
              "limit": limit if limit is not None else 2**62})
         return self._as_recovered([rows.message_from_row(row) for row in cursor])
 
-    def _make_current(self, conversation_id: str, leaf_id: str | None, at: float, *,
-                      depth: int | None = None) -> None:
-        """Save `leaf_id` as the current leaf and touch its branch (its last `depth`
-        messages; None: all of it). Inside a transaction."""
+    def _make_current(self, conversation_id: str, leaf_id: str | None, at: float,
+                      shape: tree.Shape | None = None) -> None:
+        """Save `leaf_id` as the current leaf and mark its branch the most recently
+        active (`shape`: the tree as it is now, if the caller has it). In a transaction."""
         if not self._has_trees:
             return  # schema version 2: the current branch is the last message
         self._conn.execute("UPDATE conversations SET current_id = ? WHERE id = ?",
                            (leaf_id, conversation_id))
-        if leaf_id is not None:
-            self._conn.execute(
-                trees.WALK_UP + "UPDATE messages SET active_at = :at "
-                "WHERE id IN (SELECT id FROM up)",
-                {"start": leaf_id, "cid": conversation_id,
-                 "limit": 2**62 if depth is None else depth, "at": at})
+        if leaf_id is None:
+            return
+        if shape is None:
+            shape = self._shape(conversation_id)
+        self._conn.executemany(trees.TOUCH, ({"id": mid, "at": at}
+                                             for mid in trees.touch_rows(shape, leaf_id)))
 
     def _as_recovered(self, messages: list[Message]) -> list[Message]:
         """Streaming messages with their appended parts; read-only stores, which cannot

@@ -97,7 +97,7 @@ class BranchStore(ConversationStore):
                     (len(gone), time.time(), conversation_id))
                 if current is None or current in gone:
                     current = shape.latest_leaf(parent)
-                    self._make_current(conversation_id, current, time.time())
+                    self._make_current(conversation_id, current, time.time(), shape)
                 for mid in gone:
                     self._appender.forget(mid)
                 return current

@@ -38,7 +38,7 @@ class ConversationStore(StoreCore):
         leaf of the most recently active branch) becomes its current branch."""
         prepared = self._prepare(conv)
         self._write(lambda: self._in_transaction(conv, lambda: self._insert_whole(
-            conv, prepared)))
+            conv, *prepared)))
 
     def import_conversation(self, conv: Conversation) -> None:
         """Insert a whole conversation in one transaction: all of it or nothing.
@@ -60,7 +60,7 @@ class ConversationStore(StoreCore):
             for message in conv.messages:
                 if message.state is MessageState.STREAMING:
                     message.state = MessageState.INTERRUPTED
-            prepared.append((conv, self._prepare(conv)))
+            prepared.append((conv, *self._prepare(conv)))
             if conv.id in seen:
                 raise UsageError(f"conversation {conv.id} is given twice")
             seen.add(conv.id)
@@ -68,16 +68,16 @@ class ConversationStore(StoreCore):
         def work() -> None:
             try:
                 with database.transaction(self._conn):
-                    for conv, messages in prepared:
-                        self._insert_whole(conv, messages)
+                    for conv, messages, shape in prepared:
+                        self._insert_whole(conv, messages, shape)
             except sqlite3.IntegrityError as exc:
                 # Rolled back by now, so what is in the store is what was there before.
-                raise self._explain_batch([conv for conv, _ in prepared], exc) from exc
+                raise self._explain_batch([conv for conv, *_ in prepared], exc) from exc
         self._write(work)
 
-    def _prepare(self, conv: Conversation) -> list[Message]:
-        """`conv`'s messages parents first, with its current leaf decided (UsageError
-        when they are not a tree)."""
+    def _prepare(self, conv: Conversation) -> tuple[list[Message], Shape]:
+        """`conv`'s messages parents first, and their tree, with its current leaf decided
+        (UsageError when they are not a tree)."""
         try:
             messages = trees.ordered(conv.messages)
             shape = Shape(Node(m.id, m.parent_id, index, m.created_at)
@@ -90,7 +90,7 @@ class ConversationStore(StoreCore):
         if conv.current_id is None:
             conv.current_id = shape.latest_leaf()
         conv.messages = messages
-        return messages
+        return messages, shape
 
     def _in_transaction(self, conv: Conversation, work: Callable[[], object]) -> None:
         try:
@@ -99,7 +99,8 @@ class ConversationStore(StoreCore):
         except sqlite3.IntegrityError as exc:
             raise self._explain_conflict(conv, exc) from exc
 
-    def _insert_whole(self, conv: Conversation, messages: list[Message]) -> None:
+    def _insert_whole(self, conv: Conversation, messages: list[Message],
+                      shape: Shape) -> None:
         conv_values = rows.conversation_values(conv)
         conv_values["message_count"] = len(messages)
         conv_values["current_id"] = conv.current_id
@@ -120,10 +121,10 @@ class ConversationStore(StoreCore):
             "INSERT INTO messages_fts(rowid, content, reasoning) "
             "SELECT seq, content, reasoning FROM messages "
             "WHERE conversation_id = ? AND state != 'streaming'", (conv.id,))
-        if conv.current_id is not None and len(messages) > 1:
+        if conv.current_id is not None and len(shape.leaves()) > 1:
             # The current branch is the most recently active one: a flip elsewhere and
             # back finds it again (see tree.Shape.latest_leaf).
-            self._make_current(conv.id, conv.current_id, time.time())
+            self._make_current(conv.id, conv.current_id, time.time(), shape)
 
     def holds_ids_of(self, conv: Conversation) -> bool:
         """True when `conv`'s id or any of its message ids is already in the store (an

@@ -92,6 +92,7 @@ def recover(source: Path, target: Path) -> Recovery:
     src = open_damaged(source)
     try:
         conversations = {row["id"]: row for row in _valid_conversations(src, result)}
+        current = _current_ids(src)
         by_conversation: dict[str, list[dict[str, Any]]] = {}
         seen: set[str] = set()
         for row in _valid_messages(src, result):
@@ -113,11 +114,16 @@ def recover(source: Path, target: Path) -> Recovery:
             messages = sorted(by_conversation.get(conv_id, []),
                               key=lambda m: (m["position"], m["seq"]))
             conv["message_count"] = len(messages)
+            _mend_parents(messages)
+            ids = {message["id"] for message in messages}
+            # The current branch is kept when its leaf survived; otherwise the store
+            # reads the last message as the leaf.
+            conv["current_id"] = current.get(conv_id) if current.get(conv_id) in ids else None
             conn.execute(
                 "INSERT INTO conversations (id, title, created_at, updated_at, provider, "
-                "model, system_prompt, params, message_count) VALUES (:id, :title, "
-                ":created_at, :updated_at, :provider, :model, :system_prompt, :params, "
-                ":message_count)", conv)
+                "model, system_prompt, params, message_count, current_id) VALUES (:id, "
+                ":title, :created_at, :updated_at, :provider, :model, :system_prompt, "
+                ":params, :message_count, :current_id)", conv)
             for position, message in enumerate(messages):
                 # Renumbered without gaps (the store relies on it); nobody streams into
                 # a recovered copy, so a reply cut off by the damage reads as interrupted.
@@ -137,6 +143,29 @@ def recover(source: Path, target: Path) -> Recovery:
 
 
 # ---- reading what is left ---------------------------------------------------------------
+
+
+def _current_ids(src: sqlite3.Connection) -> dict[str, str]:
+    """Each conversation's current leaf, where readable (a version-2 file has none)."""
+    try:
+        return {cid: leaf for cid, leaf in src.execute(
+            "SELECT id, current_id FROM conversations WHERE current_id IS NOT NULL")
+            if isinstance(cid, str) and isinstance(leaf, str)}
+    except sqlite3.DatabaseError:
+        return {}
+
+
+def _mend_parents(messages: list[dict[str, Any]]) -> None:
+    """A message whose parent was lost to the damage answers the message recovered just
+    before it instead, so the copy is still a tree and every message stays reachable."""
+    seen: set[str] = set()
+    previous: str | None = None
+    for message in messages:
+        parent = message["parent_id"]
+        if parent is not None and parent not in seen:
+            message["parent_id"] = previous
+        seen.add(message["id"])
+        previous = message["id"]
 
 
 def _valid_conversations(src: sqlite3.Connection, result: Recovery) -> Iterator[dict[str, Any]]:

@@ -55,12 +55,14 @@ class MessageStore(StoreCore):
                         raise UsageError(f"message {message.id} answers {message.parent_id}, "
                                          "which is not in its conversation")
                 positions = [self._append(message) for message in messages]
-                self._make_current(conversation_id, leaf, time.time(),
-                                   # Growing the current branch: the path above was
-                                   # touched when it became current, so only the new
-                                   # messages need it (a send stays O(1), not O(depth)).
-                                   depth=len(messages) if messages[0].parent_id == before
-                                   else None)
+                parents = [message.parent_id for message in messages]
+                if parents[0] == before and len(set(parents)) == len(parents):
+                    # Growing the current branch by a line: nothing new has a sibling,
+                    # so nothing to mark (a send stays O(1), whatever the chat's size).
+                    self._conn.execute("UPDATE conversations SET current_id = ? "
+                                       "WHERE id = ?", (leaf, conversation_id))
+                else:
+                    self._make_current(conversation_id, leaf, time.time())
                 return positions
         return self._write(work)
 
@@ -169,7 +171,7 @@ class MessageStore(StoreCore):
                 if current == message_id:
                     shape = self._shape(conversation_id)
                     leaf = shape.latest_leaf(parent_id)
-                    self._make_current(conversation_id, leaf, time.time())
+                    self._make_current(conversation_id, leaf, time.time(), shape)
             return True
         return self._write(work)
 

@@ -2,8 +2,9 @@
 
 Every message keeps its `parent_id` (None for a first prompt, and for an edited first
 prompt: a second root); `conversations.current_id` is the leaf of the branch shown and
-sent, and `messages.active_at` (NULL reads as `created_at`) says when a branch through a
-message was last current, which picks the branch a flip to another version shows.
+sent, and `message_activity.active_at` (no row reads as the message's `created_at`) says
+when a branch through a message was last current, which picks the branch a flip to
+another version shows.
 
 A branch is read by walking `parent_id` up from its leaf, one lookup on the id index
 per message, so reading the last 50 messages of a branch costs 50 lookups however big
@@ -19,17 +20,21 @@ import sqlite3
 from collections.abc import Sequence
 
 from chatterm.conversation import Message
-from chatterm.tree import TreeError
+from chatterm.tree import Shape, TreeError
 
-# Upgrading a version-2 database. The new columns come last in their rows (ALTER TABLE
-# can only append): the covering index below lets `shape` read them without touching a
-# row, so a 1 MB reply's overflow pages are never walked to reach its `active_at`.
+# Upgrading a version-2 database. When a branch was last current lives in a table of its
+# own, with a row only for messages that have other versions (only they are ever
+# compared, see `touch_rows`): a straight conversation gains no row and no index entry,
+# and `shape` reads it with the (conversation_id, position) index and the small leading
+# columns of each row, never a long reply's overflow pages.
+ACTIVITY = "message_activity"
 UPGRADE = (
     "ALTER TABLE conversations ADD COLUMN current_id TEXT",
-    "ALTER TABLE messages ADD COLUMN active_at REAL",
-    """
-    CREATE INDEX messages_tree ON messages
-        (conversation_id, position, id, parent_id, created_at, active_at)
+    f"""
+    CREATE TABLE {ACTIVITY} (
+        seq       INTEGER PRIMARY KEY REFERENCES messages(seq) ON DELETE CASCADE,
+        active_at REAL NOT NULL
+    )
     """,
     # Version 2 kept a straight line: each message answers the one before it. The
     # engine already wrote that chain; rows written without it (imports, older builds)
@@ -73,8 +78,20 @@ WALK_UP = """
     )
 """
 
-SHAPE = ("SELECT id, parent_id, position, coalesce(active_at, created_at) FROM messages "
-         "WHERE conversation_id = ? ORDER BY position")
+SHAPE = ("SELECT m.id, m.parent_id, m.position, coalesce(a.active_at, m.created_at) "
+         f"FROM messages AS m LEFT JOIN {ACTIVITY} AS a ON a.seq = m.seq "
+         "WHERE m.conversation_id = ? ORDER BY m.position")
+
+TOUCH = (f"INSERT INTO {ACTIVITY} (seq, active_at) SELECT seq, :at FROM messages "
+         "WHERE id = :id ON CONFLICT (seq) DO UPDATE SET active_at = excluded.active_at")
+
+
+def touch_rows(shape: Shape, leaf_id: str) -> list[str]:
+    """The messages to mark when the branch ending at `leaf_id` becomes current: those
+    on it that have other versions. A message without siblings is never compared (see
+    tree.Shape.latest_leaf), so a straight line needs no write at all."""
+    return [mid for mid in shape.path_to(leaf_id)
+            if len(shape.children[shape.nodes[mid].parent_id]) > 1]
 
 
 def is_chain(messages: Sequence[Message], leaf_id: str | None, *, whole: bool) -> bool:
@@ -89,6 +106,18 @@ def is_chain(messages: Sequence[Message], leaf_id: str | None, *, whole: bool) -
         return False
     return all(later.parent_id == earlier.id
                for earlier, later in itertools.pairwise(messages))
+
+
+def branch_of(messages: Sequence[Message], leaf_id: str) -> list[Message]:
+    """The branch ending at `leaf_id` picked out of a whole tree's messages, root first."""
+    by_id = {message.id: message for message in messages}
+    path: list[Message] = []
+    current: str | None = leaf_id
+    while current is not None and current in by_id and len(path) <= len(by_id):
+        path.append(by_id[current])
+        current = by_id[current].parent_id
+    path.reverse()
+    return path
 
 
 def ordered(messages: Sequence[Message]) -> list[Message]:
