@@ -113,16 +113,39 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from chatterm.importers import detect
+
+    source_name = "stdin" if args.file == "-" else args.file
+    try:
+        source = detect(args.file, sys.stdin.buffer.read() if args.file == "-" else None)
+    except ChattermError as error:
+        raise type(error)(f"{source_name}: {error.message}") from None
+    except OSError as error:
+        raise _unreadable(args.file, error) from None
+    if source.data is not None:
+        return _import_export(args, source.data, source_name)
+    from chatterm.cli.history_import import import_history
+
+    return import_history(source, source_name, dry_run=args.dry_run)
+
+
+def _import_export(args: argparse.Namespace, data: bytes, source: str) -> int:
+    """chatterm's own export: one conversation, a copy under new ids if its ids are taken."""
     from chatterm.transfer import parse_import, with_new_ids
 
-    data = _read_bytes(args.file)
     try:
         conversation: Conversation = parse_import(data)
     except ChattermError as error:
-        source = "stdin" if args.file == "-" else args.file
         raise type(error)(f"{source}: {error.message}") from None
-    with open_store() as store:
-        if args.as_new or store.holds_ids_of(conversation):
+    with open_store(read_only=args.dry_run) as store:
+        taken = store.holds_ids_of(conversation)
+        if args.dry_run:
+            copy = " (as a copy under new ids)" if args.as_new or taken else ""
+            Out().line(f"would import {short_id(conversation.id)}  "
+                       f"{len(conversation.messages)} messages  {conversation.title}")
+            note(f"would import 1 conversation{copy}; nothing was written")
+            return 0
+        if args.as_new or taken:
             original = conversation.id
             conversation = with_new_ids(conversation)
             if not args.as_new:
@@ -133,17 +156,12 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_bytes(name: str) -> bytes:
-    if name == "-":
-        return sys.stdin.buffer.read()
-    try:
-        return Path(name).expanduser().read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"no such file: {name}") from None
-    except IsADirectoryError:
-        raise UsageError(f"{name} is a directory, not an export file") from None
-    except OSError as error:
-        raise ChattermError(f"cannot read {name}: {error.strerror}") from None
+def _unreadable(name: str, error: OSError) -> ChattermError:
+    if isinstance(error, FileNotFoundError):
+        return UsageError(f"no such file: {name}")
+    if isinstance(error, IsADirectoryError):
+        return UsageError(f"{name} is a directory, not an export file")
+    return ChattermError(f"cannot read {name}: {error.strerror}")
 
 
 def _delete(args: argparse.Namespace) -> int:

@@ -146,11 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("markdown", "json"), default="markdown")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default stdout)")
 
-    imp = commands.add_parser("import", help="import a conversation exported as JSON")
-    imp.add_argument("file", help="the export file, or '-' for stdin")
+    imp = commands.add_parser(
+        "import", help="import conversations: a chatterm export, a ChatGPT or Claude data "
+                       "export, Elia's elia.sqlite or llm's logs.db")
+    imp.add_argument("file", help="the file (its format is detected), or '-' for stdin")
+    imp.add_argument("--dry-run", action="store_true",
+                     help="say what would be imported, and write nothing")
     imp.add_argument("--as-new", action="store_true",
-                     help="always save it under new ids (by default the file's ids are "
-                          "kept, and new ones given only when they are already taken)")
+                     help="a chatterm export: always save it under new ids (by default "
+                          "the file's ids are kept, and new ones given only when they are "
+                          "already taken)")
 
     delete = commands.add_parser("delete", help="delete a conversation")
     delete.add_argument("id")

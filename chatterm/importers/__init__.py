@@ -1,0 +1,143 @@
+"""Other programs' history, read into chatterm conversations: `detect(FILE)` says which
+format a file is in (by what it holds, not by its name) and gives the reader for it.
+
+Formats: chatterm's own export (JSON), ChatGPT's data export (`conversations.json` or the
+export .zip), Claude's (`conversations.json` or its .zip), Elia's `elia.sqlite` and llm's
+`logs.db`. Each source message keeps an id derived from the source's own, so importing a
+file again finds what is already saved (see `common.stable_id`). Databases are opened
+read-only. Nothing here writes to chatterm's store: the caller imports what `read`
+returns, in one transaction.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from chatterm.conversation import Conversation
+from chatterm.errors import ImportFormatError
+from chatterm.importers.common import Defaults, load_json
+
+__all__ = ["EXPECTED", "Defaults", "Source", "detect"]
+
+EXPECTED = ("a chatterm export (JSON), a ChatGPT or Claude data export "
+            "(conversations.json or the export's .zip), Elia's elia.sqlite or llm's logs.db")
+
+_ZIP_MAGIC = b"PK\x03\x04"
+# A data export's conversations.json can be large, but not this large: a bound on what is
+# unpacked from a .zip, so a hostile archive cannot fill memory.
+_MAX_UNPACKED = 2 << 30
+
+
+@dataclass(slots=True)
+class Source:
+    """A file in a known format: `kind` names it in messages ("a ChatGPT export")."""
+
+    kind: str
+    # chatterm's own export is imported as before (see transfer.parse_import); `data` is
+    # its bytes. The other formats are read with the defaults a new chat would have.
+    data: bytes | None = None
+    reader: Callable[[Defaults], list[Conversation]] | None = None
+
+    @property
+    def is_chatterm(self) -> bool:
+        return self.data is not None
+
+    def read(self, defaults: Defaults) -> list[Conversation]:
+        assert self.reader is not None
+        return self.reader(defaults)
+
+
+def detect(name: str, data: bytes | None = None) -> Source:
+    """The format of the file `name` (or of `data`, read from stdin); ImportFormatError,
+    in one line naming what was expected, when it is none of them."""
+    from chatterm.importers import sqlite_source
+
+    if data is None:
+        path = Path(name).expanduser()
+        with path.open("rb") as file:
+            head = file.read(len(sqlite_source.MAGIC))
+        if head == sqlite_source.MAGIC:
+            return _database(path)
+        data = path.read_bytes()
+    elif data.startswith(sqlite_source.MAGIC):
+        raise ImportFormatError("a database is read from its file, not from stdin: give "
+                                "its path")
+    if data.startswith(_ZIP_MAGIC):
+        return _json_source(_from_zip(data), "conversations.json in the .zip")
+    if not data.strip():
+        raise ImportFormatError(f"the file is empty; expected {EXPECTED}")
+    return _json_source(data, "the file")
+
+
+def _json_source(data: bytes, what: str) -> Source:
+    from chatterm.importers import chatgpt, claude
+
+    doc: Any = load_json(data, what)
+    if isinstance(doc, dict) and "format" in doc:
+        return Source("a chatterm export", data=data)
+    if chatgpt.looks_like(doc):
+        return Source(chatgpt.NAME, reader=lambda defaults: chatgpt.read(doc, defaults))
+    if claude.looks_like(doc):
+        return Source(claude.NAME, reader=lambda defaults: claude.read(doc, defaults))
+    if doc == [] or doc == {"conversations": []}:
+        return Source("an export with no conversations", reader=lambda defaults: [])
+    raise ImportFormatError(f"{what} is JSON in no format chatterm knows; expected "
+                            f"{EXPECTED}")
+
+
+def _from_zip(data: bytes) -> bytes:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = [info for info in archive.infolist()
+                       if PurePosixPath(info.filename).name == "conversations.json"]
+            if not members:
+                raise ImportFormatError(f"the .zip holds no conversations.json; expected "
+                                        f"{EXPECTED}")
+            member = min(members, key=lambda info: info.filename.count("/"))
+            if member.file_size > _MAX_UNPACKED:
+                raise ImportFormatError(f"{member.filename} in the .zip is larger than "
+                                        f"{_MAX_UNPACKED >> 30} GiB")
+            with archive.open(member) as file:
+                unpacked = file.read(_MAX_UNPACKED + 1)
+            if len(unpacked) > _MAX_UNPACKED:
+                raise ImportFormatError(f"{member.filename} in the .zip unpacks to more "
+                                        f"than {_MAX_UNPACKED >> 30} GiB")
+            return unpacked
+    except (zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
+        raise ImportFormatError(f"the .zip is damaged ({exc})") from None
+    except zipfile.LargeZipFile as exc:  # pragma: no cover - zip64 is read by default
+        raise ImportFormatError(f"the .zip cannot be read ({exc})") from None
+
+
+def _database(path: Path) -> Source:
+    from chatterm.importers import elia, llm_logs, sqlite_source
+
+    conn = sqlite_source.open_read_only(path)
+    found = sqlite_source.tables(conn)
+    if elia.looks_like(found):
+        return Source(elia.NAME, reader=_closing(conn, lambda d: elia.read(conn, d)))
+    if llm_logs.looks_like(found):
+        return Source(llm_logs.NAME,
+                      reader=_closing(conn, lambda d: llm_logs.read(conn, d, found)))
+    conn.close()
+    names = ", ".join(sorted(found)[:6]) or "no tables"
+    if (path.name == "chatterm.db" or "conversations" in found) and "messages" in found:
+        raise ImportFormatError(f"a chatterm database, not an export: export a "
+                                f"conversation with `chatterm export ID --format json`")
+    raise ImportFormatError(f"an SQLite database chatterm cannot import (it holds "
+                            f"{names}); expected {EXPECTED}")
+
+
+def _closing(conn: Any, read: Callable[[Defaults], list[Conversation]]
+             ) -> Callable[[Defaults], list[Conversation]]:
+    def run(defaults: Defaults) -> list[Conversation]:
+        try:
+            return read(defaults)
+        finally:
+            conn.close()
+    return run
