@@ -141,7 +141,7 @@ def _import_export(args: argparse.Namespace, data: bytes, source: str) -> int:
         taken = store.holds_ids_of(conversation)
         if args.dry_run:
             copy = " (as a copy under new ids)" if args.as_new or taken else ""
-            Out().line(f"would import {short_id(conversation.id)}  "
+            Out().line(f"{short_id(conversation.id)}  "
                        f"{len(conversation.messages)} messages  {conversation.title}")
             note(f"would import 1 conversation{copy}; nothing was written")
             return 0

@@ -58,6 +58,8 @@ def _summary(kind: str, fresh: list[Conversation], already: int, empty: int,
     count = len(fresh)
     what = (f"{count} conversation{'s' * (count != 1)} ({messages} "
             f"message{'s' * (messages != 1)})")
+    if not fresh and already:
+        what = "nothing new"
     line = (f"would import {what} from {kind}" if dry_run
             else f"imported {what} from {kind}")
     if already:

@@ -69,8 +69,11 @@ def detect(name: str, data: bytes | None = None) -> Source:
                                 "its path")
     if data.startswith(_ZIP_MAGIC):
         return _json_source(_from_zip(data), "conversations.json in the .zip")
-    if not data.strip():
+    start = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if not start:
         raise ImportFormatError(f"the file is empty; expected {EXPECTED}")
+    if start not in (b"{", b"["):  # not JSON at all: say what would have been
+        raise ImportFormatError(f"not a file chatterm can import; expected {EXPECTED}")
     return _json_source(data, "the file")
 
 
@@ -127,8 +130,8 @@ def _database(path: Path) -> Source:
     conn.close()
     names = ", ".join(sorted(found)[:6]) or "no tables"
     if (path.name == "chatterm.db" or "conversations" in found) and "messages" in found:
-        raise ImportFormatError(f"a chatterm database, not an export: export a "
-                                f"conversation with `chatterm export ID --format json`")
+        raise ImportFormatError("a chatterm database, not an export: export a "
+                                "conversation with `chatterm export ID --format json`")
     raise ImportFormatError(f"an SQLite database chatterm cannot import (it holds "
                             f"{names}); expected {EXPECTED}")
 

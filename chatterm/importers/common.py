@@ -193,14 +193,14 @@ def build(conversation_id: str, raws: Sequence[Raw], current_key: str | None,
     last_time = created_at
     for key in order:
         node = nodes[key]
-        at = node.created_at if node.created_at is not None else last_time
-        last_time = at
+        when = node.created_at if node.created_at is not None else last_time
+        last_time = when
         assert node.role is not None
         up = parent[key]
         built.messages.append(Message(
             role=node.role, content=node.content, id=ids[key],
             conversation_id=conversation_id, parent_id=ids[up] if up is not None else None,
-            created_at=at, state=node.state,
+            created_at=when, state=node.state,
             provider=node.provider if node.role is Role.ASSISTANT else None,
             model=node.model if node.role is Role.ASSISTANT else None,
             finish_reason=node.finish_reason, usage=node.usage, reasoning=node.reasoning))

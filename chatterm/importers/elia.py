@@ -54,8 +54,9 @@ def _conversation(chat: sqlite3.Row, messages: list[sqlite3.Row],
     raws: list[Raw] = []
     previous: str | None = None
     keys = {row["id"] for row in messages}
+    columns = set(messages[0].keys()) if messages else set()
     # Elia has a parent_id column but leaves it empty: then the messages are one line.
-    linked = any(row["parent_id"] in keys for row in messages if "parent_id" in row.keys())
+    linked = "parent_id" in columns and any(row["parent_id"] in keys for row in messages)
     for row in messages:
         key = str(row["id"])
         role = text_of(row["role"])
@@ -68,7 +69,7 @@ def _conversation(chat: sqlite3.Row, messages: list[sqlite3.Row],
             system_prompt = system_prompt or text_of(row["content"])
             raws.append(Raw(key, parent, None))  # its children move up to the root
         else:
-            model = text_of(row["model"]) if "model" in row.keys() else ""
+            model = text_of(row["model"]) if "model" in columns else ""
             kind = _ROLES.get(role)
             raws.append(Raw(key, parent, kind, content=text_of(row["content"]),
                             created_at=timestamp(row["timestamp"]),

@@ -90,15 +90,15 @@ def _thread(conn: sqlite3.Connection, thread: sqlite3.Row, defaults: Defaults) -
             system_prompt = system_prompt or content
             raws.append(Raw(key, message["parent_hash"], None))
             continue
-        turn = made_by.get(key)
+        maker = made_by.get(key)
         raw = Raw(key, message["parent_hash"], _ROLES.get(role), content=content,
                   reasoning=reasoning, created_at=asked_at.get(key))
-        if turn is not None and raw.role is Role.ASSISTANT:
-            raw.model = text_of(turn["resolved_model"]) or text_of(turn["model"]) or None
+        if maker is not None and raw.role is Role.ASSISTANT:
+            raw.model = text_of(maker["resolved_model"]) or text_of(maker["model"]) or None
             raw.provider = PROVIDER
-            raw.created_at = _finished(turn)
-            if key == turn["tip_message_hash"]:
-                raw.usage = _usage(turn["input_tokens"], turn["output_tokens"])
+            raw.created_at = _finished(maker)
+            if key == maker["tip_message_hash"]:
+                raw.usage = _usage(maker["input_tokens"], maker["output_tokens"])
         raws.append(raw)
     cid = stable_id(PROVIDER, thread["id"])
     built = build(cid, raws, thread["tip_message_hash"], created_at=created)

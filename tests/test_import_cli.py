@@ -1,0 +1,209 @@
+"""`chatterm import FILE` for other programs' history, as a person runs it: detection of
+every format, one transaction, idempotent re-import, --dry-run, damaged files, and the
+source databases left exactly as they were."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chatterm_env import run_cli
+
+pytestmark = pytest.mark.e2e
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SOURCES = {
+    "chatgpt": ("chatgpt/conversations.json", 3, 11, "a ChatGPT export"),
+    "claude": ("claude/conversations.json", 2, 6, "a Claude export"),
+    "elia": ("elia.sqlite", 2, 6, "Elia's database"),
+    "llm": ("llm-logs.db", 3, 8, "llm's logs database"),
+    "llm-old": ("llm-logs-old.db", 3, 8, "llm's logs database"),
+}
+
+
+def ok(result: Any) -> Any:
+    assert result.returncode == 0, result.stderr.decode()
+    return result
+
+
+def listed() -> list[dict[str, Any]]:
+    return json.loads(ok(run_cli("list", "--json")).stdout)  # type: ignore[no-any-return]
+
+
+def shown(conversation_id: str) -> dict[str, Any]:
+    return json.loads(ok(run_cli("show", conversation_id, "--json")).stdout)  # type: ignore[no-any-return]
+
+
+def database() -> Path:
+    return Path(os.environ["CHATTERM_DATA_DIR"]) / "chatterm.db"
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_each_format_imports_in_one_go_and_a_second_time_adds_nothing(
+        kind: str, tmp_path: Path) -> None:
+    name, count, messages, label = SOURCES[kind]
+    folder = tmp_path / "source"
+    folder.mkdir()
+    source = folder / Path(name).name
+    shutil.copyfile(FIXTURES / name, source)
+    os.utime(source, (1_600_000_000, 1_600_000_000))
+    before = source.read_bytes()
+
+    first = ok(run_cli("import", str(source)))
+    ids = first.stdout.decode().split()
+    assert len(ids) == count
+    assert first.stderr.decode() == (f"imported {count} conversations ({messages} messages) "
+                                     f"from {label}" + ("; 1 empty one skipped"
+                                                        if kind == "claude" else "") + "\n")
+    assert {c["id"] for c in listed()} == set(ids)
+
+    again = ok(run_cli("import", str(source)))
+    assert again.stdout == b""
+    assert f"imported nothing new from {label}; {count} already imported" in \
+        again.stderr.decode()
+    assert len(listed()) == count
+    # The source is read, never written: not a byte, not its time.
+    assert source.read_bytes() == before
+    assert source.stat().st_mtime == 1_600_000_000
+    assert [p.name for p in folder.iterdir()] == [source.name]  # no -journal, -wal, -shm
+
+
+def test_a_chatgpt_export_keeps_its_tree_and_opens_on_its_current_branch(
+        tmp_path: Path) -> None:
+    ids = ok(run_cli("import", str(FIXTURES / "chatgpt/conversations.json"))).stdout.split()
+    tree = shown(ids[0].decode())
+    assert tree["title"] == "Regex help"
+    by_id = {m["id"]: m for m in tree["messages"]}
+    assert len(by_id) == 7  # both versions of a reply, both versions of a prompt
+    path, at = [], tree["current_id"]
+    while at is not None:
+        path.append(by_id[at]["content"])
+        at = by_id[at]["parent_id"]
+    assert path[::-1][2] == 'Count the words in "héllo wörld" with Python.'
+    assert path[0].endswith("There are **2** words.")
+    text = ok(run_cli("show", ids[0].decode())).stdout.decode()
+    assert "There are **2** words." in text and "And in JavaScript?" not in text
+    assert "chatgpt/gpt-4o" in text  # each reply keeps the model that wrote it
+    # Importing it again is a no-op, not a copy: a chatterm export of it still imports
+    # as a copy (its own, unchanged rule).
+    exported = tmp_path / "regex.json"
+    ok(run_cli("export", ids[0].decode(), "--format", "json", "-o", str(exported)))
+    copy = ok(run_cli("import", str(exported)))
+    assert "already saved; imported a copy" in copy.stderr.decode()
+
+
+def test_the_export_zip_itself_imports(tmp_path: Path) -> None:
+    archive = tmp_path / "chatgpt-export.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("user.json", '{"id": "user-1"}')
+        zipped.writestr("chat.html", "<html></html>")
+        zipped.write(FIXTURES / "chatgpt/conversations.json", "conversations.json")
+        zipped.writestr("message_feedback.json", "[]")
+    done = ok(run_cli("import", str(archive)))
+    assert len(done.stdout.split()) == 3
+    assert "from a ChatGPT export" in done.stderr.decode()
+
+
+def test_dry_run_says_what_it_would_import_and_writes_nothing() -> None:
+    source = FIXTURES / "chatgpt/conversations.json"
+    dry = ok(run_cli("import", "--dry-run", str(source)))
+    lines = dry.stdout.decode().splitlines()
+    assert lines[0].endswith("  7 messages, 3 branches  Regex help")
+    assert lines[1].endswith("  2 messages  Bilder & 日本語")
+    assert dry.stderr.decode() == ("would import 3 conversations (11 messages) from a "
+                                   "ChatGPT export; nothing was written\n")
+    assert not database().exists()  # not even an empty database
+
+    ok(run_cli("import", str(FIXTURES / "elia.sqlite")))
+    size = database().stat().st_size
+    dry = ok(run_cli("import", "--dry-run", str(FIXTURES / "elia.sqlite")))
+    assert dry.stdout == b""
+    assert "would import nothing new from Elia's database; 2 already imported" in \
+        dry.stderr.decode()
+    assert database().stat().st_size == size and len(listed()) == 2
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"Just some notes, not an export.\n",
+     "notes.txt: not a file chatterm can import; expected a chatterm export (JSON), a "
+     "ChatGPT or Claude data export (conversations.json or the export's .zip), Elia's "
+     "elia.sqlite or llm's logs.db"),
+    (b'[{"mapping": {}, "id": "c1"}, ', "notes.txt: the file is broken JSON at line 1, "
+                                        "column 31: Expecting value"),
+    (b'{"hello": "world"}', "notes.txt: the file is JSON in no format chatterm knows; "
+                            "expected a chatterm export (JSON), a ChatGPT or Claude data "
+                            "export (conversations.json or the export's .zip), Elia's "
+                            "elia.sqlite or llm's logs.db"),
+    (b"PK\x03\x04\x14\x00not really a zip", "notes.txt: the .zip is damaged"),
+])
+def test_a_file_in_no_format_gets_one_line_naming_what_was_expected(
+        tmp_path: Path, content: bytes, expected: str) -> None:
+    ok(run_cli("import", str(FIXTURES / "elia.sqlite")))  # saved before: must survive
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(content)
+    failed = run_cli("import", str(notes))
+    assert failed.returncode == 1
+    err = failed.stderr.decode()
+    assert err.startswith(f"chatterm: error: {tmp_path}/{expected}"), err
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+    assert len(listed()) == 2
+
+
+def test_a_damaged_export_imports_nothing_not_even_its_good_conversations(
+        tmp_path: Path) -> None:
+    export = json.loads((FIXTURES / "chatgpt/conversations.json").read_text())
+    export[2]["mapping"] = "lost"  # the third conversation is damaged
+    broken = tmp_path / "conversations.json"
+    broken.write_text(json.dumps(export))
+    failed = run_cli("import", str(broken))
+    assert failed.returncode == 1
+    assert failed.stderr.decode() == (f"chatterm: error: {broken}: ChatGPT export: "
+                                      "conversation 3: 'mapping' must be an object\n")
+    assert not database().exists() or listed() == []
+    # Cut short (a download that stopped): a line with where it broke.
+    cut = tmp_path / "cut.json"
+    cut.write_bytes((FIXTURES / "claude/conversations.json").read_bytes()[:900])
+    failed = run_cli("import", str(cut))
+    assert failed.returncode == 1 and "is broken JSON at line" in failed.stderr.decode()
+    assert not database().exists() or listed() == []
+
+
+def test_a_damaged_database_and_another_programs_database(tmp_path: Path) -> None:
+    damaged = tmp_path / "elia.sqlite"
+    data = bytearray((FIXTURES / "elia.sqlite").read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # the schema page overwritten
+    damaged.write_bytes(bytes(data))
+    failed = run_cli("import", str(damaged))
+    assert failed.returncode == 1
+    err = failed.stderr.decode()
+    assert err.startswith(f"chatterm: error: {damaged}: a damaged SQLite database") and \
+        err.count("\n") == 1, err
+    assert damaged.read_bytes() == bytes(data)
+
+    import sqlite3
+
+    other = tmp_path / "recipes.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE recipes (id INTEGER, name TEXT)")
+    conn.close()
+    failed = run_cli("import", str(other))
+    assert failed.returncode == 1
+    assert "an SQLite database chatterm cannot import (it holds recipes); expected" in \
+        failed.stderr.decode()
+    assert not database().exists() or listed() == []
+
+
+def test_a_chatgpt_export_on_stdin_imports_and_a_database_on_stdin_is_refused() -> None:
+    piped = ok(run_cli("import", "-",
+                       input=(FIXTURES / "chatgpt/conversations.json").read_bytes()))
+    assert len(piped.stdout.split()) == 3
+    refused = run_cli("import", "-", input=(FIXTURES / "elia.sqlite").read_bytes())
+    assert refused.returncode == 1
+    assert refused.stderr.decode() == ("chatterm: error: stdin: a database is read from its "
+                                       "file, not from stdin: give its path\n")

@@ -1,0 +1,193 @@
+"""The importers (chatterm/importers) on files the real programs made (Elia, llm) and on
+exports built from the publicly documented formats (ChatGPT, Claude): trees, current
+branches, models, times, what is skipped and how non-text content reads."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from chatterm import tree
+from chatterm.conversation import Conversation, MessageState, Role
+from chatterm.errors import ImportFormatError
+from chatterm.importers import Defaults, detect
+from chatterm.importers.common import stable_id
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DEFAULTS = Defaults(provider="aimlapi", model="gpt-4o")
+
+
+def read(name: str | Path) -> list[Conversation]:
+    return detect(str(FIXTURES / name)).read(DEFAULTS)
+
+
+def path_of(conv: Conversation) -> list[str]:
+    """The contents along the current branch, root to leaf."""
+    shape = tree.Shape(tree.Node(m.id, m.parent_id, i, m.created_at)
+                       for i, m in enumerate(conv.messages))
+    by_id = {m.id: m for m in conv.messages}
+    assert conv.current_id is not None
+    return [by_id[mid].content for mid in shape.path_to(conv.current_id)]
+
+
+def versions(conv: Conversation, content: str) -> int:
+    """How many versions the message holding `content` has (itself included)."""
+    [message] = [m for m in conv.messages if m.content == content]
+    return sum(1 for m in conv.messages if m.parent_id == message.parent_id)
+
+
+def test_chatgpt_keeps_every_branch_and_makes_current_node_the_current_one() -> None:
+    regex, _, _ = read("chatgpt/conversations.json")
+    assert regex.title == "Regex help"
+    assert (regex.provider, regex.model) == ("aimlapi", "gpt-4o")  # continues with yours
+    # Both versions of the first reply, both versions of the second prompt.
+    assert versions(regex, "Wrap it in word boundaries: `\\bword\\b`.") == 2
+    assert versions(regex, "And in JavaScript?") == 2
+    assert len(regex.messages) == 7
+    current = path_of(regex)
+    assert current[:3] == ["How do I match a whole word with a regex?",
+                           "Wrap it in word boundaries: `\\bword\\b`.",
+                           'Count the words in "héllo wörld" with Python.']
+    # The code sent to the interpreter, its output and the answer are one reply.
+    assert current[3] == ('```python\nimport re\nlen(re.findall(r"\\b\\w+\\b", "héllo wörld"))'
+                          '\n```\n\nOutput:\n\n```\n2\n```\n\nThere are **2** words.')
+    assert len(current) == 4
+    # The hidden system node and the custom instructions are no messages; the instructions
+    # are the system prompt.
+    assert {m.role for m in regex.messages} == {Role.USER, Role.ASSISTANT}
+    assert regex.system_prompt == "I write Python for a living.\n\nAnswer briefly."
+    models = {m.content: m.model for m in regex.messages if m.role is Role.ASSISTANT}
+    assert models["Use `\\b` on both sides."] == "gpt-4"
+    assert models["The same: `/\\bword\\b/`."] == "gpt-4o"
+    assert all(m.provider == "chatgpt" for m in regex.messages if m.role is Role.ASSISTANT)
+    assert regex.created_at == 1717000000.0 and regex.updated_at == 1717000900.5
+    assert regex.messages[0].created_at == 1717000010.0
+
+
+def test_chatgpt_non_text_parts_become_readable_text() -> None:
+    _, pictures, report = read("chatgpt/conversations.json")
+    prompt, answer = pictures.messages
+    assert prompt.content == ("[image 1024×768]\n\nWas ist auf dem Bild? Antworte auf 日本語."
+                              "\n\n[attached: straße.png]")
+    # Thinking is the reply's reasoning; the recap, the search call and the raw browsing
+    # results are left out; the quote from the page is a block quote with its source.
+    assert answer.reasoning == "**Looking at the picture**\n\nA street sign in Köln."
+    assert answer.content == ("> Kölner Straßenschilder sind blau-weiß.\n>\n"
+                              "> — [Straßenschilder in Köln](https://www.example.org/koeln)"
+                              "\n\nケルンの青い道路標識です。")
+    assert "search(" not in answer.content and "Thought for" not in answer.content
+    assert answer.model == "o3-mini"
+    # No title: the first prompt's words; a reply ChatGPT stopped is interrupted.
+    assert report.title == "Summarise the attached report, please."
+    assert report.messages[0].content.endswith("[attached: Q3 report.pdf]")
+    assert report.messages[1].state is MessageState.INTERRUPTED
+
+
+def test_claude_keeps_branches_thinking_tools_and_attachments() -> None:
+    menu, cats, empty = read("claude/conversations.json")
+    assert menu.title == "Café menu in 日本語"
+    assert versions(menu, "コーヒー – 3ユーロ\nケーキ – 4ユーロ") == 2  # a retried reply
+    assert path_of(menu) == [
+        "Translate this café menu into Japanese.\n\nAttached menü.txt:\n\n"
+        "```\nKaffee – 3 €\nKuchen – 4 €\n```",
+        "コーヒー – 3ユーロ\nケーキ – 4ユーロ",
+        "Danke!\n\n[attached: photo.jpg]"]
+    [first] = [m for m in menu.messages if m.content.startswith("コーヒー –")]
+    assert first.reasoning == "Two items; keep the prices."
+    [retried] = [m for m in menu.messages if m.content.startswith("*Used")]
+    assert retried.content == ('*Used web_search*\n\n```json\n{\n  "query": "ケーキ 翻訳"\n}\n```'
+                               "\n\n*Result from web_search*\n\nコーヒー:3ユーロ、ケーキ:4ユーロ。")
+    assert "a very long page" not in retried.content
+    # An older export: `text` only, no parent links: one line in order.
+    assert [m.content for m in cats.messages] == ["What's a good name for a cat?",
+                                                  "Mochi, Miso or Pixel."]
+    assert cats.messages[1].parent_id == cats.messages[0].id
+    assert cats.current_id == cats.messages[1].id
+    assert cats.title == "What's a good name for a cat?"  # the export's name was empty
+    assert empty.messages == []
+
+
+def test_elia_database_made_by_elia() -> None:
+    tabs, umlauts = read("elia.sqlite")
+    assert [(m.role, m.content) for m in tabs.messages] == [
+        (Role.USER, "Tabs or spaces?"), (Role.ASSISTANT, "Tabs or spaces? Spaces, four of them."),
+        (Role.USER, "Why?"), (Role.ASSISTANT, "Because PEP 8 says so.")]
+    assert [m.parent_id for m in tabs.messages[1:]] == [m.id for m in tabs.messages[:-1]]
+    assert tabs.current_id == tabs.messages[-1].id
+    assert tabs.system_prompt == "You are a helpful assistant named Elia."
+    assert {m.model for m in tabs.messages if m.role is Role.ASSISTANT} == {"loop-gpt"}
+    assert tabs.title == "Tabs or spaces?"  # Elia left it empty
+    assert umlauts.title == "Umlaute & 日本語"
+    assert umlauts.messages[1].content == "Ça marche — 日本語でも大丈夫です。"
+
+
+@pytest.mark.parametrize("name", ["llm-logs.db", "llm-logs-old.db"])
+def test_llm_logs_made_by_llm_new_and_old_layouts(name: str) -> None:
+    monad, greeting, sqlite_fit = read(name)
+    assert monad.title == "What is a monad?"
+    assert [(m.role, m.content, m.model) for m in monad.messages] == [
+        (Role.USER, "What is a monad?", None),
+        (Role.ASSISTANT, "A monad is a way to chain computations.", "loop-gpt"),
+        (Role.USER, "And in Rust?", None),
+        (Role.ASSISTANT, "In Rust, think of Option::and_then.", "loop-mini")]
+    assert monad.current_id == monad.messages[-1].id
+    usage = monad.messages[1].usage
+    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (12, 7)
+    assert greeting.system_prompt == "Réponds brièvement."
+    assert [m.content for m in greeting.messages] == ["Grüße aus Köln — 日本語で?",
+                                                      "Grüß dich! 日本語もどうぞ — ça va?"]
+    assert sqlite_fit.messages[0].created_at < sqlite_fit.messages[1].created_at
+
+
+def test_ids_are_stable_across_reads_and_derived_from_the_source() -> None:
+    first, second = read("chatgpt/conversations.json"), read("chatgpt/conversations.json")
+    assert [c.id for c in first] == [c.id for c in second]
+    assert [m.id for m in first[0].messages] == [m.id for m in second[0].messages]
+    assert first[0].id == stable_id("chatgpt", "6650a1f0-0000-4000-8000-00000000c0c1")
+    # Two sources never share ids.
+    others = {c.id for name in ("claude/conversations.json", "elia.sqlite", "llm-logs.db")
+              for c in read(name)}
+    assert not others & {c.id for c in first}
+
+
+def test_a_chatgpt_export_with_a_dangling_parent_and_no_current_node(tmp_path: Path) -> None:
+    export = json.loads((FIXTURES / "chatgpt/conversations.json").read_text())[:1]
+    mapping = export[0]["mapping"]
+    mapping["u1"]["parent"] = "gone"  # a parent the file does not hold: a root
+    export[0]["current_node"] = None  # then the most recent branch is current
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps(export))
+    [conv] = detect(str(path)).read(DEFAULTS)
+    assert conv.messages[0].parent_id is None
+    assert conv.current_id is None  # the store picks the latest leaf
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"hello", "not a file chatterm can import; expected a chatterm export"),
+    (b"[1, 2", "is broken JSON at line 1, column 6"),
+    (b'{"some": "thing"}', "JSON in no format chatterm knows; expected a chatterm export"),
+    (b'[{"mapping": 5, "id": "x"}]', "conversation 1: 'mapping' must be an object"),
+    (b'[{"chat_messages": [], "name": "x"}]', "conversation 1 has no 'uuid'"),
+    (b"PK\x03\x04garbage", "the .zip is damaged"),
+    (b"SQLite format 3\x00" + b"\x00" * 200, "a damaged SQLite database"),
+    (b"", "the file is empty"),
+])
+def test_files_in_no_format_or_damaged_get_one_line(tmp_path: Path, content: bytes,
+                                                    expected: str) -> None:
+    path = tmp_path / "input"
+    path.write_bytes(content)
+    with pytest.raises(ImportFormatError) as caught:
+        detect(str(path)).read(DEFAULTS)
+    assert expected in caught.value.message and "\n" not in caught.value.message
+
+
+def test_another_programs_sqlite_database_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "recipes.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE recipes (id INTEGER, name TEXT)")
+    conn.close()
+    with pytest.raises(ImportFormatError, match=r"holds recipes\); expected a chatterm export"):
+        detect(str(path))
