@@ -86,7 +86,7 @@ def test_show_tree_prints_every_message_indented_under_what_it_answers() -> None
     def indent(mid: str) -> int:
         return len(rows[mid]) - len(rows[mid].lstrip(" *"))
 
-    assert "[1/2] assistant · model-a: A monad is a burrito." in rows[A1]
+    assert "[1/2] model-a: A monad is a burrito." in rows[A1]
     assert "[2/2] user: What is a functor?" in rows[U1B]
     # The versions of U1's reply sit one step under U1, and a message with one reply is
     # followed by it at its own indent (a long straight chat stays flat).
@@ -189,3 +189,51 @@ def test_bad_message_ids_are_one_line_and_change_nothing() -> None:
     usage_error(run_cli("branch", conv.id, other.messages[0].id))
     assert ok(run_cli("show", conv.id, "--json")) == before
     assert len(json.loads(ok(run_cli("list", "--json")))) == 2
+
+
+def on_a_terminal(*args: str, columns: int) -> str:
+    """Run chatterm with stdout on a pseudo-terminal `columns` wide; what it showed."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    from chatterm_env import REPO_ROOT
+
+    main_fd, child_fd = pty.openpty()
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    env.pop("COLUMNS", None)
+    proc = subprocess.run([sys.executable, "-m", "chatterm", *args], stdout=child_fd,
+                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
+                          timeout=60, cwd=REPO_ROOT)
+    os.close(child_fd)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(main_fd)
+    assert proc.returncode == 0, proc.stderr
+    return output.decode().replace("\r\n", "\n")
+
+
+@pytest.mark.e2e
+def test_tree_and_branch_lines_fit_a_narrow_terminal_and_stay_whole_in_a_pipe() -> None:
+    conv = save_tree()
+    for command in (["show", conv.id, "--tree"], ["branch", conv.id]):
+        shown = on_a_terminal(*command, columns=40)
+        rows = [line for line in shown.splitlines() if any(m[:8] in line for m in (A1, A2))]
+        assert rows and all(len(line) < 40 for line in rows), rows
+        assert any(line.endswith("…") for line in rows), rows
+        piped = ok(run_cli(*command))
+        assert "A monoid in the category of endofunctors." in piped or \
+            "A monad is a burrito." in piped
+    assert "A monad is a burrito." in on_a_terminal("show", conv.id, "--tree", columns=120)

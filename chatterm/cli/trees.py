@@ -57,6 +57,19 @@ def heading(message: Message, mark: str = "") -> str:
     return " ".join(part for part in (short_id(message.id), label, mark) if part)
 
 
+def fit(out: Out, start: str, words: str) -> str:
+    """`start` then `words`, the words clipped so the line fits a terminal's width (a
+    wrapped listing is hard to read); piped, the line is left whole."""
+    if out.is_tty:
+        import shutil
+
+        # One column spare: a line that fills the last one wraps on some terminals.
+        room = shutil.get_terminal_size().columns - 1 - len(start)
+        if len(words) > room:
+            words = words[: room - 1].rstrip() + "…" if room > 1 else ""
+    return start + words
+
+
 def first_words(message: Message, width: int = WORDS) -> str:
     """The start of a message on one line (its text, else what it holds instead)."""
     text = message.content or message.refusal or message.reasoning
@@ -129,14 +142,16 @@ def _print_tree(out: Out, conversation: Conversation, shape: Shape) -> None:
         children = shape.children.get(message_id, [])
         indent[message_id] = level if len(children) <= 1 else level + 1
         message = by_id[message_id]
+        # A reply is named by its model (the shortest way to tell versions apart).
         who = message.role.value
         if message.role is Role.ASSISTANT:
-            who += f" · {message.model}"
+            who = message.model or "assistant"
             if message.state.value != "complete":
                 who += f" · {message.state.value}"
         parts = ["*" if message_id in current else " ", short_id(message_id),
-                 version_mark(shape, message_id), f"{who}:", first_words(message)]
-        out.line("  " * level + " ".join(part for part in parts if part))
+                 version_mark(shape, message_id), f"{who}:"]
+        start = "  " * level + " ".join(part for part in parts if part) + " "
+        out.line(fit(out, start, first_words(message)))
 
 
 # ---- branch -------------------------------------------------------------------------------
@@ -164,8 +179,9 @@ def _branch(args: argparse.Namespace) -> int:
         mark = "*" if row.current else " "
         model = row.model or "-"
         where = "(current)" if row.current else row.departs_with
-        out.line(f"{mark} {short_id(row.leaf_id)}  depth {row.depth:<{depth_width}}  "
-                 f"{model:<{model_width}.{model_width}}  {where}")
+        start = (f"{mark} {short_id(row.leaf_id)}  depth {row.depth:<{depth_width}}  "
+                 f"{model:<{model_width}.{model_width}}  ")
+        out.line(fit(out, start, where))
     return 0
 
 
