@@ -539,7 +539,8 @@ from chatterm.cli.main import main
 def broken(conn):
     conn.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER")
     raise RuntimeError("disk gremlins")
-schema.MIGRATIONS.append(schema.Migration(3, "pinned", broken))
+schema.MIGRATIONS.append(schema.Migration(schema.latest_version(schema.MIGRATIONS) + 1,
+                                          "pinned", broken))
 sys.exit(main(sys.argv[1:]))
 """
 
