@@ -203,3 +203,26 @@ def test_compare_json_lists_the_replies_and_a_failure_is_named(
     data = tree()
     assert [m["content"] for m in current_path(data)][-2:] == ["again", "fine"]
     usage_error(run_cli("ask", "-m", "model-a", "-m", "model-b", "--prefix", "x", "y"))
+
+
+@pytest.mark.e2e
+def test_ask_c_continues_the_branch_made_current(loopback: LoopbackServer) -> None:
+    write_config(loopback.url)
+    loopback.script(CHAT, [sse_reply(["one"]), sse_reply(["two"]), sse_reply(["more"])])
+    ok(run_cli("ask", "count"))
+    ok(run_cli("ask", "-c", "--regenerate"))
+    _, first, _ = tree()["messages"]
+    ok(run_cli("branch", tree()["id"], first["id"][:6]))  # back to "one"
+    ok(run_cli("ask", "-c", "and then?"))
+    assert loopback.requests[2].json["messages"] == [
+        {"role": "user", "content": "count"}, {"role": "assistant", "content": "one"},
+        {"role": "user", "content": "and then?"}]
+    assert [m["content"] for m in current_path(tree())] == ["count", "one", "and then?", "more"]
+
+
+@pytest.mark.e2e
+def test_help_lists_the_tree_commands() -> None:
+    shown = ok(run_cli("--help"))
+    assert "branch" in shown and "fork" in shown
+    ask = ok(run_cli("ask", "--help"))
+    assert "--regenerate" in ask and "--edit" in ask and "compare" in ask
