@@ -477,3 +477,19 @@ async def test_regenerating_a_reply_on_another_branch_shows_that_branch_first(
     assert session.versions(new.id) == (3, 3)
     assert _texts(session.conversation.messages) == ["q", "A2"]
     assert [m["content"] for m in loopback.requests[-1].json["messages"]] == ["q"]
+
+
+async def test_a_saved_chat_left_empty_takes_new_messages(loopback: LoopbackServer,
+                                                          store: Store) -> None:
+    """Every message deleted (or a chat imported empty): the next prompt goes into the
+    same saved chat, as a relaunch (`ask -c`, a new session) sends it."""
+    session = _session(loopback, store)
+    loopback.script("chat/completions", [sse_reply(["gone"]), sse_reply(["back"])])
+    await session.send("first")
+    await session.delete_message(session.conversation.messages[0].id)
+    again = ChatSession(store, session.config, store.get_conversation(session.conversation.id))
+    reply = await again.send("again")
+    assert reply.state is MessageState.COMPLETE
+    with Store.open() as other:
+        saved = other.get_conversation(session.conversation.id)
+    assert _texts(saved.messages) == ["again", "back"] and saved.current_id == reply.id

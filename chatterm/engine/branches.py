@@ -12,12 +12,14 @@ A session without a store (`ask --no-save`) or not saved yet keeps every message
 made in memory (`Branches.known`) and moves between them without any store.
 
 The functions here are ChatSession's own operations (session.py delegates to them), so
-they use its internals: the queued store calls (`_run`) and its open streams.
+they use its internals: the queued store calls (`_run`) and whether it is saved yet.
+`attach` is how every new message (a prompt, a reply, a version) joins the tree.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 from typing import TYPE_CHECKING
 
 from chatterm.conversation import Conversation, Message, now
@@ -58,6 +60,38 @@ class Branches:
                 self.known.pop(gone, None)
         else:
             self.known.pop(message_id, None)
+
+
+async def attach(session: ChatSession, on_path: list[Message],
+                 beside: list[Message] | None = None, *, at: int | None = None) -> None:
+    """New messages onto the current branch (from path index `at`, default its end;
+    `beside`: other versions of the last one, saved but not shown), current, saved
+    with a new conversation in ONE transaction: a failure leaves nothing behind."""
+    conversation = session.conversation
+    before = conversation.messages, conversation.current_id
+    kept = conversation.messages if at is None else conversation.messages[:at]
+    conversation.messages = kept + on_path
+    conversation.current_id = on_path[-1].id
+    new = on_path + (beside or [])
+    positions: list[int | None] = [None] * len(new)
+    try:
+        if session.store is not None and not session._persisted:
+            # A saved chat left with no messages (all deleted, or imported empty)
+            # has its row already: add to it rather than create it twice.
+            session._persisted = await session._run(session.store.holds_ids_of, conversation)
+        if session.store is not None and not session._persisted:
+            whole = copy.copy(conversation)  # every version is saved, not only the path
+            whole.messages = conversation.messages + (beside or [])
+            await session._run(session.store.create_conversation, whole)
+        elif session.store is not None:
+            positions = list(await session._run(session.store.add_messages, new,
+                                                current_id=on_path[-1].id))
+    except BaseException:
+        conversation.messages, conversation.current_id = before
+        raise
+    session._persisted = True
+    for message, position in zip(new, positions, strict=True):
+        session.branches.grow(message, position)
 
 
 def path_shape(messages: list[Message]) -> Shape:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chatterm.conversation import Message, MessageState, Role
+from chatterm.engine import branches
 from chatterm.engine.wire import wire_messages
 from chatterm.errors import UsageError
 
@@ -59,7 +60,7 @@ async def compare(session: ChatSession, turn: CompareTurn,
     keys = [session.key_for(reply.provider or "") for reply in replies]
     messages = session.conversation.messages
     user.parent_id = messages[-1].id if messages else None
-    await session._attach([user, replies[0]], replies[1:])
+    await branches.attach(session, [user, replies[0]], replies[1:])
     history = wire_messages(session.conversation, upto=-1)
     streams = [
         asyncio.ensure_future(session._stream_into(

@@ -258,7 +258,7 @@ class ChatSession:
         messages = self.conversation.messages
         user.parent_id = messages[-1].id if messages else None
         reply.provider, reply.model = self.conversation.provider, self.conversation.model
-        await self._attach([user, reply])
+        await branches.attach(self, [user, reply])
         request = self._request(wire_messages(self.conversation, upto=-1), prefix=prefix)
         return await self._stream_into(reply, request, key, on_event)
 
@@ -347,33 +347,6 @@ class ChatSession:
                                     replaces=replaces)
         finally:
             del self._streams[reply.id]
-
-    async def _attach(self, on_path: list[Message], beside: list[Message] | None = None,
-                      *, at: int | None = None) -> None:
-        """New messages onto the current branch (from path index `at`, default its end;
-        `beside`: other versions of the last one, saved but not shown), current, saved
-        with a new conversation in ONE transaction: a failure leaves nothing behind."""
-        conversation = self.conversation
-        before = conversation.messages, conversation.current_id
-        kept = conversation.messages if at is None else conversation.messages[:at]
-        conversation.messages = kept + on_path
-        conversation.current_id = on_path[-1].id
-        new = on_path + (beside or [])
-        positions: list[int | None] = [None] * len(new)
-        try:
-            if self.store is not None and not self._persisted:
-                whole = copy.copy(conversation)  # every version is saved, not only the path
-                whole.messages = conversation.messages + (beside or [])
-                await self._run(self.store.create_conversation, whole)
-            elif self.store is not None:
-                positions = list(await self._run(self.store.add_messages, new,
-                                                 current_id=on_path[-1].id))
-        except BaseException:
-            conversation.messages, conversation.current_id = before
-            raise
-        self._persisted = True
-        for message, position in zip(new, positions, strict=True):
-            self.branches.grow(message, position)
 
     async def _save_message(self, message: Message) -> None:
         if self.store is None or not self._persisted:

@@ -96,7 +96,7 @@ async def regenerate(session: ChatSession, message_id: str | None, on_event: Eve
         conversation.messages = messages[:index + 1]
         on_event(BranchChanged(index + 1, [], old.id))
     try:
-        await session._attach([new], at=index)
+        await branches.attach(session, [new], at=index)
     except BaseException:
         conversation.messages, conversation.current_id = messages, old_leaf
         if below:
@@ -171,7 +171,7 @@ async def edit(session: ChatSession, turn: Turn, on_event: EventSink, *,
     user.parent_id = old.parent_id
     reply.parent_id = user.id
     reply.provider, reply.model = name, chosen
-    await session._attach([user, reply], at=index)
+    await branches.attach(session, [user, reply], at=index)
     on_event(BranchChanged(index, [user, reply], reply.id))
     request = session._request(wire_messages(conversation, upto=-1), model=chosen)
     return await session._stream_into(reply, request, key, on_event)
