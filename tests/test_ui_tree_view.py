@@ -36,7 +36,7 @@ def forked() -> TreeScreen:
         ("a1", "u1", A, "first answer"),
         ("u2", "a1", U, "tell me a joke"),
         ("a2", "u2", A, "a joke about cats"),
-        ("a2b", "u2", A, "a joke about dogs"),
+        ("a2b", "u2", A, "a joke about dogs, their owners and the long walks they take"),
         ("u3", "a2b", U, "explain \x1b]52;c;aGk=\x07 it"),
     )
     return TreeScreen(tree_lines(shape, messages, "a2"), branches=branch_count(shape),
