@@ -107,6 +107,11 @@ def test_the_export_zip_itself_imports(tmp_path: Path) -> None:
     done = ok(run_cli("import", str(archive)))
     assert len(done.stdout.split()) == 3
     assert "from a ChatGPT export" in done.stderr.decode()
+    refused = run_cli("import", "--as-new", str(archive))
+    assert refused.returncode == 2
+    assert refused.stderr.decode() == (f"chatterm: error: --as-new is for chatterm exports; "
+                                       f"{archive} is a ChatGPT export, whose ids come from "
+                                       "the file, so importing it again adds nothing\n")
 
 
 def test_dry_run_says_what_it_would_import_and_writes_nothing() -> None:

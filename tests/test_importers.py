@@ -97,6 +97,7 @@ def test_claude_keeps_branches_thinking_tools_and_attachments() -> None:
         "Danke!\n\n[attached: photo.jpg]"]
     [first] = [m for m in menu.messages if m.content.startswith("コーヒー –")]
     assert first.reasoning == "Two items; keep the prices."
+    assert (first.provider, first.model) == ("claude.ai", "claude")  # the export names none
     [retried] = [m for m in menu.messages if m.content.startswith("*Used")]
     assert retried.content == ('*Used web_search*\n\n```json\n{\n  "query": "ケーキ 翻訳"\n}\n```'
                                "\n\n*Result from web_search*\n\nコーヒー:3ユーロ、ケーキ:4ユーロ。")
@@ -191,3 +192,17 @@ def test_another_programs_sqlite_database_is_named(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(ImportFormatError, match=r"holds recipes\); expected a chatterm export"):
         detect(str(path))
+
+
+def test_a_claude_export_zip_is_read_from_its_conversations_json(tmp_path: Path) -> None:
+    import zipfile
+
+    archive = tmp_path / "data-2024-11-02-batch-0000.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("users.json", "[]")
+        zipped.writestr("projects.json", "[]")
+        zipped.write(FIXTURES / "claude/conversations.json", "conversations.json")
+    source = detect(str(archive))
+    assert source.kind == "a Claude export"
+    assert [c.title for c in source.read(DEFAULTS)][:2] == ["Café menu in 日本語",
+                                                            "What's a good name for a cat?"]

@@ -124,6 +124,9 @@ def _import(args: argparse.Namespace) -> int:
         raise _unreadable(args.file, error) from None
     if source.data is not None:
         return _import_export(args, source.data, source_name)
+    if args.as_new:
+        raise UsageError(f"--as-new is for chatterm exports; {source_name} is {source.kind}, "
+                         "whose ids come from the file, so importing it again adds nothing")
     from chatterm.cli.history_import import import_history
 
     return import_history(source, source_name, dry_run=args.dry_run)

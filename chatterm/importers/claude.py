@@ -8,7 +8,8 @@ Text blocks are kept, thinking blocks become the reply's reasoning, a tool call 
 naming the tool with its input as a code block, a tool's result is a line naming it (its
 raw output, often whole web pages, is left out), and attached files are kept as a code
 block of their extracted text, or a bracketed line naming them. The export holds no
-model ids: a reply's model is the conversation's `model` when the file has one.
+model ids: a reply's model is the conversation's `model` when the file has one, else
+"claude".
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def _conversation(item: dict[str, Any], defaults: Defaults, where: str) -> Conve
     if not isinstance(messages, list):
         raise ImportFormatError(f"{where}: 'chat_messages' must be a list")
     created = timestamp(item.get("created_at"), 0.0) or 0.0
-    model = text_of(item.get("model")) or None
+    # The export names no model; "claude" says at least whose reply it is.
+    model = text_of(item.get("model")) or "claude"
     raws: list[Raw] = []
     previous: str | None = None
     for number, message in enumerate(messages, start=1):
