@@ -226,3 +226,68 @@ def test_help_lists_the_tree_commands() -> None:
     assert "branch" in shown and "fork" in shown
     ask = ok(run_cli("ask", "--help"))
     assert "--regenerate" in ask and "--edit" in ask and "compare" in ask
+
+
+@pytest.mark.e2e
+def test_ctrl_c_stops_every_reply_of_a_compare_and_keeps_what_arrived(
+        loopback: LoopbackServer) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from chatterm_env import REPO_ROOT
+
+    write_config(loopback.url)
+    never = threading.Event()  # the rest of both replies never comes
+    for model, word in (("model-a", "Alpha"), ("model-b", "Beta")):
+        first, *rest = sse_chunks([word, " more"], model=model)
+        loopback.script(CHAT, stream_reply([first, Hold(never), *rest]), model=model)
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    child = subprocess.Popen([sys.executable, "-m", "chatterm", "ask", "-m", "model-a", "-m",
+                              "model-b", "Race"], env=env, cwd=REPO_ROOT,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    try:
+        assert child.stdout is not None
+        seen = b""
+        deadline = time.monotonic() + 30
+        while not seen.endswith(b"Alpha") and time.monotonic() < deadline:
+            chunk = os.read(child.stdout.fileno(), 1024)  # model-a streams live
+            assert chunk, "chatterm ended before model-a's first words"
+            seen += chunk
+        loopback.wait_for_requests(2)
+        # model-b's first words have arrived once its saved row holds them.
+        while saved_text("model-b") != "Beta" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        rest, err = child.communicate(timeout=30)
+    finally:
+        never.set()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 130, err
+    assert err.decode().splitlines()[-1] == "chatterm: interrupted"
+    out = (seen + rest).decode()
+    assert out.startswith(out.split("\n")[0] + "\nAlpha") and "model-a]" in out.split("\n")[0]
+    data = tree()
+    _, reply_a, reply_b = data["messages"]
+    assert (reply_a["state"], reply_a["content"]) == ("interrupted", "Alpha")
+    assert reply_b["state"] == "interrupted" and reply_b["model"] == "model-b"
+    # What model-b had received is kept, and printed under its header once it stopped.
+    assert reply_b["content"] == "Beta"
+    assert out.endswith(f"\n\n{reply_b['id'][:8]} [assistant · test/model-b]\nBeta\n")
+
+
+def saved_text(model: str) -> str | None:
+    """What the store holds of the reply by `model` in the one saved conversation."""
+    from chatterm.store import Store
+
+    with Store.open(read_only=True) as store:
+        summaries = store.list_conversations()
+        if not summaries:
+            return None
+        tree = store.get_tree(summaries[0].id)
+    return next((m.content for m in tree.messages if m.model == model), None)
