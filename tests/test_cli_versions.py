@@ -120,6 +120,8 @@ def test_regenerate_and_edit_refuse_what_they_cannot_mean(loopback: LoopbackServ
     usage_error(run_cli("ask", "-c", "--edit", prompt["id"], "-m", "a", "-m", "b", "x"))
     usage_error(run_cli("ask", "-c", "--edit", prompt["id"]))  # no new prompt
     usage_error(run_cli("ask", "-c", "--edit", "0000", "x"))  # no such message
+    # Without --conversation the last conversation is meant, and the line says so.
+    assert "pass --conversation" in usage_error(run_cli("ask", "--edit", "0000", "x"))
     usage_error(run_cli("ask", "-c", "--regenerate", ""))
     usage_error(run_cli("ask", "-c", "--regenerate", "--no-save"))
     usage_error(run_cli("ask", "--conversation", "nope", "--regenerate"))

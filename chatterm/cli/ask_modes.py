@@ -64,11 +64,18 @@ def saved_conversation(args: argparse.Namespace, store: Store) -> str:
 
 
 def target_message(store: Store, conversation: Conversation, prefix: str,
-                   role: Role) -> Message:
-    """The message `prefix` names in that conversation, checked to have `role`."""
+                   role: Role, *, named: bool) -> Message:
+    """The message `prefix` names in that conversation, checked to have `role`;
+    `named`: the conversation was given (--conversation), not taken as the last one."""
     from chatterm.cli.trees import resolve_message
 
-    message_id = resolve_message(store, conversation.id, prefix)
+    try:
+        message_id = resolve_message(store, conversation.id, prefix)
+    except UsageError as error:
+        if named:
+            raise
+        raise UsageError(f"{error.message} (the last conversation, {conversation.id[:8]}; "
+                         "pass --conversation ID for another)") from None
     message = next((m for m in conversation.messages if m.id == message_id), None)
     if message is None:
         # Not on the current branch: the whole tree has it.

@@ -26,14 +26,16 @@ def run_version(mode: Mode, args: argparse.Namespace, config: Config) -> int:
             conversation.system_prompt = args.system
         conversation.params = conversation.params.merged(params_from_args(args))
         provider, model = chosen_model(args, config, conversation)
+        explicit = args.conversation is not None
         target: str | None
         if mode == "regenerate":
-            named = args.regenerate
-            target = None if named is True else \
-                target_message(store, conversation, named, Role.ASSISTANT).id
+            # --regenerate alone (True): the current branch's last reply.
+            target = None if args.regenerate is True else target_message(
+                store, conversation, args.regenerate, Role.ASSISTANT, named=explicit).id
             prompt = ""
         else:
-            target = target_message(store, conversation, args.edit, Role.USER).id
+            target = target_message(store, conversation, args.edit, Role.USER,
+                                    named=explicit).id
             prompt = read_prompt(args.prompt)
     except BaseException:
         store.close()
