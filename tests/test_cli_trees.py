@@ -237,3 +237,14 @@ def test_tree_and_branch_lines_fit_a_narrow_terminal_and_stay_whole_in_a_pipe() 
         assert "A monoid in the category of endofunctors." in piped or \
             "A monad is a burrito." in piped
     assert "A monad is a burrito." in on_a_terminal("show", conv.id, "--tree", columns=120)
+
+
+@pytest.mark.e2e
+def test_fork_at_a_message_of_another_branch_copies_the_path_to_it() -> None:
+    conv = save_tree()
+    new_id = ok(run_cli("fork", conv.id, A1[:4])).strip()
+    forked = json.loads(ok(run_cli("show", new_id, "--json")))
+    assert [m["content"] for m in forked["messages"]] == [
+        "What is a monad?", "A monad is a burrito."]
+    assert forked["title"] == "Monads"
+    assert json.loads(ok(run_cli("show", conv.id, "--json")))["current_id"] == A3

@@ -129,9 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     branch.add_argument("--json", action="store_true")
 
     fork = commands.add_parser(
-        "fork", help="copy the current branch up to a message into a new conversation",
-        description="A new conversation holding the current branch of ID up to MESSAGE_ID "
-        "(new ids; the original is unchanged). Prints the new conversation's id.")
+        "fork", help="copy a conversation up to a message into a new conversation",
+        description="A new conversation holding the messages of ID from the first prompt "
+        "down to MESSAGE_ID (new ids; the original is unchanged). Prints the new "
+        "conversation's id.")
     fork.add_argument("id", help="conversation id or unique prefix")
     fork.add_argument("message_id", metavar="MESSAGE_ID", help="a message id or unique prefix")
     fork.add_argument("--title", type=_non_empty, help="the new conversation's title")
