@@ -60,6 +60,11 @@ def warm_up() -> None:
         _done.set()
 
 
+def is_started() -> bool:
+    """Has a warm-up been started (it runs after the app's first frame)?"""
+    return _started.is_set()
+
+
 def is_done() -> bool:
     """Has the warm-up loaded everything (or given up on it)?"""
     return _done.is_set()

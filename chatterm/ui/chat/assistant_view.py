@@ -21,6 +21,7 @@ from chatterm.ui import inert
 from chatterm.ui.chat.message_view import MessageView, clipped, usage_text
 
 if TYPE_CHECKING:
+    from chatterm.ui.chat.message_header import Versions
     from chatterm.ui.markdown.streaming import StreamingMarkdown
 
 
@@ -44,9 +45,12 @@ class AssistantMessage(MessageView):
     """
 
     role_label = "assistant"
+    own_actions = frozenset({"copy_message", "copy_code", "regenerate", "regenerate_with",
+                             "delete_message"})
 
-    def __init__(self, message: Message, *, is_last: bool = False) -> None:
-        super().__init__(message)
+    def __init__(self, message: Message, *, is_last: bool = False,
+                 versions: Versions | None = None) -> None:
+        super().__init__(message, versions=versions)
         self.is_last = is_last
         self.streaming = message.state is MessageState.STREAMING
         self._body: StreamingMarkdown | None = None

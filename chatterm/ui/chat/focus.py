@@ -41,8 +41,12 @@ def typed_for_prompt(focused: Widget | None, event: Key) -> bool:
     a code block. It has to be decided when the app receives the key, before delivering
     it: focus() takes effect later, and a fast typist's next letters would still reach
     the message meanwhile."""
-    return (isinstance(focused, MessageView) and event.is_printable
-            and event.key not in compat.node_bindings(focused).key_to_bindings)
+    if not isinstance(focused, MessageView) or not event.is_printable:
+        return False
+    bound = compat.node_bindings(focused).key_to_bindings.get(event.key, [])
+    # A key of an action that does nothing on this message (`e` on a reply, `r` on a
+    # prompt) is typing too, not a key swallowed in silence.
+    return not any(focused.check_action(binding.action.split("(")[0], ()) for binding in bound)
 
 
 class FocusHint:

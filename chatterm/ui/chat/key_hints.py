@@ -8,13 +8,14 @@ they arrive as a plain Enter and would send the prompt (see chatterm.ui.terminal
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from chatterm.keymap import keys_for
 
 _NAMES = {
     "escape": "Esc", "enter": "Enter", "pageup": "PgUp", "pagedown": "PgDn",
     "up": "↑", "down": "↓", "left": "←", "right": "→", "delete": "Del",
+    "left_square_bracket": "[", "right_square_bracket": "]",
 }
 # Modifiers a legacy terminal cannot send at all: they need the kitty protocol.
 _KITTY_ONLY_MODIFIERS = frozenset({"super", "hyper", "meta"})
@@ -62,8 +63,21 @@ def idle_hint(keymap: Mapping[str, str], *, kitty: bool) -> str:
     ], kitty=kitty))
 
 
-def message_hint(keymap: Mapping[str, str], *, kitty: bool) -> str:
-    """The status line while a message has the focus: its keys, and the way back."""
-    items = _items(keymap, [("copy_message", "copy"), ("copy_code", "copy code"),
-                            ("delete_message", "delete")], kitty=kitty)
+def message_hint(keymap: Mapping[str, str], *, kitty: bool,
+                 allowed: Callable[[str], bool] = lambda _action: True) -> str:
+    """The status line while a message has the focus: the keys that act on it (`allowed`
+    says which do, for this message), and the way back. The most used come first, since
+    a narrow status line cuts the end off."""
+    items: list[str] = []
+    if allowed("previous_version") or allowed("next_version"):
+        # One item for the pair, "←→ versions", whichever way there is one to go.
+        keys = [usable_keys(keymap, action, kitty=kitty)
+                for action in ("previous_version", "next_version")]
+        if all(keys):
+            items.append("".join(key_label(k[0]) for k in keys) + " versions")
+    items += _items(keymap, [(action, label) for action, label in (
+        ("edit_prompt", "edit"), ("regenerate", "regenerate"),
+        ("regenerate_with", "other model"), ("copy_message", "copy"),
+        ("copy_code", "copy code"), ("delete_message", "delete")) if allowed(action)],
+        kitty=kitty)
     return " · ".join([*items, "↑↓ move", "Esc back"])

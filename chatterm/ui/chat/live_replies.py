@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from chatterm.conversation import Message
     from chatterm.engine.session import ChatSession, Turn
 
-ReplyKind = Literal["send", "retry", "continue"]
+# "edit": a new version of a prompt and its reply; "regenerate": of a given reply.
+ReplyKind = Literal["send", "retry", "continue", "edit", "regenerate"]
 
 
 @dataclass(eq=False)
@@ -39,6 +40,9 @@ class LiveReply:
     session: ChatSession | None = None
     # A send's prompt and reply, the session's own Messages, from Enter on.
     turn: Turn | None = None
+    # A regeneration's reply, and the (provider, model) picked for that one reply.
+    target: str | None = None
+    use_model: tuple[str, str] | None = None
     # The session's message, from ReplyStarted on.
     message: Message | None = None
     worker: Worker[Any] | None = None

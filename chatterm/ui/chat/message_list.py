@@ -6,6 +6,9 @@ opened at a search hit); the screen's loader (loading.py) answers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from textual import events
 from textual.containers import VerticalScroll
 
@@ -15,6 +18,11 @@ from chatterm.ui.chat.assistant_view import AssistantMessage
 from chatterm.ui.chat.message_view import MessageView, SystemMessage, ToolMessage, UserMessage
 from chatterm.ui.compat import SingleLayout
 from chatterm.ui.events import NewerMessagesWanted, OlderMessagesWanted
+
+if TYPE_CHECKING:
+    from textual.widget import AwaitMount, Widget
+
+    from chatterm.ui.chat.message_header import Versions
 
 
 def view_for(message: Message, *, is_last: bool = False) -> MessageView:
@@ -39,6 +47,21 @@ class MessageList(SingleLayout, VerticalScroll):
     has_older: bool = False
     # True while loaded messages below the mounted ones wait (opened at a search hit).
     has_newer: bool = False
+
+    def __init__(self, *, id: str | None = None,
+                 versions_of: Callable[[str], Versions | None] | None = None) -> None:
+        super().__init__(id=id)
+        # Which version of its message each view shows (`‹ 2/3 ›`), looked up as views
+        # are mounted so the header is drawn once, with its switch.
+        self.versions_of = versions_of
+
+    def mount(self, *widgets: Widget, **where: Any) -> AwaitMount:
+        if self.versions_of is not None:
+            for widget in widgets:
+                if isinstance(widget, MessageView) and widget.versions is None \
+                        and not isinstance(widget, SystemMessage):
+                    widget.set_versions(self.versions_of(widget.message.id))
+        return super().mount(*widgets, **where)
 
     def on_mount(self) -> None:
         self.anchor()

@@ -20,6 +20,7 @@ from textual.widgets import Static
 from chatterm.conversation import Message, Usage
 from chatterm.keymap import DEFAULT_KEYMAP, actions_in
 from chatterm.ui import inert
+from chatterm.ui.chat.message_header import MessageHeader, Versions
 from chatterm.ui.compat import SingleLayout
 from chatterm.ui.events import MessageActionRequested, MessageFocusChanged
 from chatterm.ui.keys import bindings_for, install_bindings
@@ -77,11 +78,18 @@ class MessageView(SingleLayout, Vertical, can_focus=True):
     ]
 
     role_label = ""
+    # The message-scope actions that make sense for this kind of message (check_action).
+    own_actions: ClassVar[frozenset[str]] = frozenset(
+        {"copy_message", "copy_code", "delete_message"})
 
-    def __init__(self, message: Message, *, classes: str = "") -> None:
+    def __init__(self, message: Message, *, classes: str = "",
+                 versions: Versions | None = None) -> None:
         super().__init__(classes=f"message {classes}".strip())
         self.message = message
         self._code_index = 0
+        # (this version, how many) when the message has siblings; None when it is the
+        # only one. Set by whoever mounts the view (chatterm.ui.chat.versions).
+        self.versions = versions if versions is not None and versions[1] > 1 else None
 
     @property
     def message_id(self) -> str:
@@ -115,11 +123,58 @@ class MessageView(SingleLayout, Vertical, can_focus=True):
         return Content.styled(self.role_label, "bold")
 
     def compose(self) -> ComposeResult:
-        yield Static(self.header(), classes="msg-header", markup=False)
+        yield MessageHeader(self.header(), self.versions, message_id=self.message.id)
 
     def refresh_header(self) -> None:
-        for header in self.query(".msg-header").results(Static):
-            header.update(self.header())
+        for header in self.query(".msg-header").results(MessageHeader):
+            header.update(self.header(), self.versions)
+
+    @property
+    def switch_text(self) -> str:
+        """The header's `‹ 2/3 ›` as plain text, "" when there is none."""
+        for header in self.query(".msg-header").results(MessageHeader):
+            return header.switch_text
+        return ""
+
+    def set_versions(self, versions: Versions | None) -> None:
+        """Show `‹ this/count ›` in the header (None or a count of 1: no switch)."""
+        versions = versions if versions is not None and versions[1] > 1 else None
+        if versions == self.versions:
+            return
+        self.versions = versions
+        # Composed but maybe not mounted yet (the Mount event comes after compose): the
+        # header is there to update either way.
+        self.refresh_header()
+        if self.is_mounted:
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the keys that do nothing here (the footer and the hint list the rest)."""
+        if action in ("previous_version", "next_version"):
+            return self.versions is not None and (
+                self.versions[0] > 1 if action == "previous_version"
+                else self.versions[0] < self.versions[1])
+        if action in _MESSAGE_ACTIONS:
+            return action in self.own_actions
+        return True
+
+    def _request(self, action: str) -> None:
+        self.post_message(MessageActionRequested(self.message.id, action))
+
+    def action_previous_version(self) -> None:
+        self._request("previous_version")
+
+    def action_next_version(self) -> None:
+        self._request("next_version")
+
+    def action_edit_prompt(self) -> None:
+        self._request("edit_prompt")
+
+    def action_regenerate(self) -> None:
+        self._request("regenerate")
+
+    def action_regenerate_with(self) -> None:
+        self._request("regenerate_with")
 
     def action_copy_message(self) -> None:
         self.post_message(MessageActionRequested(self.message.id, "copy"))
@@ -145,17 +200,35 @@ class MessageView(SingleLayout, Vertical, can_focus=True):
 
 
 class UserMessage(MessageView):
-    """Label and text in one Static: one widget per prompt."""
+    """Label and text in one Static: one widget per prompt (two for a prompt with other
+    versions, whose header line carries the switch)."""
 
     role_label = "you"
+    own_actions = frozenset({"copy_message", "copy_code", "edit_prompt", "delete_message"})
+
+    def header(self) -> Content:
+        return Content.styled(self.role_label, "bold $primary")
+
+    # Whether compose made a header line of its own (None: not composed yet).
+    _with_header: bool | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(
-            Content.assemble((self.role_label, "bold $primary"), "\n",
-                             Content(inert.text(clipped(self.message.content)))),
-            classes="msg-body",
-            markup=False,
-        )
+        text = Content(inert.text(clipped(self.message.content)))
+        self._with_header = self.versions is not None
+        if self.versions is not None:
+            yield from super().compose()
+            yield Static(text, classes="msg-body", markup=False)
+            return
+        yield Static(Content.assemble(self.header(), "\n", text), classes="msg-body",
+                     markup=False)
+
+    def set_versions(self, versions: Versions | None) -> None:
+        super().set_versions(versions)
+        if self._with_header is not None and self._with_header != (self.versions is not None):
+            self.refresh(recompose=True)  # the header line comes or goes
+
+
+_MESSAGE_ACTIONS = frozenset(action.name for action in actions_in("message"))
 
 
 class SystemMessage(MessageView):

@@ -116,12 +116,24 @@ class ReplyController:
         self._start_reply("send", text, turn)
         return True
 
-    def _start_reply(self, kind: ReplyKind, prompt: str = "", turn: Turn | None = None) -> None:
+    def start_edit(self, turn: Turn) -> None:
+        """Stream the reply to an edited prompt (message_actions.py made the turn)."""
+        self.painter.show_turn(turn)
+        self._start_reply("edit", turn.user.content, turn)
+
+    def regenerate(self, message_id: str, model: tuple[str, str] | None = None) -> None:
+        """A new version of the reply `message_id` (with `model` for this reply only)."""
+        self._start_reply("regenerate", target=message_id, use_model=model)
+
+    def _start_reply(self, kind: ReplyKind, prompt: str = "", turn: Turn | None = None, *,
+                     target: str | None = None,
+                     use_model: tuple[str, str] | None = None) -> None:
         screen = self.screen
-        screen.loader.show_end()
+        if kind not in ("edit", "regenerate"):
+            screen.loader.show_end()  # those two start where the message is
         screen.status.show_waiting()
         live = LiveReply(screen.opened, kind, prompt, blink=screen.prompt.cursor_blink,
-                         session=self.engine(), turn=turn)
+                         session=self.engine(), turn=turn, target=target, use_model=use_model)
         self.live.add(live)
         live.worker = screen.run_worker(
             partial(self._reply, live), group="reply", exit_on_error=False
@@ -150,11 +162,20 @@ class ReplyController:
                 live.gave_back = True
             if self._shows(live):
                 self.painter.draw(kind, event)
+                if isinstance(event, ReplyStarted):
+                    screen.versions.refresh_marks()  # a new version: `‹ 3/3 ›` at once
 
         try:
             session = await self._ready_session(live)
+            provider, model = live.use_model or (None, None)
             if kind == "send":
                 await session.send(live.turn or prompt, on_event)
+            elif kind == "edit":
+                assert live.turn is not None
+                await session.edit(live.turn, on_event)
+            elif kind == "regenerate":
+                await session.regenerate(live.target, on_event, provider=provider,
+                                         model=model)
             elif kind == "retry":
                 await session.retry(on_event)
             else:
@@ -198,6 +219,10 @@ class ReplyController:
             if shown:
                 screen.prompt.cursor_blink = live.blink
                 self.painter.release()
+                # The branch as the session left it: a new version's marks, or the old
+                # branch back after a regeneration that came to nothing. After the views
+                # the painter swapped or removed are gone.
+                screen.call_after_refresh(screen.versions.sync)
             if started:
                 live.opened.saved = live.opened.saved or _session_saved(live)
                 if shown:

@@ -167,7 +167,7 @@ class ReplyPainter:
         message_list = screen.message_list
         view: AssistantMessage
         pending = self._pending_views[-1] if self._pending_views else None
-        if kind == "send" and isinstance(pending, AssistantMessage):  # the turn's reply view
+        if kind in ("send", "edit") and isinstance(pending, AssistantMessage):  # the turn's
             view = pending
         else:
             found = message_list.view_for_id((replaces or message).id)

@@ -30,6 +30,7 @@ from chatterm.ui.chat.edits import ConversationEdits
 from chatterm.ui.chat.focus import FocusHint, region_chain, typed_for_prompt
 from chatterm.ui.chat.key_hints import idle_hint, message_hint
 from chatterm.ui.chat.loading import HistoryLoader
+from chatterm.ui.chat.message_actions import MessageActions
 from chatterm.ui.chat.message_list import MessageList
 from chatterm.ui.chat.message_view import MessageView, code_blocks
 from chatterm.ui.chat.prompt import PromptInput
@@ -37,6 +38,7 @@ from chatterm.ui.chat.replies import ReplyController, last_reply_index
 from chatterm.ui.chat.reveal import load_newer, show_hit
 from chatterm.ui.chat.sidebar_panel import SIDEBAR_OVERLAY_BELOW, SidebarPanel
 from chatterm.ui.chat.status_bar import StatusBar
+from chatterm.ui.chat.versions import BranchView
 from chatterm.ui.events import (
     ChatScrollRequested,
     ConversationChanged,
@@ -82,6 +84,8 @@ class ChatScreen(Screen[None]):
         self.edits = ConversationEdits(self)
         self.sidebar_panel = SidebarPanel(self)
         self.branches = BranchActions(self)
+        self.versions = BranchView(self)  # `‹ 2/3 ›`, flips, the branch redrawn
+        self.message_actions = MessageActions(self)  # e edit, r regenerate
         self._idle_hint = ""
         self._focus_hint: FocusHint | None = None
         self._last_message: Widget | None = None  # the message Tab goes back to
@@ -101,7 +105,7 @@ class ChatScreen(Screen[None]):
         with Horizontal(id="body"):
             yield Vertical(id="sidebar-slot")
             with Vertical(id="chat"):
-                yield MessageList(id="messages")
+                yield MessageList(id="messages", versions_of=self.versions.versions_of)
                 yield StatusBar(id="status")
                 # In a box of its own: Textual redraws every widget whose clipping
                 # region (its parent's) meets a change, so a prompt that shared the
@@ -118,6 +122,7 @@ class ChatScreen(Screen[None]):
         self.query_one("#sidebar-slot").display = False
         self.prompt.focus()
         self.loader.show()
+        self.call_after_refresh(self.versions.refresh_marks)
         # The footer (a widget per key) comes one frame later: the prompt comes first.
         self.call_after_refresh(self._mount_footer)
         if self.services.screen_memory.sidebar:
@@ -183,6 +188,7 @@ class ChatScreen(Screen[None]):
 
     @work(group="switch", exclusive=True)
     async def _switch_to(self, opened: OpenedConversation, reveal: str | None) -> None:
+        self.message_actions.cancel_edit()
         self.replies.to_background(notice=opened.conversation.id != self.conversation.id)
         live = self.replies.live.get(opened.conversation.id)
         if live is not None:
@@ -190,6 +196,7 @@ class ChatScreen(Screen[None]):
         self.opened = opened
         # A chat with a reply streaming shows its end, where the reply is drawn live.
         self.loader.show(reveal if live is None else None)
+        self.call_after_refresh(self.versions.refresh_marks)
         if live is not None:
             self.replies.pick_up(live)
         self.prompt.focus()
@@ -232,7 +239,8 @@ class ChatScreen(Screen[None]):
     # ---- the chat's keys (scope "chat" in chatterm.keymap; also the palette's) ----------
 
     def action_stop(self) -> None:
-        self.replies.stop()
+        if not self.message_actions.cancel_edit():  # Esc first leaves an edit
+            self.replies.stop()
 
     def action_retry(self) -> None:
         self.replies.retry()
@@ -292,7 +300,10 @@ class ChatScreen(Screen[None]):
     @on(PromptSubmitted)
     def _on_prompt_submitted(self, event: PromptSubmitted) -> None:
         event.stop()
-        self.replies.submit(event.text)
+        if self.message_actions.editing is not None:
+            self.message_actions.send_edit(event.text)
+        else:
+            self.replies.submit(event.text)
 
     @on(ConversationChanged)
     def _on_conversation_changed(self, event: ConversationChanged) -> None:
@@ -326,8 +337,12 @@ class ChatScreen(Screen[None]):
             self._focus_hint = FocusHint(self.status)
         if event.focused:
             self._last_message = event.view
+            view = event.view
+            allowed = (view.check_action if isinstance(view, MessageView)
+                       else lambda _action, _parameters: True)
             self._focus_hint.show(message_hint(self.services.keymap,
-                                               kitty=self.services.kitty()))
+                                               kitty=self.services.kitty(),
+                                               allowed=lambda action: bool(allowed(action, ()))))
         elif not isinstance(self.focused, MessageView):
             # ↑/↓ blur one message and focus the next; the blur may arrive after the
             # focus, so the hint stays while any message still has the focus.
@@ -359,6 +374,14 @@ class ChatScreen(Screen[None]):
             self.copy_code(message)
         elif event.action == "delete_message":
             self.branches.ask_delete(message.id)
+        elif event.action in ("previous_version", "next_version"):
+            self.versions.flip(message.id, -1 if event.action == "previous_version" else 1)
+        elif event.action == "edit_prompt":
+            self.message_actions.start_edit(message.id)
+        elif event.action == "regenerate":
+            self.message_actions.regenerate(message.id)
+        elif event.action == "regenerate_with":
+            self.message_actions.regenerate_with(message.id)
 
     # ---- copying -------------------------------------------------------------------------
 
