@@ -114,6 +114,29 @@ def test_the_export_zip_itself_imports(tmp_path: Path) -> None:
                                        "the file, so importing it again adds nothing\n")
 
 
+def test_a_split_export_zip_and_an_unpacked_export_folder_import(tmp_path: Path) -> None:
+    """Large ChatGPT exports (2026) hold conversations-000.json, -001.json, …"""
+    conversations = json.loads((FIXTURES / "chatgpt/conversations.json").read_text())
+    archive = tmp_path / "split.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("export/conversations-000.json", json.dumps(conversations[:2]))
+        zipped.writestr("export/conversations-001.json", json.dumps(conversations[2:]))
+        zipped.writestr("export/deeper/conversations.json", "not read")
+    done = ok(run_cli("import", "--dry-run", str(archive)))
+    assert len(done.stdout.splitlines()) == 3
+    folder = tmp_path / "unpacked"
+    (folder / "export").mkdir(parents=True)
+    (folder / "export/conversations.json").write_text(json.dumps(conversations))
+    (folder / "export/user.json").write_text("{}")
+    done = ok(run_cli("import", str(folder)))
+    assert len(done.stdout.split()) == 3 and "from a ChatGPT export" in done.stderr.decode()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    failed = run_cli("import", str(empty))
+    assert failed.returncode == 1 and "a folder without conversations.json; expected a " \
+        "chatterm export" in failed.stderr.decode()
+
+
 def test_dry_run_says_what_it_would_import_and_writes_nothing() -> None:
     source = FIXTURES / "chatgpt/conversations.json"
     dry = ok(run_cli("import", "--dry-run", str(source)))

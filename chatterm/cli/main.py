@@ -150,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp = commands.add_parser(
         "import", help="import conversations: a chatterm export, a ChatGPT or Claude data "
                        "export, Elia's elia.sqlite or llm's logs.db")
-    imp.add_argument("file", help="the file (its format is detected), or '-' for stdin")
+    imp.add_argument("file", help="the file or unpacked export folder (its format is "
+                     "detected), or '-' for stdin")
     imp.add_argument("--dry-run", action="store_true",
                      help="say what would be imported, and write nothing")
     imp.add_argument("--as-new", action="store_true",

@@ -11,11 +11,9 @@ returns, in one transaction.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from chatterm.conversation import Conversation
@@ -27,10 +25,6 @@ __all__ = ["EXPECTED", "Defaults", "Source", "detect"]
 EXPECTED = ("a chatterm export (JSON), a ChatGPT or Claude data export "
             "(conversations.json or the export's .zip), Elia's elia.sqlite or llm's logs.db")
 
-_ZIP_MAGIC = b"PK\x03\x04"
-# A data export's conversations.json can be large, but not this large: a bound on what is
-# unpacked from a .zip, so a hostile archive cannot fill memory.
-_MAX_UNPACKED = 2 << 30
 
 
 @dataclass(slots=True)
@@ -54,11 +48,14 @@ class Source:
 
 def detect(name: str, data: bytes | None = None) -> Source:
     """The format of the file `name` (or of `data`, read from stdin); ImportFormatError,
-    in one line naming what was expected, when it is none of them."""
-    from chatterm.importers import sqlite_source
+    in one line naming what was expected, when it is none of them. A folder is an
+    unpacked data export."""
+    from chatterm.importers import archives, sqlite_source
 
     if data is None:
         path = Path(name).expanduser()
+        if path.is_dir():
+            return _json_source(archives.from_folder(path, EXPECTED))
         with path.open("rb") as file:
             head = file.read(len(sqlite_source.MAGIC))
         if head == sqlite_source.MAGIC:
@@ -67,22 +64,33 @@ def detect(name: str, data: bytes | None = None) -> Source:
     elif data.startswith(sqlite_source.MAGIC):
         raise ImportFormatError("a database is read from its file, not from stdin: give "
                                 "its path")
-    if data.startswith(_ZIP_MAGIC):
-        return _json_source(_from_zip(data), "conversations.json in the .zip")
+    if data.startswith(archives.ZIP_MAGIC):
+        return _json_source(archives.from_zip(data, EXPECTED))
     start = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if not start:
         raise ImportFormatError(f"the file is empty; expected {EXPECTED}")
     if start not in (b"{", b"["):  # not JSON at all: say what would have been
         raise ImportFormatError(f"not a file chatterm can import; expected {EXPECTED}")
-    return _json_source(data, "the file")
+    return _json_source([("the file", data)])
 
 
-def _json_source(data: bytes, what: str) -> Source:
+def _json_source(files: list[tuple[str, bytes]]) -> Source:
+    """The format of one JSON file, or of an export's conversation files together."""
     from chatterm.importers import chatgpt, claude
 
-    doc: Any = load_json(data, what)
-    if isinstance(doc, dict) and "format" in doc:
-        return Source("a chatterm export", data=data)
+    docs: list[Any] = [load_json(data, what) for what, data in files]
+    what = files[0][0] if len(files) == 1 else "the conversation files"
+    doc = docs[0]
+    if len(files) == 1 and isinstance(doc, dict) and "format" in doc:
+        return Source("a chatterm export", data=files[0][1])
+    if len(docs) > 1:  # a split export: the lists one after the other
+        doc = []
+        for (part, _), piece in zip(files, docs, strict=True):
+            if isinstance(piece, dict) and isinstance(piece.get("conversations"), list):
+                piece = piece["conversations"]
+            if not isinstance(piece, list):
+                raise ImportFormatError(f"{part} is not a list of conversations")
+            doc.extend(piece)
     if chatgpt.looks_like(doc):
         return Source(chatgpt.NAME, reader=lambda defaults: chatgpt.read(doc, defaults))
     if claude.looks_like(doc):
@@ -91,30 +99,6 @@ def _json_source(data: bytes, what: str) -> Source:
         return Source("an export with no conversations", reader=lambda defaults: [])
     raise ImportFormatError(f"{what} is JSON in no format chatterm knows; expected "
                             f"{EXPECTED}")
-
-
-def _from_zip(data: bytes) -> bytes:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = [info for info in archive.infolist()
-                       if PurePosixPath(info.filename).name == "conversations.json"]
-            if not members:
-                raise ImportFormatError(f"the .zip holds no conversations.json; expected "
-                                        f"{EXPECTED}")
-            member = min(members, key=lambda info: info.filename.count("/"))
-            if member.file_size > _MAX_UNPACKED:
-                raise ImportFormatError(f"{member.filename} in the .zip is larger than "
-                                        f"{_MAX_UNPACKED >> 30} GiB")
-            with archive.open(member) as file:
-                unpacked = file.read(_MAX_UNPACKED + 1)
-            if len(unpacked) > _MAX_UNPACKED:
-                raise ImportFormatError(f"{member.filename} in the .zip unpacks to more "
-                                        f"than {_MAX_UNPACKED >> 30} GiB")
-            return unpacked
-    except (zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
-        raise ImportFormatError(f"the .zip is damaged ({exc})") from None
-    except zipfile.LargeZipFile as exc:  # pragma: no cover - zip64 is read by default
-        raise ImportFormatError(f"the .zip cannot be read ({exc})") from None
 
 
 def _database(path: Path) -> Source:
