@@ -327,3 +327,46 @@ async def test_continue_and_retry_work_on_the_branch_jumped_to(server: Any) -> N
     everything = [m.content for m in saved_tree(conversation_id).messages]
     # The continued reply stays as the other version; the owls branch is untouched.
     assert "dogs are loyal to a fault" in everything and "a joke about owls" in everything
+
+
+async def test_deleting_the_first_prompt_empties_the_chat_and_the_next_prompt_lands_in_it(
+        server: Any) -> None:
+    from chatterm.ui.dialogs.confirm import ConfirmDialog
+
+    conversation_id, ids = seed_tree()
+    with Store.open() as store:
+        conversation = store.get_conversation(conversation_id)
+        conversation.system_prompt = "be brief"
+        store.update_conversation(conversation)
+    server.script(CHAT, sse_reply(["a fresh start"]))
+    async with running(LaunchOptions(resume_id=conversation_id), size=(120, 40)) as (app,
+                                                                                    pilot):
+        await wait_until(pilot, lambda: "a joke about owls" in screen_text(app),
+                         what="the current branch")
+        # The system prompt's view is not a message of the tree: Del says so.
+        from chatterm.ui.chat.message_view import SystemMessage
+
+        system = app.chat.message_list.query_one(SystemMessage)
+        system.focus()
+        await wait_until(pilot, lambda: app.focused is system, what="the system prompt")
+        await pilot.press("delete")
+        await wait_until(pilot, lambda: any("not a message of the chat: F4 edits it"
+                                            in str(n.message) for n in app._notifications),
+                         what="the note")
+        assert not isinstance(app.screen, ConfirmDialog)
+
+        await focus_message(app, pilot, ids["joke"])
+        await pilot.press("delete")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog),
+                         what="the question")
+        assert "Delete your prompt and everything below it, on every branch: 7 messages?" \
+            in app.screen.question
+        await pilot.press("y")
+        await wait_until(pilot, lambda: shown(app) == ["be brief"], what="an empty chat")
+        app.chat.prompt.insert("start again")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not app.chat.busy
+                         and "a fresh start" in screen_text(app), what="the reply")
+    assert app.chat.conversation.id == conversation_id
+    assert [m.content for m in saved(conversation_id).messages] == [
+        "start again", "a fresh start"]

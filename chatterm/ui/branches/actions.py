@@ -13,6 +13,7 @@ import asyncio
 from functools import partial
 from typing import TYPE_CHECKING
 
+from chatterm.conversation import Role
 from chatterm.errors import ChattermError
 from chatterm.tree import Node, Shape, TreeError
 from chatterm.ui import inert
@@ -65,7 +66,8 @@ class BranchActions:
         from chatterm.ui.chat.message_view import MessageView
 
         focused = self.screen.focused
-        if isinstance(focused, MessageView) and focused.message.id:
+        # The system prompt's view stands above the tree, it is not one of its messages.
+        if isinstance(focused, MessageView) and focused.message.role is not Role.SYSTEM:
             return focused.message
         messages = self.screen.conversation.messages
         return messages[-1] if messages else None
@@ -165,6 +167,14 @@ class BranchActions:
             return
         session = screen.engine()
         if message_id not in session.shape:
+            # The system prompt's view: it is not a message of the tree.
+            from chatterm.ui.chat.key_hints import key_label, usable_keys
+
+            keys = usable_keys(screen.services.keymap, "edit_system_prompt",
+                               kitty=screen.services.kitty())
+            how = key_label(keys[0]) if keys else "“Edit system prompt” (palette)"
+            screen.notify(f"The system prompt is not a message of the chat: {how} edits it.",
+                          severity="warning")
             return
         count = len(session.shape.subtree(message_id))
         view = screen.message_list.view_for_id(message_id)
