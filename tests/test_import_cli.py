@@ -73,6 +73,24 @@ def test_each_format_imports_in_one_go_and_a_second_time_adds_nothing(
     assert [p.name for p in folder.iterdir()] == [source.name]  # no -journal, -wal, -shm
 
 
+def test_a_wal_mode_database_is_read_without_leaving_files_beside_it(tmp_path: Path) -> None:
+    import sqlite3
+
+    folder = tmp_path / "source"
+    folder.mkdir()
+    source = folder / "logs.db"
+    shutil.copyfile(FIXTURES / "llm-logs.db", source)
+    with sqlite3.connect(source) as conn:  # llm run with WAL on, then closed
+        assert conn.execute("PRAGMA journal_mode = wal").fetchone() == ("wal",)
+    conn.close()
+    os.utime(source, (1_600_000_000, 1_600_000_000))
+    before = source.read_bytes()
+    done = ok(run_cli("import", str(source)))
+    assert len(done.stdout.split()) == 3
+    assert [p.name for p in folder.iterdir()] == ["logs.db"]  # no -wal, no -shm
+    assert source.read_bytes() == before and source.stat().st_mtime == 1_600_000_000
+
+
 def test_a_chatgpt_export_keeps_its_tree_and_opens_on_its_current_branch(
         tmp_path: Path) -> None:
     ids = ok(run_cli("import", str(FIXTURES / "chatgpt/conversations.json"))).stdout.split()

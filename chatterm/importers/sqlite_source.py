@@ -2,7 +2,9 @@
 
 `mode=ro` makes SQLite refuse every write, so importing can never change the source file
 (its bytes and its mtime stay as they were); `query_only` refuses writes a second time,
-on this connection, in case a URI parameter is ever dropped.
+on this connection, in case a URI parameter is ever dropped. A WAL-mode database with no
+-wal file beside it is opened `immutable`, so not even SQLite's -wal and -shm files appear
+next to it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ MAGIC = b"SQLite format 3\x00"
 
 def open_read_only(path: Path) -> sqlite3.Connection:
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    if _is_wal(path) and not path.with_name(path.name + "-wal").exists():
+        # A WAL database whose program is not running: everything is in the file. Even a
+        # read-only connection would leave -wal and -shm files beside it; `immutable`
+        # reads the file as it is, creating nothing.
+        uri += "&immutable=1"
     try:
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
         conn.execute("PRAGMA query_only = ON")
@@ -27,6 +34,13 @@ def open_read_only(path: Path) -> sqlite3.Connection:
         raise ImportFormatError(f"a damaged SQLite database ({exc})") from None
     conn.row_factory = sqlite3.Row
     return conn
+
+
+def _is_wal(path: Path) -> bool:
+    """Bytes 18 and 19 of the header are 2 in a database in WAL mode."""
+    with path.open("rb") as file:
+        header = file.read(20)
+    return len(header) == 20 and header[18] == 2 and header[19] == 2
 
 
 def tables(conn: sqlite3.Connection) -> dict[str, set[str]]:
