@@ -12,7 +12,7 @@ keys.ACTION KEY` checks a key exactly as the app will, without loading Textual.
 Scopes: "app" actions are bindings of the app (they work from any widget), "chat" ones
 bindings of the chat screen; "prompt" actions are handled by the prompt widget itself
 (send, newline, history, scrolling the chat); "message" ones are bindings of a focused
-message.
+message; "compare" ones bindings of the columns of a model comparison (ui/compare/).
 """
 
 from __future__ import annotations
@@ -22,9 +22,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-Scope = Literal["app", "chat", "prompt", "message"]
+Scope = Literal["app", "chat", "prompt", "message", "compare"]
 # Keys of these scopes fire whatever widget has the focus.
 _EVERYWHERE: frozenset[Scope] = frozenset({"app", "chat"})
+# Keys of these scopes fire only while their widget has the focus, which is a mode the
+# user entered on purpose: a single letter is fine there.
+_FOCUSED: frozenset[Scope] = frozenset({"message", "compare"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,7 @@ class KeyAction:
 _PROMPT = "In the prompt"
 _SCROLL = "Scrolling the chat (from the prompt)"
 _MESSAGE = "On a focused message"
+_COMPARE = "On the columns of a model comparison"
 
 # Keys avoid the ones TextArea already uses (ctrl+a/c/d/e/k/u/v/w/x/y/z, f6, f7): the
 # prompt has focus nearly all the time and a focused widget's bindings win over the app's.
@@ -98,6 +102,9 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("delete_message", "delete", "Delete msg",
               "Delete the focused message and everything below it, on every branch (asks "
               "first)", "message", group=_MESSAGE),
+    KeyAction("keep_reply", "enter,k", "Keep",
+              "Keep the chosen column's reply (←/→ choose): it becomes the current branch",
+              "compare", group=_COMPARE),
     # Quit first: with little room the footer keeps the way out.
     KeyAction("quit", "ctrl+q", "Quit", "Quit (a partial reply is kept)", priority=True),
     KeyAction("stop", "escape", "Stop", "Stop the reply being streamed", scope="chat"),
@@ -109,6 +116,11 @@ ACTIONS: tuple[KeyAction, ...] = (
               palette="Continue reply", palette_help="Resume an interrupted reply", scope="chat"),
     KeyAction("switch_model", "ctrl+o", "Model", "Switch model or provider",
               palette="Switch model", palette_help="Pick another model or provider", scope="chat"),
+    KeyAction("compare_models", "f9", "Compare",
+              "Compare models: pick 2 to 4, the next prompt goes to all of them",
+              palette="Compare models",
+              palette_help="Send the next prompt to 2 to 4 models, side by side; keep one",
+              scope="chat"),
     KeyAction("toggle_sidebar", "ctrl+b", "Chats", "Show or hide the saved chats",
               palette="Toggle sidebar", palette_help="Show or hide the saved chats", scope="chat"),
     KeyAction("search_chats", "ctrl+f", "Search", "Search the text of all saved chats",
@@ -301,7 +313,7 @@ def resolve_key_notes(config_keys: Mapping[str, object]) -> tuple[dict[str, str]
             notes.append(KeyNote(action, problem))
             continue
         scope = ACTIONS_BY_NAME[action].scope
-        if scope != "message":
+        if scope not in _FOCUSED:
             typed = [key for key in _split(spec) if _types_a_character(key)]
             if typed:
                 notes.append(KeyNote(action, f"{typed[0]!r} would be typed into the prompt; "

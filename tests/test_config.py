@@ -523,12 +523,12 @@ def test_set_accepts_what_later_commands_can_use(cfg_path: Path) -> None:
     set_config_value(cfg_path, "default_provider", "local")
     set_config_value(cfg_path, "theme", "chatterm-light")
     set_config_value(cfg_path, "theme", "gruvbox")  # one of Textual's own
-    set_config_value(cfg_path, "keys.rename_chat", "f9")
+    set_config_value(cfg_path, "keys.rename_chat", "f12")
     set_config_value(cfg_path, "params.temperature", "2")
     config = load_config(cfg_path)
     assert config.provider().name == "local"
     assert (config.theme, config.keys, config.params.temperature) == ("gruvbox",
-                                                                      {"rename_chat": "f9"}, 2)
+                                                                      {"rename_chat": "f12"}, 2)
 
 
 def test_set_knows_the_users_own_theme_files(cfg_path: Path) -> None:

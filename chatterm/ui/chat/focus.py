@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from chatterm.ui import compat
 from chatterm.ui.chat.message_view import MessageView
+from chatterm.ui.compare.view import CompareView
 
 if TYPE_CHECKING:
     from textual.events import Key
@@ -35,13 +36,14 @@ def region_chain(chain: list[Widget], focused: Widget | None,
 
 def typed_for_prompt(focused: Widget | None, event: Key) -> bool:
     """Whether a key pressed while `focused` has the focus was meant for the prompt: a
-    printable key on a message that is not one of the message's own keys.
+    printable key on a message (or the columns of a comparison) that is not one of its
+    own keys.
 
     Without this, "hello cab" typed after clicking a message would copy the message and
     a code block. It has to be decided when the app receives the key, before delivering
     it: focus() takes effect later, and a fast typist's next letters would still reach
     the message meanwhile."""
-    if not isinstance(focused, MessageView) or not event.is_printable:
+    if not isinstance(focused, MessageView | CompareView) or not event.is_printable:
         return False
     bound = compat.node_bindings(focused).key_to_bindings.get(event.key, [])
     # A key of an action that does nothing on this message (`e` on a reply, `r` on a

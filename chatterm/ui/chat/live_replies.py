@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from chatterm.engine.session import ChatSession, Turn
 
 # "edit": a new version of a prompt and its reply; "regenerate": of a given reply.
-ReplyKind = Literal["send", "retry", "continue", "edit", "regenerate"]
+ReplyKind = Literal["send", "retry", "continue", "edit", "regenerate", "compare"]
 
 
 @dataclass(eq=False)

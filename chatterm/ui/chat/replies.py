@@ -105,9 +105,12 @@ class ReplyController:
         if self.busy:
             screen.notify("A reply is still streaming: Esc stops it.", severity="warning")
             return False
+        if screen.compare.pending:  # the send path forks: one prompt to every picked model
+            return screen.compare.submit(text)
         if not screen.conversation.model:
             screen.status.show_error("no model chosen: press Ctrl+O to pick one")
             return False
+        screen.compare.settle()  # columns left unkept give way to the current reply
         screen.loader.show_end()
         screen.prompt.clear()
         # The session's own messages, shown before the request is under way.
@@ -129,6 +132,7 @@ class ReplyController:
                      target: str | None = None,
                      use_model: tuple[str, str] | None = None) -> None:
         screen = self.screen
+        screen.compare.settle()  # columns left unkept give way to the current reply
         if kind not in ("edit", "regenerate"):
             screen.loader.show_end()  # those two start where the message is
         screen.status.show_waiting()

@@ -39,6 +39,8 @@ from chatterm.ui.chat.reveal import load_newer, show_hit
 from chatterm.ui.chat.sidebar_panel import SIDEBAR_OVERLAY_BELOW, SidebarPanel
 from chatterm.ui.chat.status_bar import StatusBar
 from chatterm.ui.chat.versions import BranchView
+from chatterm.ui.compare.controller import CompareController
+from chatterm.ui.compare.view import CompareView
 from chatterm.ui.events import (
     ChatScrollRequested,
     ConversationChanged,
@@ -86,6 +88,7 @@ class ChatScreen(Screen[None]):
         self.branches = BranchActions(self)
         self.versions = BranchView(self)  # `‹ 2/3 ›`, flips, the branch redrawn
         self.message_actions = MessageActions(self)  # e edit, r regenerate
+        self.compare = CompareController(self)
         self._idle_hint = ""
         self._focus_hint: FocusHint | None = None
         self._last_message: Widget | None = None  # the message Tab goes back to
@@ -190,6 +193,7 @@ class ChatScreen(Screen[None]):
     async def _switch_to(self, opened: OpenedConversation, reveal: str | None) -> None:
         self.message_actions.cancel_edit()
         self.replies.to_background(notice=opened.conversation.id != self.conversation.id)
+        self.compare.leave()
         live = self.replies.live.get(opened.conversation.id)
         if live is not None:
             opened = live.reopened(saved=opened.saved)
@@ -199,6 +203,8 @@ class ChatScreen(Screen[None]):
         self.call_after_refresh(self.versions.refresh_marks)
         if live is not None:
             self.replies.pick_up(live)
+            if live.kind == "compare":
+                self.compare.pick_up(live)
         self.prompt.focus()
         self.post_message(ConversationChanged(opened.conversation.id))
         if reveal is not None:
@@ -239,8 +245,10 @@ class ChatScreen(Screen[None]):
     # ---- the chat's keys (scope "chat" in chatterm.keymap; also the palette's) ----------
 
     def action_stop(self) -> None:
-        if not self.message_actions.cancel_edit():  # Esc first leaves an edit
-            self.replies.stop()
+        if self.message_actions.cancel_edit():  # Esc first leaves an edit
+            return
+        if not self.replies.stop():
+            self.compare.cancel()  # Esc also leaves compare mode before its prompt
 
     def action_retry(self) -> None:
         self.replies.retry()
@@ -250,6 +258,9 @@ class ChatScreen(Screen[None]):
 
     def action_switch_model(self) -> None:
         self.edits.ask_model()
+
+    def action_compare_models(self) -> None:
+        self.compare.ask()
 
     def action_toggle_sidebar(self) -> None:
         self.sidebar_panel.toggle()
@@ -304,6 +315,11 @@ class ChatScreen(Screen[None]):
             self.message_actions.send_edit(event.text)
         else:
             self.replies.submit(event.text)
+
+    @on(CompareView.Keep)
+    def _on_keep(self, event: CompareView.Keep) -> None:
+        event.stop()
+        self.compare.keep(event.message_id)
 
     @on(ConversationChanged)
     def _on_conversation_changed(self, event: ConversationChanged) -> None:

@@ -69,6 +69,8 @@ class StatusBar(Horizontal):
         self._stall_timer: Timer | None = None
         self.provider = ""
         self.model = ""
+        # While in compare mode, what the right side says instead of the model.
+        self.compare: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="status-state", markup=False)
@@ -79,10 +81,21 @@ class StatusBar(Horizontal):
     def set_model(self, provider: str, model: str) -> None:
         self.provider = provider
         self.model = model
-        self.query_one("#status-model", Static).update(
-            Content.assemble((inert.text(provider), "$foreground-muted"), " · ",
-                             (inert.text(model), "bold"), " ")
-        )
+        self._draw_right()
+
+    def set_compare(self, label: str | None) -> None:
+        """Compare mode (`label` names the models) or, with None, the model again."""
+        self.compare = label
+        self._draw_right()
+
+    def _draw_right(self) -> None:
+        if self.compare is not None:
+            content = Content.assemble(("⇶ ", "bold $warning"),
+                                       (inert.text(self.compare), "bold $warning"), " ")
+        else:
+            content = Content.assemble((inert.text(self.provider), "$foreground-muted"),
+                                       " · ", (inert.text(self.model), "bold"), " ")
+        self.query_one("#status-model", Static).update(content)
 
     # ---- the left side -----------------------------------------------------------------
 

@@ -1,0 +1,251 @@
+"""Compare models in the app: the mode, the columns streaming side by side, Esc, keeping one.
+
+Against the real engine and client and the loopback server, which routes each request by
+the model its body names (the replies are requested at once, in any order).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from loopback import Delay, Hold, json_reply, sse_chunks, sse_reply, stream_reply
+from ui_helpers import (
+    LOOP_KEY,
+    LOOP_KEY_ENV,
+    make_app,
+    running,
+    screen_text,
+    wait_until,
+    write_config,
+)
+
+from chatterm.conversation import MessageState, Role
+from chatterm.launch import LaunchOptions
+from chatterm.store import Store
+
+pytestmark = pytest.mark.slow
+
+CHAT = "chat/completions"
+MODELS = {"object": "list", "data": [{"id": m, "object": "model"}
+                                     for m in ("model-a", "model-b", "model-c", "model-d")]}
+
+
+@pytest.fixture
+def server(loopback: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
+    write_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url)
+    loopback.always("models", json_reply(MODELS))
+    return loopback
+
+
+def compare_view(app: Any) -> Any:
+    from chatterm.ui.compare.view import CompareView
+
+    found = app.chat.message_list.query(CompareView)
+    return found.first() if found else None
+
+
+def column_text(app: Any, index: int) -> str:
+    view = compare_view(app)
+    return "" if view is None else view.columns[index].body.rendered_text()
+
+
+async def enter_compare_mode(pilot: Any, *others: str) -> None:
+    """F9, mark `others` beside the current model-a, Enter."""
+    from chatterm.ui.pickers.multi_picker import CompareModelPicker
+
+    app = pilot.app
+    await pilot.press("f9")
+    await wait_until(pilot, lambda: isinstance(app.screen, CompareModelPicker),
+                     what="the multi-select picker")
+    picker = app.screen
+    for model in others:
+        await pilot.press(*model)
+        await wait_until(pilot, lambda m=model: picker.highlighted_model == m, what=model)
+        await pilot.press("space")
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: app.screen is app.chat, what="the chat again")
+
+
+async def test_two_models_stream_side_by_side_esc_stops_both_keep_the_second(
+    server: Any,
+) -> None:
+    never = threading.Event()  # neither reply ends by itself: Esc stops them
+    fast = sse_chunks(["Alpha answers at once."], model="model-a", finish_reason=None,
+                      done=False)
+    slow = sse_chunks(["Beta ", "takes its time."], model="model-b", finish_reason=None,
+                      done=False)
+    server.script(CHAT, stream_reply([*fast, Hold(never)]), model="model-a")
+    server.script(CHAT, stream_reply([Delay(0.3), slow[0], Delay(0.3), slow[1], Hold(never)]),
+                  model="model-b")
+    async with running(size=(120, 32)) as (app, pilot):
+        await enter_compare_mode(pilot, "model-b")
+        # The chat says it is in compare mode until the prompt is sent.
+        assert "compare 2 models" in screen_text(app)
+        app.chat.prompt.insert("Who are you?")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: compare_view(app) is not None, what="the columns")
+        view = compare_view(app)
+        assert "compare 2 models" not in screen_text(app)
+        # Both stream at once, each in its own labelled column.
+        await wait_until(pilot, lambda: "Alpha answers at once." in column_text(app, 0)
+                         and "takes its time." in column_text(app, 1), what="both replies")
+        assert [c.message.model for c in view.columns] == ["model-a", "model-b"]
+        assert all(c.streaming for c in view.columns)
+        assert view.columns[1].tokens == 2 and view.columns[0].tokens == 1
+        left, right = (c.region for c in view.columns)
+        assert left.y == right.y and left.right <= right.x  # side by side
+        text = screen_text(app)
+        assert "model-a" in text and "model-b" in text
+        # Both requests carried the same prompt, each for its own model.
+        models = sorted(r.json["model"] for r in server.requests if r.path.endswith(CHAT))
+        assert models == ["model-a", "model-b"]
+
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not app.chat.busy, what="both to stop")
+        assert not any(c.streaming for c in view.columns)
+        assert "⏸ interrupted" in str(view.columns[0].label())
+        assert "⏸ interrupted" in str(view.columns[1].label())
+        conversation_id = app.chat.conversation.id
+        with Store.open() as store:
+            tree = store.get_tree(conversation_id)
+        stored = {m.model: m for m in tree.messages if m.role is Role.ASSISTANT}
+        assert stored["model-a"].state is MessageState.INTERRUPTED
+        assert stored["model-b"].state is MessageState.INTERRUPTED
+        assert stored["model-a"].content == "Alpha answers at once."
+        assert stored["model-b"].content == "Beta takes its time."
+
+        # Keep the second: the columns, → and Enter.
+        view.focus()
+        await pilot.press("right", "enter")
+        await wait_until(pilot, lambda: compare_view(app) is None, what="the single view")
+        await wait_until(pilot, lambda: "Beta takes its time." in screen_text(app),
+                         what="the kept reply")
+        assert "Alpha answers at once." not in screen_text(app)
+        assert app.chat.conversation.messages[-1].model == "model-b"
+        assert app.focused is app.chat.prompt
+        # The next replies come from the kept reply's model.
+        await wait_until(pilot, lambda: "loop · model-b" in screen_text(app),
+                         what="the kept model on the status line")
+    with Store.open() as store:
+        saved = store.get_conversation(conversation_id)
+    assert saved.current_id == stored["model-b"].id
+    assert [m.content for m in saved.messages] == ["Who are you?", "Beta takes its time."]
+    # Relaunched, the chat shows the kept branch.
+    async with running(LaunchOptions(resume_id=conversation_id), size=(120, 32)) as (
+            app, pilot):
+        await wait_until(pilot, lambda: "Beta takes its time." in screen_text(app),
+                         what="the kept reply after relaunch")
+        assert "Alpha answers at once." not in screen_text(app)
+
+
+async def test_esc_cancels_compare_mode_and_the_next_prompt_goes_to_one_model(
+    server: Any,
+) -> None:
+    server.script(CHAT, sse_reply(["Just A."], model="model-a"))
+    async with running() as (app, pilot):
+        await enter_compare_mode(pilot, "model-b")
+        assert app.chat.compare.pending
+        assert "compare 2 models" in screen_text(app)
+        await pilot.press("escape")
+        assert not app.chat.compare.pending
+        await wait_until(pilot, lambda: "loop · model-a" in screen_text(app),
+                         what="the model again on the status line")
+        assert "compare mode cancelled" in app.chat.status.text
+        app.chat.prompt.insert("Only you")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not app.chat.busy and "Just A." in screen_text(app),
+                         what="the single reply")
+        assert compare_view(app) is None
+        assert [r.json["model"] for r in server.requests if r.path.endswith(CHAT)] == [
+            "model-a"]
+
+
+async def test_at_40_columns_the_replies_are_stacked_and_a_click_keeps_one(
+    server: Any,
+) -> None:
+    server.script(CHAT, sse_reply(["From A."], model="model-a"), model="model-a")
+    server.script(CHAT, sse_reply(["From C."], model="model-c"), model="model-c")
+    async with running(size=(40, 40)) as (app, pilot):
+        await enter_compare_mode(pilot, "model-c")
+        app.chat.prompt.insert("Hello")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: compare_view(app) is not None
+                         and not app.chat.busy, what="both replies")
+        view = compare_view(app)
+        await wait_until(pilot, lambda: view.stacked, what="stacked columns")
+        top, bottom = (c.region for c in view.columns)
+        assert bottom.y >= top.bottom and top.width > 30  # one above the other, full width
+        await wait_until(pilot, lambda: "From C." in screen_text(app)
+                         and "[keep]" in screen_text(app), what="the keep links")
+        # Sending on without keeping one goes on from the first model's reply; here
+        # a click on the second column's [keep] keeps it instead.
+        label = view.columns[1].query_one(".compare-label")
+        keep_at = str(view.columns[1].label()).index("[keep]")
+        view.columns[1].scroll_visible(animate=False)
+        await pilot.pause()
+        await pilot.click(label, offset=(keep_at + 1, 0))
+        await wait_until(pilot, lambda: compare_view(app) is None, what="the kept reply")
+        assert app.chat.conversation.messages[-1].content == "From C."
+
+
+async def test_four_models_stream_and_keys_still_reach_the_prompt(server: Any) -> None:
+    # Four long replies at once: typing goes on meanwhile, and each column counts its own.
+    holds = {}
+    for model in ("model-a", "model-b", "model-c", "model-d"):
+        hold = holds[model] = threading.Event()
+        words = [f"{model} word {i} " for i in range(200)]
+        server.script(CHAT, sse_reply(words, hold=hold, model=model), model=model)
+    async with running(size=(120, 40)) as (app, pilot):
+        await enter_compare_mode(pilot, "model-b", "model-c", "model-d")
+        app.chat.prompt.insert("Race")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: compare_view(app) is not None, what="the columns")
+        view = compare_view(app)
+        assert not view.stacked  # 4 columns of 26 or more fit in 120
+        for hold in holds.values():
+            hold.set()
+        await pilot.press(*"next one")
+        assert app.chat.prompt.text == "next one"
+        await wait_until(pilot, lambda: not app.chat.busy, what="all four", timeout=30)
+        assert [c.tokens for c in view.columns] == [200, 200, 200, 200]
+        assert all("word 199" in column_text(app, i) for i in range(4))
+
+
+def test_columns_snapshot(server: Any, snap_compare: Any,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatterm.ui.chat import status_bar
+
+    monkeypatch.setattr(status_bar, "clock", lambda: 1000.0)
+    server.script(CHAT, sse_reply(["**Go** is quicker to learn."], model="model-a",
+                                  usage={"prompt_tokens": 7, "completion_tokens": 6}),
+                  model="model-a")
+    server.script(CHAT, sse_reply(["Rust takes longer,\n\n", "- but its compiler teaches"],
+                                  model="model-b",
+                                  usage={"prompt_tokens": 7, "completion_tokens": 9}),
+                  model="model-b")
+    app = make_app()
+    app.state.opened.conversation.id = "c0a1000000000000000000000000000c"
+
+    async def run_before(pilot: Any) -> None:
+        await wait_until(pilot, lambda: pilot.app.chat.query("#prompt"), what="the prompt")
+        await enter_compare_mode(pilot, "model-b")
+        app.chat.prompt.insert("Rust or Go?")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: compare_view(app) is not None and not app.chat.busy,
+                         what="both replies")
+        await wait_until(pilot, lambda: "compiler teaches" in screen_text(app),
+                         what="the last line")
+        for box in app.screen.query("Input, TextArea"):
+            box.cursor_blink = False
+        await pilot.pause(0.1)
+
+    try:
+        assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+    finally:
+        app.store.close()
+
