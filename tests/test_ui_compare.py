@@ -126,6 +126,8 @@ async def test_two_models_stream_side_by_side_esc_stops_both_keep_the_second(
         await wait_until(pilot, lambda: "Beta takes its time." in screen_text(app),
                          what="the kept reply")
         assert "Alpha answers at once." not in screen_text(app)
+        # The other reply stays as a version of the kept one.
+        await wait_until(pilot, lambda: "‹ 2/2 ›" in screen_text(app), what="the versions")
         assert app.chat.conversation.messages[-1].model == "model-b"
         assert app.focused is app.chat.prompt
         # The next replies come from the kept reply's model.
@@ -138,8 +140,9 @@ async def test_two_models_stream_side_by_side_esc_stops_both_keep_the_second(
     # Relaunched, the chat shows the kept branch.
     async with running(LaunchOptions(resume_id=conversation_id), size=(120, 32)) as (
             app, pilot):
-        await wait_until(pilot, lambda: "Beta takes its time." in screen_text(app),
-                         what="the kept reply after relaunch")
+        await wait_until(pilot, lambda: "Beta takes its time." in screen_text(app)
+                         and "‹ 2/2 ›" in screen_text(app),
+                         what="the kept reply after relaunch, with its other version")
         assert "Alpha answers at once." not in screen_text(app)
 
 

@@ -373,3 +373,5 @@ class CompareController:
         view.remove()
         if self.view is view:
             self.view = None
+        # The reply shown now has the others as versions: its `‹ n/m ›`.
+        self.screen.call_after_refresh(self.screen.versions.refresh_marks)
