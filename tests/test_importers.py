@@ -206,3 +206,28 @@ def test_a_claude_export_zip_is_read_from_its_conversations_json(tmp_path: Path)
     assert source.kind == "a Claude export"
     assert [c.title for c in source.read(DEFAULTS)][:2] == ["Café menu in 日本語",
                                                             "What's a good name for a cat?"]
+
+
+def test_an_llm_thread_forked_from_another_keeps_the_shared_messages_and_their_models(
+        tmp_path: Path) -> None:
+    """llm's LogStore.fork starts a thread at an existing message and copies nothing: the
+    same row it inserts is inserted here, into a copy of the database llm made."""
+    import shutil
+
+    path = tmp_path / "logs.db"
+    shutil.copyfile(FIXTURES / "llm-logs.db", path)
+    with sqlite3.connect(path) as conn:
+        [(first_reply,)] = conn.execute(
+            "SELECT tip_message_hash FROM turns ORDER BY datetime_utc LIMIT 1").fetchall()
+        conn.execute("INSERT INTO threads (id, name, tip_message_hash, forked_from, "
+                     "datetime_utc) VALUES ('01forked', 'Fork of the monad', ?, "
+                     "(SELECT thread_id FROM turns WHERE tip_message_hash = ?), "
+                     "'2026-12-02 03:00:00+00:00')", (first_reply, first_reply))
+    conn.close()
+    conversations = detect(str(path)).read(DEFAULTS)
+    [fork] = [c for c in conversations if c.title == "Fork of the monad"]
+    assert [(m.content, m.model) for m in fork.messages] == [
+        ("What is a monad?", None), ("A monad is a way to chain computations.", "loop-gpt")]
+    assert fork.current_id == fork.messages[-1].id
+    [original] = [c for c in conversations if c.title == "What is a monad?"]
+    assert not {m.id for m in fork.messages} & {m.id for m in original.messages}

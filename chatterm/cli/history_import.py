@@ -27,6 +27,12 @@ def import_history(source: Source, name: str, *, dry_run: bool) -> int:
     # A conversation with no message (ChatGPT and Claude export chats opened and left
     # empty) would be an empty chat in the list: it is not imported.
     conversations = [conv for conv in found if conv.messages]
+    # The same conversation twice (split export files that overlap): the newer copy.
+    newest: dict[str, Conversation] = {}
+    for conv in conversations:
+        if conv.id not in newest or conv.updated_at >= newest[conv.id].updated_at:
+            newest[conv.id] = conv
+    conversations = list(newest.values())
     # A dry run opens the store read-only: nothing is created or written, not even a
     # missing database.
     with open_store(read_only=dry_run) as store:

@@ -67,6 +67,9 @@ def _thread(conn: sqlite3.Connection, thread: sqlite3.Row, defaults: Defaults) -
     tips = [thread["tip_message_hash"], *(turn["tip_message_hash"] for turn in turns)]
     chain = _messages(conn, [tip for tip in tips if tip])
     texts = _texts(conn, list(chain))
+    # A forked thread shares the messages above the fork with the thread it came from:
+    # the turns that made those belong to that thread.
+    turns = [*turns, *_turns_ending_in(conn, list(chain), thread["id"])]
     # What each turn added: its messages from the tip up to (not including) its prompt.
     made_by: dict[str, sqlite3.Row] = {}
     asked_at: dict[str, float] = {}
@@ -106,6 +109,17 @@ def _thread(conn: sqlite3.Connection, thread: sqlite3.Row, defaults: Defaults) -
     return conversation(cid, title=title or title_from_prompt(first_prompt(built)),
                         created_at=created, updated_at=None, defaults=defaults,
                         built=built, system_prompt=system_prompt)
+
+
+def _turns_ending_in(conn: sqlite3.Connection, hashes: list[str],
+                     thread_id: str) -> list[sqlite3.Row]:
+    found: list[sqlite3.Row] = []
+    for start in range(0, len(hashes), 500):
+        chunk = hashes[start:start + 500]
+        found += rows(conn, f"SELECT * FROM turns WHERE thread_id != ? AND tip_message_hash "
+                            f"IN ({','.join('?' * len(chunk))}) ORDER BY datetime_utc, id",
+                      thread_id, *chunk, what=NAME)
+    return found
 
 
 def _messages(conn: sqlite3.Connection, tips: list[str]) -> dict[str, sqlite3.Row]:
