@@ -73,7 +73,10 @@ number to --port-file (atomically), appends one JSON line per request to --log
 ({"method", "path", "headers", "json"}) and runs until SIGTERM/SIGINT. SCRIPT.json:
 
     {"queue":  {"chat/completions": [REPLY, ...], ...},
+     "by_model": {"chat/completions": {"model-b": [REPLY, ...], ...}, ...},
      "always": {"models": REPLY, ...}}
+
+("by_model" is `script(path, replies, model=...)`: for requests naming that model.)
 
 where REPLY is one of
     {"json": {...}, "status": 200, "headers": {...}}
@@ -531,6 +534,9 @@ def reply_from_json(spec: dict[str, Any]) -> Reply:
 def load_script(server: LoopbackServer, script: dict[str, Any]) -> None:
     for path, replies in (script.get("queue") or {}).items():
         server.script(path, [reply_from_json(r) for r in replies])
+    for path, models in (script.get("by_model") or {}).items():
+        for model, replies in models.items():
+            server.script(path, [reply_from_json(r) for r in replies], model=model)
     for path, reply in (script.get("always") or {}).items():
         server.always(path, reply_from_json(reply))
 

@@ -174,3 +174,83 @@ def test_chat_quit_and_reopen_with_continue(tmux: Tmux, loopback_process: str,
     assert "hello from tmux" in screen.splitlines()[0]  # the title, from the first prompt
     tmux.keys("second", "C-q")
     poll(lambda: not tmux.alive("second"), "chatterm to quit again")
+
+
+def test_compare_two_models_at_120_then_40_columns_keep_one_and_reopen(
+        tmux: Tmux, tmp_path: Path) -> None:
+    """Compare models as a person does it: F9, Space, Enter, a prompt; the columns side by
+    side at 120 columns, stacked once the pane is 40 wide; keep the second, quit, reopen."""
+    def reply(words: list[str], model: str) -> dict[str, object]:
+        return {"sse_text": words, "delay": 0.05, "model": model,
+                "usage": {"prompt_tokens": 4, "completion_tokens": len(words)}}
+
+    script_file = tmp_path / "script.json"
+    script_file.write_text(json.dumps({
+        "by_model": {"chat/completions": {
+            "e2e-model": [reply(["Alpha ", "says ", "left-marker"], "e2e-model")],
+            "e2e-other": [reply(["Beta ", "says ", "right-marker"], "e2e-other")]}},
+        "always": {"models": {"json": {"object": "list", "data": [
+            {"id": "e2e-model"}, {"id": "e2e-other"}]}}},
+    }))
+    port_file = tmp_path / "port"
+    process = subprocess.Popen(
+        [sys.executable, str(LOOPBACK), "--script", str(script_file), "--port-file",
+         str(port_file)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        poll(port_file.exists, "the loopback server to listen", timeout=15)
+        url = f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
+        script = launcher(tmp_path, tmp_path / "home", url)
+        tmux.start("cmp", str(script))
+        screen = lambda: tmux.screen("cmp")  # noqa: E731
+        poll(lambda: "Ask anything" in screen(), "the prompt", screen=screen)
+        send_until(lambda: tmux.keys("cmp", "F9"), lambda: "Compare models" in screen(),
+                   "the multi-select picker", screen=screen)
+        poll(lambda: "e2e-other" in screen(), "the live model list", screen=screen)
+        send_until(lambda: tmux.keys("cmp", "e2e-other", literal=True),
+                   lambda: "e2e-other" in screen() and "Other (1)" in screen(),
+                   "the filtered list", screen=screen)
+        send_until(lambda: tmux.keys("cmp", "Space"), lambda: "2 marked" in screen(),
+                   "two marked", screen=screen)
+        send_until(lambda: tmux.keys("cmp", "Enter"), lambda: "compare 2 models" in screen(),
+                   "compare mode on the status bar", screen=screen)
+        send_until(lambda: tmux.keys("cmp", "which one?", literal=True),
+                   lambda: "which one?" in screen(), "the typed prompt", screen=screen)
+        tmux.keys("cmp", "Enter")
+        poll(lambda: "left-marker" in screen() and "right-marker" in screen(),
+             "both replies", screen=screen)
+        # Side by side: one line holds both labels, another both texts.
+        lines = screen().splitlines()
+        assert any("e2e-model" in line and "e2e-other" in line for line in lines)
+        assert any("left-marker" in line and "right-marker" in line for line in lines)
+        poll(lambda: "[keep]" in screen(), "the keep links", screen=screen)
+
+        tmux.run("resize-window", "-t", "cmp", "-x", "40", "-y", "40")
+        poll(lambda: not any("e2e-model" in line and "e2e-other" in line
+                             for line in screen().splitlines())
+             and "right-marker" in screen(), "the columns stacked", screen=screen)
+        lines = screen().splitlines()
+        top = next(i for i, line in enumerate(lines) if "left-marker" in line)
+        bottom = next(i for i, line in enumerate(lines) if "right-marker" in line)
+        assert bottom > top
+
+        send_until(lambda: tmux.keys("cmp", "BTab"), lambda: "Keep" in screen(),
+                   "the columns focused (their key in the footer)", screen=screen)
+        tmux.keys("cmp", "Right")
+        send_until(lambda: tmux.keys("cmp", "Enter"),
+                   lambda: "left-marker" not in screen() and "right-marker" in screen(),
+                   "the kept reply alone", screen=screen)
+        poll(lambda: "‹ 2/2 ›" in screen() and "Keep" not in screen(),
+             "its other version marked, the focus back in the prompt", screen=screen)
+        tmux.keys("cmp", "C-q")
+        poll(lambda: not tmux.alive("cmp"), "chatterm to quit")
+
+        tmux.start("again", f"{script} -c")
+        again = lambda: tmux.screen("again")  # noqa: E731
+        poll(lambda: "right-marker" in again(), "the kept reply after reopening",
+             screen=again)
+        assert "left-marker" not in again()
+        tmux.keys("again", "C-q")
+        poll(lambda: not tmux.alive("again"), "chatterm to quit again")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
