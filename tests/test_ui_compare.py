@@ -252,3 +252,106 @@ def test_columns_snapshot(server: Any, snap_compare: Any,
     finally:
         app.store.close()
 
+
+
+async def test_a_model_that_fails_shows_its_error_in_its_column_the_other_goes_on(
+    server: Any,
+) -> None:
+    server.script(CHAT, sse_reply(["A is fine."], model="model-a"), model="model-a")
+    server.script(CHAT, json_reply({"error": {"message": "The model `model-b` does not exist",
+                                              "type": "invalid_request_error"}}, status=404),
+                  model="model-b")
+    async with running(size=(120, 32)) as (app, pilot):
+        await enter_compare_mode(pilot, "model-b")
+        app.chat.prompt.insert("Try both")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: compare_view(app) is not None and not app.chat.busy,
+                         what="both to end")
+        view = compare_view(app)
+        await wait_until(pilot, lambda: "A is fine." in column_text(app, 0), what="A's text")
+        assert "✗ error" in str(view.columns[1].label())
+        await wait_until(pilot, lambda: "HTTP 404 Not Found" in screen_text(app),
+                         what="B's error, in its column")
+        assert "Traceback" not in screen_text(app)
+        # A reply that failed before any text has nothing to keep: one line says so.
+        assert "[keep]" not in str(view.columns[1].label())
+        view.focus()
+        await pilot.press("right", "enter")
+        await wait_until(pilot, lambda: "keep another" in screen_text(app), what="the refusal")
+        assert compare_view(app) is view
+        # The working reply can be kept.
+        await pilot.press("left", "enter")
+        await wait_until(pilot, lambda: compare_view(app) is None, what="the kept reply")
+        assert app.chat.conversation.messages[-1].content == "A is fine."
+
+
+async def test_a_provider_without_its_key_stops_the_comparison_before_anything_is_sent(
+    server: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_config(Path(os.environ["CHATTERM_CONFIG"]), server.url,
+                 extra='[providers.other]\nbase_url = "http://127.0.0.1:9/v1"\n'
+                       'api_key_env = "OTHER_KEY_NOT_SET"\n')
+    monkeypatch.delenv("OTHER_KEY_NOT_SET", raising=False)
+    from chatterm.ui.pickers.multi_picker import CompareModelPicker
+
+    async with running(size=(120, 32)) as (app, pilot):
+        await pilot.press("f9")
+        await wait_until(pilot, lambda: isinstance(app.screen, CompareModelPicker),
+                         what="the picker")
+        picker = app.screen
+        while picker.viewing != "other":
+            await pilot.press("tab")
+        await pilot.press(*"their-model")
+        await pilot.press("space", "enter")
+        await wait_until(pilot, lambda: app.screen is app.chat, what="the chat")
+        app.chat.prompt.insert("Hello both")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "OTHER_KEY_NOT_SET" in app.chat.status.text,
+                         what="one line naming the missing key")
+        # Nothing was sent or saved; the prompt and the mode are back to try again.
+        assert compare_view(app) is None
+        assert app.chat.prompt.text == "Hello both"
+        assert app.chat.compare.pending
+        assert not [r for r in server.requests if r.path.endswith(CHAT)]
+        assert not app.chat.opened.saved
+
+
+async def test_a_comparison_streams_on_while_another_chat_is_open_and_quitting_keeps_it(
+    server: Any,
+) -> None:
+    holds = {m: threading.Event() for m in ("model-a", "model-b")}
+    for model, hold in holds.items():
+        server.script(CHAT, sse_reply([f"{model} begins ", "and ends."], hold=hold,
+                                      model=model), model=model)
+    try:
+        async with running(size=(120, 32)) as (app, pilot):
+            await enter_compare_mode(pilot, "model-b")
+            app.chat.prompt.insert("Go on, both")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: "model-b begins" in column_text(app, 1)
+                             and "model-a begins" in column_text(app, 0), what="both started")
+            first = app.chat.conversation.id
+            await pilot.press("ctrl+n")
+            await wait_until(pilot, lambda: app.chat.conversation.id != first,
+                             what="a new chat")
+            assert first in app.chat.replies.live.streaming_ids()
+            assert compare_view(app) is None
+            # Back: the columns again, with what had arrived, and the rest live.
+            app.chat.open_saved(first)
+            await wait_until(pilot, lambda: compare_view(app) is not None
+                             and "model-b begins" in column_text(app, 1), what="the columns")
+            holds["model-a"].set()
+            await wait_until(pilot, lambda: "and ends." in column_text(app, 0),
+                             what="model-a's end, live")
+            assert app.chat.busy
+            await pilot.press("ctrl+q")
+            await wait_until(pilot, lambda: not app.is_running, what="the app to exit")
+    finally:
+        for hold in holds.values():
+            hold.set()
+    with Store.open() as store:
+        tree = store.get_tree(first)
+    stored = {m.model: m for m in tree.messages if m.role is Role.ASSISTANT}
+    assert stored["model-a"].state is MessageState.COMPLETE
+    assert stored["model-b"].content == "model-b begins "
+    assert stored["model-b"].state is MessageState.INTERRUPTED

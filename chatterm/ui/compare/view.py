@@ -107,8 +107,8 @@ class CompareColumn(Vertical):
                      MessageState.ERROR: ("  ✗ error", "$error")}.get(message.state)
             if badge:
                 parts.append(badge)
-            used = usage_text(message.usage) or (f"{self.tokens:,} tokens" if self.tokens
-                                                 else "")
+            counted = f"{self.tokens:,} token{'s' if self.tokens != 1 else ''}"
+            used = usage_text(message.usage) or (counted if self.tokens else "")
             if used:
                 parts.append((f"  · {used}", "$foreground-muted"))
         if self.keepable:
@@ -144,6 +144,13 @@ class CompareColumn(Vertical):
             error.update(Content.styled(inert.server_words(message.error), "$error"))
             error.add_class("-shown")
         self.redraw_label()
+
+    @property
+    def holds_a_reply(self) -> bool:
+        """False for a reply that failed before any text: nothing to keep."""
+        message = self.message
+        return bool(message.content or message.reasoning or message.refusal
+                    or message.tool_calls) or message.state is not MessageState.ERROR
 
     def request_keep(self) -> None:
         view = self.parent.parent if self.parent is not None else None
@@ -272,7 +279,7 @@ class CompareView(Vertical, can_focus=True):
             column.finish(message)
         if not self.streaming:
             for each in self.columns:
-                each.keepable = True
+                each.keepable = each.holds_a_reply
                 each.redraw_label()
             self._title.update(self._title_text())
 
@@ -295,7 +302,14 @@ class CompareView(Vertical, can_focus=True):
 
     def keep(self, index: int) -> None:
         self.choose(index)
-        self.post_message(self.Keep(self, self.columns[index].message_id))
+        column = self.columns[index]
+        if not self.streaming and not column.holds_a_reply:
+            self.app.bell()
+            self._title.update(Content.assemble(
+                self._title_text(), "  ", ("that one failed before any text: keep another",
+                                           "bold $warning")))
+            return
+        self.post_message(self.Keep(self, column.message_id))
 
     def action_focus_above(self) -> None:
         """↑: the message above (the prompt that was compared), as ↑ on a message does."""
