@@ -40,7 +40,6 @@ from chatterm.ui.chat.sidebar_panel import SIDEBAR_OVERLAY_BELOW, SidebarPanel
 from chatterm.ui.chat.status_bar import StatusBar
 from chatterm.ui.chat.versions import BranchView
 from chatterm.ui.compare.controller import CompareController
-from chatterm.ui.compare.view import CompareView
 from chatterm.ui.events import (
     ChatScrollRequested,
     ConversationChanged,
@@ -203,8 +202,7 @@ class ChatScreen(Screen[None]):
         self.call_after_refresh(self.versions.refresh_marks)
         if live is not None:
             self.replies.pick_up(live)
-            if live.kind == "compare":
-                self.compare.pick_up(live)
+            self.compare.pick_up(live)
         self.prompt.focus()
         self.post_message(ConversationChanged(opened.conversation.id))
         if reveal is not None:
@@ -315,11 +313,6 @@ class ChatScreen(Screen[None]):
             self.message_actions.send_edit(event.text)
         else:
             self.replies.submit(event.text)
-
-    @on(CompareView.Keep)
-    def _on_keep(self, event: CompareView.Keep) -> None:
-        event.stop()
-        self.compare.keep(event.message_id)
 
     @on(ConversationChanged)
     def _on_conversation_changed(self, event: ConversationChanged) -> None:

@@ -159,7 +159,7 @@ class CompareController:
                 old.set_last(False)
         run = CompareRun(turn.user, list(turn.replies))
         self._runs[screen.conversation.id] = run
-        self.view = CompareView(run.replies)
+        self.view = CompareView(run.replies, self.keep)
         message_list.mount_all([UserMessage(turn.user, classes="user"), self.view])
         message_list.scroll_end(animate=False)
         replies = screen.replies
@@ -295,16 +295,16 @@ class CompareController:
                                           retrying.max_retries, retrying.reason)
 
     def pick_up(self, live: LiveReply) -> None:
-        """The chat just shown has a comparison streaming: its columns again, live."""
+        """The chat just shown has a reply streaming: a comparison's columns again, live."""
         run = self._runs.get(live.conversation_id)
-        if run is None:
+        if live.kind != "compare" or run is None:
             return
         screen = self.screen
         ids = {reply.id for reply in run.replies}
         for view in screen.message_list.views():
             if view.message.id in ids:
                 view.remove()
-        self.view = CompareView(run.shown_replies())
+        self.view = CompareView(run.shown_replies(), self.keep)
         for column in self.view.columns:
             column.tokens = run.tokens.get(column.message_id, 0)
         screen.message_list.mount(self.view)

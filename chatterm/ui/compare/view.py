@@ -8,12 +8,13 @@ squeezed to a few letters a line.
 
 The view is one focus stop: ←/→ choose a column, Enter (or `k`, the registry's
 `keep_reply`) keeps its reply, a click on a column's [keep] does the same. Keeping is
-the screen's job: the view only posts `CompareView.Keep`.
+the controller's job (controller.py): the view calls the `keep` it was given.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on
@@ -21,7 +22,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.message import Message as TextualMessage
 from textual.widgets import Static
 
 from chatterm.conversation import Message, MessageState
@@ -227,16 +227,9 @@ class CompareView(Vertical, can_focus=True):
         Binding("escape", "back", "Back", show=False),
     ]
 
-    class Keep(TextualMessage):
-        """Keep this reply of the comparison (the screen makes it current)."""
-
-        def __init__(self, view: CompareView, message_id: str) -> None:
-            super().__init__()
-            self.view = view
-            self.message_id = message_id
-
-    def __init__(self, replies: list[Message]) -> None:
+    def __init__(self, replies: list[Message], keep: Callable[[str], None]) -> None:
         super().__init__(classes="compare")
+        self._keep = keep  # called with the id of the reply to keep
         self.columns = [CompareColumn(message, index) for index, message in enumerate(replies)]
         self.chosen = 0
         self._title = Static(self._title_text(), classes="compare-title", markup=False)
@@ -309,7 +302,7 @@ class CompareView(Vertical, can_focus=True):
                 self._title_text(), "  ", ("that one failed before any text: keep another",
                                            "bold $warning")))
             return
-        self.post_message(self.Keep(self, column.message_id))
+        self._keep(column.message_id)
 
     def action_focus_above(self) -> None:
         """↑: the message above (the prompt that was compared), as ↑ on a message does."""
