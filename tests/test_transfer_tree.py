@@ -125,3 +125,21 @@ def test_the_cli_shows_exports_and_imports_the_whole_tree(tmp_path: Path) -> Non
     assert bad.stderr.decode().count("\n") == 1 and b"form a cycle" in bad.stderr
     assert b"Traceback" not in bad.stderr
     assert len(json.loads(run_cli("list", "--json", env=other).stdout)) == 1
+
+
+def test_a_copy_under_new_ids_keeps_the_tree_and_its_current_branch(tmp_path: Path) -> None:
+    from chatterm.transfer import with_new_ids
+
+    conv_id, m = saved_tree()
+    with Store.open(Path(os.environ["CHATTERM_DATA_DIR"]) / "chatterm.db") as store:
+        tree = store.get_tree(conv_id)
+        copy = with_new_ids(tree)
+        store.import_conversation(copy)
+        renamed = dict(zip([x.id for x in tree.messages], [x.id for x in copy.messages],
+                           strict=True))
+        assert not set(renamed) & set(renamed.values())
+        again = store.get_tree(copy.id)
+        assert again.current_id == renamed[m["a3"].id]
+        assert [(x.id, x.parent_id) for x in again.messages] == [
+            (renamed[x.id], renamed.get(x.parent_id) if x.parent_id else None)
+            for x in tree.messages]
