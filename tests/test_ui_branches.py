@@ -370,3 +370,34 @@ async def test_deleting_the_first_prompt_empties_the_chat_and_the_next_prompt_la
     assert app.chat.conversation.id == conversation_id
     assert [m.content for m in saved(conversation_id).messages] == [
         "start again", "a fresh start"]
+
+
+async def test_the_footer_is_not_made_again_when_the_tree_view_opens_and_closes(
+        server: Any) -> None:
+    """Textual rebuilt the footer's ~30 keys at every push and pop of a screen, keys
+    unchanged: a few hundred ms of the tree view's (or any dialog's) opening on a loaded
+    host. It is rebuilt only when what it shows changes."""
+    from chatterm.ui.branches.tree_screen import TreeScreen
+    from chatterm.ui.compat import footer_key_type
+    from chatterm.ui.widgets.key_footer import KeyFooter
+
+    conversation_id, ids = seed_tree()
+    async with running(LaunchOptions(resume_id=conversation_id), size=(120, 40)) as (app,
+                                                                                    pilot):
+        def keys() -> list[Any]:
+            footers = app.chat.query(KeyFooter)
+            return list(footers.first().query(footer_key_type())) if footers else []
+
+        await wait_until(pilot, lambda: "^t Tree" in screen_text(app), what="the footer")
+        before = keys()
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: isinstance(app.screen, TreeScreen), what="the tree")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.focused is app.chat.prompt, what="the chat")
+        await pilot.pause()
+        assert keys() == before  # the very same widgets
+        # Other keys to show: it is made again (a focused message's keys come first).
+        await focus_message(app, pilot, ids["owls"])
+        await wait_until(pilot, lambda: "del Delete msg" in screen_text(app),
+                         what="the message's keys")
+        assert keys() != before

@@ -17,6 +17,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import HorizontalGroup
+from textual.screen import Screen
 from textual.widgets import Footer
 
 from chatterm.keymap import ACTIONS_BY_NAME, ORDER
@@ -85,6 +86,23 @@ class KeyFooter(Footer):
         super().__init__(id=id)
         self.hidden_count = 0
         self._laid_out_for = 0
+        # What the keys shown were made from (the width, the items, the palette key).
+        self._made_from: tuple[object, ...] | None = None
+
+    def _layout_key(self) -> tuple[object, ...]:
+        palette = self._palette()
+        return (self.app.size.width, tuple(self._items()),
+                (palette[0].key, palette[1]) if palette else None)
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        # Textual makes the footer's widgets again at every focus change and every push
+        # or pop of a screen (a dialog, the tree view), even when its keys stay the same:
+        # ~30 widgets each time, a few hundred ms on a loaded 2-core host, paid again
+        # when the dialog closes. Same keys, same footer: nothing to make.
+        if (compat.footer_bindings_ready(self) and self._made_from is not None
+                and screen is self.screen and self._layout_key() == self._made_from):
+            return
+        super().bindings_changed(screen)
 
     def _items(self) -> list[FooterItem]:
         seen: set[str] = set()
@@ -109,6 +127,7 @@ class KeyFooter(Footer):
             return
         width = self.app.size.width
         self._laid_out_for = width
+        self._made_from = self._layout_key()
         palette = self._palette()
         palette_key = self.app.COMMAND_PALETTE_BINDING
         items = [item for item in self._items() if item.key != palette_key]
