@@ -40,14 +40,22 @@ def small_disk() -> Iterator[Path]:
 
 
 def fill(directory: Path) -> Path:
+    """Take every free byte. Unbuffered: a buffered file that met a short write kept the
+    rest in its buffer and raised ENOSPC again on close, depending on how many bytes
+    happened to be free (a multiple of the chunk or not)."""
     filler = directory / "filler"
-    with filler.open("wb") as handle:
-        try:
-            while True:
-                handle.write(b"\xff" * 65536)
-                handle.flush()
-        except OSError:
-            pass
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        chunk = b"\xff" * 65536
+        while True:
+            try:
+                written = os.write(fd, chunk)
+            except OSError:
+                break
+            if written == 0:
+                break
+    finally:
+        os.close(fd)
     return filler
 
 
