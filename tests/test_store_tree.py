@@ -321,3 +321,15 @@ def test_doctor_s_copy_keeps_the_tree_and_the_current_branch(store: Store,
         assert after.current_id == m["a3"].id
         assert [(x.id, x.parent_id) for x in after.messages] == [
             (x.id, x.parent_id) for x in before.messages]
+
+
+def test_a_cycle_made_behind_chatterm_s_back_is_one_line_not_a_hang(store: Store) -> None:
+    from chatterm.errors import StoreError
+
+    conv, m = branched(store)
+    with store.raw_connection() as conn:  # q1 answers a1, which answers q1
+        conn.execute("UPDATE messages SET parent_id = ? WHERE id = ?", (m["a1"].id, m["q1"].id))
+    assert len(store.get_conversation(conv.id, last_n=50).messages) <= 9
+    assert store.path_length(conv.id) <= 10
+    with pytest.raises(StoreError, match="do not form a tree"):
+        store.set_current(conv.id, m["a3"].id)

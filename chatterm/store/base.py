@@ -61,6 +61,11 @@ class StoreCore:
                 raise StoreError(f"the store for {self.path} is closed")
             try:
                 return work()
+            except tree.TreeError as exc:
+                # Only a file changed behind chatterm's back holds a cycle or a lost parent.
+                raise StoreError(f"{self.path}: a conversation's messages do not form a "
+                                 f"tree ({exc}); chatterm doctor can copy what is readable"
+                                 ) from exc
             except sqlite3.Error as exc:
                 error = database.translate(exc, self.path)
                 if isinstance(error, failures.DamagedDatabase):
@@ -155,8 +160,7 @@ class StoreCore:
                 (conversation_id, position[0], -1 if limit is None else limit))]
             ids.reverse()
             return ids
-        # A walk longer than the conversation would be a cycle (a damaged file).
-        bound = limit if limit is not None else 2**62
+        bound = self._walk_bound(conversation_id, limit)
         ids = [row[0] for row in self._conn.execute(
             trees.WALK_UP + "SELECT id FROM up ORDER BY depth DESC",
             {"start": start, "cid": conversation_id, "limit": bound})]
@@ -182,8 +186,16 @@ class StoreCore:
             trees.WALK_UP + f"SELECT {rows.PREFIXED_MESSAGE_COLUMNS} FROM up "
             "JOIN messages AS m ON m.id = up.id ORDER BY up.depth DESC",
             {"start": leaf_id, "cid": conversation_id,
-             "limit": limit if limit is not None else 2**62})
+             "limit": self._walk_bound(conversation_id, limit)})
         return self._as_recovered([rows.message_from_row(row) for row in cursor])
+
+    def _walk_bound(self, conversation_id: str, limit: int | None) -> int:
+        """How far a walk up a branch may go: `limit`, and never further than the
+        conversation is long, even if a damaged file's parents form a cycle."""
+        row = self._conn.execute("SELECT message_count FROM conversations WHERE id = ?",
+                                 (conversation_id,)).fetchone()
+        longest = int(row[0]) if row else 0
+        return longest if limit is None else min(limit, longest)
 
     def _make_current(self, conversation_id: str, leaf_id: str | None, at: float,
                       shape: tree.Shape | None = None) -> None:
