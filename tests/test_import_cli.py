@@ -254,3 +254,24 @@ def test_a_chatgpt_export_on_stdin_imports_and_a_database_on_stdin_is_refused() 
     assert refused.returncode == 1
     assert refused.stderr.decode() == ("chatterm: error: stdin: a database is read from its "
                                        "file, not from stdin: give its path\n")
+
+
+def test_a_chatterm_export_goes_through_the_same_command_dry_run_included(
+        tmp_path: Path) -> None:
+    [first, *_] = ok(run_cli("import", str(FIXTURES / "claude/conversations.json"))
+                     ).stdout.decode().split()
+    exported = tmp_path / "menu.json"
+    ok(run_cli("export", first, "--format", "json", "-o", str(exported)))
+    dry = ok(run_cli("import", "--dry-run", str(exported)))
+    assert dry.stdout.decode() == f"{first[:8]}  4 messages  Café menu in 日本語\n"
+    assert dry.stderr.decode() == ("would import 1 conversation (as a copy under new ids); "
+                                   "nothing was written\n")
+    assert len(listed()) == 2
+    copy = ok(run_cli("import", str(exported)))
+    [copy_id] = copy.stdout.decode().split()
+    assert copy_id != first and len(listed()) == 3
+    # The copy keeps the tree and its current branch.
+    original, copied = shown(first), shown(copy_id)
+    assert len(copied["messages"]) == len(original["messages"]) == 4
+    by_id = {m["id"]: m["content"] for m in copied["messages"]}
+    assert by_id[copied["current_id"]] == "Danke!\n\n[attached: photo.jpg]"

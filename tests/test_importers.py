@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -231,3 +232,46 @@ def test_an_llm_thread_forked_from_another_keeps_the_shared_messages_and_their_m
     assert fork.current_id == fork.messages[-1].id
     [original] = [c for c in conversations if c.title == "What is a monad?"]
     assert not {m.id for m in fork.messages} & {m.id for m in original.messages}
+
+
+@pytest.mark.parametrize("name", ["chatgpt/conversations.json", "claude/conversations.json"])
+def test_any_field_of_the_wrong_type_is_one_line_or_read_never_a_traceback(name: str) -> None:
+    """Every field in turn, and random pairs, replaced by a value of another type: the
+    reader either reads the file or says in one line what is wrong."""
+    import copy
+    import random
+
+    base = json.loads((FIXTURES / name).read_text())
+
+    def places(value: object, at: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        found = [at] if at else []
+        items = value.items() if isinstance(value, dict) else \
+            enumerate(value) if isinstance(value, list) else []
+        for key, inner in items:
+            found += places(inner, (*at, key))
+        return found
+
+    def changed(at: list[tuple[object, ...]], junk: object) -> object:
+        doc = copy.deepcopy(base)
+        for where in at:
+            target: Any = doc
+            try:
+                for key in where[:-1]:
+                    target = target[key]
+                target[where[-1]] = junk
+            except (TypeError, KeyError, IndexError):
+                pass  # an earlier change replaced what held this place
+        return doc
+
+    rng = random.Random(12)
+    junk = [None, 7, 1e300, "", "\x1b[2J", [], {}, [1], {"a": 1}, True]
+    every = places(base)
+    trials = [[where] for where in every] + [rng.sample(every, 2) for _ in range(200)]
+    reader = detect(str(FIXTURES / name))
+    module = __import__(f"chatterm.importers.{name.split('/')[0]}", fromlist=["read"])
+    for index, at in enumerate(trials):
+        try:
+            module.read(changed(at, junk[index % len(junk)]), DEFAULTS)
+        except ImportFormatError as error:
+            assert "\n" not in error.message
+    assert reader.kind in ("a ChatGPT export", "a Claude export")
