@@ -401,3 +401,47 @@ async def test_the_footer_is_not_made_again_when_the_tree_view_opens_and_closes(
         await wait_until(pilot, lambda: "del Delete msg" in screen_text(app),
                          what="the message's keys")
         assert keys() != before
+
+
+async def test_continue_and_retry_work_on_the_version_flipped_to(server: Any) -> None:
+    """Two versions of the last reply: the shown one is complete, the other was stopped.
+    ← on the reply flips to the stopped one; Ctrl+G continues it and Ctrl+R regenerates
+    it, each with that branch's history, never the other version's."""
+    conversation = Conversation(provider="loop", model="model-a", title="versions")
+    prompt = Message(role=Role.USER, content="name a bird", conversation_id=conversation.id)
+    stopped = Message(role=Role.ASSISTANT, content="the alba", parent_id=prompt.id,
+                      conversation_id=conversation.id, model="model-a", provider="loop",
+                      state=MessageState.INTERRUPTED)
+    done = Message(role=Role.ASSISTANT, content="a sparrow", parent_id=prompt.id,
+                   conversation_id=conversation.id, model="model-a", provider="loop")
+    conversation.messages = [prompt, stopped, done]
+    conversation.current_id = done.id
+    with Store.open() as store:
+        store.create_conversation(conversation)
+    server.script(CHAT, sse_reply(["tross"]))
+    server.script(CHAT, sse_reply(["a robin"]))
+    async with running(LaunchOptions(resume_id=conversation.id), size=(120, 40)) as (app,
+                                                                                    pilot):
+        await wait_until(pilot, lambda: "a sparrow" in screen_text(app), what="the chat")
+        await focus_message(app, pilot, done.id)
+        await pilot.press("left")
+        await wait_until(pilot, lambda: "the alba" in screen_text(app)
+                         and "a sparrow" not in screen_text(app), what="the other version")
+        app.chat.prompt.focus()
+        await pilot.press("ctrl+g")
+        await wait_until(pilot, lambda: not app.chat.busy and len(server.requests) == 1
+                         and "the albatross" in screen_text(app), what="the continuation")
+        sent = [m["content"] for m in server.requests[0].json["messages"]]
+        assert "a sparrow" not in " ".join(sent) and "the alba" in " ".join(sent)
+        with Store.open() as store:
+            assert store.get_conversation(conversation.id).messages[-1].content == \
+                "the albatross"
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: not app.chat.busy and len(server.requests) == 2
+                         and "a robin" in screen_text(app), what="the regenerated reply")
+        sent = [m["content"] for m in server.requests[1].json["messages"]]
+        assert sent == ["name a bird"]
+    tree = saved_tree(conversation.id)
+    replies = sorted(m.content for m in tree.messages if m.role is Role.ASSISTANT)
+    assert replies == ["a robin", "a sparrow", "the albatross"]  # nothing overwritten
+    assert saved(conversation.id).messages[-1].content == "a robin"
