@@ -199,6 +199,7 @@ async def test_fork_chat_here_opens_a_new_chat_up_to_the_focused_message(
         sent = [m["content"] for m in server.requests[0].json["messages"]]
         assert sent == ["tell me a joke", "a joke about cats", "and now?"]
     fork = saved(fork_id)
+    assert fork.title == "jokes (fork)"
     assert [m.content for m in fork.messages] == [
         "tell me a joke", "a joke about cats", "and now?", "a forked answer"]
     assert not {m.id for m in fork.messages} & set(ids.values())  # new ids

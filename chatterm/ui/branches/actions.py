@@ -143,8 +143,10 @@ class BranchActions:
 
     async def _fork(self, message_id: str) -> None:
         screen = self.screen
+        # Its own title, so the sidebar does not list two chats by the same name.
+        title = f"{screen.conversation.title or 'New chat'} (fork)"
         try:
-            forked = await screen.engine().fork(message_id)
+            forked = await screen.engine().fork(message_id, title)
         except ChattermError as error:
             screen.status.show_error(error.message)
             return
@@ -152,7 +154,7 @@ class BranchActions:
         # The new chat in the list, marked as the one shown (not over a narrow chat).
         if not screen.sidebar_panel.overlays:
             screen.sidebar_panel.toggle(show=True, focus=False)
-        screen.notify(f"Forked into a new chat: “{inert.text(forked.title or 'New chat')}” "
+        screen.notify(f"Forked into a new chat: “{inert.line(forked.title)}” "
                       f"({len(forked.messages)} messages). The original is unchanged.",
                       markup=False)
 
