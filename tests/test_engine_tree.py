@@ -493,3 +493,27 @@ async def test_a_saved_chat_left_empty_takes_new_messages(loopback: LoopbackServ
     with Store.open() as other:
         saved = other.get_conversation(session.conversation.id)
     assert _texts(saved.messages) == ["again", "back"] and saved.current_id == reply.id
+
+
+async def test_a_compare_stopped_before_every_stream_began_leaves_none_streaming(
+    loopback: LoopbackServer, store: Store
+) -> None:
+    session = _session(loopback, store)
+    loopback.always("chat/completions", sse_reply(["never read"]))
+    turn = session.new_compare("q", [("test", "m-a"), ("test", "m-b"), ("test", "m-c")])
+    seen: list[SessionEvent] = []
+
+    def stop_at_once(event: SessionEvent) -> None:
+        seen.append(event)
+        if isinstance(event, ReplyStarted):
+            task.cancel()  # Esc as the first reply starts: the others never began
+
+    task = asyncio.create_task(session.compare(turn, stop_at_once))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert {r.state for r in turn.replies} == {MessageState.INTERRUPTED}
+    assert {e.message.id for e in seen if isinstance(e, ReplyStopped)} == {
+        r.id for r in turn.replies}
+    with Store.open() as other:
+        saved = {m.id: m.state for m in other.get_tree(session.conversation.id).messages}
+    assert {saved[r.id] for r in turn.replies} == {MessageState.INTERRUPTED}

@@ -12,13 +12,15 @@ all, each kept as far as it got.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chatterm.conversation import Message, MessageState, Role
 from chatterm.engine import branches
+from chatterm.engine.events import ReplyStopped
 from chatterm.engine.wire import wire_messages
-from chatterm.errors import UsageError
+from chatterm.errors import StoreError, UsageError
 
 if TYPE_CHECKING:
     from chatterm.engine.events import EventSink
@@ -69,8 +71,25 @@ async def compare(session: ChatSession, turn: CompareTurn,
     ]
     # Cancelling the awaiting task cancels every stream, and returns once each has
     # saved what it got (gather waits for its children to end).
-    results = await asyncio.gather(*streams, return_exceptions=True)
+    try:
+        results = await asyncio.gather(*streams, return_exceptions=True)
+    finally:
+        await _end_unstarted(session, replies, on_event)
     for result in results:
         if isinstance(result, BaseException):
             raise result  # a save that failed: the first one, once every stream ended
     return replies
+
+
+async def _end_unstarted(session: ChatSession, replies: list[Message],
+                         on_event: EventSink) -> None:
+    """A stream cancelled before it began (Esc as the first reply started) never saw
+    its reply: it is stopped here, saved as interrupted like any stopped reply."""
+    for reply in replies:
+        if reply.state is not MessageState.STREAMING:
+            continue
+        reply.state = MessageState.INTERRUPTED
+        reply.error = "stopped before the request was sent"
+        with contextlib.suppress(StoreError):
+            await session._save_message(reply)
+        on_event(ReplyStopped(reply))
