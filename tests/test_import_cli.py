@@ -21,8 +21,8 @@ SOURCES = {
     "chatgpt": ("chatgpt/conversations.json", 3, 11, "a ChatGPT export"),
     "claude": ("claude/conversations.json", 2, 6, "a Claude export"),
     "elia": ("elia.sqlite", 2, 6, "Elia's database"),
-    "llm": ("llm-logs.db", 3, 8, "llm's logs database"),
-    "llm-old": ("llm-logs-old.db", 3, 8, "llm's logs database"),
+    "llm": ("llm-logs.db", 4, 12, "llm's logs database"),
+    "llm-old": ("llm-logs-old.db", 4, 12, "llm's logs database"),
 }
 
 
@@ -86,7 +86,7 @@ def test_a_wal_mode_database_is_read_without_leaving_files_beside_it(tmp_path: P
     os.utime(source, (1_600_000_000, 1_600_000_000))
     before = source.read_bytes()
     done = ok(run_cli("import", str(source)))
-    assert len(done.stdout.split()) == 3
+    assert len(done.stdout.split()) == 4
     assert [p.name for p in folder.iterdir()] == ["logs.db"]  # no -wal, no -shm
     assert source.read_bytes() == before and source.stat().st_mtime == 1_600_000_000
 

@@ -128,7 +128,7 @@ def test_elia_database_made_by_elia() -> None:
 
 @pytest.mark.parametrize("name", ["llm-logs.db", "llm-logs-old.db"])
 def test_llm_logs_made_by_llm_new_and_old_layouts(name: str) -> None:
-    monad, greeting, sqlite_fit = read(name)
+    monad, greeting, sqlite_fit, notes = read(name)
     assert monad.title == "What is a monad?"
     assert [(m.role, m.content, m.model) for m in monad.messages] == [
         (Role.USER, "What is a monad?", None),
@@ -142,6 +142,10 @@ def test_llm_logs_made_by_llm_new_and_old_layouts(name: str) -> None:
     assert [m.content for m in greeting.messages] == ["Grüße aus Köln — 日本語で?",
                                                       "Grüß dich! 日本語もどうぞ — ça va?"]
     assert sqlite_fit.messages[0].created_at < sqlite_fit.messages[1].created_at
+    # `llm -f notes.txt PROMPT` (the prompt borrows a file's text), then `-c -a pixel.png`.
+    assert [m.content for m in notes.messages] == [
+        "Notizen über Köln\nZeile zwei\n\nSummarise these notes", "Two lines about Köln.",
+        "And this picture?\n\n[attached: pixel.png]", "A single white pixel."]
 
 
 def test_ids_are_stable_across_reads_and_derived_from_the_source() -> None:

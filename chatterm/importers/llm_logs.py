@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chatterm.conversation import Conversation, Role, Usage, title_from_prompt
+from chatterm.importers import llm_parts
 from chatterm.importers.common import (
     Defaults,
     Raw,
@@ -52,21 +53,22 @@ def read(conn: sqlite3.Connection, defaults: Defaults,
     if "threads" in tables and "turns" in tables and "parts" in tables:
         for thread in rows(conn, "SELECT * FROM threads ORDER BY datetime_utc, id", what=NAME):
             threads.add(thread["id"])
-            found.append(_thread(conn, thread, defaults))
+            found.append(_thread(conn, thread, defaults, set(tables)))
     if "responses" in tables:
-        found.extend(_legacy(conn, defaults, has_turns="turns" in tables, skip=threads))
+        found.extend(_legacy(conn, defaults, set(tables), skip=threads))
     return found
 
 
 # ---- the message store (llm 0.3x) --------------------------------------------------------
 
 
-def _thread(conn: sqlite3.Connection, thread: sqlite3.Row, defaults: Defaults) -> Conversation:
+def _thread(conn: sqlite3.Connection, thread: sqlite3.Row, defaults: Defaults,
+            tables: set[str]) -> Conversation:
     turns = rows(conn, "SELECT * FROM turns WHERE thread_id = ? ORDER BY datetime_utc, id",
                  thread["id"], what=NAME)
     tips = [thread["tip_message_hash"], *(turn["tip_message_hash"] for turn in turns)]
     chain = _messages(conn, [tip for tip in tips if tip])
-    texts = _texts(conn, list(chain))
+    texts = llm_parts.message_texts(conn, list(chain), tables)
     # A forked thread shares the messages above the fork with the thread it came from:
     # the turns that made those belong to that thread.
     turns = [*turns, *_turns_ending_in(conn, list(chain), thread["id"])]
@@ -138,40 +140,6 @@ def _messages(conn: sqlite3.Connection, tips: list[str]) -> dict[str, sqlite3.Ro
     return {row["hash"]: row for row in found}
 
 
-def _texts(conn: sqlite3.Connection, hashes: list[str]) -> dict[str, tuple[str, str]]:
-    """Each message's (text, reasoning), from its parts in order."""
-    content: dict[str, list[str]] = {}
-    thinking: dict[str, list[str]] = {}
-    has_fragments = bool(rows(conn, "SELECT name FROM sqlite_master WHERE name = "
-                              "'part_fragments'", what=NAME))
-    for start in range(0, len(hashes), 500):
-        chunk = hashes[start:start + 500]
-        borrowed = ("(SELECT group_concat(f.content, char(10)) FROM part_fragments pf "
-                    "JOIN fragments f ON f.id = pf.fragment_id WHERE pf.part_id = p.id "
-                    "ORDER BY pf.\"order\")") if has_fragments else "NULL"
-        for part in rows(conn, f"""
-                SELECT p.message_hash, p.type, p.tool_name, p.text, {borrowed} AS borrowed
-                FROM parts p WHERE p.message_hash IN ({",".join("?" * len(chunk))})
-                ORDER BY p.message_hash, p.position""", *chunk, what=NAME):
-            text = text_of(part["text"]) or text_of(part["borrowed"])
-            kind = text_of(part["type"])
-            target = thinking if kind == "reasoning" else content
-            target.setdefault(part["message_hash"], []).append(_part(kind, part, text))
-    return {key: (join(*content.get(key, [])), join(*thinking.get(key, [])))
-            for key in set(content) | set(thinking)}
-
-
-def _part(kind: str, part: sqlite3.Row, text: str) -> str:
-    tool = text_of(part["tool_name"])
-    if kind in ("text", "reasoning", ""):
-        return text
-    if kind == "tool_call":
-        return f"*Called {tool or 'a tool'}*"
-    if kind == "tool_result":
-        return f"*Result from {tool or 'a tool'}*" + (f"\n\n{text}" if text else "")
-    return text or f"[{kind}]"
-
-
 def _finished(turn: sqlite3.Row) -> float | None:
     start = timestamp(turn["datetime_utc"])
     took = turn["duration_ms"]
@@ -192,9 +160,10 @@ def _usage(prompt: Any, completion: Any) -> Usage | None:
 # ---- the responses table (older llm) ----------------------------------------------------
 
 
-def _legacy(conn: sqlite3.Connection, defaults: Defaults, *, has_turns: bool,
+def _legacy(conn: sqlite3.Connection, defaults: Defaults, tables: set[str], *,
             skip: set[str]) -> Iterable[Conversation]:
-    newer = " WHERE r.id NOT IN (SELECT id FROM turns)" if has_turns else ""
+    newer = " WHERE r.id NOT IN (SELECT id FROM turns)" if "turns" in tables else ""
+    extras = llm_parts.legacy_extras(conn, tables)
     names = {row["id"]: row["name"] for row in rows(
         conn, "SELECT id, name FROM conversations", what=NAME)} if _has(conn, "conversations") \
         else {}
@@ -206,19 +175,26 @@ def _legacy(conn: sqlite3.Connection, defaults: Defaults, *, has_turns: bool,
     for source_id, responses in grouped.items():
         if source_id in skip:
             continue
-        yield _legacy_conversation(source_id, responses, names.get(source_id), defaults)
+        yield _legacy_conversation(source_id, responses, names.get(source_id), defaults,
+                                   extras)
 
 
-def _legacy_conversation(source_id: str, responses: list[sqlite3.Row], name: Any,
-                         defaults: Defaults) -> Conversation:
+def _legacy_conversation(
+        source_id: str, responses: list[sqlite3.Row], name: Any, defaults: Defaults,
+        extras: tuple[dict[str, list[str]], dict[str, list[str]], dict[str, str]],
+) -> Conversation:
+    prompt_fragments, system_fragments, attachments = extras
     raws: list[Raw] = []
     previous: str | None = None
     system_prompt = ""
     for row in responses:
         asked = timestamp(row["datetime_utc"])
-        system_prompt = system_prompt or text_of(row["system"])
+        system_prompt = system_prompt or "\n".join(
+            [*system_fragments.get(row["id"], []), text_of(row["system"])]).strip()
         prompt_key, reply_key = f"{row['id']}:prompt", f"{row['id']}:reply"
-        raws.append(Raw(prompt_key, previous, Role.USER, content=text_of(row["prompt"]),
+        prompt = "\n".join([*prompt_fragments.get(row["id"], []), text_of(row["prompt"])])
+        raws.append(Raw(prompt_key, previous, Role.USER,
+                        content=join(prompt, attachments.get(row["id"], "")),
                         created_at=asked))
         keys = row.keys()
         took = row["duration_ms"]
