@@ -517,3 +517,62 @@ async def test_a_compare_stopped_before_every_stream_began_leaves_none_streaming
     with Store.open() as other:
         saved = {m.id: m.state for m in other.get_tree(session.conversation.id).messages}
     assert {saved[r.id] for r in turn.replies} == {MessageState.INTERRUPTED}
+
+
+class _HeldAdds(Store):
+    """A real Store whose next add_messages (or create) waits until the test lets it go."""
+
+    hold = False
+    entered: threading.Event
+    release: threading.Event
+
+    def _wait(self) -> None:
+        if self.hold:
+            self.hold = False
+            self.entered.set()
+            self.release.wait(timeout=10)
+
+    def add_messages(self, messages, *, current_id=None):  # type: ignore[no-untyped-def]
+        self._wait()
+        return super().add_messages(messages, current_id=current_id)
+
+    def create_conversation(self, conv: Conversation) -> None:
+        self._wait()
+        super().create_conversation(conv)
+
+
+@pytest.mark.parametrize("chat", ["new", "saved"])
+async def test_a_prompt_stopped_while_its_save_waits_is_not_saved_after_all(
+    loopback: LoopbackServer, isolated_env: Path, chat: str
+) -> None:
+    """Esc while the prompt's write waits (a lock held by another chatterm): the app
+    says it was stopped before the request was sent, so once the write lands it is
+    taken back; the store holds the chat as shown, its current branch unchanged."""
+    held = _HeldAdds.open()
+    assert isinstance(held, _HeldAdds)
+    held.entered, held.release = threading.Event(), threading.Event()
+    try:
+        session = _session(loopback, held)
+        if chat == "saved":
+            loopback.script("chat/completions", sse_reply(["first"]))
+            await session.send("one")
+        shown = [m.id for m in session.conversation.messages]
+        held.hold = True
+        task = asyncio.create_task(session.send("stopped"))
+        await asyncio.to_thread(held.entered.wait, 10)
+        task.cancel()
+        held.release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await session.flush()
+        assert [m.id for m in session.conversation.messages] == shown
+        assert len(loopback.requests) == len(shown) // 2  # nothing was sent for it
+        with Store.open() as other:
+            if chat == "new":
+                assert other.list_conversations() == []
+            else:
+                tree = other.get_tree(session.conversation.id)
+                assert [m.id for m in tree.messages] == shown
+                assert tree.current_id == shown[-1]
+    finally:
+        held.close()

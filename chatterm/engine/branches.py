@@ -19,15 +19,19 @@ they use its internals: the queued store calls (`_run`) and whether it is saved 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
-from typing import TYPE_CHECKING
+import functools
+from typing import TYPE_CHECKING, Any
 
 from chatterm.conversation import Conversation, Message, now
 from chatterm.engine.events import BranchChanged
-from chatterm.errors import UsageError
+from chatterm.engine.writer import Saving, wait
+from chatterm.errors import ChattermError, UsageError
 from chatterm.tree import Node, Shape
 
 if TYPE_CHECKING:
+    from chatterm.engine.protocols import SessionStore
     from chatterm.engine.session import ChatSession
 
 
@@ -66,32 +70,55 @@ async def attach(session: ChatSession, on_path: list[Message],
                  beside: list[Message] | None = None, *, at: int | None = None) -> None:
     """New messages onto the current branch (from path index `at`, default its end;
     `beside`: other versions of the last one, saved but not shown), current, saved
-    with a new conversation in ONE transaction: a failure leaves nothing behind."""
+    with a new conversation in ONE transaction: a failure leaves nothing behind, and
+    neither does a stop (Esc) while the write waits: it is taken back once it lands."""
     conversation = session.conversation
+    store = session.store
     before = conversation.messages, conversation.current_id
     kept = conversation.messages if at is None else conversation.messages[:at]
     conversation.messages = kept + on_path
     conversation.current_id = on_path[-1].id
     new = on_path + (beside or [])
     positions: list[int | None] = [None] * len(new)
+    saving: Saving[Any] | None = None
     try:
-        if session.store is not None and not session._persisted:
+        if store is not None and not session._persisted:
             # A saved chat left with no messages (all deleted, or imported empty)
             # has its row already: add to it rather than create it twice.
-            session._persisted = await session._run(session.store.holds_ids_of, conversation)
-        if session.store is not None and not session._persisted:
+            session._persisted = await session._run(store.holds_ids_of, conversation)
+        if store is not None and not session._persisted:
             whole = copy.copy(conversation)  # every version is saved, not only the path
             whole.messages = conversation.messages + (beside or [])
-            await session._run(session.store.create_conversation, whole)
-        elif session.store is not None:
-            positions = list(await session._run(session.store.add_messages, new,
-                                                current_id=on_path[-1].id))
-    except BaseException:
+            saving = session._submit(store.create_conversation, whole)
+            await wait(saving)
+        elif store is not None:
+            saving = session._submit(functools.partial(
+                store.add_messages, new, current_id=on_path[-1].id))
+            positions = list(await wait(saving))
+    except BaseException as error:
         conversation.messages, conversation.current_id = before
+        if saving is not None and isinstance(error, asyncio.CancelledError):
+            # The write lands all the same (writes are never cut off): queued after it,
+            # this takes it back, so the store holds what the chat shows.
+            assert store is not None
+            session._submit(_take_back, store, conversation.id, new[0].id, before[1],
+                            not session._persisted)
         raise
     session._persisted = True
     for message, position in zip(new, positions, strict=True):
         session.branches.grow(message, position)
+
+
+def _take_back(store: SessionStore, conversation_id: str, first_id: str,
+               current_id: str | None, created: bool) -> None:
+    """Undo an attach that was stopped while its write was queued (on the writer)."""
+    with contextlib.suppress(ChattermError):  # the write failed: nothing to undo
+        if created:
+            store.delete_conversation(conversation_id)
+            return
+        store.delete_subtree(conversation_id, first_id)
+        if current_id is not None:
+            store.set_current(conversation_id, current_id)
 
 
 def path_shape(messages: list[Message]) -> Shape:
