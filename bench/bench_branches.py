@@ -16,6 +16,9 @@ of a noisy host):
                             straight chat)
   tree view                 with the branched chat open, Ctrl+T until the tree view's
                             summary line (2,000 messages · 201 branches) is on screen
+  model picker              for comparison, the same chat open, Ctrl+O until the model
+                            picker's filter box is on screen (another screen pushed over
+                            the same chat)
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ MESSAGES = 2000
 OTHER_VERSIONS = 200
 DOWN = "\x1b[B"
 TARGET = 0.5
+PICKER = "Filter models, or type any model id"
 
 
 def seed_branched_chat(bench: Bench, messages: int = MESSAGES,
@@ -95,8 +99,9 @@ def open_from_sidebar(bench: Bench, title: str, rows_down: int, marker: str) -> 
         terminal.close()
 
 
-def tree_view(bench: Bench, conversation_id: str, marker: str, summary: str) -> float:
-    """The branched chat open: Ctrl+T until the tree view's summary is on screen."""
+def tree_view(bench: Bench, conversation_id: str, marker: str, summary: str,
+              key: str = "\x14") -> float:
+    """The branched chat open: `key` (Ctrl+T) until `summary` is on screen."""
     bench.forget_screen()
     from bench_tui import READY_MARKERS, Terminal
 
@@ -107,7 +112,7 @@ def tree_view(bench: Bench, conversation_id: str, marker: str, summary: str) -> 
         time.sleep(READING)
         terminal.watch(summary)
         pressed = time.monotonic()
-        terminal.type("\x14")  # Ctrl+T
+        terminal.type(key)
         return terminal.wait(summary) - pressed
     finally:
         terminal.close()
@@ -117,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
-    results: dict[str, list[float]] = {"straight": [], "branched": [], "tree view": []}
+    results: dict[str, list[float]] = {"straight": [], "branched": [], "tree view": [],
+                                       "model picker": []}
     with tempfile.TemporaryDirectory(prefix="chatterm-bench-") as tmp:
         bench = Bench(Path(tmp))
         try:
@@ -132,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                 for name, title, down, marker in pair if run % 2 == 0 else pair[::-1]:
                     results[name].append(open_from_sidebar(bench, title, down, marker))
                 results["tree view"].append(tree_view(bench, branched, last, summary))
+                results["model picker"].append(tree_view(bench, branched, last, PICKER,
+                                                         key="\x0f"))  # Ctrl+O
                 print(f"run {run + 1}: " + "  ".join(f"{k} {v[-1]:.3f} s"
                                                      for k, v in results.items()), flush=True)
         finally:
@@ -142,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  branched (201 branches)          {medians['branched']:.3f} s   target ≤ {TARGET} s"
           f"  {'yes' if medians['branched'] <= TARGET else 'NO'}")
     print(f"  its tree view (Ctrl+T) drawn     {medians['tree view']:.3f} s")
+    print(f"  its model picker (Ctrl+O) drawn  {medians['model picker']:.3f} s   (comparison)")
     print(json.dumps({k: round(v, 4) for k, v in medians.items()}))
     return 0
 
