@@ -221,8 +221,8 @@ def test_a_migration_run_by_the_cli_backs_up_first_and_older_code_then_refuses(
     refused = run_cli("list")
     assert refused.returncode == 1
     assert one_line(refused) == (
-        f"chatterm: error: {database()} was written by a newer chatterm (schema version 3, "
-        "this one knows up to 2); upgrade chatterm — the file was left untouched")
+        f"chatterm: error: {database()} was written by a newer chatterm (schema version 4, "
+        "this one knows up to 3); upgrade chatterm — the file was left untouched")
     assert hashlib.sha256(database().read_bytes()).hexdigest() == fingerprint
 
 
