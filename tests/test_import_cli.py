@@ -186,7 +186,8 @@ def test_dry_run_says_what_it_would_import_and_writes_nothing() -> None:
                             "expected a chatterm export (JSON), a ChatGPT or Claude data "
                             "export (conversations.json or the export's .zip), Elia's "
                             "elia.sqlite or llm's logs.db"),
-    (b"PK\x03\x04\x14\x00not really a zip", "notes.txt: the .zip is damaged"),
+    (b"PK\x03\x04\x14\x00not really a zip", "notes.txt: the .zip is damaged (File is not a zip "
+                                           "file); expected a ChatGPT or Claude data export"),
 ])
 def test_a_file_in_no_format_gets_one_line_naming_what_was_expected(
         tmp_path: Path, content: bytes, expected: str) -> None:
@@ -229,8 +230,8 @@ def test_a_damaged_database_and_another_programs_database(tmp_path: Path) -> Non
     failed = run_cli("import", str(damaged))
     assert failed.returncode == 1
     err = failed.stderr.decode()
-    assert err.startswith(f"chatterm: error: {damaged}: a damaged SQLite database") and \
-        err.count("\n") == 1, err
+    assert err == (f"chatterm: error: {damaged}: a damaged SQLite database (database disk "
+                   "image is malformed); expected Elia's elia.sqlite or llm's logs.db\n"), err
     assert damaged.read_bytes() == bytes(data)
 
     import sqlite3

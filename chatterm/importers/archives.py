@@ -50,7 +50,8 @@ def from_zip(data: bytes, expected: str) -> list[tuple[str, bytes]]:
                 found.append((f"{name} in the .zip", unpacked))
             return found
     except (zipfile.BadZipFile, EOFError, NotImplementedError, ValueError) as exc:
-        raise ImportFormatError(f"the .zip is damaged ({exc})") from None
+        raise ImportFormatError(f"the .zip is damaged ({exc}); expected a ChatGPT or Claude "
+                                "data export .zip") from None
 
 
 def from_folder(folder: Path, expected: str) -> list[tuple[str, bytes]]:

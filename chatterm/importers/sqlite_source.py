@@ -31,7 +31,8 @@ def open_read_only(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA query_only = ON")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as exc:
-        raise ImportFormatError(f"a damaged SQLite database ({exc})") from None
+        raise ImportFormatError(f"a damaged SQLite database ({exc}); expected Elia's "
+                                "elia.sqlite or llm's logs.db") from None
     conn.row_factory = sqlite3.Row
     return conn
 
@@ -56,4 +57,5 @@ def rows(conn: sqlite3.Connection, sql: str, *args: Any, what: str) -> list[sqli
     try:
         return conn.execute(sql, args).fetchall()
     except sqlite3.DatabaseError as exc:
-        raise ImportFormatError(f"{what} could not be read ({exc})") from None
+        raise ImportFormatError(f"{what} could not be read ({exc}); it may be damaged") \
+            from None
