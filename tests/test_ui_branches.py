@@ -294,6 +294,38 @@ async def test_a_search_hit_on_another_branch_opens_that_branch(server: Any) -> 
     assert saved(conversation_id).current_id == ids["loyal"]
 
 
+async def test_a_hit_on_another_branch_of_the_chat_on_screen_switches_it_and_sends_there(
+        server: Any) -> None:
+    conversation_id, ids = seed_tree()
+    server.script(CHAT, sse_reply(["good dog"]))
+    async with running(LaunchOptions(resume_id=conversation_id), size=(120, 40)) as (app,
+                                                                                    pilot):
+        await wait_until(pilot, lambda: "a joke about owls" in screen_text(app),
+                         what="the owls branch")
+        await pilot.press("ctrl+f")
+        await wait_until(pilot, lambda: app.chat.sidebar is not None, what="the sidebar")
+        sidebar = app.chat.sidebar
+        await wait_until(pilot, lambda: app.focused is sidebar.query_one("#sidebar-search"),
+                         what="search focused")
+        await pilot.press(*"explain")
+        await wait_until(pilot, lambda: sidebar.is_searching and sidebar.hit_count,
+                         what="the hit")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "dogs are loyal" in screen_text(app)
+                         and "a joke about owls" not in screen_text(app),
+                         what="the hit's branch")
+        app.chat.prompt.focus()
+        app.chat.prompt.insert("good boy?")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not app.chat.busy and "good dog" in screen_text(app),
+                         what="the reply")
+        sent = [m["content"] for m in server.requests[0].json["messages"]]
+        assert sent == ["tell me a joke", "a joke about dogs", "explain the dog joke",
+                        "dogs are loyal", "good boy?"]
+    current = saved(conversation_id).messages
+    assert current[-3].id == ids["loyal"] and current[-1].content == "good dog"
+
+
 # ---- continue and retry on the current branch ---------------------------------------------
 
 
