@@ -27,6 +27,7 @@ from textual.widgets import Static
 from chatterm.conversation import Message, MessageState
 from chatterm.ui import inert
 from chatterm.ui.chat.message_view import usage_text
+from chatterm.ui.compat import SingleLayout
 from chatterm.ui.events import MessageActionRequested
 from chatterm.ui.keys import bindings_for
 
@@ -59,7 +60,7 @@ class ColumnHeader(Static):
         self.column.request_keep()
 
 
-class CompareColumn(Vertical):
+class CompareColumn(SingleLayout, Vertical):
     """One model's reply: its label (model, provider, count or state, [keep]) and body."""
 
     def __init__(self, message: Message, index: int) -> None:
@@ -164,7 +165,11 @@ class CompareColumn(Vertical):
             view.choose(self.index)
 
 
-class CompareView(Vertical, can_focus=True):
+class _Columns(SingleLayout, Horizontal):
+    """The row of columns (stacked by the view's `-stacked` class)."""
+
+
+class CompareView(SingleLayout, Vertical, can_focus=True):
     """The columns of one comparison, in the order the models were picked."""
 
     DEFAULT_CSS = """
@@ -189,7 +194,7 @@ class CompareView(Vertical, can_focus=True):
         layout: vertical;
     }
     CompareColumn {
-        width: 1fr;
+        width: 1fr;  /* until the first resize sets whole cells (on_resize) */
         height: auto;
         padding: 0 1 0 0;
     }
@@ -198,7 +203,6 @@ class CompareView(Vertical, can_focus=True):
         border-left: vkey $accent 30%;
     }
     CompareView.-stacked CompareColumn {
-        width: 100%;
         margin: 0 0 1 0;
         padding: 0 1 0 0;
         border-left: none;
@@ -236,7 +240,7 @@ class CompareView(Vertical, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield self._title
-        with Horizontal(id="compare-columns"):
+        with _Columns(id="compare-columns"):
             yield from self.columns
 
     def on_mount(self) -> None:
@@ -262,7 +266,17 @@ class CompareView(Vertical, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         # The chat's own width decides: stacked when a column would get too few cells.
         width = event.size.width
-        self.set_class(width < MIN_COLUMN_WIDTH * len(self.columns), "-stacked")
+        count = len(self.columns)
+        stacked = width < MIN_COLUMN_WIDTH * count
+        self.set_class(stacked, "-stacked")
+        # Whole cells per column, the same in every layout pass. With `1fr` Textual's
+        # passes shared the width out as 25 and 26 cells by turns, and each change of
+        # width re-rasterises a body's whole text: a quarter of the app's time in a
+        # profile of four streams (bench/bench_compare.py).
+        base = width if stacked else width // count
+        for index, column in enumerate(self.columns):
+            extra = 0 if stacked or index < count - 1 else width - base * count
+            column.styles.width = base + extra
 
     # ---- streaming ---------------------------------------------------------------------
 
