@@ -279,3 +279,16 @@ def test_any_field_of_the_wrong_type_is_one_line_or_read_never_a_traceback(name:
         except ImportFormatError as error:
             assert "\n" not in error.message
     assert reader.kind in ("a ChatGPT export", "a Claude export")
+
+
+def test_a_chatgpt_file_holding_an_object_with_a_conversations_list(tmp_path: Path) -> None:
+    """Some exports wrap the list: {"conversations": [...]}."""
+    listed = json.loads((FIXTURES / "chatgpt/conversations.json").read_text())
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps({"conversations": listed}))
+    source = detect(str(path))
+    assert source.kind == "a ChatGPT export"
+    assert [c.title for c in source.read(DEFAULTS)] == [
+        "Regex help", "Bilder & 日本語", "Summarise the attached report, please."]
+    path.write_text('{"conversations": []}')
+    assert detect(str(path)).read(DEFAULTS) == []
