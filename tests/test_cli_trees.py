@@ -248,3 +248,13 @@ def test_fork_at_a_message_of_another_branch_copies_the_path_to_it() -> None:
         "What is a monad?", "A monad is a burrito."]
     assert forked["title"] == "Monads"
     assert json.loads(ok(run_cli("show", conv.id, "--json")))["current_id"] == A3
+
+
+def test_a_reply_without_provider_or_model_is_headed_without_none() -> None:
+    from chatterm.cli.trees import heading
+    from chatterm.conversation import Message, Role
+
+    bare = Message(role=Role.ASSISTANT, content="hi", id="abcdef0123456789")
+    assert heading(bare) == "abcdef01 [assistant · unknown model]"
+    named = Message(role=Role.ASSISTANT, content="hi", id="abcdef0123456789", model="gpt-4o")
+    assert heading(named) == "abcdef01 [assistant · gpt-4o]"

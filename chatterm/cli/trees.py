@@ -46,7 +46,9 @@ def heading(message: Message, mark: str = "") -> str:
     """A message's heading line in `show`: its id (a prefix every command takes), who
     wrote it and, when it has other versions, which one it is."""
     if message.role is Role.ASSISTANT:
-        label = f"[assistant · {message.provider}/{message.model}"
+        # Imported replies may name no provider or no model: never print "None".
+        who = "/".join(part for part in (message.provider, message.model) if part)
+        label = f"[assistant · {who or 'unknown model'}"
         if message.state.value != "complete":
             label += f" · {message.state.value}"
         label += "]"
