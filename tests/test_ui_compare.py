@@ -355,3 +355,27 @@ async def test_a_comparison_streams_on_while_another_chat_is_open_and_quitting_k
     assert stored["model-a"].state is MessageState.COMPLETE
     assert stored["model-b"].content == "model-b begins "
     assert stored["model-b"].state is MessageState.INTERRUPTED
+
+
+async def test_compare_models_from_the_palette_and_a_refused_pick(server: Any) -> None:
+    from textual.command import CommandPalette
+
+    from chatterm.ui.pickers.multi_picker import CompareModelPicker
+
+    async with running() as (app, pilot):
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette),
+                         what="the palette")
+        await pilot.press(*"compare models")
+        await wait_until(pilot, lambda: "Compare models" in screen_text(app), what="the entry")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, CompareModelPicker),
+                         what="the multi-select picker")
+        # One model is not a comparison: one line, and the picker stays.
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "mark at least 2 to compare" in screen_text(app),
+                         what="the refusal")
+        assert isinstance(app.screen, CompareModelPicker)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.chat, what="the chat")
+        assert not app.chat.compare.pending
