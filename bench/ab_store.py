@@ -5,7 +5,8 @@ Run: python bench/ab_store.py /path/to/other/checkout [--rounds 5]
 Each side starts a worker process running its own code (PYTHONPATH = its checkout), which
 builds the database of bench_store.py with its own `build()` (so each side has its own
 schema) and then answers one operation at a time. The operations alternate between the
-two sides, round after round, so both feel the same load on a shared machine; each cell
+two sides (which goes first alternates too), round after round, so both feel the same
+load on a shared machine; each cell
 is the median over the rounds of each round's median of RUNS runs.
 """
 
@@ -73,9 +74,14 @@ def main() -> None:
             raise SystemExit(f"a worker failed to build its database: {ready!r}")
         names = ready.removeprefix("ready ").split("|")
     results: dict[tuple[str, str], list[float]] = {}
-    for _ in range(args.rounds):
+    for round_number in range(args.rounds):
+        # Which side goes first alternates, so neither always meets a cache the other
+        # just warmed (or a CPU the other just heated).
+        order = list(sides.items())
+        if round_number % 2:
+            order.reverse()
         for name in names:
-            for side, worker in sides.items():
+            for side, worker in order:
                 assert worker.stdin is not None and worker.stdout is not None
                 worker.stdin.write(name + "\n")
                 worker.stdin.flush()
