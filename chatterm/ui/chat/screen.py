@@ -5,7 +5,8 @@ with `engine()`): the screen calls the session and draws what it reports, and ne
 writes to the store. The screen composes the widgets, keeps the focus chain and the
 status line's hints, and hands each job to one helper: replies.py (the reply controller,
 which owns the session), loading.py (which messages are mounted), edits.py (model,
-title, system prompt, params, delete, export) and sidebar_panel.py.
+title, system prompt, params, delete, export), sidebar_panel.py, copying.py and
+chatterm.ui.branches (the tree view, forking, deleting a subtree).
 
 The chat's keys are bound here (scope "chat" in chatterm.keymap) and its actions are
 this screen's `action_*` methods; what it needs from the app comes in a `ChatServices`
@@ -26,13 +27,14 @@ from textual.widgets import Static
 from chatterm.conversation import Role
 from chatterm.ui import inert
 from chatterm.ui.branches.actions import BranchActions
+from chatterm.ui.chat.copying import copy_code, copy_text
 from chatterm.ui.chat.edits import ConversationEdits
 from chatterm.ui.chat.focus import FocusHint, region_chain, typed_for_prompt
 from chatterm.ui.chat.key_hints import idle_hint, message_hint
 from chatterm.ui.chat.loading import HistoryLoader
 from chatterm.ui.chat.message_actions import MessageActions
 from chatterm.ui.chat.message_list import MessageList
-from chatterm.ui.chat.message_view import MessageView, code_blocks
+from chatterm.ui.chat.message_view import MessageView
 from chatterm.ui.chat.prompt import PromptInput
 from chatterm.ui.chat.replies import ReplyController, last_reply_index
 from chatterm.ui.chat.reveal import load_newer, show_hit
@@ -284,7 +286,7 @@ class ChatScreen(Screen[None]):
         if message is None:
             self.notify("There is no reply to copy yet.", severity="warning")
             return
-        self.copy_text(message.content, "reply" if message.role == "assistant" else "message")
+        copy_text(self, message.content, "reply" if message.role == "assistant" else "message")
 
     def action_edit_system_prompt(self) -> None:
         self.edits.ask_system_prompt()
@@ -378,9 +380,9 @@ class ChatScreen(Screen[None]):
         if message is None:
             return
         if event.action == "copy":
-            self.copy_text(message.content, "message")
+            copy_text(self, message.content, "message")
         elif event.action == "copy_code":
-            self.copy_code(message)
+            copy_code(self, message)
         elif event.action == "delete_message":
             self.branches.ask_delete(message.id)
         elif event.action in ("previous_version", "next_version"):
@@ -392,32 +394,13 @@ class ChatScreen(Screen[None]):
         elif event.action == "regenerate_with":
             self.message_actions.regenerate_with(message.id)
 
-    # ---- copying -------------------------------------------------------------------------
+    # ---- the messages on screen ------------------------------------------------------------
 
     def _message_by_id(self, message_id: str | None) -> Message | None:
         if message_id is None:
             return None
         view = self.message_list.view_for_id(message_id)
         return view.message if view is not None else None
-
-    def copy_text(self, text: str, what: str) -> None:
-        if not text:
-            self.notify(f"The {what} is empty.", severity="warning")
-            return
-        self.app.copy_to_clipboard(text)
-        self.notify(f"Copied the {what} ({len(text):,} characters).")
-
-    def copy_code(self, message: Message) -> None:
-        blocks = code_blocks(message.content)
-        if not blocks:
-            self.notify("This message has no code block.", severity="warning")
-            return
-        focused = self.focused
-        # Pressing the key again on the same message walks through its blocks.
-        index = 0
-        if isinstance(focused, MessageView) and focused.message.id == message.id:
-            index = focused.next_code_block(len(blocks))
-        self.copy_text(blocks[index], f"code block {index + 1} of {len(blocks)}")
 
     def last_reply(self) -> Message | None:
         index = last_reply_index(self.conversation.messages)
