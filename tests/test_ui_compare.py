@@ -99,6 +99,8 @@ async def test_two_models_stream_side_by_side_esc_stops_both_keep_the_second(
         assert view.columns[1].tokens == 2 and view.columns[0].tokens == 1
         left, right = (c.region for c in view.columns)
         assert left.y == right.y and left.right <= right.x  # side by side
+        # Within the view: the last column's last cells are not cut off.
+        assert right.right == view.content_region.right
         text = screen_text(app)
         assert "model-a" in text and "model-b" in text
         # Both requests carried the same prompt, each for its own model.
@@ -379,3 +381,22 @@ async def test_compare_models_from_the_palette_and_a_refused_pick(server: Any) -
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is app.chat, what="the chat")
         assert not app.chat.compare.pending
+
+
+async def test_when_every_model_fails_the_columns_say_so_and_offer_nothing_to_keep(
+    server: Any,
+) -> None:
+    for model in ("model-a", "model-b"):
+        server.script(CHAT, json_reply({"error": {"message": f"{model} is down"}}, status=400),
+                      model=model)
+    async with running(size=(120, 32)) as (app, pilot):
+        await enter_compare_mode(pilot, "model-b")
+        app.chat.prompt.insert("Anyone?")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: compare_view(app) is not None and not app.chat.busy,
+                         what="both to fail")
+        await wait_until(pilot, lambda: "no model gave a reply" in screen_text(app),
+                         what="the columns' title")
+        assert "every model failed" in app.chat.status.text
+        assert "[keep]" not in screen_text(app)
+        assert "model-a is down" in screen_text(app) and "model-b is down" in screen_text(app)

@@ -217,6 +217,9 @@ class CompareController:
         else:
             if self._shows(live):
                 self._end_columns(run)
+            if self._shows(live) and self.view is not None and not self.view.has_a_reply:
+                screen.status.show_error("every model failed (each column says why)")
+            elif self._shows(live):
                 screen.status.show_note(
                     f"{len(run.replies)} replies: Shift+Tab to them, ←/→ and Enter keep one "
                     "(or click [keep])")

@@ -250,11 +250,18 @@ class CompareView(SingleLayout, Vertical, can_focus=True):
         count = len(self.columns)
         if self.streaming:
             return Content(f"comparing {count} models · Esc stops them all")
+        if not self.has_a_reply:
+            return Content.styled("no model gave a reply (each column says why)", "$error")
         return Content(f"{count} replies · ←/→ choose · Enter or [keep] keeps one")
 
     @property
     def streaming(self) -> bool:
         return any(column.streaming for column in self.columns)
+
+    @property
+    def has_a_reply(self) -> bool:
+        """False when every model failed before any text: there is nothing to keep."""
+        return any(column.holds_a_reply for column in self.columns)
 
     @property
     def stacked(self) -> bool:
@@ -265,7 +272,8 @@ class CompareView(SingleLayout, Vertical, can_focus=True):
 
     def on_resize(self, event: events.Resize) -> None:
         # The chat's own width decides: stacked when a column would get too few cells.
-        width = event.size.width
+        # The content's width: the event's size counts the view's border and padding.
+        width = self.size.width
         count = len(self.columns)
         stacked = width < MIN_COLUMN_WIDTH * count
         self.set_class(stacked, "-stacked")
