@@ -227,6 +227,9 @@ class CompareController:
                 screen.notify(f"The comparison in “{inert.text(live.opened.conversation.title)}"
                               "” is complete.", markup=False)
         finally:
+            # Kept only to draw the columns again while the run streams (pick_up).
+            if self._runs.get(live.conversation_id) is run:
+                del self._runs[live.conversation_id]
             replies = screen.replies
             replies.live.discard(live)
             if self._shows(live):
