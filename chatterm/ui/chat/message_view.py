@@ -145,7 +145,9 @@ class MessageView(SingleLayout, Vertical, can_focus=True):
         # Composed but maybe not mounted yet (the Mount event comes after compose): the
         # header is there to update either way.
         self.refresh_header()
-        if self.is_mounted:
+        # Only a focused message's keys are on screen (footer, hint); refreshing the
+        # bindings of every view would rebuild the footer once per view.
+        if self.is_mounted and self.has_focus:
             self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -27,6 +27,8 @@ from chatterm.ui.chat.message_list import view_for
 from chatterm.ui.chat.message_view import MessageView, SystemMessage
 
 if TYPE_CHECKING:
+    from textual.widget import Widget
+
     from chatterm.conversation import Message
     from chatterm.engine.events import BranchChanged
     from chatterm.ui.chat.message_header import Versions
@@ -156,8 +158,12 @@ class BranchView:
         now, later = tail[:TAIL_PAGE], tail[TAIL_PAGE:]
         last_reply = _last_reply_id(screen.conversation.messages)
         new_views = [view_for(message, is_last=message.id == last_reply) for message in now]
+        # The focused view goes only once its successor has the focus: removing it first
+        # would move the focus twice (each move rebuilds the footer, a frame's worth).
+        focused = screen.focused
+        leaving = focused if focus is not None and focused in stale else None
         if stale:
-            message_list.remove_children(stale)
+            message_list.remove_children([view for view in stale if view is not leaving])
         if new_views:
             if kept:
                 message_list.mount_all(new_views, after=views[kept - 1])
@@ -172,7 +178,7 @@ class BranchView:
                 view.set_last(view.message.id == last_reply)
         self.refresh_marks()
         if focus is not None:
-            self._focus(focus, new_views)
+            self._focus(focus, new_views, leaving)
         return new_views
 
     def sync(self, *, focus: str | None = None) -> None:
@@ -205,17 +211,19 @@ class BranchView:
         return [view for view in self.screen.message_list.views()
                 if view.display and not isinstance(view, SystemMessage)]
 
-    def _focus(self, message_id: str, new_views: list[MessageView]) -> None:
+    def _focus(self, message_id: str, new_views: list[MessageView],
+               leaving: Widget | None = None) -> None:
+        """Focus the view of `message_id` once it is mounted, then remove `leaving`."""
         view = next((v for v in new_views if v.message.id == message_id), None)
         if view is None:
             view = self.screen.message_list.view_for_id(message_id)
-        if view is None:
-            return
 
         def go() -> None:
-            if view.is_attached:
+            if view is not None and view.is_attached:
                 view.focus(scroll_visible=False)
                 view.scroll_visible(animate=False)
+            if leaving is not None:
+                leaving.remove()
 
         self.screen.call_after_refresh(go)
 
