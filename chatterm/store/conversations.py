@@ -75,11 +75,16 @@ class ConversationStore(StoreCore):
                 raise self._explain_batch([conv for conv, *_ in prepared], exc) from exc
         self._write(work)
 
-    def _prepare(self, conv: Conversation) -> tuple[list[Message], Shape]:
+    def _prepare(self, conv: Conversation) -> tuple[list[Message], Shape | None]:
         """`conv`'s messages parents first, and their tree, with its current leaf decided
         (UsageError when they are not a tree)."""
         try:
             messages = trees.ordered(conv.messages)
+            last = messages[-1].id if messages else None
+            if conv.current_id in (None, last) and trees.is_line(messages):
+                # A straight line (most imports, every new chat): no tree to build.
+                conv.current_id, conv.messages = last, messages
+                return messages, None
             shape = Shape(Node(m.id, m.parent_id, index, m.created_at)
                           for index, m in enumerate(messages))
         except TreeError as exc:
@@ -100,7 +105,7 @@ class ConversationStore(StoreCore):
             raise self._explain_conflict(conv, exc) from exc
 
     def _insert_whole(self, conv: Conversation, messages: list[Message],
-                      shape: Shape) -> None:
+                      shape: Shape | None) -> None:
         conv_values = rows.conversation_values(conv)
         conv_values["message_count"] = len(messages)
         conv_values["current_id"] = conv.current_id
@@ -121,7 +126,7 @@ class ConversationStore(StoreCore):
             "INSERT INTO messages_fts(rowid, content, reasoning) "
             "SELECT seq, content, reasoning FROM messages "
             "WHERE conversation_id = ? AND state != 'streaming'", (conv.id,))
-        if conv.current_id is not None and len(shape.leaves()) > 1:
+        if shape is not None and conv.current_id is not None and len(shape.leaves()) > 1:
             # The current branch is the most recently active one: a flip elsewhere and
             # back finds it again (see tree.Shape.latest_leaf).
             self._make_current(conv.id, conv.current_id, time.time(), shape)

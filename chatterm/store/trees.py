@@ -108,6 +108,13 @@ def is_chain(messages: Sequence[Message], leaf_id: str | None, *, whole: bool) -
                for earlier, later in itertools.pairwise(messages))
 
 
+def is_line(messages: Sequence[Message]) -> bool:
+    """True when `messages` are one straight line: each answers the one before it, the
+    first answers nothing, no id twice."""
+    return (len({message.id for message in messages}) == len(messages)
+            and is_chain(messages, messages[-1].id if messages else None, whole=True))
+
+
 def branch_of(messages: Sequence[Message], leaf_id: str) -> list[Message]:
     """The branch ending at `leaf_id` picked out of a whole tree's messages, root first."""
     by_id = {message.id: message for message in messages}
