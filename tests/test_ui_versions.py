@@ -113,10 +113,11 @@ async def test_flipping_a_version_redraws_only_below_it_and_is_kept(server: Any)
         await wait_until(pilot, lambda: app.focused is views(app)[3], what="focus")
         await pilot.press("left_square_bracket")
         await shown(pilot, ["u1", "a1", "u2", "a2", "u3", "a3"])
-        # At the first version there is nowhere further back: nothing changes.
+        # At the first version there is nowhere further back: a note says so.
         await wait_until(pilot, lambda: app.focused is views(app)[3], what="focus")
         await pilot.press("left")
-        await pilot.pause()
+        await wait_until(pilot, lambda: "this is the first version (2 in all)"
+                         in app.chat.status.text, what="the note")
         assert ids(app) == ["u1", "a1", "u2", "a2", "u3", "a3"]
     # The choice was saved: the next launch shows the same branch.
     assert saved_tree(chat.id).current_id == f"{chat.id}-a3"

@@ -153,9 +153,10 @@ class MessageView(SingleLayout, Vertical, can_focus=True):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the keys that do nothing here (the footer and the hint list the rest)."""
         if action in ("previous_version", "next_version"):
-            return self.versions is not None and (
-                self.versions[0] > 1 if action == "previous_version"
-                else self.versions[0] < self.versions[1])
+            # Both ways while there are versions, at the first and the last one too (the
+            # header's dim arrow, and a note, say there is none that way): the footer then
+            # keeps the same keys from one version to the next and is not made again.
+            return self.versions is not None
         if action in _MESSAGE_ACTIONS:
             return action in self.own_actions
         return True

@@ -106,8 +106,12 @@ class BranchView:
             if target is None:
                 return
             versions = self.versions_of(target)
-            if versions is None or not 1 <= versions[0] + step <= versions[1]:
-                return  # no version that way (the arrow is drawn dim)
+            if versions is None:
+                return
+            if not 1 <= versions[0] + step <= versions[1]:
+                which = "first" if step < 0 else "last"
+                screen.status.show_note(f"this is the {which} version ({versions[1]} in all)")
+                return
             conversation_id = screen.conversation.id
             try:
                 changed = await screen.engine().flip(target, step)
