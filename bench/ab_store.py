@@ -1,6 +1,8 @@
 """A/B of the store's everyday reads: this checkout against another one, interleaved.
 
 Run: python bench/ab_store.py /path/to/other/checkout [--rounds 5]
+     python bench/ab_store.py /path/to/other/checkout --import   (a 100,000-message
+         import into a fresh store, the two builds alternating, --rounds times each)
 
 Each side starts a worker process running its own code (PYTHONPATH = its checkout), which
 builds the database of bench_store.py with its own `build()` (so each side has its own
@@ -54,6 +56,40 @@ shutil.rmtree(tmp)
 """
 
 
+IMPORT = r"""
+import sys, tempfile, time
+sys.path.insert(0, sys.argv[1] + "/bench")
+import bench_store as b
+from pathlib import Path
+from chatterm.conversation import Conversation
+from chatterm.store import Store
+
+maker = b.TextMaker()
+with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "chatterm.db") as store:
+    huge = Conversation(provider="aimlapi", model="gpt-4o", title="one hundred thousand")
+    huge.messages = [maker.message(huge.id, i, 1.7e9 + i) for i in range(100_000)]
+    started = time.perf_counter()
+    store.import_conversation(huge)
+    print(time.perf_counter() - started)
+"""
+
+
+def import_times(checkouts: dict[str, Path], rounds: int) -> None:
+    times: dict[str, list[float]] = {side: [] for side in checkouts}
+    for round_number in range(rounds):
+        order = list(checkouts.items())
+        if round_number % 2:
+            order.reverse()
+        for side, checkout in order:
+            done = subprocess.run([sys.executable, "-c", IMPORT, str(checkout)],
+                                  env={**os.environ, "PYTHONPATH": str(checkout)},
+                                  capture_output=True, text=True, check=True)
+            times[side].append(float(done.stdout))
+    for side, found in times.items():
+        print(f"import_conversation(), 100,000 messages, {side}: median "
+              f"{statistics.median(found):.2f} s of {', '.join(f'{t:.2f}' for t in found)}")
+
+
 def start(checkout: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     return subprocess.Popen([sys.executable, "-c", WORKER, str(checkout)], env=env,
@@ -64,7 +100,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("other", type=Path, help="the other checkout (the baseline)")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--import", dest="import_only", action="store_true")
     args = parser.parse_args()
+    if args.import_only:
+        import_times({"this": HERE.parent, "other": args.other.resolve()}, args.rounds)
+        return
     sides = {"this": start(HERE.parent), "other": start(args.other.resolve())}
     names: list[str] = []
     for worker in sides.values():
