@@ -400,3 +400,35 @@ async def test_when_every_model_fails_the_columns_say_so_and_offer_nothing_to_ke
         assert "every model failed" in app.chat.status.text
         assert "[keep]" not in screen_text(app)
         assert "model-a is down" in screen_text(app) and "model-b is down" in screen_text(app)
+
+
+async def test_a_reasoning_model_s_column_says_it_is_reasoning_until_its_answer_comes(
+    server: Any,
+) -> None:
+    thought = threading.Event()
+    server.script(CHAT, sse_reply(["Quick."], model="model-a"), model="model-a")
+    server.script(CHAT, stream_reply([
+        *sse_chunks([], model="model-b", reasoning=["Let me think. "], finish_reason=None,
+                    done=False),
+        Hold(thought), *sse_chunks(["Thought it over."], model="model-b")]), model="model-b")
+    try:
+        async with running(size=(120, 32)) as (app, pilot):
+            await enter_compare_mode(pilot, "model-b")
+            app.chat.prompt.insert("Think")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: compare_view(app) is not None
+                             and "reasoning…" in str(compare_view(app).columns[1].label()),
+                             what="the reasoning state")
+            thought.set()
+            await wait_until(pilot, lambda: not app.chat.busy, what="both replies")
+            view = compare_view(app)
+            assert "reasoning…" not in str(view.columns[1].label())
+            assert "Thought it over." in column_text(app, 1)
+            view.focus()
+            await pilot.press("right", "enter")
+            await wait_until(pilot, lambda: compare_view(app) is None, what="the kept reply")
+            # Kept, the reply shows its reasoning (folded), as any reply does.
+            await wait_until(pilot, lambda: "Reasoning" in screen_text(app),
+                             what="the folded reasoning")
+    finally:
+        thought.set()

@@ -288,7 +288,8 @@ class CompareController:
         if isinstance(event, TextArrived):
             column = view.column_for(event.message_id)
             if column is not None:
-                column.append(event.text if event.kind == "content" else "", event.chunks)
+                column.append(event.text if event.kind == "content" else "", event.chunks,
+                              reasoning=event.kind == "reasoning")
         elif isinstance(event, ReplyStarted):
             column = view.column_for(event.message.id)
             if column is not None:

@@ -71,6 +71,7 @@ class CompareColumn(SingleLayout, Vertical):
         self.tokens = 0
         self.streaming = message.state is MessageState.STREAMING
         self.keepable = False
+        self.thinking = False
         self._incoming = inert.Stream()
         self._body = _markdown(None if self.streaming else inert.text(message.content))
         if self.streaming and message.content:
@@ -102,6 +103,8 @@ class CompareColumn(SingleLayout, Vertical):
         if self.streaming:
             state = (f"  {self.tokens:,} token{'s' if self.tokens != 1 else ''}"
                      if self.tokens else "  waiting…")
+            if self.thinking:  # reasoning streams, no answer yet: it is drawn once kept
+                state = f"  reasoning…{state}"
             parts.append((state, "$foreground-muted"))
         else:
             badge = {MessageState.INTERRUPTED: ("  ⏸ interrupted", "$warning"),
@@ -122,9 +125,16 @@ class CompareColumn(SingleLayout, Vertical):
 
     # ---- streaming ---------------------------------------------------------------------
 
-    def append(self, text: str, chunks: int) -> None:
+    def append(self, text: str, chunks: int, *, reasoning: bool = False) -> None:
+        """Streamed text: the answer's (drawn), or reasoning (counted, shown once kept)."""
         self.tokens += chunks
+        if reasoning and not self._body.text and not self.thinking:
+            self.thinking = True
+            self.redraw_label()
         if text:
+            if self.thinking:
+                self.thinking = False
+                self.redraw_label()
             self._body.append(self._incoming.feed(text))
 
     def _drawn(self) -> None:
@@ -138,6 +148,7 @@ class CompareColumn(SingleLayout, Vertical):
         """The reply ended (complete, stopped or failed): its final text and state."""
         self.message = message
         self.streaming = False
+        self.thinking = False
         self._body.flush_callback = None
         self._body.finish(inert.text(message.content))
         error = self.query(".compare-error").first(Static)
