@@ -31,12 +31,18 @@ while not go.exists():  # start both writers together
 store = Store.open(path)
 own = Conversation(provider="p", model="m", title=f"own {tag}")
 store.create_conversation(own)
+# Each writer chains its messages the way a session does (a parent is what it saw last):
+# in the shared chat the two writers make two branches, and nothing may be lost.
+shared_parent = own_parent = None
 for i in range(rounds):
-    store.add_message(Message(role=Role.USER, content=f"{tag} shared {i}",
-                              conversation_id=shared_id))
+    prompt = Message(role=Role.USER, content=f"{tag} shared {i}",
+                     conversation_id=shared_id, parent_id=shared_parent)
+    store.add_message(prompt)
+    shared_parent = prompt.id
     reply = Message(role=Role.ASSISTANT, content="", conversation_id=own.id,
-                    state=MessageState.STREAMING)
+                    state=MessageState.STREAMING, parent_id=own_parent)
     store.add_message(reply)
+    own_parent = reply.id
     for word in ("alpha", "beta", f"{tag}done{i}"):
         reply.content += word + " "
         store.update_message(reply)
@@ -72,7 +78,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     own_ids = [out.strip() for out, _ in results]
 
     with Store.open(path) as store:
-        shared_messages = store.get_conversation(shared.id).messages
+        shared_messages = store.get_tree(shared.id).messages
         assert len(shared_messages) == 2 * ROUNDS
         assert store.count_messages(shared.id) == 2 * ROUNDS
         contents = {m.content for m in shared_messages}
@@ -83,6 +89,9 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
                     if m.content.startswith(tag)]
             assert mine == list(range(ROUNDS))
         assert [store.position_of(m.id) for m in shared_messages] == list(range(2 * ROUNDS))
+        # Two branches, one per writer, each a whole line of its own messages.
+        assert len(store.shape(shared.id).leaves()) == 2
+        assert len(store.get_conversation(shared.id).messages) == ROUNDS
         for tag, own_id in zip("AB", own_ids, strict=True):
             replies = store.get_conversation(own_id).messages
             assert len(replies) == ROUNDS

@@ -54,7 +54,7 @@ def test_a_1mb_reply_saved_while_streaming(tmp_path: Path) -> None:
                          conversation_id=conv.id)
         store.add_message(prompt)
         reply = Message(role=Role.ASSISTANT, conversation_id=conv.id,
-                        state=MessageState.STREAMING)
+                        state=MessageState.STREAMING, parent_id=prompt.id)
         store.add_message(reply)
         while len(reply.content) < 1_000_000:
             reply.content += chunk
@@ -80,10 +80,10 @@ def test_search_and_show_over_a_message_dense_with_hits() -> None:
     with Store.open() as store:
         conv = Conversation(provider="p", model="m", title="long one")
         store.create_conversation(conv)
-        store.add_message(Message(role=Role.ASSISTANT, content=text,
-                                  conversation_id=conv.id))
+        long_one = Message(role=Role.ASSISTANT, content=text, conversation_id=conv.id)
+        store.add_message(long_one)
         store.add_message(Message(role=Role.USER, content="a short word",
-                                  conversation_id=conv.id))
+                                  conversation_id=conv.id, parent_id=long_one.id))
     try:
         found = run_cli("search", "word", "--json", timeout=60)
         late = run_cli("search", "needle", "--json", timeout=60)
