@@ -210,6 +210,25 @@ async def test_e_edits_a_prompt_in_the_prompt_box_and_esc_gives_the_draft_back(
     assert len(tree.messages) == 6
 
 
+async def test_keys_typed_right_after_e_go_into_the_prompt_being_edited(server: Any) -> None:
+    from textual import events
+
+    chat = tree_chat(STRAIGHT, "a2")
+    async with running(LaunchOptions(resume_id=chat.id)) as (app, pilot):
+        await shown(pilot, ["u1", "a1", "u2", "a2"])
+        views(app)[2].focus()
+        await pilot.pause()
+        # As fast as tmux or a typist sends them: all queued before the first is handled
+        # (the second "e" is a letter of the text, not another edit).
+        for letter in "e, then e":
+            app.post_message(events.Key({" ": "space", ",": "comma"}.get(letter, letter),
+                                        letter))
+        await wait_until(pilot, lambda: app.chat.prompt.text == "second question, then e",
+                         what=f"the edit's text (prompt: {app.chat.prompt.text!r})")
+        assert app.focused is app.chat.prompt
+        assert views(app)[2].has_class("-editing")
+
+
 # ---- regenerate a reply -----------------------------------------------------------------
 
 

@@ -51,6 +51,18 @@ def typed_for_prompt(focused: Widget | None, event: Key) -> bool:
     return not any(focused.check_action(binding.action.split("(")[0], ()) for binding in bound)
 
 
+def message_key(focused: Widget | None, event: Key) -> str | None:
+    """The action a key pressed on a focused message runs there (None: not one of its
+    keys, or one that does nothing on this message)."""
+    if not isinstance(focused, MessageView):
+        return None
+    for binding in compat.node_bindings(focused).key_to_bindings.get(event.key, []):
+        action = binding.action.split("(")[0]
+        if focused.check_action(action, ()):
+            return action
+    return None
+
+
 class FocusHint:
     """While a message has the focus, the status line lists its keys; afterwards the
     line goes back to what it showed, unless something newer replaced the hint."""

@@ -20,9 +20,13 @@ from textual.widgets import Static
 
 from chatterm.conversation import Role
 from chatterm.errors import ChattermError
+from chatterm.ui.chat.focus import message_key
 from chatterm.ui.chat.key_hints import key_label, usable_keys
+from chatterm.ui.chat.message_view import MessageView
 
 if TYPE_CHECKING:
+    from textual.events import Key
+    from textual.widget import Widget
     from textual.widgets.text_area import Location
 
     from chatterm.ui.chat.screen import ChatScreen
@@ -40,6 +44,28 @@ class MessageActions:
         self.editing: str | None = None
         self._draft = ""
         self._cursor: Location = (0, 0)
+
+    def run(self, action: str, message_id: str) -> None:
+        """A message action asked for by a focused message's key or a click on ‹ or ›."""
+        if action in ("previous_version", "next_version"):
+            self.screen.versions.flip(message_id, -1 if action == "previous_version" else 1)
+        elif action == "edit_prompt":
+            self.start_edit(message_id)
+        elif action == "regenerate":
+            self.regenerate(message_id)
+        elif action == "regenerate_with":
+            self.regenerate_with(message_id)
+
+    def take_key(self, focused: Widget | None, event: Key) -> None:
+        """Called by the app for every key, in the order keys come, before the focused
+        widget gets it: `e` on a focused prompt starts the edit here. Left to the message
+        view's binding, it would run only when the view gets to the key, and the letters
+        typed next could be in the prompt by then (and the `e` lost)."""
+        if isinstance(focused, MessageView) and message_key(focused, event) == "edit_prompt":
+            # The key now goes to the prompt: not typed there, and not passed up either.
+            event.prevent_default()
+            event.stop()
+            self.start_edit(focused.message.id)
 
     # ---- editing a prompt ---------------------------------------------------------------
 
@@ -62,7 +88,8 @@ class MessageActions:
         prompt.load_text(view.message.content)
         prompt.move_cursor(prompt.document.end)
         self._show_banner()
-        prompt.focus()
+        # At once (focus() waits a turn): the next key typed goes to the text.
+        screen.set_focus(prompt)
 
     def _show_banner(self) -> None:
         screen = self.screen

@@ -170,8 +170,11 @@ class MessageView(SingleLayout, Vertical, can_focus=True):
     def action_next_version(self) -> None:
         self._request("next_version")
 
-    def action_edit_prompt(self) -> None:
-        self._request("edit_prompt")
+    async def action_edit_prompt(self) -> None:
+        # Straight to the screen's action, awaited while this key is handled, not a
+        # posted message: the keys typed next must land in the text being edited, and a
+        # message could be handled after them.
+        await self.run_action(f"screen.edit_message({self.message.id!r})")
 
     def action_regenerate(self) -> None:
         self._request("regenerate")

@@ -244,6 +244,10 @@ class ChatScreen(Screen[None]):
 
     # ---- the chat's keys (scope "chat" in chatterm.keymap; also the palette's) ----------
 
+    def action_edit_message(self, message_id: str) -> None:
+        """`e` on a focused prompt (message_view.py runs it as the key is handled)."""
+        self.message_actions.start_edit(message_id)
+
     def action_stop(self) -> None:
         if self.message_actions.cancel_edit():  # Esc first leaves an edit
             return
@@ -340,6 +344,8 @@ class ChatScreen(Screen[None]):
         focus.typed_for_prompt); called by the app before the key is delivered."""
         if typed_for_prompt(self.focused, event):
             self.set_focus(self.prompt)
+        else:
+            self.message_actions.take_key(self.focused, event)  # `e` starts an edit now
 
     @on(MessageFocusChanged)
     def _on_message_focus(self, event: MessageFocusChanged) -> None:
@@ -385,14 +391,8 @@ class ChatScreen(Screen[None]):
             copy_code(self, message)
         elif event.action == "delete_message":
             self.branches.ask_delete(message.id)
-        elif event.action in ("previous_version", "next_version"):
-            self.versions.flip(message.id, -1 if event.action == "previous_version" else 1)
-        elif event.action == "edit_prompt":
-            self.message_actions.start_edit(message.id)
-        elif event.action == "regenerate":
-            self.message_actions.regenerate(message.id)
-        elif event.action == "regenerate_with":
-            self.message_actions.regenerate_with(message.id)
+        else:
+            self.message_actions.run(event.action, message.id)  # versions, regenerating
 
     # ---- the messages on screen ------------------------------------------------------------
 
