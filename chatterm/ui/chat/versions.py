@@ -18,6 +18,7 @@ regeneration that came to nothing (the old branch is current again) all end in i
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import TYPE_CHECKING
 
 from chatterm.conversation import Role
@@ -93,7 +94,10 @@ class BranchView:
         if screen.busy:
             screen.notify("A reply is still streaming: Esc stops it first.", severity="warning")
             return
-        screen.run_worker(self._flip(message_id, step), group="flip")
+        # A callable, not a coroutine (one a cancelled worker never starts is never
+        # awaited); Textual's WorkType is a union of callables: mypy infers Never for it.
+        screen.run_worker(partial(self._flip, message_id, step),  # type: ignore[arg-type]
+                          group="flip")
 
     async def _flip(self, message_id: str, step: int) -> None:
         screen = self.screen

@@ -328,8 +328,10 @@ class CompareController:
         if view.streaming or screen.busy:
             screen.status.show_note("the replies are still streaming: Esc stops them first")
             return
-        screen.run_worker(self._keep(view, message_id), group="compare-keep", exclusive=True,
-                          exit_on_error=False)
+        # A callable, not a coroutine (one a cancelled worker never starts is never
+        # awaited); Textual's WorkType is a union of callables: mypy infers Never for it.
+        screen.run_worker(partial(self._keep, view, message_id),  # type: ignore[arg-type]
+                          group="compare-keep", exclusive=True, exit_on_error=False)
 
     async def _keep(self, view: CompareView, message_id: str) -> None:
         screen = self.screen
