@@ -478,3 +478,28 @@ async def test_continue_and_retry_work_on_the_version_flipped_to(server: Any) ->
     replies = sorted(m.content for m in tree.messages if m.role is Role.ASSISTANT)
     assert replies == ["a robin", "a sparrow", "the albatross"]  # nothing overwritten
     assert saved(conversation.id).messages[-1].content == "a robin"
+
+
+async def test_the_apps_json_export_carries_every_branch_and_markdown_the_current_one(
+        server: Any, tmp_path: Path) -> None:
+    import json
+
+    from chatterm.ui.dialogs.export import ExportDialog
+
+    conversation_id, ids = seed_tree()
+    async with running(LaunchOptions(resume_id=conversation_id)) as (app, pilot):
+        for name, toggle in (("out.md", False), ("out.json", True)):
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: isinstance(app.screen, ExportDialog),
+                             what="export dialog")
+            if toggle:
+                await pilot.press("ctrl+t")
+            app.screen.query_one("#export-path").value = str(tmp_path / name)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda n=name: (tmp_path / n).exists(), what=name)
+    exported = json.loads((tmp_path / "out.json").read_text())
+    assert exported["version"] == 2
+    assert {m["id"] for m in exported["messages"]} == set(ids.values())
+    assert exported["current_id"] == ids["owls"]
+    markdown = (tmp_path / "out.md").read_text()
+    assert "a joke about owls" in markdown and "a joke about dogs" not in markdown

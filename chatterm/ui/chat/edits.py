@@ -288,6 +288,12 @@ class ConversationEdits:
         screen = self.screen
         try:
             conversation = await screen.loader.whole_conversation()
+            store = screen.services.store
+            if fmt == "json" and screen.opened.saved and store is not None:
+                # JSON (format v2) carries every branch, as `chatterm export` does; the
+                # chat in memory holds only the current one. Read once the writes landed.
+                await screen.engine().flush()
+                conversation = await asyncio.to_thread(store.get_tree, conversation.id)
             text = (transfer.export_json(conversation) if fmt == "json"
                     else transfer.export_markdown(conversation))
             await asyncio.to_thread(safe_write.write_text, path, text)
