@@ -276,3 +276,34 @@ def test_a_chatterm_export_goes_through_the_same_command_dry_run_included(
     assert len(copied["messages"]) == len(original["messages"]) == 4
     by_id = {m["id"]: m["content"] for m in copied["messages"]}
     assert by_id[copied["current_id"]] == "Danke!\n\n[attached: photo.jpg]"
+
+
+def test_a_folder_is_read_at_its_top_and_one_level_below_and_two_exports_are_refused(
+        tmp_path: Path) -> None:
+    """`chatterm import ~/Downloads` must not import every export any depth under it."""
+    conversations = (FIXTURES / "chatgpt/conversations.json").read_text()
+    folder = tmp_path / "downloads"
+    (folder / "old/unpacked/export").mkdir(parents=True)
+    (folder / "old/unpacked/export/conversations.json").write_text(conversations)
+    refused = run_cli("import", "--dry-run", str(folder))
+    assert refused.returncode == 1
+    assert refused.stderr.decode() == (f"chatterm: error: {folder}: a folder without "
+                                       "conversations.json; expected a chatterm export "
+                                       "(JSON), a ChatGPT or Claude data export "
+                                       "(conversations.json or the export's .zip), Elia's "
+                                       "elia.sqlite or llm's logs.db\n")
+    (folder / "chatgpt").mkdir()
+    (folder / "chatgpt/conversations.json").write_text(conversations)
+    dry = ok(run_cli("import", "--dry-run", str(folder)))
+    assert len(dry.stdout.splitlines()) == 3
+    (folder / "claude").mkdir()
+    shutil.copy(FIXTURES / "claude/conversations.json", folder / "claude")
+    two = run_cli("import", str(folder))
+    assert two.returncode == 1 and two.stdout == b""
+    assert two.stderr.decode() == (f"chatterm: error: {folder}: the folder holds 2 exports "
+                                   "(chatgpt/, claude/); import one of them\n")
+    assert not database().exists()
+    # The folder's own file is the export; the ones below it are not looked at.
+    shutil.copy(FIXTURES / "claude/conversations.json", folder)
+    done = ok(run_cli("import", str(folder)))
+    assert len(done.stdout.split()) == 2 and "from a Claude export" in done.stderr.decode()
