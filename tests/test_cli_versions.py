@@ -293,3 +293,48 @@ def saved_text(model: str) -> str | None:
             return None
         tree = store.get_tree(summaries[0].id)
     return next((m.content for m in tree.messages if m.model == model), None)
+
+
+@pytest.mark.e2e
+def test_show_says_a_reply_was_stopped_not_that_it_failed(loopback: LoopbackServer) -> None:
+    """Ctrl+C on `ask` keeps what arrived; `show` says the reply was stopped (it printed
+    '(error) stopped', which reads as a failure)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from chatterm_env import REPO_ROOT
+
+    write_config(loopback.url)
+    never = threading.Event()
+    first, *rest = sse_chunks(["Partly", " more"])
+    loopback.script(CHAT, stream_reply([first, Hold(never), *rest]))
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    child = subprocess.Popen([sys.executable, "-m", "chatterm", "ask", "Go"], env=env,
+                             cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert child.stdout is not None
+        seen, deadline = b"", time.monotonic() + 30
+        while not seen.endswith(b"Partly") and time.monotonic() < deadline:
+            chunk = os.read(child.stdout.fileno(), 1024)
+            assert chunk, "chatterm ended before the reply's first word"
+            seen += chunk
+        child.send_signal(signal.SIGINT)
+        child.communicate(timeout=30)
+    finally:
+        never.set()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 130
+    data = tree()
+    _, reply = data["messages"]
+    assert (reply["state"], reply["content"]) == ("interrupted", "Partly")
+    shown = ok(run_cli("show", data["id"]))
+    assert shown.endswith(f"{reply['id'][:8]} [assistant · test/test-model · interrupted]\n"
+                          "Partly\n(stopped before the reply was complete)\n")
+    assert "(error)" not in shown
+    assert "(error)" not in ok(run_cli("show", data["id"], "--tree"))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from chatterm.cli.common import open_store
 from chatterm.cli.output import Out, note, short_id
-from chatterm.conversation import Conversation, Message, Role
+from chatterm.conversation import Conversation, Message, MessageState, Role
 from chatterm.redact import redact
 
 if TYPE_CHECKING:
@@ -77,10 +77,26 @@ def first_words(message: Message, width: int = WORDS) -> str:
     text = message.content or message.refusal or message.reasoning
     if not text and message.tool_calls:
         text = "(tool call " + ", ".join(call.name for call in message.tool_calls) + ")"
-    if not text and message.error:
-        text = "(error) " + redact(message.error)
+    if not text:
+        text = ending(message) or ""
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1].rstrip() + "…"
+
+
+def ending(message: Message) -> str | None:
+    """The line that says how a reply ended, when it did not simply finish: what
+    happened, said as it was. A reply the user stopped (Esc, Ctrl+C, quitting) is saved
+    with the reason "stopped"; it is no error, and "(error) stopped" read as one."""
+    if not message.error:
+        return None
+    if message.state is MessageState.INTERRUPTED:
+        if message.error == "stopped":
+            received = message.content or message.reasoning or message.refusal
+            return ("(stopped before the reply was complete)" if received
+                    else "(stopped before any text arrived)")
+        # Cut short by something else (the connection, the server): its words.
+        return f"(interrupted) {redact(message.error)}"
+    return f"(error) {redact(message.error)}"  # a server's words, maybe a key
 
 
 # ---- show ---------------------------------------------------------------------------------
@@ -114,8 +130,8 @@ def _show(args: argparse.Namespace) -> int:
             out.line(message.content)
         for call in message.tool_calls:
             out.line(f"(tool call {call.name}) {call.arguments}")
-        if message.error:
-            out.line(f"(error) {redact(message.error)}")  # a server's words, maybe a key
+        if (why := ending(message)) is not None:
+            out.line(why)
     return 0
 
 
