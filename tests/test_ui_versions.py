@@ -113,11 +113,10 @@ async def test_flipping_a_version_redraws_only_below_it_and_is_kept(server: Any)
         await wait_until(pilot, lambda: app.focused is views(app)[3], what="focus")
         await pilot.press("left_square_bracket")
         await shown(pilot, ["u1", "a1", "u2", "a2", "u3", "a3"])
-        # At the first version there is nowhere further back: a note says so.
+        # At the first version there is nowhere further back: ← is not offered (the
+        # footer test below follows that through flips).
         await wait_until(pilot, lambda: app.focused is views(app)[3], what="focus")
-        await pilot.press("left")
-        await wait_until(pilot, lambda: "this is the first version (2 in all)"
-                         in app.chat.status.text, what="the note")
+        assert not views(app)[3].check_action("previous_version", ())
         assert ids(app) == ["u1", "a1", "u2", "a2", "u3", "a3"]
     # The choice was saved: the next launch shows the same branch.
     assert saved_tree(chat.id).current_id == f"{chat.id}-a3"
@@ -330,7 +329,7 @@ async def test_a_focused_message_hints_its_own_keys_and_other_letters_go_to_the_
         await shown(pilot, ["u1", "a1", "u2", "a2b"])
         await wait_until(pilot, lambda: views(app)[3].switch_text, what="the switch")
         views(app)[3].focus()
-        await wait_until(pilot, lambda: "←→ versions · r regenerate · R other model"
+        await wait_until(pilot, lambda: "← versions · r regenerate · R other model"
                          in app.chat.status.text, what="a reply's hint")
         await wait_until(pilot, lambda: "Regenerate" in screen_text(app), what="the footer")
         assert "Edit" not in screen_text(app).splitlines()[-1]
@@ -371,3 +370,35 @@ def test_snapshot_of_a_header_with_its_version_switch_at_40_columns(
         assert snap_compare(app, terminal_size=(40, 16), run_before=run_before)
     finally:
         app.store.close()
+
+
+async def test_the_footer_offers_only_the_version_keys_that_go_somewhere_through_flips(
+        server: Any) -> None:
+    """qa12 #5: the footer kept `← Previous → Next` on ‹ 2/2 › and on ‹ 1/2 › after a flip."""
+    chat = tree_chat(BRANCHED, "a2b")
+
+    def footer() -> str:
+        return "\n".join(screen_text(app).splitlines()[-3:])
+
+    async with running(LaunchOptions(resume_id=chat.id), size=(120, 30)) as (app, pilot):
+        await shown(pilot, ["u1", "a1", "u2", "a2b"])
+        await wait_until(pilot, lambda: views(app)[3].switch_text == "‹ 2/2 ›", what="switch")
+        await until_idle(pilot)
+        await wait_until(pilot, lambda: app.focused is app.chat.prompt, what="the prompt")
+        await pilot.press("shift+tab")
+        await wait_until(pilot, lambda: app.focused is views(app)[3], what="the last reply")
+        await wait_until(pilot, lambda: "Previous" in footer() and "Next" not in footer(),
+                         what=f"only Previous on the last version (footer: {footer()!r})")
+        await pilot.press("left")
+        await shown(pilot, ["u1", "a1", "u2", "a2", "u3", "a3"])
+        await wait_until(pilot, lambda: app.focused is views(app)[3], what="focus")
+        await wait_until(pilot, lambda: "Next" in footer() and "Previous" not in footer(),
+                         what=f"only Next on the first version (footer: {footer()!r})")
+        await wait_until(pilot, lambda: "→ versions" in app.chat.status.text
+                         and "←" not in app.chat.status.text,
+                         what=f"the hint follows too ({app.chat.status.text!r})")
+        await pilot.press("right")
+        await shown(pilot, ["u1", "a1", "u2", "a2b"])
+        await wait_until(pilot, lambda: app.focused is views(app)[3], what="focus")
+        await wait_until(pilot, lambda: "Previous" in footer() and "Next" not in footer(),
+                         what=f"only Previous again (footer: {footer()!r})")

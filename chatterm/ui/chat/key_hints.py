@@ -70,10 +70,10 @@ def message_hint(keymap: Mapping[str, str], *, kitty: bool,
     a narrow status line cuts the end off."""
     items: list[str] = []
     if allowed("previous_version") or allowed("next_version"):
-        # One item for the pair, "←→ versions", whichever way there is one to go.
+        # One item for the pair: "←→ versions", or only the way there is one to go.
         keys = [usable_keys(keymap, action, kitty=kitty)
-                for action in ("previous_version", "next_version")]
-        if all(keys):
+                for action in ("previous_version", "next_version") if allowed(action)]
+        if keys and all(keys):
             items.append("".join(key_label(k[0]) for k in keys) + " versions")
     items += _items(keymap, [(action, label) for action, label in (
         ("edit_prompt", "edit"), ("regenerate", "regenerate"),

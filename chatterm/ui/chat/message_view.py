@@ -149,14 +149,18 @@ class MessageView(SingleLayout, Vertical, can_focus=True):
         # bindings of every view would rebuild the footer once per view.
         if self.is_mounted and self.has_focus:
             self.refresh_bindings()
+            self.post_message(MessageFocusChanged(self, True))  # the hint's keys, too
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the keys that do nothing here (the footer and the hint list the rest)."""
         if action in ("previous_version", "next_version"):
-            # Both ways while there are versions, at the first and the last one too (the
-            # header's dim arrow, and a note, say there is none that way): the footer then
-            # keeps the same keys from one version to the next and is not made again.
-            return self.versions is not None
+            # Only the way there is a version to go (qa12 #5: on ‹ 2/2 › the footer offered
+            # `→ Next`, which did nothing): the footer and the hint follow every flip,
+            # as the header's dim arrow does.
+            if self.versions is None:
+                return False
+            this, count = self.versions
+            return this > 1 if action == "previous_version" else this < count
         if action in _MESSAGE_ACTIONS:
             return action in self.own_actions
         return True
