@@ -246,7 +246,8 @@ def test_fork_at_a_message_of_another_branch_copies_the_path_to_it() -> None:
     forked = json.loads(ok(run_cli("show", new_id, "--json")))
     assert [m["content"] for m in forked["messages"]] == [
         "What is a monad?", "A monad is a burrito."]
-    assert forked["title"] == "Monads"
+    # Without --title, the name the app's "Fork chat here" gives it (the store's default).
+    assert forked["title"] == "Monads (fork)"
     assert json.loads(ok(run_cli("show", conv.id, "--json")))["current_id"] == A3
 
 

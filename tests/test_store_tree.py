@@ -160,7 +160,7 @@ def test_fork_copies_the_branch_up_to_a_message_under_new_ids(store: Store) -> N
                                                     "second question, edited"]
     assert not set(ids(loaded.messages)) & set(ids(store.get_tree(conv.id).messages))
     assert loaded.current_id == loaded.messages[-1].id
-    assert store.fork_conversation(conv.id, m["a3"].id).title == "tree"
+    assert store.fork_conversation(conv.id, m["a3"].id).title == "tree (fork)"
     with pytest.raises(UsageError):
         store.fork_conversation(conv.id, "nope")
 

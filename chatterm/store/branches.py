@@ -114,7 +114,9 @@ class BranchStore(ConversationStore):
     def fork_conversation(self, conversation_id: str, message_id: str,
                           title: str | None = None) -> Conversation:
         """A new conversation (new ids) holding the branch from its root down to
-        `message_id`, saved and returned; its title is `title` or the original's."""
+        `message_id`, saved and returned; its title is `title`, else the original's
+        followed by " (fork)" (as the app names it, so the list never shows two chats by
+        one name and `chatterm fork` and the app's "Fork chat here" agree)."""
         def read() -> Conversation:
             conv = self._conversation_row(conversation_id)
             self._check_message(conversation_id, message_id)
@@ -122,7 +124,9 @@ class BranchStore(ConversationStore):
             return conv
         source = self._run(read)
         when = now()
-        fork = replace(source, id=new_id(), title=source.title if title is None else title,
+        if title is None:
+            title = f"{source.title or 'New chat'} (fork)"
+        fork = replace(source, id=new_id(), title=title,
                        created_at=when, updated_at=when, messages=[], current_id=None)
         parent: str | None = None
         for message in source.messages:
