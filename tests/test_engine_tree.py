@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pytest
 from chatterm_env import write_config
-from loopback import Drop, LoopbackServer, json_reply, sse_chunks, sse_reply, stream_reply
+from loopback import (
+    Drop,
+    Hold,
+    LoopbackServer,
+    json_reply,
+    sse_chunks,
+    sse_reply,
+    stream_reply,
+)
 
 from chatterm.config import load_config
 from chatterm.conversation import Conversation, Message, MessageState
@@ -178,11 +186,14 @@ async def test_regenerating_a_reply_in_the_middle_cuts_and_gives_back_what_is_be
     await session.send("follow")
     before = _texts(session.conversation.messages)
     hold = threading.Event()
-    loopback.script("chat/completions", sse_reply(["part", "never"], hold=hold))
+    # Stopped before any text arrived (text that arrived would stay, as a version).
+    loopback.script("chat/completions",
+                    stream_reply([Hold(hold), *sse_chunks(["part", "never"])]))
     seen: list[SessionEvent] = []
     task = asyncio.create_task(session.regenerate(a.id, seen.append))
     try:
-        await _poll(lambda: any(isinstance(e, TextArrived) for e in seen))
+        await _poll(lambda: len(loopback.requests) == 3
+                    and any(isinstance(e, ReplyStarted) for e in seen))
         cut = seen[0]
         assert isinstance(cut, BranchChanged) and (cut.keep, cut.messages) == (2, [])
         started = next(e for e in seen if isinstance(e, ReplyStarted))
@@ -576,3 +587,57 @@ async def test_a_prompt_stopped_while_its_save_waits_is_not_saved_after_all(
                 assert tree.current_id == shown[-1]
     finally:
         held.close()
+
+
+async def test_a_regenerate_cut_off_after_some_text_stays_as_an_interrupted_version(
+    loopback: LoopbackServer, maybe_store: Store | None
+) -> None:
+    session = _session(loopback, maybe_store)
+    loopback.script("chat/completions", [
+        sse_reply(["first answer"]),
+        stream_reply([sse_chunks(["partial "], done=False, finish_reason=None)[0], Drop()]),
+    ])
+    first = await session.send("q")
+    events: list[SessionEvent] = []
+    returned = await session.regenerate(first.id, events.append)
+    # What arrived is not thrown away: it is a version of its own, current, interrupted.
+    assert not any(isinstance(event, ReplyRestored) for event in events)
+    new = session.conversation.messages[-1]
+    assert returned is new and new.id != first.id and new.content == "partial "
+    assert new.state is MessageState.INTERRUPTED
+    assert session.versions(new.id) == (2, 2)
+    if maybe_store is not None:
+        reopened = _reopen(session)
+        assert _texts(reopened.conversation.messages) == ["q", "partial "]
+        assert _texts(reopened.store.get_tree(session.conversation.id).messages) == [
+            "q", "first answer", "partial "]
+
+
+async def test_continue_carries_a_reply_on_with_the_model_that_wrote_it(
+    loopback: LoopbackServer, maybe_store: Store | None
+) -> None:
+    session = _session(loopback, maybe_store)
+    loopback.script("chat/completions", [
+        stream_reply([sse_chunks(["cut "], done=False, finish_reason=None)[0], Drop()]),
+        sse_reply(["and the rest"]),
+    ])
+    cut = await session.send("q")
+    writer = cut.model
+    session.set_model(session.conversation.provider, "another-model")
+    continued = await session.continue_reply()
+    assert continued.content == "cut and the rest"
+    assert continued.model == writer  # never relabelled as the chat's new model
+    assert loopback.requests[1].json["model"] == writer
+
+
+async def test_continue_refuses_a_complete_reply_without_a_finish_reason(
+    loopback: LoopbackServer, maybe_store: Store | None
+) -> None:
+    session = _session(loopback, maybe_store)
+    loopback.script("chat/completions", [
+        sse_reply(["done"], finish_reason=None)])
+    reply = await session.send("q")
+    assert reply.state is MessageState.COMPLETE and reply.finish_reason is None
+    with pytest.raises(UsageError, match="complete"):
+        await session.continue_reply()
+    assert len(loopback.requests) == 1

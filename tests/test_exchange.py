@@ -278,7 +278,7 @@ async def test_retry_stopped_while_waiting_gives_the_reply_back(
     assert session.conversation.messages[-1] is restored[0].message
 
 
-async def test_retry_stopped_mid_stream_or_failing_gives_the_reply_back(
+async def test_retry_stopped_mid_stream_or_failing_never_touches_the_reply(
     loopback: LoopbackServer, store: Store
 ) -> None:
     session, before = await _finished_reply(loopback, store)
@@ -300,14 +300,25 @@ async def test_retry_stopped_mid_stream_or_failing_gives_the_reply_back(
             await task
     finally:
         release.set()
-    assert _export(session.conversation.id) == before
-    # An error before any text, and a connection lost after some: the same.
+    # Stopped after some text: the old reply is exactly as it was, and what arrived is
+    # a version of its own (interrupted), the one shown; ← gives the old one back.
+    after = _export(session.conversation.id)
+    assert after[:2] == before
+    assert (after[2]["content"], after[2]["state"]) == ("A different ", "interrupted")
+    assert after[2]["parent_id"] == before[1]["parent_id"]
+    await session.flip(after[2]["id"], -1)
+    # An error before any text: nothing new at all, the reply shown stays.
+    kept = await session.retry()
+    assert kept.content == "The answer." and kept.state is MessageState.COMPLETE
+    assert _export(session.conversation.id) == after
+    # A connection lost after some text: a third version, the old ones untouched.
+    cut = await session.retry()
+    assert (cut.content, cut.state) == ("half of ", MessageState.INTERRUPTED)
+    assert _export(session.conversation.id)[:3] == after
+    assert session.versions(cut.id) == (3, 3)
     for _ in range(2):
-        kept = await session.retry()
-        assert kept.content == "The answer." and kept.state is MessageState.COMPLETE
-        assert _export(session.conversation.id) == before
-    assert store.count_messages(session.conversation.id) == 2
-    # The next request carries the reply that is back.
+        await session.flip(session.conversation.messages[-1].id, -1)
+    # The next request carries the reply shown.
     loopback.script("chat/completions", sse_reply(["ok"]))
     await session.send("next")
     assert loopback.requests[-1].json["messages"][1] == {

@@ -5,8 +5,10 @@ stopped or fails, the user loses nothing: the reply is back exactly as it was (t
 state, model, usage, error). The rules live here so the engine (ChatSession) and its
 tests say the same thing:
 
-- a retry streams into a new message; the old one is untouched until the new one is
-  complete, and comes back unless it held nothing and the attempt held something;
+- a retry or regenerate streams into a new message, a new version; the old one is never
+  touched. The new one stays if it holds anything (version_kept), even stopped or cut
+  off; one that got nothing is dropped and the old one is current again. An old reply
+  that held nothing (an error) gives way to an attempt that holds something;
 - a continue extends the reply in place (the saved text is a prefix of what streams),
   and comes back as it was if the attempt added nothing.
 """
@@ -25,12 +27,11 @@ def holds_something(message: Message) -> bool:
     return bool(message.content or message.reasoning or message.refusal or message.tool_calls)
 
 
-def retry_replaces(old: Message, new: Message) -> bool:
-    """Does the new attempt take the old reply's place? Only if it completed, or if the
-    old one held nothing and the attempt holds something."""
-    if new.state is MessageState.COMPLETE:
-        return True
-    return holds_something(new) and not holds_something(old)
+def version_kept(new: Message) -> bool:
+    """Does a new version (a regenerate, a retry) stay? Whenever it completed or holds
+    anything: a reply stopped or cut off mid-way is kept, interrupted, as a version of
+    its own (the old one stays too). Only an attempt that got nothing is dropped."""
+    return new.state is MessageState.COMPLETE or holds_something(new)
 
 
 def snapshot(message: Message) -> Message:

@@ -2,11 +2,12 @@
 
 A regenerate streams a new *sibling* of an assistant reply (same parent), which becomes
 the current branch; the old reply and everything below it stay, as another version. An
-attempt that is stopped or fails is dropped and the previous version is current again,
-exactly as it was (ReplyRestored, then the messages that were below it: BranchChanged),
-unless the old reply held nothing (an error) and the attempt holds something: then the
-attempt stays, and an old reply with nothing below it gives way to it entirely (the rules
-are chatterm.engine.attempts'). Retry is a regenerate of the current branch's last reply.
+attempt stopped or failed before it got anything is dropped and the previous version is
+current again, exactly as it was (ReplyRestored, then the messages that were below it:
+BranchChanged); one that got some text stays, interrupted, as the current version. An old
+reply that held nothing (an error) with nothing below it gives way to the attempt
+entirely (the rules are chatterm.engine.attempts'). Retry is a regenerate of the current
+branch's last reply.
 
 An edit adds a sibling of a user prompt and streams a reply to it: a new branch, current;
 the old prompt and what follows it stay on theirs. Continue extends the current
@@ -25,7 +26,7 @@ from chatterm.conversation import Message, MessageState, Role, now
 from chatterm.engine import attempts, branches
 from chatterm.engine.events import BranchChanged, EventSink, ReplyRestored
 from chatterm.engine.wire import wire_messages
-from chatterm.errors import StoreError, UsageError
+from chatterm.errors import ConfigError, StoreError, UsageError
 
 if TYPE_CHECKING:
     from chatterm.engine.session import ChatSession, Turn
@@ -117,7 +118,7 @@ async def _settle(session: ChatSession, index: int, old: Message, new: Message,
     conversation = session.conversation
     cid = conversation.id
     store = session.store if session.saved else None
-    if attempts.retry_replaces(old, new):
+    if attempts.version_kept(new):
         if not attempts.holds_something(old) and not session.shape.children.get(old.id):
             # A reply that held nothing (an error), with nothing below it, gives way.
             with contextlib.suppress(StoreError):
@@ -179,27 +180,31 @@ async def edit(session: ChatSession, turn: Turn, on_event: EventSink, *,
 
 async def continue_reply(session: ChatSession, on_event: EventSink) -> Message:
     reply = last_reply(session)
-    if reply.state is MessageState.COMPLETE and reply.finish_reason not in (None, "length"):
+    # A complete reply is finished unless the server said it stopped at the length
+    # limit; without a finish_reason it is still complete (a continue appended another
+    # answer to it).
+    if reply.state is MessageState.COMPLETE and reply.finish_reason != "length":
         raise UsageError("the last reply is complete; use retry to regenerate it")
     conversation = session.conversation
-    key = session.api_key()
+    name, chosen = _writer_of(session, reply)
+    key = session.key_for(name)
     index = conversation.messages.index(reply)
-    provider = session.provider_config()
+    provider = session.config.provider(name)
     kept = reply.content
     if provider.supports_prefix and kept:
-        request = session._request(wire_messages(conversation, upto=index), prefix=kept)
+        request = session._request(wire_messages(conversation, upto=index), prefix=kept,
+                                   model=chosen)
         base = ""  # the assembled reply starts with the prefix already
     else:
         history = wire_messages(conversation, upto=index + 1)
         history.append({"role": "user", "content": CONTINUE_INSTRUCTION})
-        request = session._request(history)
+        request = session._request(history, model=chosen)
         base = kept
     before = attempts.snapshot(reply)
     reply.state = MessageState.STREAMING
     reply.error = None
     reply.finish_reason = None
-    reply.provider = conversation.provider
-    reply.model = conversation.model
+    reply.provider, reply.model = name, chosen
     try:
         await session._save_message(reply)
         await session._stream_into(reply, request, key, on_event, base=base)
@@ -208,6 +213,17 @@ async def continue_reply(session: ChatSession, on_event: EventSink) -> Message:
         raise
     await _settle_continue(session, reply, before, on_event)
     return reply
+
+
+def _writer_of(session: ChatSession, reply: Message) -> tuple[str, str]:
+    """Who carries a reply on: the model that wrote it, so one reply is never labelled
+    with a model that wrote only its end (the chat's model may have changed since, or a
+    compare made it). The chat's model only when the reply's provider is gone."""
+    if reply.provider and reply.model:
+        with contextlib.suppress(ConfigError):
+            return session.config.provider(reply.provider).name, reply.model
+    conversation = session.conversation
+    return conversation.provider, conversation.model
 
 
 async def _settle_continue(session: ChatSession, reply: Message, before: Message,
