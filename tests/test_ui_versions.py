@@ -402,3 +402,24 @@ async def test_the_footer_offers_only_the_version_keys_that_go_somewhere_through
         await wait_until(pilot, lambda: app.focused is views(app)[3], what="focus")
         await wait_until(pilot, lambda: "Previous" in footer() and "Next" not in footer(),
                          what=f"only Previous again (footer: {footer()!r})")
+
+
+async def test_an_error_line_goes_once_another_version_is_shown(server: Any) -> None:
+    """qa12 #7: "error: the last reply is complete; use retry…" (and a reply's error) stayed
+    in the status line through flips to other versions, as if it were about them."""
+    chat = tree_chat(BRANCHED, "a2b")
+    async with running(LaunchOptions(resume_id=chat.id), size=(120, 30)) as (app, pilot):
+        await shown(pilot, ["u1", "a1", "u2", "a2b"])
+        await wait_until(pilot, lambda: views(app)[3].switch_text == "‹ 2/2 ›", what="switch")
+        await until_idle(pilot)
+        await pilot.press("ctrl+g")  # Continue, on a complete reply: an error
+        await wait_until(pilot, lambda: "error: the last reply is complete"
+                         in app.chat.status.text, what="the error")
+        await pilot.press("shift+tab")
+        await wait_until(pilot, lambda: app.focused is views(app)[3], what="the last reply")
+        await pilot.press("left")
+        await shown(pilot, ["u1", "a1", "u2", "a2", "u3", "a3"])
+        await wait_until(pilot, lambda: "error" not in app.chat.status.text,
+                         what=f"the error to go ({app.chat.status.text!r})")
+        await wait_until(pilot, lambda: "→ versions" in app.chat.status.text,
+                         what="the focused message's hint instead")

@@ -140,6 +140,10 @@ class BranchView:
     def show_branch(self, changed: BranchChanged) -> None:
         """The session made another branch current: redraw below where it departs, and
         keep the focus on the message that was flipped (now its other version)."""
+        if self.screen.status.state == "error":
+            # An error (a reply's, or a refused Continue) was about what was shown
+            # before: left up, it reads as the new version's (qa12 #7).
+            self.screen.show_idle_hint()
         if not changed.messages:
             self.sync()
             return
