@@ -264,9 +264,10 @@ def test_a_chatterm_export_goes_through_the_same_command_dry_run_included(
     exported = tmp_path / "menu.json"
     ok(run_cli("export", first, "--format", "json", "-o", str(exported)))
     dry = ok(run_cli("import", "--dry-run", str(exported)))
-    assert dry.stdout.decode() == f"{first[:8]}  4 messages  Café menu in 日本語\n"
-    assert dry.stderr.decode() == ("would import 1 conversation (as a copy under new ids); "
-                                   "nothing was written\n")
+    # The copy will not have the file's id (that one is taken): the line says so.
+    assert dry.stdout.decode() == "(new id)  4 messages, 2 branches  Café menu in 日本語\n"
+    assert dry.stderr.decode() == (f"would import 1 conversation as a copy under new ids, "
+                                   f"{first[:8]} being saved already; nothing was written\n")
     assert len(listed()) == 2
     copy = ok(run_cli("import", str(exported)))
     [copy_id] = copy.stdout.decode().split()
@@ -307,3 +308,24 @@ def test_a_folder_is_read_at_its_top_and_one_level_below_and_two_exports_are_ref
     shutil.copy(FIXTURES / "claude/conversations.json", folder)
     done = ok(run_cli("import", str(folder)))
     assert len(done.stdout.split()) == 2 and "from a Claude export" in done.stderr.decode()
+
+
+def test_a_chatterm_export_s_dry_run_counts_its_branches_and_names_the_id_it_keeps(
+        tmp_path: Path) -> None:
+    [regex, *_] = ok(run_cli("import", str(FIXTURES / "chatgpt/conversations.json"))
+                     ).stdout.decode().split()
+    exported = tmp_path / "regex.json"
+    ok(run_cli("export", regex, "--format", "json", "-o", str(exported)))
+    dry = ok(run_cli("import", "--dry-run", str(exported)))
+    assert dry.stdout.decode() == "(new id)  7 messages, 3 branches  Regex help\n"
+    ok(run_cli("delete", regex, "--yes"))
+    # Its ids free again, it would be imported as it is, under the file's id.
+    dry = ok(run_cli("import", "--dry-run", str(exported)))
+    assert dry.stdout.decode() == f"{regex[:8]}  7 messages, 3 branches  Regex help\n"
+    assert dry.stderr.decode() == "would import 1 conversation; nothing was written\n"
+    dry = ok(run_cli("import", "--dry-run", "--as-new", str(exported)))
+    assert dry.stdout.decode() == "(new id)  7 messages, 3 branches  Regex help\n"
+    assert dry.stderr.decode() == ("would import 1 conversation as a copy under new ids; "
+                                   "nothing was written\n")
+    [kept] = ok(run_cli("import", str(exported))).stdout.decode().split()
+    assert kept == regex

@@ -143,10 +143,18 @@ def _import_export(args: argparse.Namespace, data: bytes, source: str) -> int:
     with open_store(read_only=args.dry_run) as store:
         taken = store.holds_ids_of(conversation)
         if args.dry_run:
-            copy = " (as a copy under new ids)" if args.as_new or taken else ""
-            Out().line(f"{short_id(conversation.id)}  "
-                       f"{len(conversation.messages)} messages  {conversation.title}")
-            note(f"would import 1 conversation{copy}; nothing was written")
+            from chatterm.cli.history_import import size_line
+
+            # Said as it will happen: a copy gets ids made when it is imported, so the
+            # file's id (which names the conversation already saved) is not listed as
+            # the one it will have.
+            copy = args.as_new or taken
+            why = (f", {short_id(conversation.id)} being saved already" if taken
+                   and not args.as_new else "")
+            shown_id = "(new id)" if copy else short_id(conversation.id)
+            Out().line(f"{shown_id}  {size_line(conversation)}  {conversation.title}")
+            note(f"would import 1 conversation{' as a copy under new ids' if copy else ''}"
+                 f"{why}; nothing was written")
             return 0
         if args.as_new or taken:
             original = conversation.id

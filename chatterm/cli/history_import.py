@@ -42,7 +42,7 @@ def import_history(source: Source, name: str, *, dry_run: bool) -> int:
     out = Out()
     for conv in fresh:
         if dry_run:
-            out.line(f"{short_id(conv.id)}  {_size(conv)}  {conv.title}")
+            out.line(f"{short_id(conv.id)}  {size_line(conv)}  {conv.title}")
         else:
             out.line(conv.id)
     note(_summary(source.kind, fresh, len(conversations) - len(fresh),
@@ -50,7 +50,8 @@ def import_history(source: Source, name: str, *, dry_run: bool) -> int:
     return 0
 
 
-def _size(conv: Conversation) -> str:
+def size_line(conv: Conversation) -> str:
+    """"7 messages, 3 branches" (no branch count for a straight conversation)."""
     parents = {m.parent_id for m in conv.messages}
     branches = sum(1 for m in conv.messages if m.id not in parents)
     count = len(conv.messages)
