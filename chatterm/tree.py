@@ -153,3 +153,21 @@ class Shape:
             depth, mid = stack.pop()
             yield depth, mid
             stack.extend((depth + 1, child) for child in reversed(self.children.get(mid, [])))
+
+    def split_walk(self) -> Iterator[tuple[int, str]]:
+        """(level, id) for every message in walk's order, indented only where versions
+        split: the newest version of a message stays on its parent's level and each
+        older one, with all below it, goes one step in. A long chat stays at level 0 and
+        its newest versions read straight down; the level grows with how deeply side
+        branches nest. The one rule both tree views (the app's and `show --tree`) use."""
+        def children(parent_id: str | None, level: int) -> list[tuple[int, str]]:
+            kids = self.children.get(parent_id, [])
+            last = len(kids) - 1
+            # Newest first: the stack pops the oldest first.
+            return [(level if index == last else level + 1, kid)
+                    for index, kid in reversed(list(enumerate(kids)))]
+        stack = children(None, 0)
+        while stack:
+            level, mid = stack.pop()
+            yield level, mid
+            stack.extend(children(mid, level))

@@ -88,17 +88,46 @@ def test_show_tree_prints_every_message_indented_under_what_it_answers() -> None
 
     assert "[1/2] model-a: A monad is a burrito." in rows[A1]
     assert "[2/2] user: What is a functor?" in rows[U1B]
-    # The versions of U1's reply sit one step under U1, and a message with one reply is
-    # followed by it at its own indent (a long straight chat stays flat).
-    assert indent(A1) == indent(A2) > indent(U1) == indent(U1B)
-    assert indent(U2) == indent(A3) == indent(A2)
-    assert indent(A4) == indent(U1B)
+    # As the app's tree view reads: the newest version carries straight on at its
+    # parent's indent, an older one (and what follows it) sits one step in; a message
+    # with one reply is followed by it at its own indent (a long straight chat stays flat).
+    assert indent(U1B) == indent(A4) == 2  # two steps: the '*' column and its space
+    assert indent(U1) == indent(A2) == indent(U2) == indent(A3) == 4
+    assert indent(A1) == 6
     # Parents come before children, depth first: A2's branch before the second root.
     order = [lines.index(rows[mid]) for mid in (U1, A1, A2, U2, A3, U1B, A4)]
     assert order == sorted(order)
     # '*' marks the current branch, and only it.
     starred = {mid for mid, line in rows.items() if line.lstrip().startswith("*")}
     assert starred == {U1, A2, U2, A3}
+
+
+@pytest.mark.e2e
+def test_show_tree_indents_each_message_as_the_app_s_tree_view_does() -> None:
+    """`show --tree` and Ctrl+T once used opposite conventions (qa12 finding 8)."""
+    from chatterm.ui.branches.layout import tree_lines
+
+    conv = save_tree()
+    # A third version of A2's prompt's reply and a nested split below the burrito.
+    t = 1_700_000_100.0
+    more = [Message(role=Role.ASSISTANT, content="A typeclass.", id="ab" + "1" * 30,
+                    conversation_id=conv.id, parent_id=U1, created_at=t, model="model-c"),
+            Message(role=Role.USER, content="why a burrito?", id="ac" + "1" * 30,
+                    conversation_id=conv.id, parent_id=A1, created_at=t + 1),
+            Message(role=Role.USER, content="draw it", id="ad" + "1" * 30,
+                    conversation_id=conv.id, parent_id=A1, created_at=t + 2)]
+    with Store.open() as store:
+        store.add_messages(more)
+        store.set_current(conv.id, A3)
+        shape, tree = store.shape(conv.id), store.get_tree(conv.id)
+    app = [(line.level, line.message_id[:8])
+           for line in tree_lines(shape, {m.id: m for m in tree.messages}, A3)]
+    lines = ok(run_cli("show", conv.id, "--tree")).splitlines()[3:]
+    # Two spaces a level, then the '*' column and a space.
+    shown = [((len(line) - len(line.lstrip(" *"))) // 2 - 1, line.lstrip(" *")[:8])
+             for line in lines]
+    assert shown == app and len(shown) == 10
+    assert {level for level, _ in shown} == {0, 1, 2, 3}
 
 
 @pytest.mark.e2e

@@ -143,22 +143,16 @@ def _print_header(out: Out, conversation: Conversation) -> None:
 
 
 def _print_tree(out: Out, conversation: Conversation, shape: Shape) -> None:
-    """One line per message, depth first, versions oldest first.
-
-    A message with only one child is followed by it at the same indent, so a straight
-    conversation stays flat however long it is; the versions of a message (siblings)
-    are indented one step under what they answer, each with its `[n/m]`. `*` marks the
-    messages of the current branch."""
+    """One line per message, depth first, versions oldest first, indented as the app's
+    tree view (Ctrl+T) is (`Shape.split_walk`): the newest version of a message carries
+    straight on at its parent's indent, each older one, with what follows it, one step
+    in, under the message it branches from. A straight conversation stays flat however
+    long it is. Versions carry their `[n/m]`; `*` marks the current branch."""
     by_id = {message.id: message for message in conversation.messages}
     current = set(shape.path_to(conversation.current_id)) if conversation.current_id else set()
     _print_header(out, conversation)
     out.line("")
-    indent: dict[str | None, int] = {None: 0 if len(shape.children.get(None, [])) <= 1 else 1}
-    for _, message_id in shape.walk():
-        node = shape.nodes[message_id]
-        level = indent[node.parent_id]
-        children = shape.children.get(message_id, [])
-        indent[message_id] = level if len(children) <= 1 else level + 1
+    for level, message_id in shape.split_walk():
         message = by_id[message_id]
         # A reply is named by its model (the shortest way to tell versions apart).
         who = message.role.value
