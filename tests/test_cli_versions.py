@@ -338,3 +338,16 @@ def test_show_says_a_reply_was_stopped_not_that_it_failed(loopback: LoopbackServ
                           "Partly\n(stopped before the reply was complete)\n")
     assert "(error)" not in shown
     assert "(error)" not in ok(run_cli("show", data["id"], "--tree"))
+
+
+@pytest.mark.e2e
+def test_show_labels_a_reply_that_came_back_empty(loopback: LoopbackServer) -> None:
+    write_config(loopback.url)
+    loopback.script(CHAT, [sse_reply([""])])
+    ok(run_cli("ask", "Say nothing"))
+    data = tree()
+    _, reply = data["messages"]
+    assert (reply["state"], reply["content"]) == ("complete", "")
+    shown = ok(run_cli("show", data["id"]))
+    assert shown.endswith(f"{reply['id'][:8]} [assistant · test/test-model]\n(empty)\n")
+    assert ok(run_cli("show", data["id"], "--tree")).endswith(" test-model: (empty)\n")

@@ -78,9 +78,16 @@ def first_words(message: Message, width: int = WORDS) -> str:
     if not text and message.tool_calls:
         text = "(tool call " + ", ".join(call.name for call in message.tool_calls) + ")"
     if not text:
-        text = ending(message) or ""
+        text = ending(message) or ("(empty)" if _is_empty(message) else "")
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1].rstrip() + "…"
+
+
+def _is_empty(message: Message) -> bool:
+    """A reply that finished holding nothing at all (a model may answer so)."""
+    return (message.role is Role.ASSISTANT and message.state is MessageState.COMPLETE
+            and not (message.content or message.reasoning or message.refusal
+                     or message.tool_calls or message.error))
 
 
 def ending(message: Message) -> str | None:
@@ -132,6 +139,8 @@ def _show(args: argparse.Namespace) -> int:
             out.line(f"(tool call {call.name}) {call.arguments}")
         if (why := ending(message)) is not None:
             out.line(why)
+        elif _is_empty(message):
+            out.line("(empty)")  # said, or the header would seem to lose its text
     return 0
 
 
