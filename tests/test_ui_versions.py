@@ -423,3 +423,44 @@ async def test_an_error_line_goes_once_another_version_is_shown(server: Any) -> 
                          what=f"the error to go ({app.chat.status.text!r})")
         await wait_until(pilot, lambda: "→ versions" in app.chat.status.text,
                          what="the focused message's hint instead")
+
+
+async def test_esc_on_a_focused_reply_that_is_waiting_stops_it(server: Any) -> None:
+    """qa12 #6: Esc while a focused reply was "waiting…" only moved the focus to the
+    prompt; the reply kept waiting until a second Esc."""
+    from test_ui_chat import models_reply
+
+    from chatterm.ui.pickers.model_picker import ModelPicker
+
+    chat = tree_chat(STRAIGHT, "a2")
+    hold = threading.Event()
+    server.always("models", models_reply("model-a", "model-b"))
+    server.script(CHAT, Reply(before=[Hold(hold)]))
+    async with running(LaunchOptions(resume_id=chat.id)) as (app, pilot):
+        try:
+            await shown(pilot, ["u1", "a1", "u2", "a2"])
+            await until_idle(pilot)
+            await pilot.press("shift+tab")
+            await wait_until(pilot, lambda: app.focused is views(app)[3], what="the reply")
+            await pilot.press("R")  # another model, as qa12 did
+            await wait_until(pilot, lambda: isinstance(app.screen, ModelPicker), what="picker")
+            picker = app.screen
+            await wait_until(pilot, lambda: "model-b" in screen_text(app), what="model-b")
+            for key in "model-b":
+                await pilot.press(key)
+            await wait_until(pilot, lambda: picker.highlighted_model == "model-b",
+                             what="model-b highlighted")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: any(r.path.endswith(CHAT) for r in server.requests),
+                             what="the request")
+            await wait_until(pilot, lambda: app.chat.busy, what="the reply to wait")
+            focused = app.focused
+            assert focused is not app.chat.prompt and focused in views(app), focused
+            await pilot.press("escape")
+            await until_idle(pilot)
+            # Stopped by that one Esc, not ended by the stall timeout 5 s later.
+            assert "error" not in app.chat.status.text, app.chat.status.text
+            assert app.focused is app.chat.prompt
+            await shown(pilot, ["u1", "a1", "u2", "a2"])
+        finally:
+            hold.set()

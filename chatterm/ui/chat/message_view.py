@@ -196,7 +196,9 @@ class MessageView(SingleLayout, Vertical, can_focus=True):
         self.post_message(MessageActionRequested(self.message.id, "delete_message"))
 
     def action_focus_prompt(self) -> None:
-        self.post_message(MessageActionRequested(None, "focus_prompt"))
+        # Esc: back to the prompt, stopping a reply on the way (qa12 #6: a reply waiting
+        # while a message had the focus needed a second Esc).
+        self.post_message(MessageActionRequested(None, "back"))
 
     def action_focus_sibling(self, step: int) -> None:
         siblings = self.parent.children if self.parent is not None else []

@@ -379,7 +379,9 @@ class ChatScreen(Screen[None]):
     @on(MessageActionRequested)
     def _on_message_action(self, event: MessageActionRequested) -> None:
         event.stop()
-        if event.action == "focus_prompt":
+        if event.action in ("focus_prompt", "back"):
+            if event.action == "back":
+                self.replies.stop()  # Esc on a message stops a reply as Esc anywhere does
             self.prompt.focus()
             return
         message = self._message_by_id(event.message_id)

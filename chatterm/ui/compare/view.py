@@ -348,4 +348,4 @@ class CompareView(SingleLayout, Vertical, can_focus=True):
                 return
 
     def action_back(self) -> None:
-        self.post_message(MessageActionRequested(None, "focus_prompt"))
+        self.post_message(MessageActionRequested(None, "back"))  # Esc stops, too
