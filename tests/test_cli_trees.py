@@ -271,7 +271,10 @@ def test_tree_and_branch_lines_fit_a_narrow_terminal_and_stay_whole_in_a_pipe() 
 @pytest.mark.e2e
 def test_fork_at_a_message_of_another_branch_copies_the_path_to_it() -> None:
     conv = save_tree()
-    new_id = ok(run_cli("fork", conv.id, A1[:4])).strip()
+    result = run_cli("fork", conv.id, A1[:4])
+    new_id = ok(result).strip()
+    assert result.stderr.decode() == (f"forked {conv.id[:8]} at {A1[:8]} as 'Monads (fork)': "
+                                      "2 messages\n")
     forked = json.loads(ok(run_cli("show", new_id, "--json")))
     assert [m["content"] for m in forked["messages"]] == [
         "What is a monad?", "A monad is a burrito."]

@@ -258,6 +258,8 @@ def _fork(args: argparse.Namespace) -> int:
         message_id = resolve_message(store, conversation_id, args.message_id)
         forked = store.fork_conversation(conversation_id, message_id, args.title)
     Out().line(forked.id)
-    note(f"forked {short_id(conversation_id)} at {short_id(message_id)}: "
+    # The title said, since without --title it is made up ("<title> (fork)").
+    note(f"forked {short_id(conversation_id)} at {short_id(message_id)} as "
+         f"{forked.title!r}: "
          f"{len(forked.messages)} message{'s' if len(forked.messages) != 1 else ''}")
     return 0
