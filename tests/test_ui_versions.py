@@ -464,3 +464,37 @@ async def test_esc_on_a_focused_reply_that_is_waiting_stops_it(server: Any) -> N
             await shown(pilot, ["u1", "a1", "u2", "a2"])
         finally:
             hold.set()
+
+
+async def test_flipping_back_to_a_longer_branch_of_a_short_chat_shows_all_of_it(
+        server: Any) -> None:
+    """qa12 #4: after `e` on the first prompt of a 6-message chat, flipping that prompt
+    back drew the 6 messages below blank rows, the last ones cut off until End."""
+    edges = [("u1", None, "first"), ("a1", "u1", "answer"), ("u2", "a1", "second"),
+             ("a2", "u2", "answer2"), ("u3", "a2", "third"), ("a3", "u3", "answer3")]
+    chat = tree_chat(edges, "a3")
+    server.script(CHAT, sse_reply(["short ", "reply"]))
+    async with running(LaunchOptions(resume_id=chat.id), size=(120, 40)) as (app, pilot):
+        await shown(pilot, ["u1", "a1", "u2", "a2", "u3", "a3"])
+        await until_idle(pilot)
+        await pilot.press("shift+tab")
+        await wait_until(pilot, lambda: app.focused is views(app)[5], what="the last reply")
+        await pilot.press(*["up"] * 5)
+        await wait_until(pilot, lambda: app.focused is views(app)[0], what="the first prompt")
+        await pilot.press("e", "x", "enter")
+        await until_idle(pilot)
+        await wait_until(pilot, lambda: len(views(app)) == 2, what="the edited branch")
+        await pilot.press("shift+tab")
+        await wait_until(pilot, lambda: app.focused is views(app)[1], what="its reply")
+        await pilot.press("up")
+        await wait_until(pilot, lambda: app.focused is views(app)[0], what="its prompt")
+        await pilot.press("left")
+        await shown(pilot, ["u1", "a1", "u2", "a2", "u3", "a3"])
+        box = app.chat.message_list.content_region
+
+        def on_screen() -> bool:
+            regions = [view.region for view in views(app)]
+            return all(box.y <= r.y and r.bottom <= box.bottom for r in regions) \
+                and regions[-1].bottom == box.bottom  # at the bottom, as a short chat sits
+        await wait_until(pilot, on_screen, what="all six on screen, "
+                         f"{[v.region.y for v in views(app)]} in {box}")

@@ -87,6 +87,13 @@ class MessageList(SingleLayout, VerticalScroll):
 
     def follow_from_bottom(self) -> None:
         """Follow the bottom again from when the reader next gets there (not at once)."""
+        if self.scroll_y < 0:
+            # A chat shorter than the screen sits at its bottom: the anchor places it
+            # there with a negative offset, re-computed only while the anchor is held.
+            # Released, the old offset stayed and a longer branch drawn next was pushed
+            # down out of view, blank rows above it (qa12 #4). Hold it for that layout.
+            self.anchor()
+            return
         compat.anchor_from_bottom(self)
 
     @property
