@@ -432,3 +432,26 @@ async def test_a_reasoning_model_s_column_says_it_is_reasoning_until_its_answer_
                              what="the folded reasoning")
     finally:
         thought.set()
+
+
+async def test_an_empty_complete_reply_says_empty_in_the_chat_and_in_its_column(
+        server: Any) -> None:
+    """qa12 #9: a reply that finished with no text showed only its header, as if lost."""
+    server.script(CHAT, sse_reply(["A has words."], model="model-a"), model="model-a")
+    server.script(CHAT, sse_reply([], model="model-b"), model="model-b")
+    server.script(CHAT, sse_reply([], model="model-b"), model="model-b")
+    async with running(size=(120, 32)) as (app, pilot):
+        await enter_compare_mode(pilot, "model-b")
+        app.chat.prompt.insert("Try both")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: compare_view(app) is not None and not app.chat.busy,
+                         what="both to end")
+        view = compare_view(app)
+        await wait_until(pilot, lambda: "(empty)" in str(view.columns[1].label()),
+                         what=f"B's column to say (empty): {view.columns[1].label()!r}")
+        assert "(empty)" not in str(view.columns[0].label())
+        # Kept, the empty reply says so in the chat too.
+        view.focus()
+        await pilot.press("right", "enter")
+        await wait_until(pilot, lambda: compare_view(app) is None, what="the kept reply")
+        await wait_until(pilot, lambda: "(empty)" in screen_text(app), what="(empty) in the chat")

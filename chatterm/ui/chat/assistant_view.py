@@ -25,6 +25,15 @@ if TYPE_CHECKING:
     from chatterm.ui.markdown.streaming import StreamingMarkdown
 
 
+def empty_badge(message: Message) -> tuple[str, str] | None:
+    """"(empty)" for a reply that finished holding nothing (a model may answer so): only a
+    header, it read as if its text had been lost (qa12 #9). Chat and compare columns."""
+    if message.state is MessageState.COMPLETE and not (
+            message.content or message.reasoning or message.refusal or message.tool_calls):
+        return "  (empty)", "$foreground-muted"
+    return None
+
+
 def _markdown(text: str | None = None) -> StreamingMarkdown:
     # Imported on first use: the Markdown stack is the largest import of the UI, and a
     # new chat can paint its prompt before it is needed (the app pre-loads it after).
@@ -82,7 +91,7 @@ class AssistantMessage(MessageView):
             badge = {
                 MessageState.INTERRUPTED: ("  ⏸ interrupted", "$warning"),
                 MessageState.ERROR: ("  ✗ error", "$error"),
-            }.get(message.state)
+            }.get(message.state) or empty_badge(message)
             if badge:
                 parts.append(badge)
             used = usage_text(message.usage)

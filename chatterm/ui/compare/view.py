@@ -26,6 +26,7 @@ from textual.widgets import Static
 
 from chatterm.conversation import Message, MessageState
 from chatterm.ui import inert
+from chatterm.ui.chat.assistant_view import empty_badge
 from chatterm.ui.chat.message_view import usage_text
 from chatterm.ui.compat import SingleLayout
 from chatterm.ui.events import MessageActionRequested
@@ -108,7 +109,8 @@ class CompareColumn(SingleLayout, Vertical):
             parts.append((state, "$foreground-muted"))
         else:
             badge = {MessageState.INTERRUPTED: ("  ⏸ interrupted", "$warning"),
-                     MessageState.ERROR: ("  ✗ error", "$error")}.get(message.state)
+                     MessageState.ERROR: ("  ✗ error", "$error")}.get(message.state) \
+                or empty_badge(message)
             if badge:
                 parts.append(badge)
             counted = f"{self.tokens:,} token{'s' if self.tokens != 1 else ''}"
