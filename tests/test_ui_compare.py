@@ -455,3 +455,30 @@ async def test_an_empty_complete_reply_says_empty_in_the_chat_and_in_its_column(
         await pilot.press("right", "enter")
         await wait_until(pilot, lambda: compare_view(app) is None, what="the kept reply")
         await wait_until(pilot, lambda: "(empty)" in screen_text(app), what="(empty) in the chat")
+
+
+async def test_a_column_s_token_count_catches_up_with_its_words_when_the_stream_pauses(
+        server: Any) -> None:
+    """qa12 #9: the count redraws at most twice a second with the frames that draw text;
+    three words arriving within that half second and then a pause left `1 token`."""
+    hold = threading.Event()
+    chunks = sse_chunks(["one ", "two ", "three"], model="model-a")
+    # Drawn one by one (a read each), all three within the half second.
+    steps = [chunks[0], Delay(0.1), chunks[1], Delay(0.1), chunks[2], Hold(hold), *chunks[3:]]
+    server.script(CHAT, stream_reply(steps), model="model-a")
+    server.script(CHAT, sse_reply(["B."], model="model-b", hold=hold), model="model-b")
+    async with running(size=(120, 32)) as (app, pilot):
+        try:
+            await enter_compare_mode(pilot, "model-b")
+            app.chat.prompt.insert("Count")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: "one two three" in column_text(app, 0),
+                             what="A's three words")
+            view = compare_view(app)
+            assert view.columns[0].tokens == 3
+            # As drawn on screen (the label is made again only when it is redrawn).
+            await wait_until(pilot, lambda: "model-a  loop  3 tokens" in screen_text(app),
+                             what="the count on screen to catch up")
+        finally:
+            hold.set()
+        await wait_until(pilot, lambda: not app.chat.busy, what="the end")

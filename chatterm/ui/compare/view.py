@@ -33,6 +33,8 @@ from chatterm.ui.events import MessageActionRequested
 from chatterm.ui.keys import bindings_for
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from chatterm.ui.markdown.streaming import StreamingMarkdown
 
 # Below this many cells per column, the columns are stacked.
@@ -80,6 +82,7 @@ class CompareColumn(SingleLayout, Vertical):
         self._body.flush_callback = self._drawn
         self._label = ColumnHeader(self)
         self._counted_at = 0.0
+        self._count_timer: Timer | None = None
 
     @property
     def message_id(self) -> str:
@@ -140,10 +143,20 @@ class CompareColumn(SingleLayout, Vertical):
             self._body.append(self._incoming.feed(text))
 
     def _drawn(self) -> None:
-        # The count goes with the frames that draw the text, at most twice a second.
-        now = time.monotonic()
-        if now - self._counted_at >= COUNT_REFRESH:
-            self._counted_at = now
+        # The count goes with the frames that draw the text, at most twice a second; a
+        # frame held back is drawn when the half second is up, or text that arrived in
+        # it and then a pause left the count behind the words shown (qa12 #9: `1 token`
+        # over three words).
+        wait = COUNT_REFRESH - (time.monotonic() - self._counted_at)
+        if wait <= 0:
+            self._count_now()
+        elif self._count_timer is None:
+            self._count_timer = self.set_timer(wait, self._count_now)
+
+    def _count_now(self) -> None:
+        self._count_timer = None
+        self._counted_at = time.monotonic()
+        if self.streaming:
             self.redraw_label()
 
     def finish(self, message: Message) -> None:
