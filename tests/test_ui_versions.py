@@ -498,3 +498,30 @@ async def test_flipping_back_to_a_longer_branch_of_a_short_chat_shows_all_of_it(
                 and regions[-1].bottom == box.bottom  # at the bottom, as a short chat sits
         await wait_until(pilot, on_screen, what="all six on screen, "
                          f"{[v.region.y for v in views(app)]} in {box}")
+
+
+async def test_shift_tab_goes_to_the_newest_reply_once_a_new_turn_came(server: Any) -> None:
+    """qa12 #9: Shift+Tab went back to the prompt visited last (↑, then Esc) even after
+    new replies: the message Tab returns to holds only while nothing newer came."""
+    chat = tree_chat(STRAIGHT, "a2")
+    server.script(CHAT, sse_reply(["the new reply"]))
+    async with running(LaunchOptions(resume_id=chat.id)) as (app, pilot):
+        await shown(pilot, ["u1", "a1", "u2", "a2"])
+        await until_idle(pilot)
+        await pilot.press("shift+tab")
+        await wait_until(pilot, lambda: app.focused is views(app)[3], what="the last reply")
+        await pilot.press("up")
+        await wait_until(pilot, lambda: app.focused is views(app)[2], what="the last prompt")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.focused is app.chat.prompt, what="the prompt")
+        # Nothing newer yet: Shift+Tab goes back to the message visited last.
+        await pilot.press("shift+tab")
+        await wait_until(pilot, lambda: app.focused is views(app)[2], what="that prompt again")
+        await pilot.press("escape")
+        app.chat.prompt.insert("next")
+        await pilot.press("enter")
+        await until_idle(pilot)
+        await wait_until(pilot, lambda: views(app)[-1].body_text == "the new reply", what="it")
+        await pilot.press("shift+tab")
+        await wait_until(pilot, lambda: app.focused is views(app)[-1],
+                         what=f"the new reply, not the old prompt ({app.focused!r})")

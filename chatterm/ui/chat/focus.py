@@ -21,16 +21,21 @@ if TYPE_CHECKING:
 
 
 def region_chain(chain: list[Widget], focused: Widget | None,
-                 last: Widget | None = None) -> list[Widget]:
+                 last: Widget | None = None, newest_then: Widget | None = None) -> list[Widget]:
     """`chain` (Textual's focus chain) with the messages cut down to one stop: the
-    focused message, else the one focused `last` (if still there), else the newest."""
+    focused message, else the one focused `last` (if still there, and nothing newer came
+    since: `newest_then` was the newest message then), else the newest."""
     messages = [widget for widget in chain if isinstance(widget, MessageView)]
     if len(messages) <= 1:
         return chain
     if isinstance(focused, MessageView):
         stop: Widget = focused
+    elif last is not None and last in messages and newest_then is messages[-1]:
+        stop = last
     else:
-        stop = last if last is not None and last in messages else messages[-1]
+        # A new turn (or a new version) came after the message visited last: Shift+Tab
+        # goes to the newest reply, not back to an old prompt (qa12 #9).
+        stop = messages[-1]
     return [widget for widget in chain if not isinstance(widget, MessageView) or widget is stop]
 
 

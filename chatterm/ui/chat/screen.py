@@ -92,7 +92,8 @@ class ChatScreen(Screen[None]):
         self.compare = CompareController(self)
         self._idle_hint = ""
         self._focus_hint: FocusHint | None = None
-        self._last_message: Widget | None = None  # the message Tab goes back to
+        # The message Tab goes back to, and the newest message when it was focused.
+        self._last_message: tuple[Widget | None, Widget | None] = (None, None)
 
     @property
     def conversation(self) -> Conversation:
@@ -177,11 +178,11 @@ class ChatScreen(Screen[None]):
     @property
     def focus_chain(self) -> list[Widget]:
         # Tab stops at each region once; ↑/↓ move between messages (focus.py).
-        return region_chain(super().focus_chain, self.focused, self._last_message)
+        return region_chain(super().focus_chain, self.focused, *self._last_message)
 
     def forget_last_message(self) -> None:
         """Another conversation is shown: Tab has no message to go back to."""
-        self._last_message = None
+        self._last_message = (None, None)
 
     # ---- showing a conversation --------------------------------------------------------
 
@@ -353,7 +354,7 @@ class ChatScreen(Screen[None]):
         if self._focus_hint is None:
             self._focus_hint = FocusHint(self.status)
         if event.focused:
-            self._last_message = event.view
+            self._last_message = (event.view, next(iter(self.message_list.views()[-1:]), None))
             view = event.view
             allowed = (view.check_action if isinstance(view, MessageView)
                        else lambda _action, _parameters: True)
