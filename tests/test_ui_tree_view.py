@@ -56,6 +56,8 @@ async def test_the_tree_shows_every_version_marks_the_current_branch_and_answers
                          what="the tree drawn")
         text = screen_text(app)
         assert "6 messages · 2 branches" in text
+        # The indent convention is said where it is seen (qa12 #8), as show --tree has it.
+        assert "newest versions straight down, older ones one step in" in text
         # The current branch's last message is marked; versions carry their marks.
         assert "●" in line_with(app, "a joke about cats")
         assert "1/2" in line_with(app, "a joke about cats")

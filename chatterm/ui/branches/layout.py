@@ -66,10 +66,9 @@ def tree_lines(shape: Shape, messages: Mapping[str, Message],
     path = set(shape.path_to(current_id)) if current_id is not None and current_id in shape \
         else set()
     lines: list[TreeLine] = []
-    # Iterative: a long chat is a chain thousands of messages deep.
-    stack = _children(shape, None, 0)
-    while stack:
-        message_id, level = stack.pop()
+    # The one indent rule of both tree views (this and `chatterm show --tree`), so they
+    # cannot drift apart again (qa12 #8): Shape.split_walk, iterative for long chains.
+    for level, message_id in shape.split_walk():
         message = messages.get(message_id)
         siblings = shape.children[shape.nodes[message_id].parent_id]
         version = ((siblings.index(message_id) + 1, len(siblings))
@@ -82,17 +81,7 @@ def tree_lines(shape: Shape, messages: Mapping[str, Message],
             model = (message.model or "") if message.role is Role.ASSISTANT else ""
         lines.append(TreeLine(message_id, level, role, words, model, version,
                               message_id in path, message_id == current_id))
-        stack.extend(_children(shape, message_id, level))
     return lines
-
-
-def _children(shape: Shape, parent_id: str | None, level: int) -> list[tuple[str, int]]:
-    """The children of `parent_id` with their levels, newest first (a stack pops the
-    oldest first): the newest stays on `level`, older versions go one step in."""
-    children = shape.children.get(parent_id, [])
-    last = len(children) - 1
-    return [(child, level if index == last else level + 1)
-            for index, child in reversed(list(enumerate(children)))]
 
 
 def branch_count(shape: Shape) -> int:

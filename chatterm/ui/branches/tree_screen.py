@@ -66,7 +66,10 @@ class TreeScreen(Screen[str | None]):
         yield Static(self._title, id="tree-title", markup=False)
         yield Static(f"{messages:,} message{'s' * (messages != 1)} · "
                      f"{self.branches:,} branch{'es' * (self.branches != 1)} · "
-                     "● the branch shown", id="tree-summary", markup=False)
+                     # The indent convention, said where it is seen (as show --tree's).
+                     "● the branch shown · newest versions straight down, older ones "
+                     "one step in",
+                     id="tree-summary", markup=False)
         yield BranchTree(self.lines, cursor=current, id="tree-list")
         yield Static("Enter show this branch · ↑↓ PgUp PgDn Home End move · Esc back",
                      id="tree-help", markup=False)
