@@ -10,6 +10,7 @@ import contextlib
 import errno
 import os
 import sqlite3
+import stat
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,8 +152,15 @@ def check_side_files(path: Path) -> None:
     """SQLite's -wal/-shm/-journal must be files; anything else would read as corruption."""
     for suffix in SIDE_FILE_SUFFIXES:
         side = path.with_name(path.name + suffix)
-        if side.exists() and not side.is_file():
-            what = "a directory" if side.is_dir() else "not a regular file"
+        # One stat, not exists() then is_file(): another process closing the database
+        # deletes its -wal between the two, and the second call then read as "not a
+        # regular file" (seen with six first opens at once).
+        try:
+            mode = os.stat(side).st_mode
+        except OSError:
+            continue  # not there (or unreadable: SQLite's own error will say so)
+        if not stat.S_ISREG(mode):
+            what = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
             raise StoreError(
                 f"{side} is {what}; SQLite keeps the {suffix[1:]} file of {path.name} "
                 f"there, so move it away (the database itself was left untouched)")
