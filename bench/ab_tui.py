@@ -10,6 +10,10 @@ code. The scenarios are bench_tui.py's (see its docstring): launch and the bare 
 app beside it, first token, 2,000 and 8,000 tokens sent at once (time, CPU, peak RSS),
 2,000 tokens at 100 tokens/s (lag after the last byte, CPU), and the 2,000-message chat
 opened from the sidebar and by `--resume`.
+
+Run it from a plain copy of each build (`git archive REV | tar -x -C DIR`): measured from a
+git worktree with an editable install, even the bare Textual app launched slower (issue
+12's figures), which read as a regression of the code.
 """
 
 from __future__ import annotations
