@@ -27,6 +27,7 @@ from chatterm.importers.common import (
     fence,
     first_prompt,
     join,
+    read_each,
     stable_id,
     text_of,
     timestamp,
@@ -52,19 +53,8 @@ def read(doc: Any, defaults: Defaults) -> list[Conversation]:
     items = _items(doc)
     if items is None:
         raise ImportFormatError("not a ChatGPT export: the top level is not a list")
-    found = []
-    for number, item in enumerate(items, start=1):
-        where = f"ChatGPT export: conversation {number}"
-        if not isinstance(item, dict):
-            raise ImportFormatError(f"{where} is not an object")
-        try:
-            found.append(_conversation(item, defaults, where))
-        except ImportFormatError:
-            raise
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ImportFormatError(f"{where} is damaged ({type(exc).__name__}: {exc})"
-                                    ) from None
-    return found
+    return read_each(items, "ChatGPT export",
+                     lambda item, where: _conversation(item, defaults, where))
 
 
 def _conversation(item: dict[str, Any], defaults: Defaults, where: str) -> Conversation:

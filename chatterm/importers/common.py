@@ -99,6 +99,26 @@ def load_json(data: bytes, what: str) -> Any:
         raise ImportFormatError(f"{what} is broken JSON: nested too deeply") from None
 
 
+def read_each(items: list[Any], source: str,
+              convert: Callable[[dict[str, Any], str], Conversation]) -> list[Conversation]:
+    """Every conversation of a JSON export (ChatGPT's, Claude's), each through `convert`
+    with where it is ("ChatGPT export: conversation 4"). A conversation that is not an
+    object, or whose fields have the wrong types, is one line naming it, never a traceback."""
+    found = []
+    for number, item in enumerate(items, start=1):
+        where = f"{source}: conversation {number}"
+        if not isinstance(item, dict):
+            raise ImportFormatError(f"{where} is not an object")
+        try:
+            found.append(convert(item, where))
+        except ImportFormatError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ImportFormatError(f"{where} is damaged ({type(exc).__name__}: {exc})"
+                                    ) from None
+    return found
+
+
 def text_of(value: Any) -> str:
     """A string field that may be missing or null; anything else is not text."""
     return value if isinstance(value, str) else ""
