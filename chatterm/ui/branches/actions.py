@@ -54,13 +54,6 @@ class BranchActions:
     def _run(self, work: Callable[[], Awaitable[None]]) -> None:
         self.screen.run_worker(work, group="branches", exclusive=True, exit_on_error=False)
 
-    def _refuse_while_busy(self) -> bool:
-        if self.screen.busy:
-            self.screen.notify("A reply is still streaming: Esc stops it first.",
-                               severity="warning")
-            return True
-        return False
-
     def target(self) -> Message | None:
         """The focused message, else the current branch's last one."""
         from chatterm.ui.chat.message_view import MessageView
@@ -110,7 +103,7 @@ class BranchActions:
 
     def switch_to(self, message_id: str) -> None:
         """Make the latest branch through `message_id` current and show it there."""
-        if self._refuse_while_busy():
+        if self.screen.replies.refuse_while_busy():
             return
         self._run(partial(self._switch_to, message_id))
 
@@ -137,7 +130,7 @@ class BranchActions:
             screen.notify("There is nothing to fork yet: send a prompt first.",
                           severity="warning")
             return
-        if self._refuse_while_busy():
+        if self.screen.replies.refuse_while_busy():
             return
         self._run(partial(self._fork, message.id))
 
@@ -165,7 +158,7 @@ class BranchActions:
         if not screen.opened.saved:
             screen.notify("This chat is not saved yet: there is nothing to delete.")
             return
-        if self._refuse_while_busy():
+        if self.screen.replies.refuse_while_busy():
             return
         session = screen.engine()
         if message_id not in session.shape:

@@ -20,6 +20,7 @@ from textual.widgets import Static
 
 from chatterm.conversation import Role
 from chatterm.errors import ChattermError
+from chatterm.ui.chat.copying import copy_code, copy_text
 from chatterm.ui.chat.focus import message_key
 from chatterm.ui.chat.key_hints import key_label, usable_keys
 from chatterm.ui.chat.message_view import MessageView
@@ -47,7 +48,16 @@ class MessageActions:
 
     def run(self, action: str, message_id: str) -> None:
         """A message action asked for by a focused message's key or a click on ‹ or ›."""
-        if action in ("previous_version", "next_version"):
+        view = self.screen.message_list.view_for_id(message_id)
+        if view is None:
+            return
+        if action == "copy":
+            copy_text(self.screen, view.message.content, "message")
+        elif action == "copy_code":
+            copy_code(self.screen, view.message)
+        elif action == "delete_message":
+            self.screen.branches.ask_delete(message_id)
+        elif action in ("previous_version", "next_version"):
             self.screen.versions.flip(message_id, -1 if action == "previous_version" else 1)
         elif action == "edit_prompt":
             self.start_edit(message_id)
@@ -72,8 +82,7 @@ class MessageActions:
     def start_edit(self, message_id: str) -> None:
         """`e` on a focused prompt: its text into the prompt box, to change and send."""
         screen = self.screen
-        if screen.busy:
-            screen.notify("A reply is still streaming: Esc stops it first.", severity="warning")
+        if screen.replies.refuse_while_busy():
             return
         view = screen.message_list.view_for_id(message_id)
         if view is None or view.message.role is not Role.USER:
@@ -134,8 +143,7 @@ class MessageActions:
         if not text.strip():
             screen.status.show_error("the edited prompt is empty (Esc cancels the edit)")
             return
-        if screen.busy:
-            screen.notify("A reply is still streaming: Esc stops it first.", severity="warning")
+        if screen.replies.refuse_while_busy():
             return
         if not screen.conversation.model:
             screen.status.show_error("no model chosen: press Ctrl+O to pick one")
@@ -167,8 +175,7 @@ class MessageActions:
         view = screen.message_list.view_for_id(message_id)
         if view is None or view.message.role is not Role.ASSISTANT:
             return
-        if screen.busy:
-            screen.notify("A reply is still streaming: Esc stops it first.", severity="warning")
+        if screen.replies.refuse_while_busy():
             return
         if self.editing is not None:
             self.cancel_edit()
@@ -183,8 +190,7 @@ class MessageActions:
         from chatterm.ui.chat.regenerate_picker import RegeneratePicker
 
         screen = self.screen
-        if screen.busy:
-            screen.notify("A reply is still streaming: Esc stops it first.", severity="warning")
+        if screen.replies.refuse_while_busy():
             return
         view = screen.message_list.view_for_id(message_id)
         if view is None or view.message.role is not Role.ASSISTANT:

@@ -63,6 +63,14 @@ class ReplyController:
         """True while the chat on screen has a reply streaming."""
         return self.live_here is not None
 
+    def refuse_while_busy(self) -> bool:
+        """True, and says why, when a reply streams here: the one refusal every action
+        that starts a reply or changes the branch on screen gives."""
+        if self.busy:
+            self.screen.notify("A reply is still streaming: Esc stops it first.",
+                               severity="warning")
+        return self.busy
+
     def _shows(self, live: LiveReply) -> bool:
         return self.screen.opened.conversation is live.opened.conversation
 
@@ -305,8 +313,7 @@ class ReplyController:
 
     def retry(self) -> None:
         screen = self.screen
-        if self.busy:
-            screen.notify("A reply is still streaming: Esc stops it first.", severity="warning")
+        if self.refuse_while_busy():
             return
         if last_reply_index(screen.conversation.messages) is None and screen.opened.complete:
             screen.status.show_error("there is no reply to retry yet")

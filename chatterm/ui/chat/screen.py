@@ -27,7 +27,7 @@ from textual.widgets import Static
 from chatterm.conversation import Role
 from chatterm.ui import inert
 from chatterm.ui.branches.actions import BranchActions
-from chatterm.ui.chat.copying import copy_code, copy_text
+from chatterm.ui.chat.copying import copy_text
 from chatterm.ui.chat.edits import ConversationEdits
 from chatterm.ui.chat.focus import FocusHint, region_chain, typed_for_prompt
 from chatterm.ui.chat.key_hints import idle_hint, message_hint
@@ -385,25 +385,10 @@ class ChatScreen(Screen[None]):
                 self.replies.stop()  # Esc on a message stops a reply as Esc anywhere does
             self.prompt.focus()
             return
-        message = self._message_by_id(event.message_id)
-        if message is None:
-            return
-        if event.action == "copy":
-            copy_text(self, message.content, "message")
-        elif event.action == "copy_code":
-            copy_code(self, message)
-        elif event.action == "delete_message":
-            self.branches.ask_delete(message.id)
-        else:
-            self.message_actions.run(event.action, message.id)  # versions, regenerating
+        if event.message_id is not None:
+            self.message_actions.run(event.action, event.message_id)
 
     # ---- the messages on screen ------------------------------------------------------------
-
-    def _message_by_id(self, message_id: str | None) -> Message | None:
-        if message_id is None:
-            return None
-        view = self.message_list.view_for_id(message_id)
-        return view.message if view is not None else None
 
     def last_reply(self) -> Message | None:
         index = last_reply_index(self.conversation.messages)

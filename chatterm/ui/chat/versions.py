@@ -91,8 +91,7 @@ class BranchView:
     def flip(self, message_id: str, step: int) -> None:
         """Show the previous (-1) or next (+1) version of a message of the current path."""
         screen = self.screen
-        if screen.busy:
-            screen.notify("A reply is still streaming: Esc stops it first.", severity="warning")
+        if screen.replies.refuse_while_busy():
             return
         # A callable, not a coroutine (one a cancelled worker never starts is never
         # awaited); Textual's WorkType is a union of callables: mypy infers Never for it.

@@ -98,8 +98,7 @@ class CompareController:
         from chatterm.ui.pickers.multi_picker import CompareModelPicker
 
         screen = self.screen
-        if screen.busy:
-            screen.notify("A reply is still streaming: Esc stops it first.", severity="warning")
+        if screen.replies.refuse_while_busy():
             return
         conversation = screen.conversation
         picker = CompareModelPicker(screen.services.config.providers, conversation.provider,
