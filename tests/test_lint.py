@@ -202,3 +202,14 @@ def test_no_shared_fixture_is_copied_into_the_repo() -> None:
     ours = [REPO / name for name in tracked.stdout.splitlines()]
     copied = [str(p) for p in ours if p.is_file() and digest(p) in theirs]
     assert copied == []
+
+
+def test_every_package_folder_ships_in_the_wheel() -> None:
+    """[tool.setuptools] packages lists each folder of chatterm with an __init__.py: a
+    folder left out is missing from a wheel install (round 12's wheels lacked the engine)."""
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+                 ["tool"]["setuptools"]["packages"])
+    folders = {".".join(init.parent.relative_to(REPO).parts)
+               for init in (REPO / "chatterm").rglob("__init__.py")
+               if "__pycache__" not in init.parts}
+    assert folders - listed == set(), "package folders missing from [tool.setuptools] packages"
