@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
 from chatterm import __version__
-from chatterm.api import connect_errors, reading, retry, safe_json
+from chatterm.api import connect_errors, reading, retry, safe_json, tool_ids
 from chatterm.api.body import (
     ACCEPT_ENCODING,
     ERROR_LIMIT,
@@ -289,6 +289,10 @@ class ChatClient:
         task, which closes the connection.
         """
         payload = build_payload(self.provider, request)  # may refuse before any request
+        if self.provider.kind == "mistral":
+            # Mistral refuses tool-call ids that are not 9 letters or digits; the ids
+            # are mapped for the request only, the store keeps the originals.
+            payload["messages"] = tool_ids.for_mistral(payload["messages"])
         url = self._url("chat/completions")
         accept = "text/event-stream" if request.stream else "application/json"
         response: httpx.Response | None = None
