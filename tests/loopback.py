@@ -51,6 +51,8 @@ Helpers build common replies:
   - `sse_reply(texts, *, delay=0.0, hold=None, status=200, headers=None, **sse_chunks_kw)`
     -> Reply streaming `sse_chunks(...)`, with `Delay(delay)` between events and, when
     `hold` is an Event, a `Hold` after the first event.
+  - `tool_call_reply([(id, name, arguments_json), ...], content="", delay=0.0)` -> Reply
+    streaming a reply that ends with those tool calls (finish_reason "tool_calls").
   - `stream_reply(steps, status=200, headers=None)` -> Reply with an SSE content type
     and any mix of bytes/str and steps.
   - `split_bytes(data, *positions)` / `byte_pieces(data, size)` cut a byte string at
@@ -224,6 +226,30 @@ def sse_reply(texts: Iterable[str], *, delay: float = 0.0, hold: threading.Event
         if i == 0 and hold is not None:
             steps.append(Hold(hold))
     return stream_reply(steps, status, headers)
+
+
+def tool_call_reply(calls: Sequence[tuple[str, str, str]], *, content: str = "",
+                    model: str = "test-model", delay: float = 0.0) -> Reply:
+    """A streamed reply that ends with tool calls: `calls` are (id, name, arguments JSON
+    text); each call's name comes first, then its arguments in two pieces, as OpenAI
+    streams them; finish_reason "tool_calls", then [DONE]."""
+    events = [sse_event(_chunk(model, {"role": "assistant", "content": content or None}))]
+    for index, (call_id, name, arguments) in enumerate(calls):
+        head = {"index": index, "id": call_id, "type": "function",
+                "function": {"name": name, "arguments": ""}}
+        events.append(sse_event(_chunk(model, {"tool_calls": [head]})))
+        half = len(arguments) // 2
+        for piece in (arguments[:half], arguments[half:]):
+            events.append(sse_event(_chunk(model, {"tool_calls": [
+                {"index": index, "function": {"arguments": piece}}]})))
+    events.append(sse_event(_chunk(model, {}, "tool_calls")))
+    events.append(b"data: [DONE]\n\n")
+    steps: list[Step] = []
+    for i, event in enumerate(events):
+        if i and delay:
+            steps.append(Delay(delay))
+        steps.append(event)
+    return stream_reply(steps)
 
 
 def split_bytes(data: bytes, *positions: int) -> list[bytes]:

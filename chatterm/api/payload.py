@@ -38,6 +38,8 @@ def build_payload(provider: ProviderConfig, request: ChatRequest) -> dict[str, A
     }
     # Mistral's API rejects fields it does not know and reports usage on the last chunk
     # anyway, so stream_options is only sent to OpenAI-style servers.
+    if request.tools:
+        payload["tools"] = request.tools
     if request.stream and not mistral:
         payload["stream_options"] = {"include_usage": True}
     if params.temperature is not None:

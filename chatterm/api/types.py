@@ -20,6 +20,9 @@ class ChatRequest:
     # Text the reply must start with; sent as a final assistant message with prefix=true
     # (Mistral). The client raises ApiError for providers that do not support it.
     prefix: str | None = None
+    # Function tools offered to the model (OpenAI's shape, which Mistral takes too):
+    # sent as `tools` when there are any.
+    tools: list[dict[str, Any]] | None = None
 
 
 class AssembledReply:

@@ -57,10 +57,15 @@ class ComparePrinter:
             ReplyStarted,
             ReplyStopped,
             TextArrived,
+            ToolCallFinished,
+            ToolCallPending,
+            ToolCallStarted,
+            ToolRoundsExhausted,
         )
 
-        if isinstance(event, BranchChanged):
-            return  # the path shown: nothing a printed reply needs
+        if isinstance(event, BranchChanged | ToolCallPending | ToolCallStarted
+                      | ToolCallFinished | ToolRoundsExhausted):
+            return  # the path shown, or a tool's (a compare offers none)
         message_id = event.message_id if isinstance(event, TextArrived) else event.message.id
         if message_id not in self.replies:
             return

@@ -66,7 +66,7 @@ async def compare(session: ChatSession, turn: CompareTurn,
     history = wire_messages(session.conversation, upto=-1)
     streams = [
         asyncio.ensure_future(session._stream_into(
-            reply, session._request(history, model=reply.model), key, on_event))
+            reply, session._request(history, model=reply.model, tools=False), key, on_event))
         for reply, key in zip(replies, keys, strict=True)
     ]
     # Cancelling the awaiting task cancels every stream, and returns once each has

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from chatterm.api.types import Delta, Retrying
-from chatterm.conversation import Message
+from chatterm.conversation import Message, ToolCall
 from chatterm.errors import ChattermError
+from chatterm.toolbox import ToolOutcome, ToolSpec
 
 
 @dataclass(slots=True)
@@ -108,8 +109,68 @@ class BranchChanged:
     current_id: str | None
 
 
+# ---- the tool loop (chatterm.engine.tool_loop) ------------------------------------------
+# `reply` is the assistant message that holds the calls; `index` the call's position in
+# its tool_calls (the same index TextArrived's tool_arguments carry).
+
+
+@dataclass(slots=True)
+class ToolCallPending:
+    """A call of a reply that ended with tool calls, before anything ran: every call of
+    the round is reported first, in order. `spec` is None for a tool nobody offers (no
+    such tool, or switched off): it will not run. `needs_approval`: the approver will
+    be asked (an "ask" server, not allowed always)."""
+
+    reply: Message
+    index: int
+    call: ToolCall
+    spec: ToolSpec | None
+    needs_approval: bool
+
+
+@dataclass(slots=True)
+class ToolCallStarted:
+    """The call runs now (approved, or its server is "auto"). `started` is
+    time.monotonic() at the start, for a running time. Calls of a round run at once."""
+
+    reply: Message
+    index: int
+    call: ToolCall
+    spec: ToolSpec
+    started: float
+
+
+@dataclass(slots=True)
+class ToolCallFinished:
+    """The call has its result, saved: `result` is the tool message (its content the
+    whole text, finish_reason the outcome). Declined, stopped and unknown calls get one
+    too, without a ToolCallStarted."""
+
+    reply: Message
+    index: int
+    call: ToolCall
+    result: Message
+    outcome: ToolOutcome
+
+
+@dataclass(slots=True)
+class ToolRoundsExhausted:
+    """The model asked for tools again after `limit` rounds: its calls (in `reply`) did
+    not run and the model is not asked again."""
+
+    reply: Message
+    limit: int
+
+    @property
+    def line(self) -> str:
+        rounds = "round" if self.limit == 1 else "rounds"
+        return (f"stopped after {self.limit} tool {rounds} (max_tool_rounds in [mcp]): "
+                "the last reply's tool calls were not run")
+
+
 SessionEvent = (
     ReplyStarted | TextArrived | ReplyRetrying | ReplyFinished | ReplyFailed | ReplyStopped
     | ReplyRestored | BranchChanged
+    | ToolCallPending | ToolCallStarted | ToolCallFinished | ToolRoundsExhausted
 )
 EventSink = Callable[[SessionEvent], None]

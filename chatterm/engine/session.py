@@ -29,16 +29,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from chatterm.api.types import ChatRequest
 from chatterm.conversation import Conversation, Message, MessageState, Params, Role
 from chatterm.conversation import title_from_prompt as _title_from_prompt
-from chatterm.engine import branches, compare, versions
+from chatterm.engine import branches, compare, tool_loop, versions
 from chatterm.engine.compare import CompareTurn
 from chatterm.engine.events import BranchChanged, EventSink, SessionEvent
 from chatterm.engine.pool import ClientPool
 from chatterm.engine.streaming import SAVE_INTERVAL, ReplyStream
 from chatterm.engine.versions import CONTINUE_INSTRUCTION
-from chatterm.engine.wire import wire_messages
+from chatterm.engine.wire import cap_results, wire_messages
 from chatterm.engine.writer import Saving, StoreWriter, done, wait, writer_for
 from chatterm.errors import ChattermError, ConfigError, StoreError, UsageError
 from chatterm.text_parts import mend_surrogates
+from chatterm.toolbox import Approver, ToolBox, ToolFilter
 
 if TYPE_CHECKING:
     from chatterm.config import Config
@@ -100,6 +101,14 @@ class ChatSession:
         self._streams: dict[str, ReplyStream] = {}
         # The tree: its shape (read on first use) and, unsaved, its messages.
         self.branches = branches.Branches()
+        # Tools (chatterm.engine.tool_loop), set by the front end: what runs them (None:
+        # no tools are offered), who approves an "ask" call (None: each is declined),
+        # and what is switched off for this conversation.
+        self.tools: ToolBox | None = None
+        self.approver: Approver | None = None
+        self.tool_filter = ToolFilter()
+        # Tool loops under way (a reply's calls running or waiting for approval).
+        self._tool_rounds = 0
 
     async def aclose(self) -> None:
         """Close the HTTP clients this session opened (not a pool it was given)."""
@@ -224,8 +233,8 @@ class ChatSession:
 
     @property
     def streaming(self) -> bool:
-        """True while a reply of this session streams."""
-        return bool(self._streams)
+        """True while a reply of this session streams, or its tool calls wait or run."""
+        return bool(self._streams) or self._tool_rounds > 0
 
     async def delete(self) -> None:
         """Delete the conversation and its messages from the store."""
@@ -260,7 +269,8 @@ class ChatSession:
         reply.provider, reply.model = self.conversation.provider, self.conversation.model
         await branches.attach(self, [user, reply])
         request = self._request(wire_messages(self.conversation, upto=-1), prefix=prefix)
-        return await self._stream_into(reply, request, key, on_event)
+        reply = await self._stream_into(reply, request, key, on_event)
+        return await tool_loop.follow(self, reply, on_event)
 
     async def regenerate(self, message_id: str | None = None, on_event: EventSink = _ignore,
                          *, provider: str | None = None, model: str | None = None) -> Message:
@@ -315,14 +325,18 @@ class ChatSession:
             self.conversation.title = _title_from_prompt(user.content)
 
     def _request(self, messages: list[dict[str, Any]], prefix: str | None = None,
-                 model: str | None = None) -> ChatRequest:
+                 model: str | None = None, *, tools: bool = True) -> ChatRequest:
+        """A request for `messages` (tool results capped to max_result_bytes), offering
+        the session's tools unless `tools` is False (a compare offers none)."""
         params = self.config.params.merged(self.conversation.params)
+        offered = [spec.function() for spec in tool_loop.offered(self)] if tools else []
         return ChatRequest(
             model=model or self.conversation.model,
-            messages=messages,
+            messages=cap_results(messages, tool_loop.max_result_bytes(self.config)),
             params=params,
             stream=self.config.stream,
             prefix=prefix,
+            tools=offered or None,
         )
 
     async def _stream_into(

@@ -23,7 +23,7 @@ import contextlib
 from typing import TYPE_CHECKING
 
 from chatterm.conversation import Message, MessageState, Role, now
-from chatterm.engine import attempts, branches
+from chatterm.engine import attempts, branches, tool_loop
 from chatterm.engine.events import BranchChanged, EventSink, ReplyRestored
 from chatterm.engine.wire import wire_messages
 from chatterm.errors import ConfigError, StoreError, UsageError
@@ -108,7 +108,9 @@ async def regenerate(session: ChatSession, message_id: str | None, on_event: Eve
     except BaseException:
         await _settle(session, index, old, new, below, old_leaf, on_event, stopped=True)
         raise
-    return await _settle(session, index, old, new, below, old_leaf, on_event)
+    kept = await _settle(session, index, old, new, below, old_leaf, on_event)
+    # A new version that asks for tools gets them run (a dropped attempt asks nothing).
+    return await tool_loop.follow(session, kept, on_event) if kept is new else kept
 
 
 async def _settle(session: ChatSession, index: int, old: Message, new: Message,
@@ -175,7 +177,8 @@ async def edit(session: ChatSession, turn: Turn, on_event: EventSink, *,
     await branches.attach(session, [user, reply], at=index)
     on_event(BranchChanged(index, [user, reply], reply.id))
     request = session._request(wire_messages(conversation, upto=-1), model=chosen)
-    return await session._stream_into(reply, request, key, on_event)
+    reply = await session._stream_into(reply, request, key, on_event)
+    return await tool_loop.follow(session, reply, on_event)
 
 
 async def continue_reply(session: ChatSession, on_event: EventSink) -> Message:
@@ -212,7 +215,7 @@ async def continue_reply(session: ChatSession, on_event: EventSink) -> Message:
         await _settle_continue(session, reply, before, on_event, stopped=True)
         raise
     await _settle_continue(session, reply, before, on_event)
-    return reply
+    return await tool_loop.follow(session, reply, on_event)
 
 
 def _writer_of(session: ChatSession, reply: Message) -> tuple[str, str]:

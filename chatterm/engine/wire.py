@@ -9,8 +9,11 @@ messages into a history every OpenAI-compatible server accepts:
   of two replies in a row only the later one is sent;
 - a refusal is sent as the assistant's turn, with its refusal text as the content;
 - every tool call is followed by a tool result: the saved tool message when there is
-  one, otherwise a result saying the call was not run (chatterm cannot run tools yet),
-  because OpenAI-compatible APIs reject tool calls followed by anything else.
+  one, otherwise a result saying the call was not run (stopped, cut off by a crash, or
+  made when no tools were on), because OpenAI-compatible APIs reject tool calls
+  followed by anything else;
+- a tool result longer than max_result_bytes is cut (cap_results): the store keeps the
+  whole of it, the model gets the start and a note naming both sizes.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from typing import Any
 from chatterm.conversation import Conversation, Message, Role
 
 # The tool result sent for a call that nothing ran (see the module docstring).
-TOOL_NOT_RUN = "not run: chatterm cannot run tools, so this call was not carried out"
+TOOL_NOT_RUN = ("not run: this tool call was not carried out (it was stopped, or no "
+                "tools were available), so there is no result")
 
 
 def wire_messages(conversation: Conversation, upto: int | None = None) -> list[dict[str, Any]]:
@@ -83,3 +87,24 @@ def _answer_unrun(wire: list[dict[str, Any]], unanswered: list[str]) -> None:
     for call_id in unanswered:
         wire.append({"role": "tool", "content": TOOL_NOT_RUN, "tool_call_id": call_id})
     unanswered.clear()
+
+
+def cap_results(wire: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The history with every tool result cut to `limit` UTF-8 bytes (the new dicts
+    replace the long ones; the saved messages keep their whole text)."""
+    return [_capped(item, limit) if item.get("role") == "tool" else item for item in wire]
+
+
+def _capped(item: dict[str, Any], limit: int) -> dict[str, Any]:
+    content = item.get("content")
+    # A quick check first: a result of fewer characters than the cap is within it.
+    if not isinstance(content, str) or len(content) <= limit // 4:
+        return item
+    data = content.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return item
+    # Cut on a character boundary: a UTF-8 sequence split by the cut is dropped whole.
+    kept = data[:max(0, limit)].decode("utf-8", "ignore")
+    note = (f"\n\n[chatterm cut this tool result: the model gets the first "
+            f"{len(kept.encode('utf-8')):,} of its {len(data):,} bytes (max_result_bytes)]")
+    return {**item, "content": kept + note}
