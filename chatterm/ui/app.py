@@ -26,6 +26,7 @@ from chatterm.ui.chat.screen import ChatScreen
 from chatterm.ui.keys import bindings_for, install_bindings
 from chatterm.ui.services import ApiKeys, ChatServices, ScreenMemory
 from chatterm.ui.terminal_keys import TerminalKeys, teach_parser
+from chatterm.ui.tools.hosting import AppTools
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -76,6 +77,8 @@ class ChattermApp(App[int]):
         self._theme_problems = self._initial_theme()
         # How the screen was left last time; kept up to date for the next launch.
         self.screen_memory = ScreenMemory(state.screen or ScreenState())
+        # The MCP servers start after the first frame (_warm_up), if any are configured.
+        self.tools = AppTools(self, self.config, shown=self._shown_conversation)
 
     def services(self) -> ChatServices:
         """What the chat screen gets from the app (instead of reaching into it)."""
@@ -88,6 +91,7 @@ class ChattermApp(App[int]):
             kitty=lambda: self.terminal_keys.kitty,
             screen_memory=self.screen_memory,
             new_chat_with=self.state.override,
+            tools=self.tools,
         )
 
     # ---- start-up ----------------------------------------------------------------------
@@ -124,6 +128,8 @@ class ChattermApp(App[int]):
         # Does Shift+Enter reach us? Asked after the first frame; the answer is a key event.
         self.terminal_keys.query(compat.driver_of(self))
         self.run_worker(warmup.warm_up, thread=True, group="warm-up", exit_on_error=False)
+        # The servers start in the background (the SDK is imported on the host's thread).
+        self.tools.start()
 
     def _initial_theme(self) -> list[str]:
         """Register the themes and pick the configured one before the stylesheet is first
@@ -156,6 +162,9 @@ class ChattermApp(App[int]):
         if self.chat is not None:
             self.chat.toggle_sidebar(show=True)
 
+    def _shown_conversation(self) -> str | None:
+        return self.chat.conversation.id if self.chat is not None else None
+
     def client_pool(self) -> ClientPool:
         """HTTP clients shared by every conversation of this run, closed on quit."""
         if self._client_pool is None:
@@ -172,6 +181,13 @@ class ChattermApp(App[int]):
         # The picker saves through the config editor, which updates self.config too.
         self.push_screen(ThemePicker(self.config.path, config=self.config))
 
+    def action_show_tools(self) -> None:
+        from chatterm.ui.tools.panel import ToolsPanel
+
+        if self.chat is not None:
+            self.push_screen(ToolsPanel(self.tools, self.chat.conversation.id,
+                                        str(self.config.path or "")))
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         # Textual's own "Theme" entry runs action_change_theme, which is ours: the palette
         # would list the same picker twice.
@@ -183,6 +199,7 @@ class ChattermApp(App[int]):
         """Quit, but first let every streaming reply be stopped and saved."""
         if self.chat is not None:
             await self.chat.stop_and_wait(every_chat=True)
+        await self.tools.close()  # bounded: a server that will not exit is killed
         if self._client_pool is not None:
             await self._client_pool.aclose()
         self.exit(0)

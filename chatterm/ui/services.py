@@ -3,7 +3,7 @@
 The app builds a `ChatServices` at start-up and hands it to the chat screen, so no
 screen imports the app (an import-linter contract checks it): the screen gets the
 config and the store, the resolved key map, the API keys, the shared HTTP clients, what
-the terminal told us about its keyboard, and where the screen state is kept. Everything
+the terminal told us about its keyboard, where the screen state is kept, and the tools. Everything
 here is plain Python; Textual is not imported.
 """
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from chatterm.conversation import Conversation
     from chatterm.engine.pool import ClientPool
     from chatterm.screen_state import ScreenState
+    from chatterm.ui.tools.hosting import AppTools
 
 
 class ChatStore(SessionStore, ConversationIndex, SavedChats, Protocol):
@@ -111,3 +112,6 @@ class ChatServices:
     screen_memory: ScreenMemory
     # The provider and model a new chat starts with when the launch gave them.
     new_chat_with: tuple[str, str] | None = None
+    # The MCP tools, their approval dialog and each chat's switches (ui/tools/hosting.py):
+    # every session the screen makes is handed to `tools.attach`.
+    tools: AppTools | None = None

@@ -88,7 +88,7 @@ class ReplyController:
 
         services = self.screen.services
         conversation = opened.conversation
-        return ChatSession(
+        session = ChatSession(
             services.store,
             services.config,
             conversation,
@@ -97,6 +97,9 @@ class ReplyController:
             clients=services.client_pool(),
             complete=opened.complete,
         )
+        if services.tools is not None:  # the MCP tools, the approval dialog, the switches
+            services.tools.attach(session)
+        return session
 
     def forget_key(self) -> None:
         """The provider's key changed: the next reply looks it up again."""

@@ -1,0 +1,130 @@
+"""The tools panel (palette: "Tools"): the MCP servers, their state and tools, and
+switches for this chat.
+
+Each server is a line with its state (starting, ready, failed and why, disabled in the
+config) and a switch; under it, each of its tools with one line of its description and
+a switch of its own. The switches apply to the chat on screen only and last while the
+app runs (AppTools keeps a ToolFilter per conversation id); a tool switched off is not
+offered to the model from the next request on. The panel redraws as servers change
+state, so a server that is still starting shows its tools once it is ready.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.widgets import Checkbox, Label, Static
+
+from chatterm.toolbox import ServerState, ServerStatus, ToolSpec
+from chatterm.ui import inert
+from chatterm.ui.dialogs.base import Dialog
+
+if TYPE_CHECKING:
+    from chatterm.ui.tools.hosting import AppTools
+
+
+def server_line(status: ServerStatus) -> str:
+    """`time · ready · 2 tools · asks first`, `web · failed: timed out after 20 s`."""
+    if status.state is ServerState.FAILED:
+        return f"{status.name} · failed: {inert.server_words(status.error or 'unknown')}"
+    if status.state is ServerState.DISABLED:
+        return f"{status.name} · disabled (enabled = false in the config)"
+    if status.state is ServerState.STARTING:
+        return f"{status.name} · starting…"
+    count = len(status.tools)
+    asks = "asks first" if status.approve == "ask" else "runs without asking"
+    return f"{status.name} · ready · {count} tool{'' if count == 1 else 's'} · {asks}"
+
+
+def tool_line(spec: ToolSpec) -> str:
+    """`get_current_time: Get current time in a specific timezone` (one line)."""
+    name = inert.line(spec.tool)
+    if spec.name != spec.tool:  # renamed for the model: two servers share the name
+        name += f" (as {inert.line(spec.name)})"
+    lines = inert.text(spec.description).strip().splitlines()
+    return f"{name}: {' '.join(lines[0].split())}" if lines else name
+
+
+class ToolsPanel(Dialog[None]):
+    DEFAULT_CSS = """
+    ToolsPanel { align: center middle; }
+    ToolsPanel .dialog-box { width: 90; }
+    ToolsPanel #tools-list { height: auto; max-height: 70vh; }
+    ToolsPanel Checkbox { border: none; padding: 0; width: 100%; height: 1; }
+    ToolsPanel Checkbox.-tool { margin-left: 4; }
+    ToolsPanel .tools-none { color: $text-muted; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Close"),
+        Binding("down", "app.focus_next", show=False),
+        Binding("up", "app.focus_previous", show=False),
+    ]
+
+    def __init__(self, tools: AppTools, conversation_id: str, config_path: str = "") -> None:
+        super().__init__()
+        self.tools = tools
+        self.conversation_id = conversation_id
+        self._config_path = config_path
+        # Widget id -> what its switch turns on and off.
+        self._servers: dict[str, str] = {}
+        self._tools: dict[str, str] = {}
+        self._unwatch = tools.watch(self._statuses_changed)
+
+    def compose(self) -> ComposeResult:
+        self._servers.clear()
+        self._tools.clear()
+        switches = self.tools.filter_for(self.conversation_id)
+        statuses = self.tools.statuses()
+        with Vertical(classes="dialog-box"):
+            yield Label("Tools for this chat", classes="dialog-title", markup=False)
+            with VerticalScroll(id="tools-list"):
+                if not statuses:
+                    yield Static("No MCP servers are configured. Add a [mcp.servers.NAME] "
+                                 f"table to {self._config_path or 'the config'} (see "
+                                 "config.example.toml).", classes="tools-none", markup=False)
+                for index, status in enumerate(statuses):
+                    key = f"tools-server-{index}"
+                    self._servers[key] = status.name
+                    server_on = (status.name not in switches.off_servers
+                                 and status.state is not ServerState.DISABLED)
+                    yield Checkbox(Content(server_line(status)), id=key, value=server_on,
+                                   disabled=status.state is ServerState.DISABLED)
+                    for number, spec in enumerate(status.tools):
+                        key = f"tools-tool-{index}-{number}"
+                        self._tools[key] = spec.label
+                        # A tool keeps its own switch while its server is off.
+                        yield Checkbox(Content(tool_line(spec)), id=key, classes="-tool",
+                                       value=spec.label not in switches.off_tools,
+                                       disabled=not server_on)
+            yield Static("Space switches · ↑↓ move · Esc closes · the switches are for this "
+                         "chat, until chatterm quits", classes="dialog-help", markup=False)
+
+    def on_unmount(self) -> None:
+        self._unwatch()
+
+    @on(Checkbox.Changed)
+    def _switched(self, event: Checkbox.Changed) -> None:
+        event.stop()
+        key = event.checkbox.id or ""
+        if key in self._servers:
+            self.tools.switch(self.conversation_id, server=self._servers[key],
+                              on=event.value)
+            self._statuses_changed()  # its tools' switches follow
+        elif key in self._tools:
+            self.tools.switch(self.conversation_id, tool=self._tools[key], on=event.value)
+
+    def _statuses_changed(self) -> None:
+        self.run_worker(self._redraw(), group="tools-redraw", exclusive=True)
+
+    async def _redraw(self) -> None:
+        focused = self.focused.id if self.focused is not None else None
+        await self.recompose()
+        if focused is not None:
+            for widget in self.query(f"#{focused}"):
+                widget.focus()
