@@ -3,6 +3,7 @@
 Run: python bench/bench_store.py   (from the repo root; about two minutes)
      python bench/bench_store.py --wal   (only the write amplification of a streaming save)
      python bench/bench_store.py --tree  (only the trees, on a store holding just them)
+     python bench/bench_store.py --upgrade  (only the schema 3 -> 4 upgrade of that store)
 
 Builds, in a temp dir, 10,000 conversations holding 200,000 messages of Zipf-distributed
 words, plus one conversation of 2,000 and one of 100,000 messages, and a conversation of
@@ -249,7 +250,47 @@ def wal_amplification(size: int = 1_000_000, step: int = 400) -> tuple[float, fl
     return written / size, peak / size
 
 
+def upgrade_rows(runs: int = 3) -> list[tuple[str, float, float | None]]:
+    """Schema 3 -> 4 (tool calls searchable: the full-text index is made again) of the
+    10,000-conversation store written at version 3, one reply in ten ending in a call."""
+    import shutil
+
+    from chatterm.conversation import ToolCall
+    from chatterm.store.schema import MIGRATIONS
+
+    with tempfile.TemporaryDirectory() as tmp:
+        v3 = Path(tmp) / "v3.db"
+        maker = TextMaker()
+        clock = 1_700_000_000.0
+        per_conversation = MESSAGES // CONVERSATIONS
+        with Store.open(v3, migrations=MIGRATIONS[:3]) as store:
+            for _ in range(CONVERSATIONS):
+                conv = Conversation(provider="aimlapi", model="gpt-4o", title=maker.text(5))
+                conv.messages = [maker.message(conv.id, i, clock + i)
+                                 for i in range(per_conversation)]
+                for index, message in enumerate(conv.messages[1::2]):
+                    if index % 10 == 0:
+                        message.tool_calls = [ToolCall(f"call_{index}", "get_current_time",
+                                                       '{"timezone": "Asia/Tokyo"}')]
+                store.import_conversation(conv)
+                clock += 60
+        size_mb = v3.stat().st_size / 1e6
+        times = []
+        for run in range(runs):
+            path = Path(tmp) / f"run{run}" / "chatterm.db"
+            path.parent.mkdir()
+            shutil.copyfile(v3, path)
+            started = time.perf_counter()
+            Store.open(path).close()
+            times.append(time.perf_counter() - started)
+    return [(f"upgrade 3 -> 4 of {MESSAGES:,} messages ({size_mb:.0f} MB; backup "
+             "included)", statistics.median(times), None)]
+
+
 def main() -> None:
+    if "--upgrade" in sys.argv:
+        report(upgrade_rows())
+        return
     if "--wal" in sys.argv:
         for size in (100_000, 1_000_000):
             written, peak = wal_amplification(size)

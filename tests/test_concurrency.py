@@ -30,7 +30,7 @@ from chatterm_env import REPO_ROOT, run_cli
 from loopback import LoopbackServer, sse_reply
 from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, wait_until, write_config
 
-from chatterm.store import Store
+from chatterm.store import Store, schema
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -142,6 +142,9 @@ def test_a_lock_held_past_the_busy_timeout_mid_stream_costs_nothing(
 
 # ---- migrations through the CLI ---------------------------------------------------------------
 
+# The newest schema version of this build.
+LATEST = schema.MIGRATIONS[-1].version
+
 # Runs the real CLI with one extra migration appended, as a future chatterm would have.
 WITH_MIGRATION = """
 import sys
@@ -157,7 +160,8 @@ def working(conn):
     conn.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER DEFAULT 0")
 
 apply = failing if sys.argv[1] == "fail" else working
-schema.MIGRATIONS.append(schema.Migration(4, "pinned flag", apply))
+schema.MIGRATIONS.append(schema.Migration(schema.MIGRATIONS[-1].version + 1, "pinned flag",
+                                           apply))
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -187,14 +191,14 @@ def test_a_failed_migration_run_by_the_cli_leaves_the_database_as_it_was(
     server.script(CHAT, sse_reply(["kept ", "safe"]))
     assert run_cli("ask", "remember this").returncode == 0
     before = dump(database())
-    assert before[0] == 3
+    assert before[0] == LATEST
 
     failed = cli_with_migration("fail", "list")
     line = one_line(failed)
     assert failed.returncode == 1
-    backup = database().with_name("chatterm.db.bak-v3")
-    assert line == (f"chatterm: error: upgrading {database()} to schema version 4 failed "
-                    f"(disk gremlins in step two); the database was left as it was; a copy "
+    backup = database().with_name(f"chatterm.db.bak-v{LATEST}")
+    assert line == (f"chatterm: error: upgrading {database()} to schema version {LATEST + 1} "
+                    f"failed (disk gremlins in step two); the database was left as it was; a copy "
                     f"was saved as {backup}")
     assert dump(database()) == before
     assert dump(backup)[1] == before[1]
@@ -213,16 +217,17 @@ def test_a_migration_run_by_the_cli_backs_up_first_and_older_code_then_refuses(
     upgraded = cli_with_migration("work", "list", "--json")
     assert upgraded.returncode == 0, upgraded.stderr
     assert [c["title"] for c in json.loads(upgraded.stdout)] == ["remember this"]
-    backup = database().with_name("chatterm.db.bak-v3")
+    backup = database().with_name(f"chatterm.db.bak-v{LATEST}")
     assert dump(backup) == before
-    assert dump(database())[0] == 4
+    assert dump(database())[0] == LATEST + 1
 
     fingerprint = hashlib.sha256(database().read_bytes()).hexdigest()
     refused = run_cli("list")
     assert refused.returncode == 1
     assert one_line(refused) == (
-        f"chatterm: error: {database()} was written by a newer chatterm (schema version 4, "
-        "this one knows up to 3); upgrade chatterm — the file was left untouched")
+        f"chatterm: error: {database()} was written by a newer chatterm (schema version "
+        f"{LATEST + 1}, this one knows up to {LATEST}); upgrade chatterm — the file was left "
+        "untouched")
     assert hashlib.sha256(database().read_bytes()).hexdigest() == fingerprint
 
 

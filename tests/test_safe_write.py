@@ -26,7 +26,7 @@ from chatterm_env import REPO_ROOT, run_cli
 from chatterm.conversation import Conversation, Message, Role
 from chatterm.errors import ChattermError, ConfigError
 from chatterm.safe_write import ensure_private_dir, write_text
-from chatterm.store import Store
+from chatterm.store import Store, schema
 
 KILLED_WRITER = """
 import os, signal, sys
@@ -153,18 +153,20 @@ def test_a_killed_config_writes_temp_file_is_removed_at_the_next_run() -> None:
 def test_a_backup_is_written_under_a_temp_name_and_a_killed_one_is_swept() -> None:
     seed()
     database = Path(os.environ["CHATTERM_DATA_DIR"]) / "chatterm.db"
-    stale = leave_killed_temp(database.parent, "chatterm.db.bak-v3")
+    backup_name = f"chatterm.db.bak-v{schema.MIGRATIONS[-1].version}"
+    stale = leave_killed_temp(database.parent, backup_name)
     # The half-written copy never carried the backup's name.
-    assert not database.with_name("chatterm.db.bak-v3").exists()
+    assert not database.with_name(backup_name).exists()
     upgrade = ("import sys\nfrom chatterm.store import schema\nfrom chatterm.cli.main import main\n"
-               "schema.MIGRATIONS.append(schema.Migration(4, 'x', lambda c: c.execute("
+               "schema.MIGRATIONS.append(schema.Migration(schema.MIGRATIONS[-1].version + 1, "
+               "'x', lambda c: c.execute("
                "'ALTER TABLE conversations ADD COLUMN pinned INTEGER')))\n"
                "sys.exit(main(['list']))\n")
     result = subprocess.run([sys.executable, "-c", upgrade], capture_output=True,
                             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, timeout=60)
     assert result.returncode == 0, result.stderr
     assert not stale.exists()
-    backup = database.with_name("chatterm.db.bak-v3")
+    backup = database.with_name(backup_name)
     conn = sqlite3.connect(backup)
     assert conn.execute("SELECT title FROM conversations").fetchall() == [("export me",)]
     conn.close()

@@ -93,6 +93,10 @@ def test_a_directory_in_the_way_is_refused(tmp_path: Path) -> None:
         Store.open(path)
 
 
+# A migration after the newest one.
+NEXT = MIGRATIONS[-1].version + 1
+
+
 def _failing(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE half_done (x)")
     conn.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER")
@@ -103,19 +107,19 @@ def _failing(conn: sqlite3.Connection) -> None:
 def test_a_failed_migration_leaves_the_old_database_and_a_backup(tmp_path: Path) -> None:
     path = tmp_path / "chatterm.db"
     conv_id = seeded_database(path)
-    steps = [*MIGRATIONS, Migration(4, "breaks", _failing)]
+    steps = [*MIGRATIONS, Migration(NEXT, "breaks", _failing)]
     with pytest.raises(StoreError) as caught:
         Store.open(path, migrations=steps)
     message = str(caught.value)
     assert str(path) in message and "boom in step two" in message
     assert "left as it was" in message
-    backup = path.with_name("chatterm.db.bak-v3")
+    backup = path.with_name(f"chatterm.db.bak-v{NEXT - 1}")
     assert backup.is_file()
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
     with Store.open(path) as store:
         assert store.get_conversation(conv_id).title == "keep me"
         with store.raw_connection() as conn:
-            assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == NEXT - 1
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
             columns = {r[1] for r in conn.execute("PRAGMA table_info(conversations)")}
     assert "half_done" not in tables and "pinned" not in columns
@@ -130,15 +134,15 @@ def test_a_successful_migration_keeps_data_and_makes_a_backup(tmp_path: Path) ->
     def add_pinned(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER DEFAULT 0")
 
-    steps = [*MIGRATIONS, Migration(4, "pinned flag", add_pinned)]
+    steps = [*MIGRATIONS, Migration(NEXT, "pinned flag", add_pinned)]
     with Store.open(path, migrations=steps) as store:
         assert store.get_conversation(conv_id).messages[0].content == "precious words"
         with store.raw_connection() as conn:
-            assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
-    assert path.with_name("chatterm.db.bak-v3").is_file()
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == NEXT
+    assert path.with_name(f"chatterm.db.bak-v{NEXT - 1}").is_file()
     # Reopening with the same code is a no-op: no second backup.
     Store.open(path, migrations=steps).close()
-    assert not path.with_name("chatterm.db.bak-v4").exists()
+    assert not path.with_name(f"chatterm.db.bak-v{NEXT}").exists()
     # And the older code now refuses the newer file.
     assert_refused_untouched(path, "newer chatterm")
 

@@ -21,17 +21,22 @@ from chatterm.conversation import (
     MessageState,
 )
 from chatterm.errors import StoreError, UsageError
-from chatterm.store import database, failures, parts, rows, trees, writers
+from chatterm.store import calls, database, failures, parts, rows, trees, writers
 
 T = TypeVar("T")
 
-INSERT_MESSAGE = (
+_INSERT_MESSAGE = (
     "INSERT INTO messages (id, conversation_id, position, parent_id, role, state, "
     "created_at, provider, model, finish_reason, tool_call_id, writer, error, usage, "
-    "tool_calls, refusal, reasoning, content) VALUES (:id, :conversation_id, :position, "
-    ":parent_id, :role, :state, :created_at, :provider, :model, :finish_reason, "
-    ":tool_call_id, :writer, :error, :usage, :tool_calls, :refusal, :reasoning, :content)"
+    "tool_calls, refusal, reasoning, content{calls}) VALUES (:id, :conversation_id, "
+    ":position, :parent_id, :role, :state, :created_at, :provider, :model, :finish_reason, "
+    ":tool_call_id, :writer, :error, :usage, :tool_calls, :refusal, :reasoning, :content"
+    "{values})"
 )
+# Schema version 4 (see calls.py); a file left older (tests, a read-only mount) has no
+# `calls` column.
+INSERT_MESSAGE = _INSERT_MESSAGE.format(calls=", calls", values=", :calls")
+INSERT_MESSAGE_V3 = _INSERT_MESSAGE.format(calls="", values="")
 
 
 class StoreCore:
@@ -50,6 +55,10 @@ class StoreCore:
         self._has_parts = parts.has_table(conn)
         # A version-2 file opened read-only has no tree columns: read as straight lines.
         self._has_trees = trees.has_trees(conn)
+        # Version 4 indexes tool calls in their own column of messages_fts (calls.py).
+        self._has_calls = calls.has_column(conn)
+        self._insert_message = INSERT_MESSAGE if self._has_calls else INSERT_MESSAGE_V3
+        self._fts_columns = "content, reasoning" + (", calls" if self._has_calls else "")
 
     def _unknown(self, conversation_id: str) -> UsageError:
         return UsageError(f"no conversation matches '{conversation_id}'")

@@ -15,7 +15,7 @@ from chatterm.conversation import (
 )
 from chatterm.errors import StoreError, UsageError
 from chatterm.store import database, failures, rows, space, trees
-from chatterm.store.base import INSERT_MESSAGE, StoreCore
+from chatterm.store.base import StoreCore
 from chatterm.tree import Node, Shape, TreeError
 
 _INSERT_CONVERSATION = (
@@ -121,10 +121,10 @@ class ConversationStore(StoreCore):
 
         self._conn.execute(_INSERT_CONVERSATION if self._has_trees
                            else _INSERT_CONVERSATION_V2, conv_values)
-        self._conn.executemany(INSERT_MESSAGE, message_rows())
+        self._conn.executemany(self._insert_message, message_rows())
         self._conn.execute(
-            "INSERT INTO messages_fts(rowid, content, reasoning) "
-            "SELECT seq, content, reasoning FROM messages "
+            f"INSERT INTO messages_fts(rowid, {self._fts_columns}) "
+            f"SELECT seq, {self._fts_columns} FROM messages "
             "WHERE conversation_id = ? AND state != 'streaming'", (conv.id,))
         if shape is not None and conv.current_id is not None and len(shape.leaves()) > 1:
             # The current branch is the most recently active one: a flip elsewhere and

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatterm.store import database, failures, parts, space
+from chatterm.store import calls, database, failures, parts, space
 from chatterm.store.files import create_private_file
 
 BATCH = 256
@@ -135,8 +135,9 @@ def recover(source: Path, target: Path) -> Recovery:
                     f"({', '.join(':' + c for c in _MESSAGE_COLUMNS)})", message)
             result.conversations += 1
             result.messages += len(messages)
-        conn.execute("INSERT INTO messages_fts(rowid, content, reasoning) "
-                     "SELECT seq, content, reasoning FROM messages")
+        calls.fill(conn)
+        conn.execute("INSERT INTO messages_fts(rowid, content, reasoning, calls) "
+                     "SELECT seq, content, reasoning, calls FROM messages")
     # Opening it made a disk-space reserve; the copy is not in use yet, so it needs none.
     space.release_reserve(target)
     return result

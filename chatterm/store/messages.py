@@ -18,7 +18,7 @@ from chatterm.conversation import (
 )
 from chatterm.errors import UsageError
 from chatterm.store import database, failures, parts, rows, space
-from chatterm.store.base import INSERT_MESSAGE, StoreCore
+from chatterm.store.base import StoreCore
 
 
 class MessageStore(StoreCore):
@@ -82,11 +82,13 @@ class MessageStore(StoreCore):
             (time.time(), conversation_id)).rowcount
         if bumped == 0:
             raise self._unknown(conversation_id)
-        seq = self._conn.execute(INSERT_MESSAGE, values).lastrowid
+        seq = self._conn.execute(self._insert_message, values).lastrowid
         if message.state is not MessageState.STREAMING:
+            values["seq"] = seq
+            marks = ", ".join(f":{name.strip()}" for name in self._fts_columns.split(","))
             self._conn.execute(
-                "INSERT INTO messages_fts(rowid, content, reasoning) VALUES (?, ?, ?)",
-                (seq, values["content"], values["reasoning"]))
+                f"INSERT INTO messages_fts(rowid, {self._fts_columns}) VALUES (:seq, {marks})",
+                values)
         return int(position)
 
     def update_message(self, message: Message) -> bool:
@@ -108,7 +110,8 @@ class MessageStore(StoreCore):
                     "UPDATE messages SET content = :content, reasoning = :reasoning, "
                     "refusal = :refusal, state = :state, finish_reason = :finish_reason, "
                     "usage = :usage, tool_calls = :tool_calls, error = :error, "
-                    "model = :model, provider = :provider, writer = :writer WHERE id = :id",
+                    "model = :model, provider = :provider, writer = :writer"
+                    f"{', calls = :calls' if self._has_calls else ''} WHERE id = :id",
                     values)
                 if self._has_parts:
                     self._appender.wrote_row(self._conn, values)

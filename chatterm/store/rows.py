@@ -16,6 +16,7 @@ from chatterm.conversation import (
     Usage,
 )
 from chatterm.numbers import finite_json
+from chatterm.store import calls
 from chatterm.text_parts import mend_surrogates
 
 MESSAGE_COLUMNS = (
@@ -89,6 +90,8 @@ def message_values(message: Message) -> dict[str, Any]:
         "refusal": message.refusal or "",
         "reasoning": message.reasoning or "",
         "content": message.content or "",
+        # What search finds of the calls (schema version 4, see calls.py).
+        "calls": calls.text_of(message.tool_calls) if message.tool_calls else "",
     })
 
 

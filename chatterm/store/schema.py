@@ -15,7 +15,7 @@ from pathlib import Path
 
 from chatterm import safe_write
 from chatterm.errors import StoreError
-from chatterm.store import parts, trees
+from chatterm.store import calls, parts, trees
 
 # "ctm1" in ASCII: lets us tell our files from other SQLite databases.
 APPLICATION_ID = 0x63746D31
@@ -122,6 +122,8 @@ MIGRATIONS: list[Migration] = [
               lambda conn: conn.execute(parts.CREATE)),
     Migration(3, "conversation trees: a current branch per conversation (see trees.py)",
               trees.upgrade),
+    Migration(4, "tool calls searchable: messages.calls, a third index column (calls.py)",
+              calls.upgrade),
 ]
 
 

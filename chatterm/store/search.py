@@ -2,7 +2,9 @@
 
 A message is added to the full-text index when it leaves `streaming` (complete,
 interrupted or error), not on each partial write, so saving a growing 1 MB reply every
-half second stays a single cheap UPDATE. Text still streaming is not searchable until it
+half second stays a single cheap UPDATE. Indexed: the text, the reasoning and (schema
+version 4, calls.py) each tool call's name and arguments; a tool result is a message's
+text. Text still streaming is not searchable until it
 ends or, after a crash, until the next start marks it interrupted.
 """
 
@@ -49,8 +51,9 @@ class SearchStore(StoreCore):
             # lazy); the others get theirs from chatterm.store.snippets. Asking FTS5 for the
             # snippets in a second query, by `rowid IN (...)` or `rowid = ?`, evaluates the
             # whole MATCH again each time: 90-260 ms for a common word instead of ~10.
+            length = " + ".join(f"length({column})" for column in self._text_columns())
             rows = self._conn.execute(
-                "SELECT rowid, CASE WHEN (SELECT length(content) + length(reasoning) "
+                f"SELECT rowid, CASE WHEN (SELECT {length} "
                 f"FROM messages WHERE seq = messages_fts.rowid) <= {snippets.LONG} "
                 f"THEN snippet(messages_fts, -1, ?, ?, '…', {_SNIPPET_TOKENS}) END "
                 "FROM messages_fts WHERE messages_fts MATCH ? AND rowid >= ? "
@@ -74,6 +77,11 @@ class SearchStore(StoreCore):
             return hits
         return self._run(work)
 
+    def _text_columns(self) -> tuple[str, ...]:
+        """The indexed columns: a tool call's name and arguments too, from version 4."""
+        return ("content", "reasoning", "calls") if self._has_calls else ("content",
+                                                                          "reasoning")
+
     def _long_snippets(self, rows: list[tuple[int, str | None]], expression: str,
                        query: str) -> list[tuple[int, str]]:
         """(seq, snippet) for the ranked `rows`, making the snippets FTS5 was not asked
@@ -86,7 +94,7 @@ class SearchStore(StoreCore):
             try:
                 for seq in long_rows:
                     opened = [snippets.BlobColumn(self._conn, "messages", column, seq)
-                              for column in ("content", "reasoning")]
+                              for column in self._text_columns()]
                     try:
                         made[seq] = maker.snippet(opened, HIT_START, HIT_END,
                                                   _SNIPPET_TOKENS)
