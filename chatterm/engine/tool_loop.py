@@ -162,11 +162,15 @@ class _Round:
         assert session.tools is not None
         specs = {spec.name: spec for spec in offered(session)}
         calls: list[tuple[int, ToolCall, ToolSpec | None]] = []
+        asks: list[tuple[int, ToolCall, ToolSpec | None]] = []
         for index, call in enumerate(reply.tool_calls):
             spec = specs.get(call.name)
             needs = spec is not None and session.tools.needs_approval(spec)
             self.on_event(ToolCallPending(reply, index, call, spec, needs))
-            calls.append((index, call, spec))
+            (asks if needs else calls).append((index, call, spec))
+        # The calls that need nobody's word start first, so they run while a person
+        # reads the others; those are asked one at a time, in the model's order.
+        calls += asks
         try:
             for position, (index, call, spec) in enumerate(calls):
                 if not await self._settle(index, call, spec):
@@ -215,7 +219,10 @@ class _Round:
                 call.arguments = approval.arguments
                 await session._save_message(self.reply)
             if approval.decision is Decision.ALWAYS:
-                session.tools.allow_always(spec)
+                # Saving "always" may fail (a config file that cannot be written): the
+                # person still said yes to this call, so it runs; the host reports it.
+                with contextlib.suppress(Exception):
+                    session.tools.allow_always(spec)
         arguments = parse_arguments(call.arguments)
         if arguments is None:
             await self._save(index, call, spec, ToolResult(
