@@ -1,8 +1,9 @@
 """Checking an export file's document before anything is built from it: one line per fault.
 
-Every field's type, every id's form, and that the messages form a tree (format version
-2): each ImportFormatError names the message and the field, so a bad file is one clear
-line and nothing is imported.
+Every field's type, every id's form, that the messages form a tree (format version
+2), and that each tool result naming a call answers a call of the reply above it: each
+ImportFormatError names the message and the field, so a bad file is one clear line and
+nothing is imported.
 """
 
 from __future__ import annotations
@@ -116,11 +117,43 @@ def check_document(doc: Any) -> None:
     for number, message in enumerate(messages, start=1):
         _check_message(number, message, seen)
     if version == 1:
-        return  # a straight line: parse_import chains it, whatever parent_id says
+        # A straight line: parse_import chains it, whatever parent_id says.
+        _check_tool_results(messages, {message["id"]: messages[number - 1]["id"]
+                                       for number, message in enumerate(messages) if number})
+        return
     _check_id(where, doc, "current_id")
     if doc.get("current_id") is not None and doc["current_id"] not in seen:
         raise ImportFormatError("export: 'current_id' is not the id of one of its messages")
     _check_tree(messages)
+    _check_tool_results(messages, {message["id"]: message.get("parent_id")
+                                   for message in messages})
+
+
+def _check_tool_results(messages: list[dict[str, Any]], parents: dict[str, Any]) -> None:
+    """A tool message naming a call (`tool_call_id`) answers one of the calls of the
+    reply above it (the results of one reply are chained below it): a result answering
+    no call would make every later request of the chat fail (providers refuse it), so
+    the file is refused with one line. A result naming no call (null) is let in: files
+    made by hand or by other tools may lack it, and nothing is lost by reading it."""
+    by_id = {message["id"]: message for message in messages}
+    for number, message in enumerate(messages, start=1):
+        call_id = message.get("tool_call_id")
+        if message.get("role") != Role.TOOL.value or call_id is None:
+            continue
+        above = parents.get(message["id"])
+        hops = 0
+        # Up through the other results of the same reply (bounded: a file may loop).
+        while above in by_id and by_id[above].get("role") == Role.TOOL.value and \
+                hops <= len(messages):
+            above, hops = parents.get(above), hops + 1
+        reply = by_id.get(above) if above is not None else None
+        calls = reply.get("tool_calls") if reply and reply.get(
+            "role") == Role.ASSISTANT.value else None
+        if not any(isinstance(call, dict) and call.get("id") == call_id
+                   for call in calls or ()):
+            raise ImportFormatError(
+                f"message {number} (id {message['id']}): a tool result whose "
+                "'tool_call_id' matches none of the tool calls of the reply above it")
 
 
 def _check_tree(messages: list[dict[str, Any]]) -> None:
