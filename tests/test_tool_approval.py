@@ -24,6 +24,7 @@ from chatterm.engine.events import (
     ToolCallPending,
     ToolCallStarted,
 )
+from chatterm.errors import ConfigError
 from chatterm.store import Store
 from chatterm.toolbox import (
     DECLINED_TEXT,
@@ -32,6 +33,7 @@ from chatterm.toolbox import (
     ApprovalRequest,
     Decision,
     ToolOutcome,
+    ToolSpec,
 )
 
 
@@ -250,3 +252,24 @@ async def test_two_slow_calls_take_about_as_long_as_one(loopback: LoopbackServer
     finished = [at for e, at in seen if isinstance(e, ToolCallFinished)]
     # One after the other they would take 2 s; at once, 1 s and the saves.
     assert len(started) == 2 and max(finished) - min(started) < 1.8
+
+
+async def test_always_that_cannot_be_saved_still_runs_the_call_and_says_why(
+    loopback: LoopbackServer
+) -> None:
+    class ReadOnlyConfig(Box):
+        def allow_always(self, spec: ToolSpec) -> None:
+            super().allow_always(spec)  # allowed for this run, as the host does
+            raise ConfigError("/x/config.toml: could not save always_allow: read-only")
+
+    loopback.script("chat/completions", [
+        tool_call_reply([("c1", "add", '{"a": 1, "b": 1}')]), sse_reply(["2"])])
+    box = ReadOnlyConfig({"add": add}, ask={"add"})
+    session = session_on(loopback, None, box)
+    session.approver = Person(Approval(Decision.ALWAYS))
+    seen: list[SessionEvent] = []
+    assert (await session.send("go", seen.append)).content == "2"
+    started = [e for e in seen if isinstance(e, ToolCallStarted)]
+    assert [e.warning for e in started] == [
+        "/x/config.toml: could not save always_allow: read-only"]
+    assert box.calls == [("add", {"a": 1, "b": 1})]

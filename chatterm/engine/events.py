@@ -138,6 +138,9 @@ class ToolCallStarted:
     call: ToolCall
     spec: ToolSpec
     started: float
+    # One line when "always" was chosen but could not be saved (the config file could
+    # not be written): the call runs all the same, and is allowed for this run.
+    warning: str | None = None
 
 
 @dataclass(slots=True)

@@ -40,7 +40,7 @@ from chatterm.engine.events import (
     ToolRoundsExhausted,
 )
 from chatterm.engine.wire import wire_messages
-from chatterm.errors import StoreError
+from chatterm.errors import ChattermError, StoreError
 from chatterm.toolbox import (
     DECLINED_TEXT,
     STOPPED_TEXT,
@@ -197,6 +197,7 @@ class _Round:
         """Decline, refuse or start one call; False for Decision.STOP."""
         session = self.session
         assert session.tools is not None
+        warning: str | None = None
         if spec is None:
             names = ", ".join(sorted(s.name for s in offered(session))) or "none"
             await self._save(index, call, None, ToolResult(
@@ -220,9 +221,13 @@ class _Round:
                 await session._save_message(self.reply)
             if approval.decision is Decision.ALWAYS:
                 # Saving "always" may fail (a config file that cannot be written): the
-                # person still said yes to this call, so it runs; the host reports it.
-                with contextlib.suppress(Exception):
+                # person still said yes to this call, so it runs, and hears why.
+                try:
                     session.tools.allow_always(spec)
+                except ChattermError as exc:
+                    warning = exc.message
+                except Exception as exc:
+                    warning = f"could not save always_allow: {_one_line(exc)}"
         arguments = parse_arguments(call.arguments)
         if arguments is None:
             await self._save(index, call, spec, ToolResult(
@@ -230,7 +235,8 @@ class _Round:
                 f"call it again with a JSON object of its parameters",
                 ToolOutcome.UNKNOWN, "arguments not a JSON object"))
             return True
-        self.on_event(ToolCallStarted(self.reply, index, call, spec, time.monotonic()))
+        self.on_event(ToolCallStarted(self.reply, index, call, spec, time.monotonic(),
+                                      warning))
         self.running[index] = asyncio.create_task(self._execute(index, call, spec, arguments))
         return True
 
