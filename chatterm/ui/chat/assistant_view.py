@@ -15,10 +15,11 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
-from chatterm.conversation import Message, MessageState
+from chatterm.conversation import Message, MessageState, ToolCall
 from chatterm.text_parts import TextParts
 from chatterm.ui import inert
-from chatterm.ui.chat.message_view import MessageView, clipped, usage_text
+from chatterm.ui.chat.message_view import MessageView, usage_text
+from chatterm.ui.chat.tool_block import ToolBlock
 
 if TYPE_CHECKING:
     from chatterm.ui.chat.message_header import Versions
@@ -78,6 +79,9 @@ class AssistantMessage(MessageView):
         self._reasoning_in = inert.Stream()
         self._refusal_in = inert.Stream()
         self._flush_callback: Callable[[], None] | None = None
+        # The tool messages of this reply's calls, by call id (message_list.py links
+        # them as their views are mounted); each is drawn in its call's block.
+        self._results: dict[str, Message] = {}
 
     # ---- composition -------------------------------------------------------------------
 
@@ -117,8 +121,16 @@ class AssistantMessage(MessageView):
             # clipped: the streaming widget renders even a megabyte at a flat cost.
             self._body = _markdown(inert.text(message.content))
         yield self._body
-        if message.tool_calls:
-            yield self._tool_calls_box()
+        blocks = self._tool_blocks()
+        if blocks and not message.content and not self.streaming:
+            self._body.display = False  # only calls: no empty row above them
+        if not self.streaming:
+            for block in blocks:
+                # From the store: a call with no result never ran (a loop that is still
+                # going moves it on again with its next event).
+                if block.result is None:
+                    block.settle()
+        yield from blocks
         footer = self.footer()
         if footer:
             yield Static(footer, classes="msg-footer", markup=False)
@@ -142,14 +154,46 @@ class AssistantMessage(MessageView):
             markup=False,
         )
 
-    def _tool_calls_box(self) -> Static:
-        lines: list[str | tuple[str, str]] = []
-        for index, call in enumerate(self.message.tool_calls):
-            if index:
-                lines.append("\n")
-            lines.append(("⚙ " + inert.text(call.name or "?"), "bold"))
-            lines.append(("(" + inert.text(clipped(call.arguments)) + ")", "$foreground-muted"))
-        return Static(Content.assemble(*lines), classes="tool-calls", markup=False)
+    # ---- tool calls --------------------------------------------------------------------
+
+    def _tool_blocks(self) -> list[ToolBlock]:
+        blocks = [ToolBlock(call, self._results.get(call.id)) for call in self.message.tool_calls]
+        return blocks
+
+    @property
+    def blocks(self) -> list[ToolBlock]:
+        return list(self.query_children(ToolBlock).results(ToolBlock))
+
+    def inner_stops(self) -> list[Widget]:
+        return list(self.blocks)
+
+    def has_call(self, call_id: str | None) -> bool:
+        return any(call.id == call_id for call in self.message.tool_calls)
+
+    def attach_result(self, result: Message) -> None:
+        """The tool message of one of this reply's calls: shown in that call's block."""
+        call_id = result.tool_call_id or ""
+        self._results[call_id] = result
+        for block in self.blocks:
+            if block.call.id == call_id:
+                block.set_result(result)
+
+    def block(self, index: int, call: ToolCall | None = None) -> ToolBlock | None:
+        """The block of call `index` (the loop's events say which); made if the reply
+        was shown without it."""
+        blocks = self.blocks
+        if index < len(blocks):
+            return blocks[index]
+        if call is None or self._body is None:
+            return None
+        block = ToolBlock(call, self._results.get(call.id))
+        self.mount(block, after=blocks[-1] if blocks else self._body)
+        return block
+
+    def settle_tools(self) -> None:
+        """The reply's loop ended: calls it never finished did not run."""
+        for block in self.blocks:
+            block.settle()
 
     def footer(self) -> Content:
         """The error, and continue/retry links on the last reply; empty while streaming."""
@@ -212,7 +256,7 @@ class AssistantMessage(MessageView):
         self._incoming = inert.Stream()
         if message.content:
             self._body.append(self._incoming.feed(message.content))
-        for box in self.query(".reasoning, .refusal, .tool-calls"):
+        for box in self.query(".reasoning, .refusal, .tool-block"):
             box.remove()
         self._reasoning = TextParts(inert.text(message.reasoning))
         self._refusal = TextParts(inert.text(message.refusal))
@@ -264,9 +308,11 @@ class AssistantMessage(MessageView):
         self._refusal = TextParts(inert.text(message.refusal))
         if message.reasoning:
             self._draw_reasoning()
-        if message.tool_calls and not self.query(".tool-calls"):
+        if message.tool_calls and not self.blocks:
             assert self._body is not None
-            self.mount(self._tool_calls_box(), after=self._body)
+            self.mount(*self._tool_blocks(), after=self._body)
+            if not message.content:
+                self._body.display = False  # only calls: no empty row above them
         self.refresh_header()
         self.refresh_footer()
 

@@ -7,10 +7,13 @@ through every message one by one: the conversation is one stop, the message focu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from chatterm.ui import compat
+from chatterm.ui.chat.key_hints import message_hint
 from chatterm.ui.chat.message_view import MessageView
+from chatterm.ui.chat.tool_block import ToolBlock
 from chatterm.ui.compare.view import CompareView
 
 if TYPE_CHECKING:
@@ -25,18 +28,34 @@ def region_chain(chain: list[Widget], focused: Widget | None,
     """`chain` (Textual's focus chain) with the messages cut down to one stop: the
     focused message, else the one focused `last` (if still there, and nothing newer came
     since: `newest_then` was the newest message then), else the newest."""
-    messages = [widget for widget in chain if isinstance(widget, MessageView)]
-    if len(messages) <= 1:
+    # A reply's tool calls are stops inside its message, for ↑/↓ only.
+    stops = [widget for widget in chain if isinstance(widget, MessageView | ToolBlock)]
+    messages = [widget for widget in stops if isinstance(widget, MessageView)]
+    if len(stops) <= 1:
         return chain
-    if isinstance(focused, MessageView):
+    if isinstance(focused, MessageView | ToolBlock):
         stop: Widget = focused
     elif last is not None and last in messages and newest_then is messages[-1]:
         stop = last
+    elif not messages:
+        return [widget for widget in chain if not isinstance(widget, ToolBlock)]
     else:
         # A new turn (or a new version) came after the message visited last: Shift+Tab
         # goes to the newest reply, not back to an old prompt (qa12 #9).
         stop = messages[-1]
-    return [widget for widget in chain if not isinstance(widget, MessageView) or widget is stop]
+    return [widget for widget in chain
+            if not isinstance(widget, MessageView | ToolBlock) or widget is stop]
+
+
+def hint_for(view: Widget, keymap: Mapping[str, str], *, kitty: bool) -> str:
+    """The status line's keys while `view` (a message, or a tool call of a reply, where
+    the reply's keys act too) has the focus."""
+    block = view if isinstance(view, ToolBlock) else None
+    message = block.parent if block is not None else view
+    allowed = (message.check_action if isinstance(message, MessageView)
+               else lambda _action, _parameters: True)
+    hint = message_hint(keymap, kitty=kitty, allowed=lambda action: bool(allowed(action, ())))
+    return f"{block.keys_hint} · {hint}" if block is not None and block.keys_hint else hint
 
 
 def typed_for_prompt(focused: Widget | None, event: Key) -> bool:
@@ -47,7 +66,10 @@ def typed_for_prompt(focused: Widget | None, event: Key) -> bool:
     Without this, "hello cab" typed after clicking a message would copy the message and
     a code block. It has to be decided when the app receives the key, before delivering
     it: focus() takes effect later, and a fast typist's next letters would still reach
-    the message meanwhile."""
+    the message meanwhile. A tool call's block is part of its reply: the reply's keys
+    act there too."""
+    if isinstance(focused, ToolBlock):
+        focused = focused.parent  # type: ignore[assignment]
     if not isinstance(focused, MessageView | CompareView) or not event.is_printable:
         return False
     bound = compat.node_bindings(focused).key_to_bindings.get(event.key, [])
@@ -59,6 +81,8 @@ def typed_for_prompt(focused: Widget | None, event: Key) -> bool:
 def message_key(focused: Widget | None, event: Key) -> str | None:
     """The action a key pressed on a focused message runs there (None: not one of its
     keys, or one that does nothing on this message)."""
+    if isinstance(focused, ToolBlock):
+        focused = focused.parent  # type: ignore[assignment]
     if not isinstance(focused, MessageView):
         return None
     for binding in compat.node_bindings(focused).key_to_bindings.get(event.key, []):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
@@ -22,6 +22,7 @@ from chatterm.ui.chat import status_bar
 
 if TYPE_CHECKING:
     from chatterm.conversation import Message
+    from chatterm.engine.events import SessionEvent, ToolCallPending, ToolCallStarted
     from chatterm.engine.session import ChatSession, Turn
 
 # "edit": a new version of a prompt and its reply; "regenerate": of a given reply.
@@ -52,6 +53,18 @@ class LiveReply:
     # a reply shown again mid-stream.
     tokens: int = 0
     first_token_at: float = 0.0
+    # The tool calls waiting or running, by (reply id, index): the event that last moved
+    # each, replayed when the chat is shown again mid-loop.
+    tool_calls: dict[tuple[str, int], ToolCallPending | ToolCallStarted] = field(
+        default_factory=dict)
+
+    def note_tool(self, event: SessionEvent) -> None:
+        from chatterm.engine.events import ToolCallFinished, ToolCallPending, ToolCallStarted
+
+        if isinstance(event, ToolCallPending | ToolCallStarted):
+            self.tool_calls[(event.reply.id, event.index)] = event
+        elif isinstance(event, ToolCallFinished):
+            self.tool_calls.pop((event.reply.id, event.index), None)
 
     def count(self, tokens: int) -> None:
         if tokens and not self.tokens:

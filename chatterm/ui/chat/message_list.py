@@ -35,6 +35,23 @@ def view_for(message: Message, *, is_last: bool = False) -> MessageView:
     return ToolMessage(message, classes="tool")
 
 
+def link_tool_results(views: list[MessageView]) -> None:
+    """Each tool message whose call is in the reply above it (past the other results
+    of that reply) is drawn in that call's block; its own view takes no room."""
+    owner: AssistantMessage | None = None
+    for view in views:
+        if not view.display:
+            continue  # on its way out
+        if isinstance(view, AssistantMessage):
+            owner = view if view.message.tool_calls else None
+        elif isinstance(view, ToolMessage):
+            if owner is not None and not view.in_call and owner.has_call(view.message.tool_call_id):
+                owner.attach_result(view.message)
+                view.hide_in_call()
+        else:
+            owner = None
+
+
 class MessageList(SingleLayout, VerticalScroll):
     """The conversation, newest at the bottom; asks for older messages at the top.
 
@@ -61,7 +78,14 @@ class MessageList(SingleLayout, VerticalScroll):
                 if isinstance(widget, MessageView) and widget.versions is None \
                         and not isinstance(widget, SystemMessage):
                     widget.set_versions(self.versions_of(widget.message.id))
-        return super().mount(*widgets, **where)
+        mounted = super().mount(*widgets, **where)
+        # In the list now (composed later): results go to their calls' blocks before
+        # anything is drawn, whichever of the two was mounted first (scroll-back mounts
+        # older messages above newer ones).
+        if any(isinstance(widget, ToolMessage) or (isinstance(widget, AssistantMessage)
+               and widget.message.tool_calls) for widget in widgets):
+            link_tool_results(self.views())
+        return mounted
 
     def on_mount(self) -> None:
         self.anchor()

@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
+from textual.widget import Widget
 from textual.widgets import Static
 
 from chatterm.conversation import Message, Usage
@@ -201,14 +202,32 @@ class MessageView(SingleLayout, Vertical, can_focus=True):
         self.post_message(MessageActionRequested(None, "back"))
 
     def action_focus_sibling(self, step: int) -> None:
-        siblings = self.parent.children if self.parent is not None else []
-        views = [view for view in siblings if isinstance(view, MessageView)]
-        index = views.index(self) + step
-        if 0 <= index < len(views):
-            views[index].focus()
-            views[index].scroll_visible(animate=False)
-        elif step > 0:
-            self.post_message(MessageActionRequested(None, "focus_prompt"))
+        move_focus(self, step)
+
+    def inner_stops(self) -> list[Widget]:
+        """Widgets inside this view that ↑/↓ stop at after it (a reply's tool calls)."""
+        return []
+
+
+def move_focus(widget: Widget, step: int) -> None:
+    """↑/↓ from a message (or a tool call inside one): the next stop in the list, each
+    message followed by its own stops; past the last, the prompt."""
+    view = widget if isinstance(widget, MessageView) else widget.parent
+    message_list = view.parent if view is not None else None
+    siblings = message_list.children if message_list is not None else []
+    stops: list[Widget] = []
+    for sibling in siblings:
+        if isinstance(sibling, MessageView) and sibling.focusable:
+            stops.append(sibling)
+            stops.extend(sibling.inner_stops())
+    if widget not in stops:
+        return
+    index = stops.index(widget) + step
+    if 0 <= index < len(stops):
+        stops[index].focus()
+        stops[index].scroll_visible(animate=False)
+    elif step > 0:
+        widget.post_message(MessageActionRequested(None, "focus_prompt"))
 
 
 class UserMessage(MessageView):
@@ -260,9 +279,30 @@ class SystemMessage(MessageView):
 
 
 class ToolMessage(MessageView):
+    """A tool result. Below the reply that made its call, it is drawn inside that call's
+    block (tool_block.py) and this view takes no room and no focus: it stays in the list
+    so the views match the conversation's messages one for one. Only a result whose call
+    is not shown (an imported oddity) is drawn here, on its own."""
+
     role_label = "tool"
+    # True once its reply's call block shows it.
+    in_call = False
+
+    def hide_in_call(self) -> None:
+        if self.in_call:
+            return
+        self.in_call = True
+        self.can_focus = False
+        # Inline: the stylesheet's `.message` margin and padding must not make a blank row.
+        self.styles.height = 0
+        self.styles.margin = 0
+        self.styles.padding = 0
+        self.styles.border_left = None
+        self.remove_children()
 
     def compose(self) -> ComposeResult:
+        if self.in_call:
+            return
         call = self.message.tool_call_id or ""
         yield Static(
             Content.assemble(("tool result", "bold"), (f"  {call}", "$foreground-muted"), "\n",

@@ -175,6 +175,8 @@ class ReplyController:
                 live.message = event.message
             elif isinstance(event, ReplyRestored):
                 live.gave_back = True
+            else:
+                live.note_tool(event)
             if self._shows(live):
                 self.painter.draw(kind, event)
                 if isinstance(event, ReplyStarted):
@@ -199,7 +201,7 @@ class ReplyController:
             if live.gave_back or not self._shows(live):
                 pass  # the note is up (the reply is back as it was), or nobody looks
             elif started:
-                self.painter.finish_active("stopped: the partial reply is kept (Ctrl+G continues)")
+                self.painter.finish_active(self.painter.stop_note())
             else:
                 self.painter.drop_pending(prompt)
                 screen.status.show_note("stopped before the request was sent")

@@ -2,7 +2,11 @@
 event goes to, and the status line.
 
 The reply controller (replies.py) runs the reply and hands every event of the chat on
-screen to `ReplyPainter.draw`. A `TextArrived`'s text goes to the reply's view
+screen to `ReplyPainter.draw`. The tool loop's events move the call blocks of the reply
+that made the calls (tool_block.py) and the status line along; each saved result gets a
+view of its own at the end of the list (drawn inside its call's block, so the views match
+the conversation's messages), and the loop's next reply streams into a new view below.
+A `TextArrived`'s text goes to the reply's view
 (assistant_view.py: `append_content`, `append_reasoning`, `append_refusal`), whose
 streaming Markdown body turns it into rows on screen. Every view shows the session's own
 `Message` (made with the turn on Enter), and an ending event brings the final one.
@@ -10,15 +14,22 @@ streaming Markdown body turns it into rows on screen. Every view shows the sessi
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from chatterm.conversation import MessageState
 from chatterm.ui.chat.assistant_view import AssistantMessage
-from chatterm.ui.chat.message_view import MessageView, UserMessage, usage_text
+from chatterm.ui.chat.message_view import MessageView, ToolMessage, UserMessage, usage_text
 
 if TYPE_CHECKING:
     from chatterm.conversation import Message
-    from chatterm.engine.events import ReplyRestored, SessionEvent
+    from chatterm.engine.events import (
+        ReplyRestored,
+        SessionEvent,
+        ToolCallFinished,
+        ToolCallPending,
+        ToolCallStarted,
+    )
     from chatterm.engine.session import Turn
     from chatterm.ui.chat.live_replies import LiveReply, ReplyKind
     from chatterm.ui.chat.screen import ChatScreen
@@ -33,6 +44,13 @@ class ReplyPainter:
         self._pending_views: list[MessageView] = []
         # The reply view being streamed into (None while nothing streams on screen).
         self.active_view: AssistantMessage | None = None
+        # The tool calls of the round under way, by (reply id, index): the labels of those
+        # waiting for approval, and of those running with their start (time.monotonic()).
+        self._waiting: dict[tuple[str, int], str] = {}
+        self._running: dict[tuple[str, int], tuple[str, float]] = {}
+        self._outcomes: Counter[str] = Counter()
+        # The replies whose calls this loop moved: settled when it ends.
+        self._tool_views: list[AssistantMessage] = []
 
     def show_turn(self, turn: Turn) -> None:
         """Enter: the prompt and its empty streaming reply, shown before anything is sent."""
@@ -57,13 +75,32 @@ class ReplyPainter:
         if isinstance(view, AssistantMessage) and view.streaming:
             self.active_view = view
             view.set_flush_callback(screen.status.reply_drawn)
+        for event in live.tool_calls.values():  # the calls waiting or running meanwhile
+            self.draw(live.kind, event)
 
     def release(self) -> None:
         """The reply ended or its chat left the screen: its views are drawn no more."""
         if self.active_view is not None:
             self.active_view.set_flush_callback(None)
+            self._tool_views.append(self.active_view)
+        for view in self._tool_views:
+            view.settle_tools()  # a call the loop never finished did not run
+        if self._tool_views:
+            last = last_reply_view(self.screen.message_list.views())
+            if last is not None:
+                last.set_last(True)  # a loop that stopped: its last reply carries the links
         self.active_view = None
         self._pending_views = []
+        self._tool_views = []
+        self._waiting.clear()
+        self._running.clear()
+        self._outcomes.clear()
+
+    def stop_note(self) -> str:
+        """What the status line says after Esc."""
+        if self._running or self._waiting or self._outcomes["stopped"]:
+            return "stopped: calls that had not finished are saved as stopped"
+        return "stopped: the partial reply is kept (Ctrl+G continues)"
 
     def drop_pending(self, prompt: str) -> None:
         """Nothing was sent: take the optimistic views back and give the text back."""
@@ -99,9 +136,22 @@ class ReplyPainter:
             ReplyStarted,
             ReplyStopped,
             TextArrived,
+            ToolCallFinished,
+            ToolCallPending,
+            ToolCallStarted,
+            ToolRoundsExhausted,
         )
 
         status = self.screen.status
+        if isinstance(event, ToolCallPending | ToolCallStarted | ToolCallFinished):
+            self._draw_tool(event)
+            return
+        if isinstance(event, ToolRoundsExhausted):
+            view = self.screen.message_list.view_for_id(event.reply.id)
+            if isinstance(view, AssistantMessage):
+                view.settle_tools()
+            status.show_note(event.line)
+            return
         if isinstance(event, TextArrived):
             view = self.active_view
             if view is None:
@@ -143,6 +193,46 @@ class ReplyPainter:
             # The reply's error, which adds close catalog matches for an unknown model.
             status.show_error(f"{event.message.error or event.error.message} (Ctrl+R retries)")
 
+    def _draw_tool(self, event: ToolCallPending | ToolCallStarted | ToolCallFinished) -> None:
+        """One call of the round moved on: its block, and the status line."""
+        from chatterm.engine.events import ToolCallPending, ToolCallStarted
+
+        key = (event.reply.id, event.index)
+        view = self.screen.message_list.view_for_id(event.reply.id)
+        block = view.block(event.index, event.call) if isinstance(view, AssistantMessage) else None
+        if isinstance(view, AssistantMessage) and view not in self._tool_views:
+            self._tool_views.append(view)
+        if isinstance(event, ToolCallPending):
+            if isinstance(view, AssistantMessage):
+                view.set_last(False)  # no [regenerate] under calls that are running
+            label = event.spec.label if event.spec is not None else event.call.name
+            if event.needs_approval:
+                self._waiting[key] = label
+            if block is not None:
+                block.pending(event.call, event.spec, event.needs_approval)
+        elif isinstance(event, ToolCallStarted):
+            self._waiting.pop(key, None)
+            self._running[key] = (event.spec.label, event.started)
+            if block is not None:
+                block.running(event.call, event.spec, event.started)
+        else:
+            self._waiting.pop(key, None)
+            self._running.pop(key, None)
+            self._outcomes[str(event.outcome)] += 1
+            if block is not None:
+                block.set_result(event.result, event.call)
+            # The result's own view: in the list like every message, drawn in the block.
+            self.screen.message_list.mount(ToolMessage(event.result, classes="tool"))
+        self._tool_status()
+
+    def _tool_status(self) -> None:
+        status = self.screen.status
+        if self._waiting or self._running:
+            status.show_tools(list(self._waiting.values()), list(self._running.values()))
+        elif self._outcomes:
+            counts = ", ".join(f"{n} {outcome}" for outcome, n in self._outcomes.items())
+            status.show_note(f"tool calls done ({counts})")
+
     def _give_back(self, event: ReplyRestored) -> None:
         """A retry or continue came to nothing: the reply is shown again as it was."""
         view, self.active_view = self.active_view, None
@@ -167,7 +257,8 @@ class ReplyPainter:
         message_list = screen.message_list
         view: AssistantMessage
         pending = self._pending_views[-1] if self._pending_views else None
-        if kind in ("send", "edit") and isinstance(pending, AssistantMessage):  # the turn's
+        if kind in ("send", "edit") and isinstance(pending, AssistantMessage) \
+                and pending.message.id == message.id:  # the turn's
             view = pending
         else:
             found = message_list.view_for_id((replaces or message).id)
@@ -175,8 +266,14 @@ class ReplyPainter:
                 view = found
                 view.restart(message)
             else:
+                # A new reply: a retry's, or the tool loop's next one, below the results.
                 view = AssistantMessage(message, is_last=True)
                 message_list.mount(view)
+        if self.active_view is not None and self.active_view is not view:
+            self.active_view.set_flush_callback(None)
+            self.active_view.set_last(False)
+            self._tool_views.append(self.active_view)
+        self._outcomes.clear()
         self.active_view = view
         view.set_flush_callback(screen.status.reply_drawn)
         if message.state is MessageState.STREAMING:

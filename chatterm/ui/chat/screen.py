@@ -29,8 +29,8 @@ from chatterm.ui import inert
 from chatterm.ui.branches.actions import BranchActions
 from chatterm.ui.chat.copying import copy_text
 from chatterm.ui.chat.edits import ConversationEdits
-from chatterm.ui.chat.focus import FocusHint, region_chain, typed_for_prompt
-from chatterm.ui.chat.key_hints import idle_hint, message_hint
+from chatterm.ui.chat.focus import FocusHint, hint_for, region_chain, typed_for_prompt
+from chatterm.ui.chat.key_hints import idle_hint
 from chatterm.ui.chat.loading import HistoryLoader
 from chatterm.ui.chat.message_actions import MessageActions
 from chatterm.ui.chat.message_list import MessageList
@@ -40,6 +40,7 @@ from chatterm.ui.chat.replies import ReplyController, last_reply_index
 from chatterm.ui.chat.reveal import load_newer, show_hit
 from chatterm.ui.chat.sidebar_panel import SIDEBAR_OVERLAY_BELOW, SidebarPanel
 from chatterm.ui.chat.status_bar import StatusBar
+from chatterm.ui.chat.tool_block import ToolBlock
 from chatterm.ui.chat.versions import BranchView
 from chatterm.ui.compare.controller import CompareController
 from chatterm.ui.events import (
@@ -355,13 +356,9 @@ class ChatScreen(Screen[None]):
             self._focus_hint = FocusHint(self.status)
         if event.focused:
             self._last_message = (event.view, next(iter(self.message_list.views()[-1:]), None))
-            view = event.view
-            allowed = (view.check_action if isinstance(view, MessageView)
-                       else lambda _action, _parameters: True)
-            self._focus_hint.show(message_hint(self.services.keymap,
-                                               kitty=self.services.kitty(),
-                                               allowed=lambda action: bool(allowed(action, ()))))
-        elif not isinstance(self.focused, MessageView):
+            self._focus_hint.show(hint_for(event.view, self.services.keymap,
+                                           kitty=self.services.kitty()))
+        elif not isinstance(self.focused, MessageView | ToolBlock):
             # ↑/↓ blur one message and focus the next; the blur may arrive after the
             # focus, so the hint stays while any message still has the focus.
             self._focus_hint.hide()

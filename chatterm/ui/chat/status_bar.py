@@ -1,9 +1,10 @@
-"""The one-line status under the messages: what the reply is doing, and the current model."""
+"""The one-line status under the messages: what the reply is doing (waiting, streaming,
+its tool calls waiting for approval or running), and the current model."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -71,6 +72,9 @@ class StatusBar(Horizontal):
         self.model = ""
         # While in compare mode, what the right side says instead of the model.
         self.compare: str | None = None
+        # The tool loop's calls: the labels waiting for approval, and those running.
+        self._tools_waiting: list[str] = []
+        self._tools_running: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Static("", id="status-state", markup=False)
@@ -169,10 +173,34 @@ class StatusBar(Horizontal):
         self._draw_spinner()
         self._spin_timer = self.set_interval(SPIN_INTERVAL, self._draw_spinner)
 
+    def show_tools(self, waiting: Sequence[str], running: Sequence[tuple[str, float]]) -> None:
+        """The tool loop: "waiting for approval" while a call waits for a yes, else
+        "running time.get_current_time (3 s)", ticking; `running` holds each running
+        call's label and start (time.monotonic(), as the engine reports it)."""
+        self._stop_countdown()
+        self.state = "tools"
+        self._tools_waiting = list(waiting)
+        self._tools_running = [label for label, _started in running]
+        # The seconds count from the first call's start, on this module's clock.
+        first = min((started for _label, started in running), default=time.monotonic())
+        self._spin(clock() - max(0.0, time.monotonic() - first))
+
+    def _tools_text(self) -> str:
+        if self._tools_waiting:
+            return f"waiting for approval: {inert.line(self._tools_waiting[0])}"
+        labels = self._tools_running
+        more = f" and {len(labels) - 1} more" if len(labels) > 1 else ""
+        return f"running {inert.line(labels[0]) if labels else 'tools'}{more}"
+
     def _draw_spinner(self) -> None:
         self._spin_frame = (self._spin_frame + 1) % len(SPINNER)
         waited = clock() - self._spin_since
         parts: list[str | tuple[str, str]] = [(f"{SPINNER[self._spin_frame]} ", "$warning")]
+        if self.state == "tools":
+            seconds = "" if self._tools_waiting else f" ({max(0, int(waited))} s)"
+            self._left(Content.assemble(*parts, (self._tools_text(), "$warning"), seconds,
+                                        ("  Esc stops", "$foreground-muted")))
+            return
         if self.state == "streaming":
             parts.append(f"{format_count(self._tokens)} tokens · ")
         parts += [("waiting…", "$warning"), f" {waited:.1f} s",

@@ -1,0 +1,270 @@
+"""Tool calls in the chat (issue 13): each call of a reply is a block with `server.tool`,
+its arguments as pretty JSON, a spinner while it runs, then its result folded to its
+first lines (Enter or a click shows all of it); the status line says what the loop is
+doing; the loop's next reply streams below the blocks; a reloaded chat looks the same.
+
+The model side is the loopback server; the tool side an in-test ToolBox (our own seam,
+tests/test_tool_loop.py's Box) set on the chat's session, with the real engine between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from loopback import sse_reply, tool_call_reply
+from test_tool_loop import Box
+from tool_exchange import tool_exchange
+from ui_helpers import (
+    LOOP_KEY,
+    LOOP_KEY_ENV,
+    running,
+    screen_text,
+    terminal_output,
+    wait_until,
+    write_config,
+)
+
+from chatterm.conversation import Role
+from chatterm.launch import LaunchOptions
+from chatterm.toolbox import Approval, ApprovalRequest, Decision, ToolResult
+
+pytestmark = pytest.mark.slow
+
+CHAT = "chat/completions"
+TEN_LINES = "\n".join(f"result line {n}" for n in range(1, 11))
+
+
+@pytest.fixture
+def server(loopback: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
+    write_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url)
+    return loopback
+
+
+def blocks(app: Any) -> list[Any]:
+    from chatterm.ui.chat.tool_block import ToolBlock
+
+    return list(app.chat.message_list.query(ToolBlock).results(ToolBlock))
+
+
+def shown(widget: Any) -> str:
+    return str(widget.render())
+
+
+def with_tools(app: Any, box: Box, approver: Any = None) -> None:
+    session = app.chat.replies.engine()
+    session.tools = box
+    session.approver = approver
+
+
+async def send(pilot: Any, text: str) -> None:
+    pilot.app.chat.prompt.insert(text)
+    await pilot.press("enter")
+
+
+async def until_idle(pilot: Any) -> None:
+    await wait_until(pilot, lambda: not pilot.app.chat.busy, what="the reply to end")
+
+
+# ---- a saved exchange --------------------------------------------------------------------
+
+
+async def test_a_saved_exchange_draws_each_result_inside_its_call_block(server: Any) -> None:
+    conversation = tool_exchange(provider="loop", model="model-a")
+    async with running(LaunchOptions(resume_id=conversation.id), size=(100, 50)) as (app, pilot):
+        await wait_until(pilot, lambda: len(blocks(app)) == 3, what="three call blocks")
+        tokyo, paris, wiki = blocks(app)
+        text = screen_text(app)
+        # No bare "tool result" messages: the tool views take no room.
+        assert "tool result" not in text
+        tool_views = [v for v in app.chat.message_list.views() if v.message.role is Role.TOOL]
+        assert len(tool_views) == 3 and all(v.region.height == 0 for v in tool_views)
+        assert shown(tokyo).startswith("⚙ time.get_current_time  ✓ done")
+        assert '"timezone": "Asia/Tokyo"' in shown(tokyo)  # pretty JSON
+        assert '"datetime": "2026-12-02T14:51:36+09:00"' in shown(tokyo)
+        assert "⊘ declined" in shown(paris) and "declined to run" not in shown(paris)
+        # The error's result: folded, its escape sequences inert.
+        assert shown(wiki).startswith("⚙ wiki.lookup  ✗ error")
+        assert '"page": "Quokka été"' in shown(wiki)
+        assert "line 3 of the page" in shown(wiki) and "line 4 of the page" not in shown(wiki)
+        assert "… 12 more lines · Enter or click shows all" in shown(wiki)
+        assert "\x1b]52" not in terminal_output(app) and "\x1b[2J" not in terminal_output(app)
+        assert "It is 23:51 in Tokyo." in text
+
+        # ↓ from the reply goes through its calls, in order; the hint names Enter.
+        reply = app.chat.message_list.view_for_id(conversation.messages[1].id)
+        reply.focus()
+        await pilot.press("down")
+        assert app.focused is tokyo
+        await pilot.press("down", "down")
+        assert app.focused is wiki
+        await wait_until(pilot, lambda: app.chat.status.text.startswith("Enter shows all"),
+                         what="the block's hint")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "line 15 of the page" in shown(wiki), what="expanded")
+        assert "Enter or click folds" in shown(wiki)
+        assert app.chat.status.text.startswith("Enter folds")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "line 15 of the page" not in shown(wiki), what="folded")
+        # A click unfolds too.
+        await pilot.click(wiki)
+        await wait_until(pilot, lambda: "line 15 of the page" in shown(wiki), what="clicked")
+        await pilot.press("down")
+        assert app.focused is app.chat.message_list.view_for_id(conversation.messages[-1].id)
+        await pilot.press("up")
+        assert app.focused is wiki
+        # A letter typed on a block goes to the prompt, as on a message.
+        await pilot.press("x")
+        assert app.focused is app.chat.prompt and app.chat.prompt.text == "x"
+
+
+async def test_calls_wrap_at_40_columns_and_after_a_resize(server: Any) -> None:
+    conversation = tool_exchange(provider="loop", model="model-a")
+    async with running(LaunchOptions(resume_id=conversation.id), size=(120, 50)) as (app, pilot):
+        await wait_until(pilot, lambda: len(blocks(app)) == 3, what="three call blocks")
+        wiki = blocks(app)[2]
+        wiki.focus()
+        await pilot.press("enter")  # all 16 lines of the result
+        await pilot.resize_terminal(40, 60)
+        await wait_until(pilot, lambda: wiki.region.width < 40, what="the narrow layout")
+        await pilot.pause(0.2)
+        wiki.scroll_visible(animate=False)
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert all(len(line) <= 40 for line in text.splitlines())
+        # Every word of the block is on screen: wrapped, not cut at the edge.
+        for n in (1, 8, 15):
+            assert f"line {n} of the page about" in " ".join(text.split())
+        assert wiki.region.height > 16
+
+
+# ---- the live loop -----------------------------------------------------------------------
+
+
+async def test_a_running_call_ticks_then_its_result_folds_and_the_next_reply_streams_below(
+        server: Any) -> None:
+    gate = asyncio.Event()
+
+    async def get_current_time(arguments: dict[str, Any]) -> str:
+        await gate.wait()
+        return TEN_LINES
+
+    box = Box({"get_current_time": get_current_time}, server="time")
+    server.script(CHAT, tool_call_reply([("call_1", "get_current_time",
+                                          '{"timezone":"Europe/Paris"}')]))
+    server.script(CHAT, sse_reply(["It is seven ", "in Paris."]))
+    async with running(size=(100, 40)) as (app, pilot):
+        with_tools(app, box)
+        await send(pilot, "What time is it in Paris?")
+        await wait_until(pilot, lambda: "(1 s)" in app.chat.status.text, what="a second ticked")
+        assert "running time.get_current_time (1 s)  Esc stops" in app.chat.status.text
+        [block] = blocks(app)
+        assert "running 1 s" in shown(block) and '"timezone": "Europe/Paris"' in shown(block)
+        assert "[regenerate]" not in screen_text(app)  # not under calls that run
+        gate.set()
+        await until_idle(pilot)
+        assert shown(block).startswith("⚙ time.get_current_time  ✓ done")
+        assert "result line 4" in shown(block) and "result line 5" not in shown(block)
+        assert "… 6 more lines" in shown(block)
+        text = screen_text(app)
+        assert text.index("result line 4") < text.index("It is seven in Paris.")
+        # One view per message of the conversation, in its order.
+        session = app.chat.replies.engine()
+        ids = [view.message.id for view in app.chat.message_list.views()]
+        assert ids == [message.id for message in session.conversation.messages]
+        assert [m.role for m in session.conversation.messages] == [
+            Role.USER, Role.ASSISTANT, Role.TOOL, Role.ASSISTANT]
+        live = [shown(b) for b in blocks(app)]
+        conversation_id = session.conversation.id
+        assert app.chat.message_list.following
+    # Reopened from the store: drawn the same.
+    async with running(LaunchOptions(resume_id=conversation_id), size=(100, 40)) as (app, pilot):
+        await wait_until(pilot, lambda: len(blocks(app)) == 1, what="the call block")
+        assert [shown(b) for b in blocks(app)] == live
+        assert "tool result" not in screen_text(app)
+
+
+async def test_the_status_line_says_waiting_for_approval_then_esc_stops_the_running_call(
+        server: Any) -> None:
+    asked: list[ApprovalRequest] = []
+    answer: asyncio.Future[Approval] | None = None
+
+    async def approver(request: ApprovalRequest) -> Approval:
+        nonlocal answer
+        asked.append(request)
+        answer = asyncio.get_running_loop().create_future()
+        return await answer
+
+    async def slow(arguments: dict[str, Any]) -> ToolResult:
+        await asyncio.sleep(60)
+        return ToolResult("late")
+
+    box = Box({"slow": slow}, server="calc", ask=["slow"])
+    server.script(CHAT, tool_call_reply([("call_1", "slow", '{"x": "1"}')]))
+    async with running(size=(100, 30)) as (app, pilot):
+        with_tools(app, box, approver)
+        await send(pilot, "go slow")
+        await wait_until(pilot, lambda: answer is not None, what="the approval asked")
+        assert "waiting for approval: calc.slow" in app.chat.status.text
+        [block] = blocks(app)
+        assert "⏳ waiting for approval" in shown(block)
+        assert answer is not None
+        answer.set_result(Approval(Decision.ALLOW))
+        await wait_until(pilot, lambda: "running calc.slow" in app.chat.status.text,
+                         what="running")
+        assert "running" in shown(block)
+        await pilot.press("escape")
+        await until_idle(pilot)
+        assert shown(block).startswith("⚙ calc.slow  ■ stopped")
+        assert "stopped: calls that had not finished are saved as stopped" in app.chat.status.text
+        assert not block._timer  # the spinner is gone
+        assert "[regenerate]" in screen_text(app)
+
+
+async def test_several_calls_run_at_once_and_the_line_names_them(server: Any) -> None:
+    gate = asyncio.Event()
+
+    async def wait(arguments: dict[str, Any]) -> str:
+        await gate.wait()
+        return f"done {arguments['x']}"
+
+    box = Box({"a": wait, "b": wait}, server="s")
+    server.script(CHAT, tool_call_reply([("c1", "a", '{"x": "1"}'), ("c2", "b", '{"x": "2"}'),
+                                         ("c3", "nope", "{}")]))
+    server.script(CHAT, sse_reply(["ok"]))
+    async with running(size=(100, 40)) as (app, pilot):
+        with_tools(app, box)
+        await send(pilot, "both")
+        await wait_until(pilot, lambda: "running s.a and 1 more" in app.chat.status.text,
+                         what="both running")
+        first, second, unknown = blocks(app)
+        assert "running" in shown(first) and "running" in shown(second)
+        assert shown(unknown).startswith("⚙ nope  ? unknown tool")
+        gate.set()
+        await until_idle(pilot)
+        assert "→ done 1" in shown(first) and "→ done 2" in shown(second)
+
+
+async def test_the_line_says_when_the_tool_rounds_ran_out(
+        server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatterm.engine import tool_loop
+
+    monkeypatch.setattr(tool_loop, "max_tool_rounds", lambda _config: 1)
+
+    async def echo(arguments: dict[str, Any]) -> str:
+        return "again"
+
+    box = Box({"echo": echo}, server="s")
+    server.script(CHAT, tool_call_reply([("c1", "echo", '{"x": "1"}')]))
+    server.script(CHAT, tool_call_reply([("c2", "echo", '{"x": "2"}')]))
+    async with running(size=(100, 40)) as (app, pilot):
+        with_tools(app, box)
+        await send(pilot, "loop forever")
+        await until_idle(pilot)
+        assert app.chat.status.text.startswith("stopped after 1 tool round (max_tool_rounds")
+        done, not_run = blocks(app)
+        assert "✓ done" in shown(done) and "· not run" in shown(not_run)
