@@ -49,6 +49,11 @@ def cache_dir() -> Path:
     return user_cache_path(APP_NAME)
 
 
+def mcp_log_dir() -> Path:
+    """Where each MCP server's stderr goes (NAME.log): never the terminal."""
+    return cache_dir() / "mcp-logs"
+
+
 def database_file() -> Path:
     return data_dir() / "chatterm.db"
 

@@ -125,6 +125,12 @@ def apply_data(config: Config, data: dict[str, Any], path: Path) -> None:
             setattr(base, key, value)
         config.providers[name] = base
 
+    if "mcp" in data:
+        from chatterm.config.mcp_table import read_mcp
+
+        config.mcp = read_mcp(data["mcp"], path,
+                              lambda key, known: warnings.append(_unknown(path, key, known)))
+
 
 def _checked_table(
     table: dict[str, Any],

@@ -15,6 +15,7 @@ from typing import Any
 
 from chatterm.conversation import Params
 from chatterm.errors import ConfigError, UsageError
+from chatterm.mcp.config import McpConfig
 from chatterm.numbers import is_finite_number
 from chatterm.providers import (
     DEFAULT_PROVIDER,
@@ -209,7 +210,7 @@ PROVIDER_KEYS: dict[str, Checker] = {
     "max_retries": check_count,
     "default_model": check_str,
 }
-TABLES = ("params", "keys", "providers")
+TABLES = ("params", "keys", "providers", "mcp")
 
 
 # ---- the loaded config ------------------------------------------------------------------
@@ -227,6 +228,8 @@ class Config:
     params: Params = field(default_factory=Params)
     keys: dict[str, str] = field(default_factory=dict)
     providers: dict[str, ProviderConfig] = field(default_factory=builtin_providers)
+    # [mcp] and its [mcp.servers.NAME] tables (checked by chatterm.config.mcp_table).
+    mcp: McpConfig = field(default_factory=McpConfig)
     path: Path | None = None
     warnings: list[str] = field(default_factory=list)
 
