@@ -16,10 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-import mcp_types as types
+import mcp.types as types
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from pydantic import ValidationError
 
 from chatterm import __version__
 from chatterm.mcp.config import McpServerConfig
@@ -137,7 +136,8 @@ class Connection:
             if exc.code == types.CONNECTION_CLOSED:
                 return "the connection closed"
             return _one_line(exc.message) or f"error {exc.code}"
-        if isinstance(exc, ValidationError):
+        # pydantic's ValidationError (by name: pydantic is the SDK's dependency, not ours)
+        if type(exc).__name__ == "ValidationError":
             return "answered something that is not MCP"
         if isinstance(exc, OSError):
             return _one_line(exc.strerror or str(exc))

@@ -20,7 +20,7 @@ from typing import IO
 
 import anyio
 import anyio.abc
-import mcp_types as types
+import mcp.types as types
 from anyio.streams.text import TextReceiveStream
 from mcp.shared.message import SessionMessage
 
