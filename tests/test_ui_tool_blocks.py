@@ -21,6 +21,7 @@ from tool_exchange import tool_exchange
 from ui_helpers import (
     LOOP_KEY,
     LOOP_KEY_ENV,
+    make_app,
     running,
     screen_text,
     terminal_output,
@@ -268,3 +269,78 @@ async def test_the_line_says_when_the_tool_rounds_ran_out(
         assert app.chat.status.text.startswith("stopped after 1 tool round (max_tool_rounds")
         done, not_run = blocks(app)
         assert "✓ done" in shown(done) and "· not run" in shown(not_run)
+
+
+async def test_a_warning_of_a_started_call_is_one_notification(server: Any) -> None:
+    async def echo(arguments: dict[str, Any]) -> str:
+        return "fine"
+
+    class Unsaved(Box):
+        def allow_always(self, spec: Any) -> None:
+            from chatterm.errors import ConfigError
+
+            raise ConfigError("config.toml: cannot write always_allow (read-only file)")
+
+    async def always(request: ApprovalRequest) -> Approval:
+        return Approval(Decision.ALWAYS)
+
+    box = Unsaved({"echo": echo}, server="s", ask=["echo"])
+    server.script(CHAT, tool_call_reply([("c1", "echo", '{"x": "1"}')]))
+    server.script(CHAT, sse_reply(["ok"]))
+    async with running(size=(100, 40)) as (app, pilot):
+        with_tools(app, box, always)
+        await send(pilot, "echo")
+        await until_idle(pilot)
+        notes = [str(n.message) for n in app._notifications]
+        assert any("cannot write always_allow" in note for note in notes), notes
+        assert "→ fine" in shown(blocks(app)[0])
+
+
+# ---- a snapshot --------------------------------------------------------------------------
+
+
+def test_snapshot_of_a_reply_with_a_folded_result(server: Any, snap_compare: Any,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatterm.conversation import Conversation, Message, ToolCall
+    from chatterm.store import Store
+    from chatterm.ui.chat import status_bar
+
+    monkeypatch.setattr(status_bar, "clock", lambda: 1000.0)
+    at = 1_600_000_000.0
+    cid = "700100000000000000000000000000b1"
+    conversation = Conversation(provider="loop", model="model-a", id=cid, title="Paris time",
+                                created_at=at, updated_at=at)
+
+    def add(role: Role, content: str = "", **fields: Any) -> Message:
+        parent = conversation.messages[-1].id if conversation.messages else None
+        index = len(conversation.messages)
+        message = Message(role=role, content=content, id=f"{cid[:-2]}{index:02d}",
+                          conversation_id=cid, parent_id=parent,
+                          created_at=at + len(conversation.messages), **fields)
+        conversation.messages.append(message)
+        return message
+
+    add(Role.USER, "What time is it in Paris?")
+    add(Role.ASSISTANT, "", provider="loop", model="model-a", finish_reason="tool_calls",
+        tool_calls=[ToolCall("call_1", "get_current_time", '{"timezone":"Europe/Paris"}')])
+    add(Role.TOOL, TEN_LINES, provider="time", model="get_current_time", finish_reason="ok",
+        tool_call_id="call_1")
+    add(Role.ASSISTANT, "It is **seven** in Paris.", provider="loop", model="model-a",
+        finish_reason="stop")
+    conversation.current_id = conversation.messages[-1].id
+    with Store.open() as store:
+        store.create_conversation(conversation)
+    app = make_app(LaunchOptions(resume_id=cid))
+
+    async def run_before(pilot: Any) -> None:
+        # The pilot can start before the chat screen has composed its widgets.
+        await wait_until(pilot, lambda: app.chat.query("#prompt"), what="the prompt")
+        await wait_until(pilot, lambda: len(blocks(app)) == 1, what="the call block")
+        for box in app.screen.query("Input, TextArea"):
+            box.cursor_blink = False
+        await pilot.pause()
+
+    try:
+        assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+    finally:
+        app.store.close()

@@ -18,6 +18,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from chatterm.conversation import MessageState
+from chatterm.ui import inert
 from chatterm.ui.chat.assistant_view import AssistantMessage
 from chatterm.ui.chat.message_view import MessageView, ToolMessage, UserMessage, usage_text
 
@@ -213,6 +214,9 @@ class ReplyPainter:
         elif isinstance(event, ToolCallStarted):
             self._waiting.pop(key, None)
             self._running[key] = (event.spec.label, event.started)
+            if event.warning:  # e.g. an "always" that could not be saved: it runs anyway
+                self.screen.notify(inert.server_words(event.warning), severity="warning",
+                                   markup=False)
             if block is not None:
                 block.running(event.call, event.spec, event.started)
         else:
