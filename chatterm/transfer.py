@@ -36,7 +36,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from chatterm.conversation import Conversation, Message, MessageState, Role
+from chatterm import tool_text
+from chatterm.conversation import Conversation, Message, MessageState, Role, ToolCall
 from chatterm.errors import ImportFormatError
 from chatterm.markdown_embed import embed
 from chatterm.numbers import finite_json
@@ -90,22 +91,54 @@ def _heading(message: Message) -> str:
             label += f" ({message.provider})"
         return f"## Assistant · {label}"
     if message.role is Role.TOOL:
-        return f"## Tool result{f' · {message.tool_call_id}' if message.tool_call_id else ''}"
+        return f"## Tool result · {tool_text.result_label(message)}"
     return f"## {message.role.value.capitalize()}"
 
 
-def _message_markdown(message: Message) -> str:
+def _result_markdown(result: Message | None, call: ToolCall | None = None) -> str:
+    """A tool result: how it ended, its first lines, the rest folded (nothing is cut)."""
+    if result is None:
+        return f"{tool_text.RESULT} *not run*"
+    name = tool_text.label(call, result) if call else tool_text.result_label(result)
+    head = f"{tool_text.RESULT} **{_code(name)}**"
+    if (note := tool_text.outcome_note(result)) is not None:
+        head += f" *{embed(note)}*"
+    lines = tool_text.result_text(result).splitlines()
+    if not lines:
+        return head
+    shown = _fence("\n".join(lines[:tool_text.RESULT_LINES]), "text")
+    if len(lines) <= tool_text.RESULT_LINES:
+        return f"{head}\n\n{shown}"
+    more = len(lines) - tool_text.RESULT_LINES
+    rest = _fence("\n".join(lines[tool_text.RESULT_LINES:]), "text")
+    return (f"{head}\n\n{shown}\n\n<details><summary>{more:,} more "
+            f"line{'s' if more != 1 else ''}</summary>\n\n{rest}\n\n</details>")
+
+
+def _code(text: str) -> str:
+    """Inline code that no backtick inside `text` can end early."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    return f"{ticks} {text} {ticks}" if longest else f"`{text}`"
+
+
+def _message_markdown(message: Message, results: dict[str, Message] | None = None) -> str:
     parts = [_heading(message), f"*{_when(message.created_at)}*"]
     if message.reasoning:
         parts.append(f"<details><summary>Reasoning</summary>\n\n{embed(message.reasoning)}"
                      "\n\n</details>")
-    if message.content:
+    if message.role is Role.TOOL:
+        parts.append(_result_markdown(message))  # one that answers no call above it
+    elif message.content:
         parts.append(embed(message.content))
     if message.refusal:
         parts.append("> **Refused:** " + embed(message.refusal).replace("\n", "\n> "))
     for call in message.tool_calls:
-        parts.append(f"**Tool call** `{call.name}` (id `{call.id}`):\n\n"
-                     + _fence(call.arguments, "json"))
+        result = (results or {}).get(call.id)
+        parts.append(f"{tool_text.CALL} **{_code(tool_text.label(call, result))}** "
+                     f"(call `{call.id}`)\n\n"
+                     + _fence(tool_text.pretty_arguments(call.arguments), "json")
+                     + "\n\n" + _result_markdown(result, call))
     if message.state is not MessageState.COMPLETE:
         note = f"*Reply {message.state.value}"
         parts.append(note + (f": {message.error}*" if message.error else "*"))
@@ -144,7 +177,12 @@ def export_markdown(conv: Conversation) -> str:
     ]
     if conv.system_prompt:
         header.append("## System prompt\n\n" + embed(conv.system_prompt))
-    body = [_message_markdown(m) for m in current_branch(conv)]
+    branch = current_branch(conv)
+    # A tool result is shown under the call it answers, not again on its own.
+    with_calls = tool_text.answered(branch)
+    body = [_message_markdown(m, tool_text.results_of(branch, index) if m.tool_calls
+                              else None)
+            for index, m in enumerate(branch) if m.id not in with_calls]
     # Model text is kept verbatim here; whoever prints this to a terminal neutralises it.
     return "\n\n".join(header + body) + "\n"
 

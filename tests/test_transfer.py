@@ -112,8 +112,10 @@ def test_export_markdown_reads_well() -> None:
     assert "## User" in text
     assert "## Assistant · magistral-medium (mistral)" in text
     assert "<details><summary>Reasoning</summary>\n\nLet me think\n\n</details>" in text
-    assert '**Tool call** `weather` (id `call_1`):\n\n```json\n{"city": "Zürich"}\n```' in text
-    assert "## Tool result · call_1" in text
+    # The result under its call (tests/test_tool_show.py has a whole exchange).
+    assert ('→ **`weather`** (call `call_1`)\n\n```json\n{\n  "city": "Zürich"\n}\n```\n\n'
+            '← **`weather`**\n\n```text\n{"temp": 3}\n```') in text
+    assert "## Tool result" not in text
     assert "*Reply interrupted: connection dropped*" in text
     assert "> **Refused:** I can't help with that" in text
     assert "*30 tokens, cost 0.00042*" in text

@@ -6,6 +6,7 @@ import argparse
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from chatterm import tool_text
 from chatterm.cli.common import open_store
 from chatterm.cli.output import Out, note, short_id
 from chatterm.conversation import Conversation, Message, MessageState, Role
@@ -53,7 +54,7 @@ def heading(message: Message, mark: str = "") -> str:
             label += f" · {message.state.value}"
         label += "]"
     elif message.role is Role.TOOL:
-        label = f"[tool · {message.tool_call_id}]"
+        label = f"[tool · {tool_text.result_label(message)}]"
     else:
         label = f"[{message.role.value}]"
     return " ".join(part for part in (short_id(message.id), label, mark) if part)
@@ -74,9 +75,10 @@ def fit(out: Out, start: str, words: str) -> str:
 
 def first_words(message: Message, width: int = WORDS) -> str:
     """The start of a message on one line (its text, else what it holds instead)."""
-    text = message.content or message.refusal or message.reasoning
+    text = tool_text.tree_words(message) or message.content or message.refusal \
+        or message.reasoning
     if not text and message.tool_calls:
-        text = "(tool call " + ", ".join(call.name for call in message.tool_calls) + ")"
+        text = tool_text.calls_words(message)
     if not text:
         text = ending(message) or ("(empty)" if _is_empty(message) else "")
     flat = " ".join(text.split())
@@ -126,17 +128,31 @@ def _show(args: argparse.Namespace) -> int:
         conversation = store.get_conversation(conversation_id)
         shape = store.shape(conversation_id)
     _print_header(out, conversation)
-    for message in conversation.messages:
+    messages = conversation.messages
+    # Results shown under the call they answer are not repeated as messages of their own.
+    shown_with_call = tool_text.answered(messages)
+    for index, message in enumerate(messages):
+        if message.id in shown_with_call:
+            continue
         out.line("")
         out.line(heading(message, version_mark(shape, message.id)))
         if message.reasoning:
             out.line("(reasoning) " + message.reasoning.strip())
         if message.refusal:
             out.line("(refusal) " + message.refusal)
-        if message.content:
+        if message.role is Role.TOOL:
+            # A result answering no call of the reply above it (a hand-made file).
+            for line in tool_text.result_lines(message):
+                out.line(line)
+        elif message.content:
             out.line(message.content)
-        for call in message.tool_calls:
-            out.line(f"(tool call {call.name}) {call.arguments}")
+        if message.tool_calls:
+            results = tool_text.results_of(messages, index)
+            for call in message.tool_calls:
+                result = results.get(call.id)
+                out.line(tool_text.call_line(call, result))
+                for line in tool_text.result_lines(result):
+                    out.line("  " + line)
         if (why := ending(message)) is not None:
             out.line(why)
         elif _is_empty(message):
