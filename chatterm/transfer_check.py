@@ -129,7 +129,8 @@ def check_document(doc: Any) -> None:
                                    for message in messages})
 
 
-def _check_tool_results(messages: list[dict[str, Any]], parents: dict[str, Any]) -> None:
+def _check_tool_results(messages: list[dict[str, Any]],
+                        parents: dict[str, str | None]) -> None:
     """A tool message naming a call (`tool_call_id`) answers one of the calls of the
     reply above it (the results of one reply are chained below it): a result answering
     no call would make every later request of the chat fail (providers refuse it), so
@@ -140,11 +141,11 @@ def _check_tool_results(messages: list[dict[str, Any]], parents: dict[str, Any])
         call_id = message.get("tool_call_id")
         if message.get("role") != Role.TOOL.value or call_id is None:
             continue
-        above = parents.get(message["id"])
+        above: str | None = parents.get(message["id"])
         hops = 0
         # Up through the other results of the same reply (bounded: a file may loop).
-        while above in by_id and by_id[above].get("role") == Role.TOOL.value and \
-                hops <= len(messages):
+        while above is not None and above in by_id and \
+                by_id[above].get("role") == Role.TOOL.value and hops <= len(messages):
             above, hops = parents.get(above), hops + 1
         reply = by_id.get(above) if above is not None else None
         calls = reply.get("tool_calls") if reply and reply.get(
