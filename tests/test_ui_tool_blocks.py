@@ -344,3 +344,32 @@ def test_snapshot_of_a_reply_with_a_folded_result(server: Any, snap_compare: Any
         assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
     finally:
         app.store.close()
+
+
+# ---- through the real MCP host -----------------------------------------------------------
+
+
+async def test_a_call_to_the_real_time_server_shows_its_result_in_the_block(
+        loopback: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mcp-server-time over stdio, hosted by the app itself from the config (auto)."""
+    from mcp_helpers import time_server, toml_for
+
+    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
+    write_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url,
+                 extra=toml_for([time_server("time", approve="auto")]))
+    loopback.script(CHAT, tool_call_reply([("call_t", "get_current_time",
+                                            '{"timezone": "Europe/Paris"}')]))
+    loopback.script(CHAT, sse_reply(["It is ", "morning in Paris."]))
+    async with running(size=(100, 40)) as (app, pilot):
+        await wait_until(pilot, lambda: any(s.state == "ready" for s in app.tools.statuses()),
+                         timeout=60, what="the time server to be ready")
+        await send(pilot, "What time is it in Paris?")
+        await until_idle(pilot)
+        [block] = blocks(app)
+        assert shown(block).startswith("⚙ time.get_current_time  ✓ done")
+        assert '"timezone": "Europe/Paris"' in shown(block).split("→", 1)[1]
+        text = screen_text(app)
+        assert text.index("time.get_current_time") < text.index("morning in Paris.")
+        # What the model was sent back is the result the block shows.
+        sent = loopback.requests[1].json["messages"][-1]
+        assert sent["role"] == "tool" and "Europe/Paris" in sent["content"]
