@@ -82,10 +82,15 @@ def parse_arguments(text: str) -> tuple[dict[str, Any] | None, str | None]:
 class ApprovalDialog(Dialog[Approval]):
     """One tool call waiting for the user's yes or no."""
 
+    # Its own box class: the shared `.dialog-box TextArea` rule (app CSS, which wins over
+    # any DEFAULT_CSS) would make the editor 12 rows tall for a one-line argument.
     DEFAULT_CSS = """
     ApprovalDialog { align: center middle; }
-    ApprovalDialog .dialog-box { width: 90; }
-    ApprovalDialog #approval-body { height: auto; max-height: 55vh; }
+    ApprovalDialog .approval-box {
+        width: 90; max-width: 95%; height: auto; max-height: 95%;
+        border: round $primary; background: $surface; padding: 0 1;
+    }
+    ApprovalDialog #approval-body { height: auto; max-height: 60vh; }
     ApprovalDialog #approval-description { color: $text-muted; margin-bottom: 1; }
     ApprovalDialog #approval-arguments { height: auto; min-height: 3; max-height: 30vh; }
     ApprovalDialog .dialog-buttons { padding-top: 0; height: auto; }
@@ -112,7 +117,7 @@ class ApprovalDialog(Dialog[Approval]):
 
     def compose(self) -> ComposeResult:
         spec = self.request.spec
-        with Vertical(classes="dialog-box"):
+        with Vertical(classes="approval-box"):
             yield Label(f"Run {inert.line(spec.label)}?", classes="dialog-title",
                         markup=False)
             with VerticalScroll(id="approval-body"):

@@ -24,31 +24,22 @@ import dataclasses
 import threading
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from chatterm.toolbox import ServerState, ServerStatus, ToolBox, ToolFilter
+from chatterm.toolbox import ServerState, ServerStatus, ToolFilter
 from chatterm.ui import inert
 from chatterm.ui.tools.approval import DialogApprover
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from textual.app import App
 
     from chatterm.config import Config
     from chatterm.engine.session import ChatSession
+    from chatterm.mcp.host import McpHost
 
 CLOSE_WAIT = 8.0
 """Seconds quitting waits for the host to close. McpHost.close() is bounded itself (it
 kills a server that does not exit); this is the app's own bound on top of it."""
-
-
-class Host(ToolBox, Protocol):
-    """What the app needs of chatterm.mcp.host.McpHost beyond the engine's ToolBox."""
-
-    def start(self) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class AppTools:
@@ -57,7 +48,7 @@ class AppTools:
         self._app = app
         self._config = config
         self._shown = shown  # the id of the conversation on screen
-        self.host: Host | None = None
+        self.host: McpHost | None = None
         self.approver = DialogApprover(app)
         self._filters: dict[str, ToolFilter] = {}
         # The sessions handed out, to give them the host once it exists and a chat's
@@ -70,27 +61,20 @@ class AppTools:
 
     @property
     def configured(self) -> bool:
-        return bool(self._servers())
-
-    def _mcp(self) -> Any:
-        # Config.mcp (McpConfig) comes with the MCP host; read it defensively until then.
-        return getattr(self._config, "mcp", None)
-
-    def _servers(self) -> tuple[Any, ...]:
-        return tuple(getattr(self._mcp(), "servers", ()))
+        return bool(self._config.mcp.servers)
 
     # ---- the host's life -----------------------------------------------------------------
 
-    def start(self, log_dir: Path | None = None) -> None:
+    def start(self) -> None:
         """Start the configured servers in the background (after the first frame)."""
         if self.host is not None or self._closing or not self.configured:
             return
-        from chatterm.mcp.host import McpHost  # type: ignore[import-not-found, unused-ignore]
+        from chatterm.mcp.host import McpHost
 
         self._loop = asyncio.get_running_loop()
-        host: Host = McpHost(self._mcp(), log_dir=log_dir or _log_dir(),
-                             config_path=self._config.path, on_change=self._changed)
-        self.host = host
+        # Logs in the cache dir (chatterm.locations.mcp_log_dir), "always" saved to the
+        # config file the app loaded.
+        self.host = host = McpHost.for_config(self._config, on_change=self._changed)
         for session in list(self._sessions):
             session.tools = host
         host.start()
@@ -170,8 +154,9 @@ class AppTools:
         if not self.configured:
             return []
         return [ServerStatus(server.name, ServerState.STARTING if server.enabled
-                             else ServerState.DISABLED, approve=server.approve)
-                for server in self._servers()]
+                             else ServerState.DISABLED, approve=server.approve,
+                             transport=server.transport)
+                for server in self._config.mcp.servers]
 
     def filter_for(self, conversation_id: str) -> ToolFilter:
         return self._filters.get(conversation_id, ToolFilter())
@@ -199,8 +184,3 @@ class AppTools:
         self._watchers.append(watcher)
         return lambda: self._watchers.remove(watcher) if watcher in self._watchers else None
 
-
-def _log_dir() -> Path:
-    from chatterm.locations import cache_dir
-
-    return cache_dir() / "mcp"

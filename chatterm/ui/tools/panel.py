@@ -11,7 +11,7 @@ state, so a server that is still starting shows its tools once it is ready.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -26,6 +26,25 @@ from chatterm.ui.dialogs.base import Dialog
 
 if TYPE_CHECKING:
     from chatterm.ui.tools.hosting import AppTools
+
+
+class _Switch(Checkbox):
+    """A checkbox whose mark says on or off without colour: ▐X▌ on, ▐ ▌ off (the stock
+    one draws X either way, only its colour changes; a monochrome terminal, a screen
+    reader or tmux capture could not tell)."""
+
+    def __init__(self, label: str, value: bool, **options: Any) -> None:
+        super().__init__(Content(label), value, compact=True, **options)
+        self.BUTTON_INNER = "X" if value else " "
+
+    def watch_value(self) -> None:
+        self.BUTTON_INNER = "X" if self.value else " "
+        super().watch_value()
+        self.refresh()
+
+
+class _List(VerticalScroll, can_focus=False):
+    """The switches scroll into view as they get the focus; ↑↓ move between them."""
 
 
 def server_line(status: ServerStatus) -> str:
@@ -53,9 +72,12 @@ def tool_line(spec: ToolSpec) -> str:
 class ToolsPanel(Dialog[None]):
     DEFAULT_CSS = """
     ToolsPanel { align: center middle; }
-    ToolsPanel .dialog-box { width: 90; }
-    ToolsPanel #tools-list { height: auto; max-height: 70vh; }
-    ToolsPanel Checkbox { border: none; padding: 0; width: 100%; height: 1; }
+    ToolsPanel .tools-box {
+        width: 90; max-width: 95%; height: auto; max-height: 95%;
+        border: round $primary; background: $surface; padding: 0 1;
+    }
+    ToolsPanel #tools-list { height: auto; max-height: 75vh; }
+    ToolsPanel Checkbox { width: 100%; }
     ToolsPanel Checkbox.-tool { margin-left: 4; }
     ToolsPanel .tools-none { color: $text-muted; }
     """
@@ -81,9 +103,9 @@ class ToolsPanel(Dialog[None]):
         self._tools.clear()
         switches = self.tools.filter_for(self.conversation_id)
         statuses = self.tools.statuses()
-        with Vertical(classes="dialog-box"):
+        with Vertical(classes="tools-box"):
             yield Label("Tools for this chat", classes="dialog-title", markup=False)
-            with VerticalScroll(id="tools-list"):
+            with _List(id="tools-list"):
                 if not statuses:
                     yield Static("No MCP servers are configured. Add a [mcp.servers.NAME] "
                                  f"table to {self._config_path or 'the config'} (see "
@@ -93,17 +115,22 @@ class ToolsPanel(Dialog[None]):
                     self._servers[key] = status.name
                     server_on = (status.name not in switches.off_servers
                                  and status.state is not ServerState.DISABLED)
-                    yield Checkbox(Content(server_line(status)), id=key, value=server_on,
-                                   disabled=status.state is ServerState.DISABLED)
+                    yield _Switch(server_line(status), server_on, id=key,
+                                  disabled=status.state is ServerState.DISABLED)
                     for number, spec in enumerate(status.tools):
                         key = f"tools-tool-{index}-{number}"
                         self._tools[key] = spec.label
                         # A tool keeps its own switch while its server is off.
-                        yield Checkbox(Content(tool_line(spec)), id=key, classes="-tool",
-                                       value=spec.label not in switches.off_tools,
-                                       disabled=not server_on)
+                        yield _Switch(tool_line(spec), spec.label not in switches.off_tools,
+                                      id=key, classes="-tool", disabled=not server_on)
             yield Static("Space switches · ↑↓ move · Esc closes · the switches are for this "
                          "chat, until chatterm quits", classes="dialog-help", markup=False)
+
+    def on_mount(self) -> None:
+        for checkbox in self.query(Checkbox):
+            if not checkbox.disabled:
+                checkbox.focus()
+                break
 
     def on_unmount(self) -> None:
         self._unwatch()
