@@ -108,20 +108,22 @@ async def through_host(server: Any, store: Any, config: Any, runs: int,
                        session_factory: Any) -> None:
     """The same round through the real McpHost and mcp-server-time, when both exist."""
     try:
-        from chatterm.mcp.config import McpServerConfig
+        from chatterm.mcp.config import McpConfig, McpServerConfig
         from chatterm.mcp.host import McpHost
     except ImportError:
         print("through McpHost: skipped (chatterm.mcp.host is not there)")
         return
-    if shutil.which("mcp-server-time") is None:
+    command = shutil.which("mcp-server-time") or str(Path(sys.executable).parent
+                                                     / "mcp-server-time")
+    if not Path(command).exists():
         print("through McpHost: skipped (mcp-server-time is not installed)")
         return
     from loopback import sse_reply, tool_call_reply
 
     from chatterm.conversation import Conversation
 
-    mcp = type(config.mcp)(**{**vars_of(config.mcp), "servers": (McpServerConfig(
-        name="time", command="mcp-server-time", approve="auto"),)})
+    mcp = McpConfig(servers=(McpServerConfig(name="time", command=command,
+                                             approve="auto"),))
     log_dir = Path(tempfile.mkdtemp(prefix="chatterm-bench-mcp-"))
     host = McpHost(mcp, log_dir=log_dir, config_path=None, on_change=None)
     host.start()
@@ -157,12 +159,6 @@ async def through_host(server: Any, store: Any, config: Any, runs: int,
     finally:
         host.close()
         shutil.rmtree(log_dir, ignore_errors=True)
-
-
-def vars_of(value: Any) -> dict[str, Any]:
-    import dataclasses
-
-    return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
 
 
 def main() -> None:

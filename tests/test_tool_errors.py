@@ -141,6 +141,29 @@ async def test_a_long_result_is_cut_for_the_model_and_kept_whole(
     assert stored.content == whole
 
 
+async def test_the_mcp_table_sets_the_rounds_and_the_cap(
+    loopback: LoopbackServer, store: Store
+) -> None:
+    async def long(arguments: dict[str, Any]) -> str:
+        return "abcdefghij" * 100 + "klmnop"
+
+    loopback.script("chat/completions", [tool_call_reply([("c1", "long", "{}")]),
+                                         tool_call_reply([("c2", "long", "{}")])])
+    box = Box({"long": long})
+    session = session_on(loopback, store, box,
+                         extra="[mcp]\nmax_tool_rounds = 1\nmax_result_bytes = 1000\n")
+    seen: list[SessionEvent] = []
+    last = await session.send("go", seen.append)
+    assert len(loopback.requests) == 2 and len(box.calls) == 1
+    assert [e.line for e in seen if isinstance(e, ToolRoundsExhausted)] == [
+        "stopped after 1 tool round (max_tool_rounds in [mcp]): the last reply's tool calls "
+        "were not run"]
+    assert [c.id for c in last.tool_calls] == ["c2"]
+    assert tool_results(loopback, 1)["c1"] == "abcdefghij" * 100 + (
+        "\n\n[chatterm cut this tool result: the model gets the first 1,000 of its "
+        "1,006 bytes (max_result_bytes)]")
+
+
 def test_the_cap_leaves_short_results_and_other_messages_alone() -> None:
     wire = [{"role": "user", "content": "x" * 500},
             {"role": "tool", "content": "é" * 5, "tool_call_id": "a"},

@@ -117,7 +117,8 @@ async def test_errors_a_dying_server_and_a_long_result_go_back_to_the_model(
         assert outcomes == {"c1": ToolOutcome.ERROR, "c2": ToolOutcome.ERROR,
                             "c3": ToolOutcome.OK, "c4": ToolOutcome.UNKNOWN}
         results = tool_results(loopback, 1)
-        assert "disk on fire" in results["c1"]
+        # The SDK's server words it (without the exception's message); it reaches the model.
+        assert results["c1"].startswith("Error executing tool fail")
         assert "doomed" in results["c2"]
         assert results["c3"].endswith(
             "[chatterm cut this tool result: the model gets the first 100,000 of its "

@@ -64,8 +64,10 @@ async def echo(arguments: dict[str, Any]) -> str:
     return json.dumps(arguments, sort_keys=True)
 
 
-def session_on(loopback: LoopbackServer, store: Store | None, box: Box | None) -> ChatSession:
-    write_config(loopback.url)
+def session_on(loopback: LoopbackServer, store: Store | None, box: Box | None, *,
+               extra: str = "") -> ChatSession:
+    """A session on the loopback server (`extra`: more of the config file, e.g. [mcp])."""
+    write_config(loopback.url, extra=extra)
     config = load_config()
     conversation = Conversation(provider=config.default_provider, model=config.default_model)
     session = ChatSession(store, config, conversation)

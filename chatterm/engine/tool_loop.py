@@ -55,23 +55,12 @@ if TYPE_CHECKING:
     from chatterm.config import Config
     from chatterm.engine.session import ChatSession
 
-DEFAULT_MAX_TOOL_ROUNDS = 10
-DEFAULT_MAX_RESULT_BYTES = 100_000
-
-
-def _mcp_setting(config: Config, name: str, default: int) -> int:
-    # Read defensively: a Config without an [mcp] section (older callers, tests that
-    # build one by hand) gets the documented default.
-    value = getattr(getattr(config, "mcp", None), name, default)
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
 def max_tool_rounds(config: Config) -> int:
-    return _mcp_setting(config, "max_tool_rounds", DEFAULT_MAX_TOOL_ROUNDS)
+    return config.mcp.max_tool_rounds
 
 
 def max_result_bytes(config: Config) -> int:
-    return _mcp_setting(config, "max_result_bytes", DEFAULT_MAX_RESULT_BYTES)
+    return config.mcp.max_result_bytes
 
 
 def offered(session: ChatSession) -> list[ToolSpec]:
