@@ -19,7 +19,7 @@ from chatterm.conversation import Role
 from chatterm.engine.events import SessionEvent, ToolCallFinished, ToolRoundsExhausted
 from chatterm.engine.wire import cap_results
 from chatterm.store import Store
-from chatterm.toolbox import ToolFilter, ToolOutcome, ToolResult
+from chatterm.toolbox import ServerState, ServerStatus, ToolFilter, ToolOutcome, ToolResult
 
 
 @pytest.fixture
@@ -91,10 +91,25 @@ async def test_unknown_tools_switched_off_tools_and_bad_arguments_are_told_to_th
     assert results["c1"].startswith("unknown tool 'nope': no tool of that name is available")
     assert "(available: echo)" in results["c1"]
     assert results["c2"].startswith("unknown tool 'add'")
+    assert "still starting" not in results["c1"]
     assert "not a JSON object" in results["c3"] and "not a JSON object" in results["c4"]
     assert {e.outcome for e in seen if isinstance(e, ToolCallFinished)} == {ToolOutcome.UNKNOWN}
     unknown = next(m for m in saved_path(session.conversation.id) if m.tool_call_id == "c1")
     assert (unknown.finish_reason, unknown.provider, unknown.model) == ("unknown", None, "nope")
+
+
+async def test_an_unknown_tool_s_result_names_the_servers_still_starting(
+    loopback: LoopbackServer
+) -> None:
+    loopback.script("chat/completions", [tool_call_reply([("c1", "get_time", "{}")]),
+                                         sse_reply(["later then"])])
+    box = Box({"add": add})
+    box.starting = [ServerStatus("time", ServerState.STARTING)]
+    session = session_on(loopback, None, box)
+    await session.send("time?")
+    assert tool_results(loopback, 1)["c1"] == (
+        "unknown tool 'get_time': no tool of that name is available (available: add; "
+        "still starting: time)")
 
 
 async def test_a_model_that_keeps_asking_is_stopped_after_max_tool_rounds(

@@ -30,12 +30,15 @@ class Box:
         self.ask = set(ask)
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.always: list[str] = []
+        # Other servers, still starting (no tools yet).
+        self.starting: list[ServerStatus] = []
         self._specs = [ToolSpec(server, name, name, f"the {name} tool",
                                 {"type": "object", "properties": {"x": {"type": "string"}}})
                        for name in tools]
 
     def statuses(self) -> list[ServerStatus]:
-        return [ServerStatus(self.server, ServerState.READY, tools=tuple(self._specs))]
+        return [ServerStatus(self.server, ServerState.READY, tools=tuple(self._specs)),
+                *self.starting]
 
     def specs(self) -> list[ToolSpec]:
         return list(self._specs)

@@ -46,6 +46,7 @@ from chatterm.toolbox import (
     STOPPED_TEXT,
     ApprovalRequest,
     Decision,
+    ServerState,
     ToolOutcome,
     ToolResult,
     ToolSpec,
@@ -189,9 +190,13 @@ class _Round:
         warning: str | None = None
         if spec is None:
             names = ", ".join(sorted(s.name for s in offered(session))) or "none"
+            # A server still starting may hold it: say so, the model may try again later.
+            starting = [status.name for status in session.tools.statuses()
+                        if status.state is ServerState.STARTING]
+            later = f"; still starting: {', '.join(starting)}" if starting else ""
             await self._save(index, call, None, ToolResult(
                 f"unknown tool {call.name!r}: no tool of that name is available "
-                f"(available: {names})", ToolOutcome.UNKNOWN, "no such tool"))
+                f"(available: {names}{later})", ToolOutcome.UNKNOWN, "no such tool"))
             return True
         if session.tools.needs_approval(spec):
             if session.approver is None:
