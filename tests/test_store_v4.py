@@ -175,3 +175,16 @@ def test_a_new_store_finds_tool_calls_and_results_as_they_are_saved() -> None:
         assert [mid for mid, _, _ in found(store, "Reykjavik")] == [streaming.id]
         index_is_sound(store)
         assert schema.latest_version(MIGRATIONS) == 4
+
+
+def test_doctor_s_copy_finds_tool_calls_too(isolated_env: Path) -> None:
+    from chatterm import locations
+    from chatterm.store import doctor
+
+    conv = tool_exchange()
+    source = locations.database_file()
+    target = doctor.free_name(source)
+    doctor.recover(source, target)
+    with Store.open(target) as copy:
+        index_is_sound(copy)
+        assert [mid for mid, _, _ in found(copy, "Europe/Paris")] == [conv.messages[1].id]

@@ -68,18 +68,24 @@ def has_column(conn: sqlite3.Connection) -> bool:
     return any(row[1] == COLUMN for row in conn.execute("PRAGMA table_info(messages)"))
 
 
+def text_of_saved(saved: object) -> str:
+    """text_of for a row's `tool_calls` JSON text ("" for none, or a damaged list)."""
+    if not isinstance(saved, str):
+        return ""
+    try:
+        return text_of([ToolCall.from_dict(call) for call in json.loads(saved)
+                        if isinstance(call, dict)])
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        return ""
+
+
 def fill(conn: sqlite3.Connection) -> None:
-    """Write `calls` for every row with tool calls (the upgrade, a recovered copy)."""
-    updates = []
-    for seq, saved in conn.execute(
-            "SELECT seq, tool_calls FROM messages WHERE tool_calls IS NOT NULL"):
-        try:
-            found = [ToolCall.from_dict(call) for call in json.loads(saved)
-                     if isinstance(call, dict)]
-        except (ValueError, TypeError, AttributeError):
-            continue  # a damaged list: nothing to find in it
-        if found:
-            updates.append((text_of(found), seq))
+    """Write `calls` for every row with tool calls. Only while no index over `calls`
+    exists (the upgrade): with the version-4 triggers in place, this UPDATE would take
+    out of the index rows that were never put in it."""
+    updates = [(text, seq) for seq, saved in conn.execute(
+        "SELECT seq, tool_calls FROM messages WHERE tool_calls IS NOT NULL")
+        if (text := text_of_saved(saved))]
     conn.executemany(f"UPDATE messages SET {COLUMN} = ? WHERE seq = ?", updates)
 
 

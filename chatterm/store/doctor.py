@@ -130,12 +130,13 @@ def recover(source: Path, target: Path) -> Recovery:
                 message["position"] = position
                 if message["state"] == "streaming":
                     message["state"] = "interrupted"
+                # Searchable calls (schema 4): written with the row, before it is indexed.
+                message["calls"] = calls.text_of_saved(message.get("tool_calls"))
                 conn.execute(
-                    f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)}) VALUES "
-                    f"({', '.join(':' + c for c in _MESSAGE_COLUMNS)})", message)
+                    f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)}, calls) VALUES "
+                    f"({', '.join(':' + c for c in _MESSAGE_COLUMNS)}, :calls)", message)
             result.conversations += 1
             result.messages += len(messages)
-        calls.fill(conn)
         conn.execute("INSERT INTO messages_fts(rowid, content, reasoning, calls) "
                      "SELECT seq, content, reasoning, calls FROM messages")
     # Opening it made a disk-space reserve; the copy is not in use yet, so it needs none.
