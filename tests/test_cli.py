@@ -13,8 +13,8 @@ import pytest
 from chatterm_env import REPO_ROOT, run_cli, write_config
 from loopback import Drop, LoopbackServer, json_reply, sse_chunks, sse_reply, stream_reply
 
-SUBCOMMANDS = ["ask", "list", "show", "branch", "fork", "search", "export", "import", "delete",
-               "rename", "models", "config"]
+SUBCOMMANDS = ["ask", "tools", "list", "show", "branch", "fork", "search", "export", "import",
+               "delete", "rename", "models", "config"]
 
 
 @pytest.mark.e2e
@@ -106,7 +106,7 @@ def test_ask_names_the_tools_a_reply_asks_for(loopback: LoopbackServer) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == b""
     [line] = result.stderr.decode().strip().splitlines()
-    assert 'get_weather({"city": "Paris"})' in line and "cannot run tools" in line
+    assert 'get_weather({"city": "Paris"})' in line and "no MCP server is configured" in line
 
 
 @pytest.mark.e2e
@@ -392,6 +392,7 @@ def test_broken_config_is_one_line(isolated_env: Path) -> None:
 @pytest.mark.parametrize("argv", [["--help"], ["ask", "hi"], ["list"], ["models"],
                                   ["ask", "-m", "a", "-m", "b", "hi"]])
 def test_cli_never_imports_textual(loopback: LoopbackServer, argv: list[str]) -> None:
+    """Nor the MCP SDK: no server is configured (tests/test_cli_tools.py: --no-tools)."""
     write_config(loopback.url)
     loopback.always("chat/completions", sse_reply(["fine"]))
     probe = (
@@ -401,7 +402,8 @@ def test_cli_never_imports_textual(loopback: LoopbackServer, argv: list[str]) ->
         f"    code = main({argv!r})\n"
         "except SystemExit as exit:\n"
         "    code = exit.code\n"
-        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('textual',))\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'mcp')\n"
+        "                or m.startswith('chatterm.mcp.host'))\n"
         "sys.stderr.write('LOADED=' + ','.join(loaded) + '\\n')\n"
         "ui = [m for m in sys.modules if m.startswith('chatterm.ui')]\n"
         "sys.stderr.write('UI=' + ','.join(ui) + '\\n')\n"

@@ -7,16 +7,17 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from chatterm.cli.ask_output import NO_TOOLS, Printer
 from chatterm.cli.common import load_config, open_store
-from chatterm.cli.output import Out, warn
-from chatterm.conversation import Conversation, Message, MessageState, Params
+from chatterm.cli.output import Out
+from chatterm.conversation import Conversation, Params
 from chatterm.errors import UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
+    from chatterm.cli.tools import AskTools
     from chatterm.config import Config
-    from chatterm.engine.events import ReplyRestored, SessionEvent
     from chatterm.engine.session import ChatSession
     from chatterm.store import Store
 
@@ -129,25 +130,6 @@ def pick_conversation(
     )
 
 
-def reply_json(message: Message, conversation: Conversation | None) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "parent_id": message.parent_id,
-        "role": str(message.role),
-        "content": message.content,
-        "reasoning": message.reasoning,
-        "refusal": message.refusal,
-        "tool_calls": [call.to_dict() for call in message.tool_calls],
-        "finish_reason": message.finish_reason,
-        "usage": message.usage.to_dict() if message.usage else None,
-        "model": message.model,
-        "provider": message.provider,
-        "state": str(message.state),
-        "error": message.error,
-        "conversation_id": conversation.id if conversation else None,
-    }
-
-
 def run_ask(args: argparse.Namespace) -> int:
     from chatterm.cli.ask_modes import check_mode
 
@@ -160,6 +142,8 @@ def run_ask(args: argparse.Namespace) -> int:
 
         return run_version(mode, args, config)
     prompt = read_prompt(args.prompt)
+    # Checked (--tool names) before anything is opened; started with the session.
+    tools = None if mode == "compare" else ask_tools(args, config)
     if args.no_save:
         # Reading an earlier conversation is fine; nothing of this exchange is written.
         store = None
@@ -179,11 +163,12 @@ def run_ask(args: argparse.Namespace) -> int:
             "does not support an assistant prefix"
         )
     out = Out()
-    session = new_session(store, config, conversation)
     saved = conversation if store is not None else None
     if mode == "compare":
         from chatterm.cli import compare
+        from chatterm.cli.ask_output import reply_json
 
+        session = new_session(store, config, conversation)
         turn = session.new_compare(prompt, compare.compare_models(args, config, conversation))
         printer = compare.ComparePrinter(out, turn.replies, quiet=args.json)
         replies = drive(session, store, lambda: session.compare(turn, printer))
@@ -192,23 +177,49 @@ def run_ask(args: argparse.Namespace) -> int:
         else:
             printer.finish(replies)
         return compare.report(replies)
-    single = _Printer(out, quiet=args.json)
-    message = drive(session, store, lambda: session.send(prompt, single, prefix=args.prefix))
+    session = new_session(store, config, conversation, tools)
+    single = printer_for(args, out, tools)
+    message = drive(session, store, lambda: session.send(prompt, single, prefix=args.prefix),
+                    tools)
     return single.done(message, saved, as_json=args.json)
 
 
-def new_session(store: Store | None, config: Config, conversation: Conversation) -> ChatSession:
+def ask_tools(args: argparse.Namespace, config: Config) -> AskTools | None:
+    """The MCP servers this ask runs tools with; None (nothing imported) without any."""
+    if args.no_tools or not config.mcp.servers:
+        if args.tool and not args.no_tools:
+            from chatterm.cli.tools import chosen_servers
+
+            chosen_servers(config, args.tool)  # the line saying how to configure one
+        return None
+    from chatterm.cli.tools import AskTools
+
+    return AskTools.from_args(args, config)
+
+
+def printer_for(args: argparse.Namespace, out: Out, tools: AskTools | None) -> Printer:
+    why = None if tools is not None else "--no-tools" if args.no_tools else NO_TOOLS
+    return Printer(out, quiet=args.json, no_tools=why)
+
+
+def new_session(store: Store | None, config: Config, conversation: Conversation,
+                tools: AskTools | None = None) -> ChatSession:
     from chatterm.engine.session import ChatSession
 
-    return ChatSession(store, config, conversation, persisted=bool(conversation.messages))
+    session = ChatSession(store, config, conversation, persisted=bool(conversation.messages))
+    if tools is not None:
+        tools.attach(session)  # starts the servers: they connect while the store opens
+    return session
 
 
 def drive(session: ChatSession, store: Store | None,
-          work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run one exchange of `session` to its end, then close the session and the store
-    (after the last queued save has landed)."""
+          work: Callable[[], Coroutine[Any, Any, T]], tools: AskTools | None = None) -> T:
+    """Run one exchange of `session` to its end (once its MCP servers are up), then close
+    the session, the store (after the last queued save has landed) and the servers."""
     async def exchange() -> T:
         try:
+            if tools is not None:
+                await tools.ready()
             return await work()
         finally:
             await session.aclose()
@@ -216,107 +227,12 @@ def drive(session: ChatSession, store: Store | None,
     try:
         return asyncio.run(exchange())
     finally:
-        if store is not None:
-            from chatterm.engine.writer import settle
+        try:
+            if store is not None:
+                from chatterm.engine.writer import settle
 
-            settle(store)  # a second Ctrl+C stops the wait for the last save, not the save
-            store.close()
-
-
-class _Printer:
-    """Streams reply text to stdout as it arrives; nothing else goes there."""
-
-    def __init__(self, out: Out, *, quiet: bool) -> None:
-        self.out = out
-        self.quiet = quiet
-        self.printed = 0
-        self.restored: ReplyRestored | None = None
-
-    def __call__(self, event: SessionEvent) -> None:
-        from chatterm.engine.events import (
-            ReplyFinished,
-            ReplyRestored,
-            ReplyRetrying,
-            ReplyStarted,
-            TextArrived,
-        )
-
-        if isinstance(event, ReplyStarted):
-            if not self.quiet and event.message.content:
-                # An assistant prefix is part of the reply the user sees.
-                self._write(event.message.content)
-        elif isinstance(event, TextArrived):
-            if not self.quiet and event.kind in ("content", "refusal"):
-                self._write(event.text)
-        elif isinstance(event, ReplyFinished) and event.warnings:
-            count = len(event.warnings)
-            warn(f"warning: skipped {count} unreadable chunk{'s' if count > 1 else ''} "
-                 f"of the stream (first: {event.warnings[0]})")
-        elif isinstance(event, ReplyRestored):
-            self.restored = event
-        elif isinstance(event, ReplyRetrying):
-            retry = event.retrying
-            warn(
-                f"{retry.reason}; retrying in {retry.delay:.1f} s "
-                f"(attempt {retry.attempt} of {retry.max_retries})"
-            )
-
-    def _write(self, text: str) -> None:
-        if text:
-            self.out.write(text)
-            self.printed += len(text)
-
-    def done(self, message: Message, conversation: Conversation | None, *,
-             as_json: bool) -> int:
-        """Print the end of the reply (or all of it as JSON); the exit code."""
-        if self.restored is not None:
-            # A new version that failed or was stopped holding nothing is dropped; the
-            # version before it is current again, as it was.
-            error = self.restored.error or "stopped"
-            warn(f"error: {error} (nothing arrived; the previous version is current again)")
-            return 1
-        if as_json:
-            self.out.json(reply_json(message, conversation))
-        else:
-            self.finish(message)
-        return _report(message)
-
-    def finish(self, message: Message) -> None:
-        # Without streaming (or when the server sent everything in the final chunk), the
-        # text only exists on the finished message.
-        text = message.content or message.refusal
-        if self.printed < len(text):
-            self.out.write(text[self.printed:])
-        self.out.end_line()
-        if message.tool_calls:
-            # A reply that only asks for tools printed nothing: say what it asked for.
-            warn(tool_calls_line(message))
-
-
-def tool_calls_line(message: Message) -> str:
-    """One line naming the tools a reply asked for, which chatterm does not run."""
-    from chatterm.api.server_errors import one_line
-
-    calls = ", ".join(f"{call.name}({one_line(call.arguments, 120)})"
-                      for call in message.tool_calls)
-    return (f"the reply asks to run {calls}; chatterm cannot run tools yet "
-            "(the next prompt tells the model they were not run)")
-
-
-def _report(message: Message) -> int:
-    if message.state is MessageState.COMPLETE:
-        return 0
-    # For an unknown model, the session already added close catalog matches to the error.
-    detail = message.error or "the stream ended before the reply was complete"
-    if message.state is MessageState.INTERRUPTED:
-        received = message.content or message.reasoning or message.refusal or message.tool_calls
-        if not received:
-            kept = "no reply text arrived"  # "the partial reply was kept" would be untrue
-        elif message.conversation_id:
-            kept = "the partial reply was kept"
-        else:
-            kept = "nothing was saved"
-        warn(f"error: {detail} ({kept}, marked interrupted)")
-    else:
-        warn(f"error: {detail}")
-    return 1
+                settle(store)  # a second Ctrl+C stops the wait for the last save, not the save
+                store.close()
+        finally:
+            if tools is not None:
+                tools.close()

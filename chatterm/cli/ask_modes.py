@@ -33,6 +33,9 @@ def check_mode(args: argparse.Namespace) -> Mode:
     if len(models) > 1:
         if args.prefix is not None:
             raise UsageError("--prefix cannot be used when comparing models (two or more -m)")
+        if args.tool:
+            raise UsageError("--tool cannot be used when comparing models (two or more -m): "
+                             "a compare offers no tools")
         return "compare"
     return "send"
 

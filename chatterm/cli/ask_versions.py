@@ -6,7 +6,14 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from chatterm.cli.ask import _Printer, drive, new_session, params_from_args, read_prompt
+from chatterm.cli.ask import (
+    ask_tools,
+    drive,
+    new_session,
+    params_from_args,
+    printer_for,
+    read_prompt,
+)
 from chatterm.cli.ask_modes import Mode, chosen_model, saved_conversation, target_message
 from chatterm.cli.output import Out
 from chatterm.conversation import Role
@@ -18,6 +25,7 @@ if TYPE_CHECKING:
 def run_version(mode: Mode, args: argparse.Namespace, config: Config) -> int:
     from chatterm.store import Store
 
+    tools = ask_tools(args, config)  # --tool names checked before anything is opened
     # Only a saved conversation has versions: with no database there is nothing to open.
     store = Store.open_existing()
     try:
@@ -41,14 +49,14 @@ def run_version(mode: Mode, args: argparse.Namespace, config: Config) -> int:
         store.close()
         raise
     out = Out()
-    session = new_session(store, config, conversation)
-    printer = _Printer(out, quiet=args.json)
+    session = new_session(store, config, conversation, tools)
+    printer = printer_for(args, out, tools)
     if mode == "regenerate":
         message = drive(session, store, lambda: session.regenerate(
-            target, printer, provider=provider, model=model))
+            target, printer, provider=provider, model=model), tools)
     else:
         assert target is not None
         turn = session.new_edit(target, prompt)
         message = drive(session, store, lambda: session.edit(
-            turn, printer, provider=provider, model=model))
+            turn, printer, provider=provider, model=model), tools)
     return printer.done(message, conversation, as_json=args.json)

@@ -119,7 +119,7 @@ class ComparePrinter:
             self.shown += 1
 
     def _print_whole(self, message: Message, *, first: bool) -> None:
-        from chatterm.cli.ask import tool_calls_line
+        from chatterm.cli.ask_output import tool_calls_line
 
         text = message.content or message.refusal
         if first:
@@ -134,7 +134,8 @@ class ComparePrinter:
             self.out.write(text)
         self.out.end_line()
         if message.tool_calls:
-            warn(f"{self._label(message.id)}: {tool_calls_line(message)}")
+            warn(f"{self._label(message.id)}: "
+                 f"{tool_calls_line(message, 'comparing models offers no tools')}")
 
 
 def report(replies: list[Message]) -> int:

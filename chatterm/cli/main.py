@@ -95,8 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--safe-prompt", action="store_true",
                      help="ask the provider to prepend its safety prompt (kind mistral)")
     ask.add_argument("--no-save", action="store_true", help="don't save this exchange")
-    ask.add_argument("--json", action="store_true", help="print the final reply as JSON "
-                     "(comparing: a JSON list of the replies)")
+    ask.add_argument("--json", action="store_true", help="print the final reply as JSON, "
+                     "every message of a tool exchange under 'exchange' (comparing: a JSON "
+                     "list of the replies)")
+    tooling = ask.add_mutually_exclusive_group()
+    tooling.add_argument("--no-tools", action="store_true",
+                         help="offer the model no tools this time (no MCP server is started)")
+    tooling.add_argument("--tool", action="append", default=[], metavar="SERVER",
+                         help="offer only this MCP server's tools (repeatable)")
+    ask.add_argument("--yes", action="store_true",
+                     help="run every tool call the model asks for without asking")
     version = ask.add_mutually_exclusive_group()
     version.add_argument("--regenerate", nargs="?", const=True, metavar="MESSAGE_ID",
                          help="no prompt: a new version of that reply (default: the last "
@@ -104,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     version.add_argument("--edit", metavar="MESSAGE_ID",
                          help="a new version of that prompt (PROMPT... is its new text), "
                          "and a reply to it; the old branch stays")
+
+    tools = commands.add_parser(
+        "tools", help="list the configured MCP servers, their state and their tools",
+        description="Start each configured MCP server (as ask would), then print its state "
+        "(ready, failed: why, disabled) and its tools. Exit status 1 when a server failed.")
+    tools.add_argument("--json", action="store_true",
+                       help="a list of {name, state, error, tools: [{name, description}]}")
 
     lst = commands.add_parser("list", help="list saved conversations, newest first")
     lst.add_argument("--json", action="store_true")
@@ -251,6 +266,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from chatterm.cli import conversations
 
         return conversations.run(command, args)
+    if command == "tools":
+        from chatterm.cli.tools import run_tools
+
+        return run_tools(args)
     if command == "doctor":
         from chatterm.cli.doctor import run_doctor
 
