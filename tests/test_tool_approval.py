@@ -273,3 +273,22 @@ async def test_always_that_cannot_be_saved_still_runs_the_call_and_says_why(
     assert [e.warning for e in started] == [
         "/x/config.toml: could not save always_allow: read-only"]
     assert box.calls == [("add", {"a": 1, "b": 1})]
+
+
+async def test_an_approver_that_fails_declines_the_call_and_the_chat_goes_on(
+    loopback: LoopbackServer
+) -> None:
+    async def broken(request: ApprovalRequest) -> Approval:
+        raise RuntimeError("no dialog")
+
+    loopback.script("chat/completions", [
+        tool_call_reply([("c1", "add", '{"a": 1, "b": 1}')]), sse_reply(["fine"])])
+    box = Box({"add": add}, ask={"add"})
+    session = session_on(loopback, None, box)
+    session.approver = broken
+    seen: list[SessionEvent] = []
+    assert (await session.send("go", seen.append)).content == "fine"
+    assert box.calls == []
+    finished = [e for e in seen if isinstance(e, ToolCallFinished)]
+    assert [(e.outcome, e.result.error) for e in finished] == [
+        (ToolOutcome.DECLINED, "could not ask for approval: RuntimeError: no dialog")]

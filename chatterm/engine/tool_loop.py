@@ -203,8 +203,15 @@ class _Round:
                 await self._save(index, call, spec, ToolResult(
                     DECLINED_TEXT, ToolOutcome.DECLINED, "nobody to approve it"))
                 return True
-            approval = await session.approver(
-                ApprovalRequest(spec, call.id, pretty_arguments(call.arguments)))
+            try:
+                approval = await session.approver(
+                    ApprovalRequest(spec, call.id, pretty_arguments(call.arguments)))
+            except Exception as exc:
+                # A front end that fails to ask has not said yes: declined, and on.
+                await self._save(index, call, spec, ToolResult(
+                    DECLINED_TEXT, ToolOutcome.DECLINED,
+                    f"could not ask for approval: {_one_line(exc)}"))
+                return True
             if approval.decision in (Decision.DENY, Decision.STOP):
                 await self._save(index, call, spec, ToolResult(
                     DECLINED_TEXT, ToolOutcome.DECLINED, "declined"))
