@@ -194,3 +194,23 @@ async def test_tool_rounds_make_the_session_busy(loopback: LoopbackServer) -> No
     gate.set()
     assert (await task).content == "ok"
     assert not session.streaming
+
+
+async def test_the_recorded_mistral_tool_call_stream_runs_on_a_mistral_provider(
+    loopback: LoopbackServer, store: Store, shared_fixtures: Path
+) -> None:
+    recorded = (shared_fixtures / "sse" / "mistral_toolcall_stream.sse").read_bytes()
+    loopback.script("chat/completions", [stream_reply([recorded]), sse_reply(["v1"])])
+    box = Box({"llm_version": echo}, server="meta")
+    session = session_on(loopback, store, box, kind="mistral")
+    assert (await session.send("which version?")).content == "v1"
+    assert box.calls == [("llm_version", {})]
+    first, second = (request.json for request in loopback.requests)
+    # Mistral takes the same function-tool shape (and no stream_options).
+    assert first["tools"] == [box.spec("llm_version").function()]
+    assert "stream_options" not in first
+    assert second["messages"][-2:] == [
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "4dI1Jw6NX", "type": "function",
+             "function": {"name": "llm_version", "arguments": "{}"}}]},
+        {"role": "tool", "content": "{}", "tool_call_id": "4dI1Jw6NX"}]

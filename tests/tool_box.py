@@ -68,9 +68,9 @@ async def echo(arguments: dict[str, Any]) -> str:
 
 
 def session_on(loopback: LoopbackServer, store: Store | None, box: Box | None, *,
-               extra: str = "") -> ChatSession:
+               extra: str = "", kind: str = "openai") -> ChatSession:
     """A session on the loopback server (`extra`: more of the config file, e.g. [mcp])."""
-    write_config(loopback.url, extra=extra)
+    write_config(loopback.url, extra=extra, kind=kind)
     config = load_config()
     conversation = Conversation(provider=config.default_provider, model=config.default_model)
     session = ChatSession(store, config, conversation)
