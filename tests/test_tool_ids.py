@@ -68,11 +68,11 @@ def _ask(*words: str) -> None:
 
 @pytest.mark.e2e
 def test_switching_to_mistral_and_back_maps_ids_only_for_mistral(
-        loopback: LoopbackServer, shared_fixtures: Path) -> None:
+        loopback: LoopbackServer) -> None:
     _config(loopback.url)
     conv = tool_exchange()
-    recorded = (shared_fixtures / "sse" / "mistral_toolcall_stream.sse").read_bytes()
-    loopback.script(CHAT, [stream_reply([recorded]), sse_reply(["back on OpenAI"]),
+    loopback.script(CHAT, [sse_reply(["Mistral here"], model="mistral-large-latest"),
+                           sse_reply(["back on OpenAI"]),
                            sse_reply(["Mistral again"], model="mistral-large-latest")])
 
     _ask("-c", "--provider", "mis", "-m", "mistral-large-latest", "Which version?")
@@ -81,20 +81,41 @@ def test_switching_to_mistral_and_back_maps_ids_only_for_mistral(
     assert len(calls) == 3 and all(NINE.fullmatch(i) for i in calls + results), first
     assert results == calls and len(set(calls)) == 3  # each result meets its call
     assert CALL_TOKYO not in json.dumps(first)
-
-    # The store keeps the original ids; Mistral's own (valid) id is saved as it came.
+    # The store keeps the original ids.
     with Store.open() as store:
         saved = store.get_conversation(conv.id).messages
     assert [c.id for c in saved[1].tool_calls] == [CALL_TOKYO, CALL_PARIS, CALL_WIKI]
-    assert [c.id for c in saved[-1].tool_calls] == ["4dI1Jw6NX"]
+    assert [m.tool_call_id for m in saved[2:5]] == [CALL_TOKYO, CALL_PARIS, CALL_WIKI]
 
     _ask("-c", "--provider", "test", "-m", "test-model", "And on OpenAI?")
-    calls, results = _pairs(loopback.requests[1].json)
-    assert calls == [CALL_TOKYO, CALL_PARIS, CALL_WIKI, "4dI1Jw6NX"]
-    assert results == calls
+    assert _pairs(loopback.requests[1].json) == ([CALL_TOKYO, CALL_PARIS, CALL_WIKI],) * 2
 
     _ask("-c", "--provider", "mis", "-m", "mistral-large-latest", "Mistral again")
-    again, again_results = _pairs(loopback.requests[2].json)
-    first_calls, _ = _pairs(first)
-    assert again[:3] == first_calls  # the same history maps the same way every time
-    assert again[3] == "4dI1Jw6NX" and again_results == again
+    # The same history maps the same way every time.
+    assert _pairs(loopback.requests[2].json) == (calls, calls)
+
+
+@pytest.mark.e2e
+def test_mistral_s_own_ids_from_its_recorded_stream_are_kept_both_ways(
+        loopback: LoopbackServer, shared_fixtures: Path) -> None:
+    _config(loopback.url)
+    conv = tool_exchange()
+    recorded = (shared_fixtures / "sse" / "mistral_toolcall_stream.sse").read_bytes()
+    loopback.script(CHAT, [stream_reply([recorded])])
+    # Whatever follows the recorded call (a result, another question) gets a plain answer.
+    loopback.always(CHAT, sse_reply(["fine"]))
+
+    _ask("-c", "--provider", "mis", "-m", "mistral-large-latest", "Which version?")
+    with Store.open() as store:
+        saved = store.get_conversation(conv.id).messages
+    reply = next(m for m in saved if any(c.name == "llm_version" for c in m.tool_calls))
+    assert [c.id for c in reply.tool_calls] == ["4dI1Jw6NX"]  # valid: saved as it came
+
+    _ask("-c", "--provider", "test", "-m", "test-model", "And on OpenAI?")
+    calls, results = _pairs(loopback.requests[-1].json)
+    assert calls == [CALL_TOKYO, CALL_PARIS, CALL_WIKI, "4dI1Jw6NX"] and results == calls
+
+    _ask("-c", "--provider", "mis", "-m", "mistral-large-latest", "Mistral again")
+    calls, results = _pairs(loopback.requests[-1].json)
+    assert calls[3] == "4dI1Jw6NX" and results == calls
+    assert all(NINE.fullmatch(i) for i in calls) and len(set(calls)) == 4
