@@ -10,12 +10,13 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from loopback import LoopbackServer, sse_reply, tool_call_reply
+from loopback import Hold, LoopbackServer, sse_reply, tool_call_reply
 from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until, write_config
 
 from chatterm.conversation import Conversation, Role
@@ -239,22 +240,90 @@ async def test_a_tool_switched_off_in_the_panel_is_not_offered_to_the_model(
 async def test_a_server_that_fails_is_a_notification_naming_it(server: LoopbackServer,
                                                                tmp_path: Path) -> None:
     missing = tmp_path / "no-such-server"
-    configure(server, TIME_TABLE + f'\n[mcp.servers.broken]\ncommand = "{missing}"\n')
+    configure(server, TIME_TABLE + f'\n[mcp.servers.broken]\ncommand = "{missing}"\n'
+                      '\n[mcp.servers.off]\ncommand = "x"\nenabled = false\n')
     async with running(size=(120, 40)) as (app, pilot):
         await wait_until(pilot, lambda: any("MCP server broken" in str(n.message)
                                             for n in app._notifications), timeout=30,
                          what="the failure notification")
         await ready_or_failed(app, pilot)
         await app.run_action("show_tools")
-        await wait_until(pilot, lambda: "broken · failed:" in screen_text(app),
+        await wait_until(pilot, lambda: "broken · failed" in screen_text(app),
                          what="the failed server in the panel")
-        assert "time · ready" in screen_text(app)
+        text = screen_text(app)
+        assert "time · ready" in text and "off · disabled in the config" in text
+        assert str(missing) in text.replace("\n", "")  # why, whole (wrapped if need be)
 
 
 async def ready_or_failed(app: Any, pilot: Any) -> None:
-    await wait_until(pilot, lambda: all(s.state in (ServerState.READY, ServerState.FAILED)
+    await wait_until(pilot, lambda: all(s.state in (ServerState.READY, ServerState.FAILED,
+                                                    ServerState.DISABLED)
                                         for s in app.tools.statuses()), timeout=30,
                      what="every server settled")
+
+
+async def test_a_dialog_for_a_chat_left_streaming_names_that_chat(
+        server: LoopbackServer) -> None:
+    configure(server)
+    go = threading.Event()
+    held = asks_time()
+    held.before = [Hold(go)]  # the model answers once the chat has been left
+    server.script(CHAT, [held, sse_reply(["done"])])
+    async with running(size=(120, 40)) as (app, pilot):
+        await ready(app, pilot)
+        await send(pilot, "what time is it?")
+        await wait_until(pilot, lambda: len(server.requests) == 1, what="the request")
+        await pilot.press("ctrl+n")  # a new chat; the reply goes on in the background
+        await wait_until(pilot, lambda: not app.chat.conversation.messages,
+                         what="the new chat")
+        go.set()
+        shown = await dialog(app, pilot)
+        assert "chat: what time is it?" in screen_text(app)
+        assert shown.request.spec.label == "time.get_current_time"
+        await pilot.press("y")
+        await wait_until(pilot, lambda: len(server.requests) == 2, timeout=20,
+                         what="the model asked again")
+
+
+# Answers MCP's handshake only once GO exists: a server that is slow to start.
+GATED = textwrap.dedent("""
+    import json, os, sys, time
+    for line in sys.stdin:
+        message = json.loads(line)
+        if message.get("method") == "initialize":
+            while not os.path.exists(sys.argv[1]):
+                time.sleep(0.02)
+            result = {"protocolVersion": message["params"]["protocolVersion"],
+                      "capabilities": {"tools": {}},
+                      "serverInfo": {"name": "slow", "version": "1"}}
+        elif message.get("method") == "tools/list":
+            result = {"tools": [{"name": "ping", "description": "Answers pong",
+                                 "inputSchema": {"type": "object"}}]}
+        elif "id" in message:
+            result = {}
+        else:
+            continue
+        print(json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}),
+              flush=True)
+""")
+
+
+async def test_the_panel_shows_a_slow_server_starting_then_its_tools(
+        server: LoopbackServer, tmp_path: Path) -> None:
+    script, go = tmp_path / "slow.py", tmp_path / "go"
+    script.write_text(GATED, encoding="utf-8")
+    configure(server, f'\n[mcp.servers.slow]\ncommand = "{sys.executable}"\n'
+                      f'args = ["{script}", "{go}"]\n')
+    async with running(size=(120, 40)) as (app, pilot):
+        await app.run_action("show_tools")
+        await wait_until(pilot, lambda: "slow · starting…" in screen_text(app),
+                         what="the server starting")
+        go.write_text("")
+        # The open panel redraws: the same panel, now with the tool.
+        await wait_until(pilot, lambda: "ping: Answers pong" in screen_text(app),
+                         timeout=30, what="the tool once the server is ready")
+        assert isinstance(app.screen, ToolsPanel)
+        assert "slow · ready · 1 tool · asks first" in screen_text(app)
 
 
 # A server that speaks just enough MCP over stdio, then ignores its stdin closing and

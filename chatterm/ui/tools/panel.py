@@ -48,11 +48,11 @@ class _List(VerticalScroll, can_focus=False):
 
 
 def server_line(status: ServerStatus) -> str:
-    """`time · ready · 2 tools · asks first`, `web · failed: timed out after 20 s`."""
+    """`time · ready · 2 tools · asks first`, `web · failed` (why: on the line below)."""
     if status.state is ServerState.FAILED:
-        return f"{status.name} · failed: {inert.server_words(status.error or 'unknown')}"
+        return f"{status.name} · failed"
     if status.state is ServerState.DISABLED:
-        return f"{status.name} · disabled (enabled = false in the config)"
+        return f"{status.name} · disabled in the config"
     if status.state is ServerState.STARTING:
         return f"{status.name} · starting…"
     count = len(status.tools)
@@ -80,6 +80,7 @@ class ToolsPanel(Dialog[None]):
     ToolsPanel Checkbox { width: 100%; }
     ToolsPanel Checkbox.-tool { margin-left: 4; }
     ToolsPanel .tools-none { color: $text-muted; }
+    ToolsPanel .tools-why { color: $text-error; margin-left: 4; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -113,10 +114,13 @@ class ToolsPanel(Dialog[None]):
                 for index, status in enumerate(statuses):
                     key = f"tools-server-{index}"
                     self._servers[key] = status.name
-                    server_on = (status.name not in switches.off_servers
-                                 and status.state is not ServerState.DISABLED)
-                    yield _Switch(server_line(status), server_on, id=key,
-                                  disabled=status.state is ServerState.DISABLED)
+                    idle = status.state in (ServerState.DISABLED, ServerState.FAILED)
+                    server_on = status.name not in switches.off_servers and not idle
+                    yield _Switch(server_line(status), server_on, id=key, disabled=idle)
+                    if status.state is ServerState.FAILED:
+                        # Wrapped, whole: the reason is what the user needs to fix it.
+                        yield Static(inert.server_words(status.error or "it did not start"),
+                                     classes="tools-why", markup=False)
                     for number, spec in enumerate(status.tools):
                         key = f"tools-tool-{index}-{number}"
                         self._tools[key] = spec.label
