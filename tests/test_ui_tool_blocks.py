@@ -121,6 +121,11 @@ async def test_a_saved_exchange_draws_each_result_inside_its_call_block(server: 
         # A letter typed on a block goes to the prompt, as on a message.
         await pilot.press("x")
         assert app.focused is app.chat.prompt and app.chat.prompt.text == "x"
+        # Tab regions: the conversation is one stop, the calls are not stops of their own.
+        await pilot.press("shift+tab")
+        assert app.focused is wiki
+        await pilot.press("tab")
+        assert app.focused is app.chat.prompt
 
 
 async def test_calls_wrap_at_40_columns_and_after_a_resize(server: Any) -> None:
@@ -373,3 +378,40 @@ async def test_a_call_to_the_real_time_server_shows_its_result_in_the_block(
         # What the model was sent back is the result the block shows.
         sent = loopback.requests[1].json["messages"][-1]
         assert sent["role"] == "tool" and "Europe/Paris" in sent["content"]
+
+
+async def test_a_chat_left_while_its_call_runs_shows_it_running_when_reopened(
+        server: Any) -> None:
+    gate = asyncio.Event()
+
+    async def wait(arguments: dict[str, Any]) -> str:
+        await gate.wait()
+        return "finally"
+
+    box = Box({"wait": wait}, server="s")
+    server.script(CHAT, tool_call_reply([("c1", "wait", '{"x": "1"}')]))
+    server.script(CHAT, sse_reply(["after ", "the call"]))
+    try:
+        async with running(size=(100, 40)) as (app, pilot):
+            with_tools(app, box)
+            await send(pilot, "wait for it")
+            await wait_until(pilot, lambda: "running s.wait" in app.chat.status.text,
+                             what="the call running")
+            story = app.chat.conversation.id
+            await pilot.press("ctrl+n")
+            await wait_until(pilot, lambda: app.chat.conversation.id != story, what="new chat")
+            assert not blocks(app)
+            app.chat.open_saved(story)
+            await wait_until(pilot, lambda: app.chat.conversation.id == story, what="reopened")
+            await wait_until(pilot, lambda: len(blocks(app)) == 1, what="the block again")
+            [block] = blocks(app)
+            await wait_until(pilot, lambda: "running" in shown(block), what="still running")
+            assert "running s.wait" in app.chat.status.text
+            gate.set()
+            await until_idle(pilot)
+            assert "→ finally" in shown(blocks(app)[0])
+            assert "after the call" in screen_text(app)
+            ids = [view.message.id for view in app.chat.message_list.views()]
+            assert ids == [m.id for m in app.chat.replies.engine().conversation.messages]
+    finally:
+        gate.set()

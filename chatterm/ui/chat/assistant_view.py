@@ -19,7 +19,7 @@ from chatterm.conversation import Message, MessageState, ToolCall
 from chatterm.text_parts import TextParts
 from chatterm.ui import inert
 from chatterm.ui.chat.message_view import MessageView, usage_text
-from chatterm.ui.chat.tool_block import ToolBlock
+from chatterm.ui.chat.tool_block import ASKED, ToolBlock
 
 if TYPE_CHECKING:
     from chatterm.ui.chat.message_header import Versions
@@ -82,6 +82,8 @@ class AssistantMessage(MessageView):
         # The tool messages of this reply's calls, by call id (message_list.py links
         # them as their views are mounted); each is drawn in its call's block.
         self._results: dict[str, Message] = {}
+        # Blocks the loop's events moved before compose (a chat reopened mid-loop).
+        self._premade: list[ToolBlock] | None = None
 
     # ---- composition -------------------------------------------------------------------
 
@@ -121,14 +123,14 @@ class AssistantMessage(MessageView):
             # clipped: the streaming widget renders even a megabyte at a flat cost.
             self._body = _markdown(inert.text(message.content))
         yield self._body
-        blocks = self._tool_blocks()
+        blocks, self._premade = self._premade or self._tool_blocks(), None
         if blocks and not message.content and not self.streaming:
             self._body.display = False  # only calls: no empty row above them
         if not self.streaming:
             for block in blocks:
                 # From the store: a call with no result never ran (a loop that is still
                 # going moves it on again with its next event).
-                if block.result is None:
+                if block.result is None and block.state == ASKED:
                     block.settle()
         yield from blocks
         footer = self.footer()
@@ -174,17 +176,21 @@ class AssistantMessage(MessageView):
         """The tool message of one of this reply's calls: shown in that call's block."""
         call_id = result.tool_call_id or ""
         self._results[call_id] = result
-        for block in self.blocks:
+        for block in self._premade or self.blocks:
             if block.call.id == call_id:
                 block.set_result(result)
 
     def block(self, index: int, call: ToolCall | None = None) -> ToolBlock | None:
         """The block of call `index` (the loop's events say which); made if the reply
         was shown without it."""
+        if self._body is None:  # not composed yet: compose mounts these
+            if self._premade is None:
+                self._premade = self._tool_blocks()
+            return self._premade[index] if index < len(self._premade) else None
         blocks = self.blocks
         if index < len(blocks):
             return blocks[index]
-        if call is None or self._body is None:
+        if call is None:
             return None
         block = ToolBlock(call, self._results.get(call.id))
         self.mount(block, after=blocks[-1] if blocks else self._body)

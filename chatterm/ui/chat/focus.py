@@ -35,7 +35,7 @@ def region_chain(chain: list[Widget], focused: Widget | None,
         return chain
     if isinstance(focused, MessageView | ToolBlock):
         stop: Widget = focused
-    elif last is not None and last in messages and newest_then is messages[-1]:
+    elif last is not None and last in stops and messages and newest_then is messages[-1]:
         stop = last
     elif not messages:
         return [widget for widget in chain if not isinstance(widget, ToolBlock)]
