@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from loopback import Hold, LoopbackServer, sse_reply, tool_call_reply
+from mcp_helpers import toml_for, toolkit_server
 from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until, write_config
 
 from chatterm.conversation import Conversation, Role
@@ -253,6 +254,25 @@ async def test_a_server_that_fails_is_a_notification_naming_it(server: LoopbackS
         text = screen_text(app)
         assert "time · ready" in text and "off · disabled in the config" in text
         assert str(missing) in text.replace("\n", "")  # why, whole (wrapped if need be)
+
+
+async def test_a_server_that_dies_mid_call_is_a_notification_and_the_chat_goes_on(
+        server: LoopbackServer) -> None:
+    configure(server, "\n" + toml_for([toolkit_server("kit", approve="auto")]))
+    server.script(CHAT, [tool_call_reply([("call_1", "crash", '{"code": 3}')]),
+                         sse_reply(["The tool crashed."]), sse_reply(["still here"])])
+    async with running(size=(120, 40)) as (app, pilot):
+        await ready(app, pilot)
+        await send(pilot, "crash it")
+        await wait_until(pilot, lambda: any("MCP server kit" in str(n.message)
+                                            for n in app._notifications), timeout=30,
+                         what="the notification naming the server")
+        await idle(pilot)
+        _, second = server.wait_for_requests(2)
+        assert "exit code 3" in second.json["messages"][-1]["content"]
+        await send(pilot, "and now?")
+        await idle(pilot)
+        assert saved(app.chat.conversation.id).messages[-1].content == "still here"
 
 
 async def ready_or_failed(app: Any, pilot: Any) -> None:
