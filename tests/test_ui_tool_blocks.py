@@ -239,8 +239,10 @@ async def test_several_calls_run_at_once_and_the_line_names_them(server: Any) ->
         return f"done {arguments['x']}"
 
     box = Box({"a": wait, "b": wait}, server="s")
+    # The third call is hostile: a name and arguments with escape sequences and C1 controls.
     server.script(CHAT, tool_call_reply([("c1", "a", '{"x": "1"}'), ("c2", "b", '{"x": "2"}'),
-                                         ("c3", "nope", "{}")]))
+                                         ("c3", "nope\x1b]0;pwned\x07",
+                                          '{"y": "\u009b2J \u001b]52;c;aGk=\u0007"}')]))
     server.script(CHAT, sse_reply(["ok"]))
     async with running(size=(100, 40)) as (app, pilot):
         with_tools(app, box)
@@ -249,7 +251,10 @@ async def test_several_calls_run_at_once_and_the_line_names_them(server: Any) ->
                          what="both running")
         first, second, unknown = blocks(app)
         assert "running" in shown(first) and "running" in shown(second)
-        assert shown(unknown).startswith("⚙ nope  ? unknown tool")
+        assert shown(unknown).startswith("⚙ nope")
+        assert "? unknown tool" in shown(unknown).splitlines()[0]
+        output = terminal_output(app)
+        assert "\x1b]0;" not in output and "\x1b]52" not in output and "\x9b" not in output
         gate.set()
         await until_idle(pilot)
         assert "→ done 1" in shown(first) and "→ done 2" in shown(second)
