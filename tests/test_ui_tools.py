@@ -393,6 +393,38 @@ async def test_quitting_never_hangs_on_a_server_that_ignores_stdin_closing(
         time.sleep(0.05)
 
 
+async def test_quitting_while_a_server_is_still_starting_is_quick(
+        server: LoopbackServer, tmp_path: Path) -> None:
+    script, go = tmp_path / "slow.py", tmp_path / "never"
+    script.write_text(GATED, encoding="utf-8")
+    configure(server, f'\n[mcp.servers.slow]\ncommand = "{sys.executable}"\n'
+                      f'args = ["{script}", "{go}"]\n')
+    async with running() as (app, pilot):
+        await wait_until(pilot, lambda: app.tools.host is not None, what="the host")
+        await wait_until(pilot, lambda: _children_running(script), timeout=20,
+                         what="the server process")
+        started = time.monotonic()
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: app.return_code is not None, timeout=20,
+                         what="the app to quit")
+        took = time.monotonic() - started
+    assert took < 10, f"quitting took {took:.1f} s"
+    deadline = time.monotonic() + 10
+    while _children_running(script):
+        assert time.monotonic() < deadline, "the starting server outlived the app"
+        time.sleep(0.05)
+
+
+def _children_running(script: Path) -> bool:
+    for stat in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(script) in stat.read_bytes().decode(errors="replace"):
+                return _alive(int(stat.parent.name))
+        except OSError:
+            continue
+    return False
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
