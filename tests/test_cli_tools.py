@@ -148,7 +148,9 @@ def test_tools_lists_each_server_its_state_and_tools(loopback: LoopbackServer) -
     assert lines[0] == "time: ready, 2 tools (stdio, asks before each call)"
     assert [line.split()[0] for line in lines[1:3]] == ["get_current_time", "convert_time"]
     assert all(line.startswith("  ") and len(line.split()) > 1 for line in lines[1:3])
-    assert lines[3].startswith("broken: failed: ") and len(lines) == 5
+    log = Path(os.environ["CHATTERM_CACHE_DIR"]) / "mcp" / "broken.log"
+    assert lines[3] == f"broken: failed: the server stopped (exit code 3) (its stderr: {log})"
+    assert len(lines) == 5
     assert lines[4] == "off: disabled (enabled = false)"
 
     as_json = run_cli("tools", "--json")
@@ -216,6 +218,23 @@ def test_ask_runs_an_enabled_server_s_tool_and_prints_only_the_answer(
     assert json.loads(tool_message["content"])["timezone"] == "Asia/Tokyo"
     saved = show()["messages"]
     assert [m["role"] for m in saved] == ["user", "assistant", "tool", "assistant"]
+
+
+def test_a_server_that_fails_is_one_line_and_the_others_go_on(
+        loopback: LoopbackServer) -> None:
+    broken = server_table("broken", sys.executable, "-c",
+                          "import sys; print('no config here', file=sys.stderr); sys.exit(3)")
+    configure(loopback, broken, TIME)
+    loopback.script("chat/completions", sse_reply(["fine"]))
+    result = run_detached("ask", "hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"fine\n"
+    [line] = result.stderr.decode().splitlines()
+    log = Path(os.environ["CHATTERM_CACHE_DIR"]) / "mcp" / "broken.log"
+    assert line == ("chatterm: MCP server 'broken' failed: the server stopped (exit code 3); "
+                    f"going on without its tools (its stderr: {log})")
+    assert "no config here" in log.read_text()
+    assert tool_names(loopback.requests[0].json) == ["convert_time", "get_current_time"]
 
 
 def test_no_tools_sends_no_tools_and_starts_no_server(loopback: LoopbackServer) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatterm.cli.common import load_config
@@ -42,11 +43,10 @@ def _config_path(config: Config) -> str:
 
 def start_host(config: Config, servers: tuple[McpServerConfig, ...]) -> McpHost:
     """A started host for `servers` (returns at once: they connect on its thread)."""
-    from chatterm.locations import cache_dir
     from chatterm.mcp.host import McpHost
 
     host = McpHost(dataclasses.replace(config.mcp, servers=servers),
-                   log_dir=cache_dir() / "mcp", config_path=config.path, on_change=None)
+                   log_dir=log_dir(), config_path=config.path, on_change=None)
     host.start()
     return host
 
@@ -57,10 +57,23 @@ async def wait_for(host: McpHost, config: Config) -> list[ServerStatus]:
     return host.statuses()
 
 
+def log_dir() -> Path:
+    """Where each server's stderr goes (NAME.log), as the app's host has it."""
+    from chatterm.locations import cache_dir
+
+    return cache_dir() / "mcp"
+
+
 def _why(status: ServerStatus, config: Config) -> str:
     if status.state is ServerState.STARTING:
         return f"did not start within {config.mcp.start_timeout:g} s (start_timeout)"
     return error_line(status.error or "failed")
+
+
+def _log_note(status: ServerStatus) -> str:
+    """Where to read what a failed stdio server said (its stderr goes nowhere else)."""
+    path = log_dir() / f"{status.name}.log"
+    return f" (its stderr: {path})" if status.transport == "stdio" and path.is_file() else ""
 
 
 class AskTools:
@@ -97,8 +110,8 @@ class AskTools:
         assert self.host is not None
         for status in await wait_for(self.host, self.config):
             if status.state in (ServerState.FAILED, ServerState.STARTING):
-                warn(f"MCP server {status.name!r} {_failed(status, self.config)}; "
-                     "going on without its tools")
+                warn(f"MCP server {status.name!r} {_failed(status, self.config)}; going on "
+                     f"without its tools{_log_note(status)}")
 
     def close(self) -> None:
         self.approver.close()
@@ -177,7 +190,7 @@ def status_json(status: ServerStatus, config: Config) -> dict[str, Any]:
 
 def _print_status(out: Out, status: ServerStatus, config: Config) -> None:
     if status.state in (ServerState.FAILED, ServerState.STARTING):
-        out.line(f"{status.name}: failed: {_why(status, config)}")
+        out.line(f"{status.name}: failed: {_why(status, config)}{_log_note(status)}")
         return
     if status.state is ServerState.DISABLED:
         out.line(f"{status.name}: disabled (enabled = false)")
