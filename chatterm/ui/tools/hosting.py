@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 from chatterm.toolbox import ServerState, ServerStatus, ToolFilter
 from chatterm.ui import inert
-from chatterm.ui.tools.approval import DialogApprover
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
     from chatterm.config import Config
     from chatterm.engine.session import ChatSession
     from chatterm.mcp.host import McpHost
+    from chatterm.ui.tools.approval import DialogApprover
 
 CLOSE_WAIT = 8.0
 """Seconds quitting waits for the host to close. McpHost.close() is bounded itself (it
@@ -49,7 +49,7 @@ class AppTools:
         self._config = config
         self._shown = shown  # the id of the conversation on screen
         self.host: McpHost | None = None
-        self.approver = DialogApprover(app)
+        self._approver: DialogApprover | None = None  # made with the first session
         self._filters: dict[str, ToolFilter] = {}
         # The sessions handed out, to give them the host once it exists and a chat's
         # new switches at once (a chat left streaming keeps its session).
@@ -58,6 +58,17 @@ class AppTools:
         self._failed: dict[str, str | None] = {}  # server -> the error already notified
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
+
+    @property
+    def approver(self) -> DialogApprover:
+        """The dialog every session's approver opens (one at a time, across chats)."""
+        if self._approver is None:
+            # Loaded with the first session, not at launch: the dialog's widgets are
+            # no part of the first frame.
+            from chatterm.ui.tools.approval import DialogApprover
+
+            self._approver = DialogApprover(self._app)
+        return self._approver
 
     @property
     def configured(self) -> bool:
