@@ -56,14 +56,17 @@ def answered(messages: Sequence[Message]) -> set[str]:
 def label(call: ToolCall, result: Message | None) -> str:
     """`server.tool` when the result says which (the tool loop saves it so), else the
     name the model called."""
-    if result is not None and result.provider and result.model:
-        return f"{result.provider}.{result.model}"
-    return call.name or "(unnamed tool)"
+    return (server_tool(result) if result is not None else None) or call.name \
+        or "(unnamed tool)"
+
+
+def server_tool(result: Message) -> str | None:
+    """`server.tool` of a tool message, when it was saved with them (the tool loop does)."""
+    return f"{result.provider}.{result.model}" if result.provider and result.model else None
 
 
 def result_label(result: Message) -> str:
-    return (f"{result.provider}.{result.model}" if result.provider and result.model
-            else "tool")
+    return server_tool(result) or "tool"
 
 
 def one_line_arguments(arguments: str, limit: int = ARGUMENTS_CHARS) -> str:

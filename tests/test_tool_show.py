@@ -61,7 +61,7 @@ def test_a_call_nothing_answered_says_so_and_a_lone_result_is_shown_alone() -> N
         store.create_conversation(conv)
     shown = ok(run_cli("show", conv.id))
     assert '→ get_weather {"city": "Oslo"}\n  ← (not run)\n' in shown
-    assert f"{lone.id[:8]} [tool · tool]\n← 12 °C\n" in shown
+    assert f"{lone.id[:8]} [tool]\n← 12 °C\n" in shown
 
 
 @pytest.mark.e2e

@@ -54,7 +54,8 @@ def heading(message: Message, mark: str = "") -> str:
             label += f" · {message.state.value}"
         label += "]"
     elif message.role is Role.TOOL:
-        label = f"[tool · {tool_text.result_label(message)}]"
+        name = tool_text.server_tool(message)
+        label = f"[tool · {name}]" if name else "[tool]"
     else:
         label = f"[{message.role.value}]"
     return " ".join(part for part in (short_id(message.id), label, mark) if part)
