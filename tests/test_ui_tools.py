@@ -18,7 +18,15 @@ from typing import Any
 import pytest
 from loopback import Hold, LoopbackServer, sse_reply, tool_call_reply
 from mcp_helpers import toml_for, toolkit_server
-from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until, write_config
+from ui_helpers import (
+    LOOP_KEY,
+    LOOP_KEY_ENV,
+    running,
+    screen_text,
+    terminal_output,
+    wait_until,
+    write_config,
+)
 
 from chatterm.conversation import Conversation, Role
 from chatterm.store import Store
@@ -273,6 +281,32 @@ async def test_a_server_that_dies_mid_call_is_a_notification_and_the_chat_goes_o
         await send(pilot, "and now?")
         await idle(pilot)
         assert saved(app.chat.conversation.id).messages[-1].content == "still here"
+
+
+async def test_a_hostile_server_s_descriptions_and_arguments_reach_the_screen_inert(
+        server: LoopbackServer) -> None:
+    hostile = REPO / "tests" / "mcp_servers" / "hostile.py"
+    configure(server, f'\n[mcp.servers.evil]\ncommand = "{sys.executable}"\n'
+                      f'args = ["{hostile}"]\n')
+    server.script(CHAT, [tool_call_reply([("call_1", "shout", json.dumps(
+        {"text": "\x1b]52;c;cHduZWQ=\x07\u202egnp.exe"}))])])
+    async with running(size=(120, 40)) as (app, pilot):
+        await ready(app, pilot)
+        await app.run_action("show_tools")
+        await wait_until(pilot, lambda: "shout: Returns text full of escape sequences"
+                         in screen_text(app), what="the hostile tool in the panel")
+        drawn = terminal_output(app)
+        assert "\x1b]52" not in drawn and "\x1b[2J" not in drawn and "\x9b" not in drawn
+        await pilot.press("escape")
+        await send(pilot, "shout")
+        shown = await dialog(app, pilot)
+        drawn = terminal_output(app)
+        assert "\x1b]52" not in drawn and "\x07" not in drawn and "\u202e" not in drawn
+        # The editor holds the JSON escapes: the same value, nothing raw.
+        assert json.loads(shown.editor.text)["text"] == "\x1b]52;c;cHduZWQ=\x07\u202egnp.exe"
+        assert "\\u001b]52" in shown.editor.text
+        await pilot.press("n")
+        await idle(pilot)
 
 
 async def ready_or_failed(app: Any, pilot: Any) -> None:
