@@ -101,8 +101,8 @@ def outcome_note(result: Message) -> str | None:
         return None
     why = result.error if result.error and result.error != outcome else ""
     first = result.content.splitlines()[0] if result.content else ""
-    if why == first:
-        why = ""  # said by the result's own first line
+    if why and why in first:
+        why = ""  # said by the result's own first line ("error: timed out after 60 s")
     return f"({outcome}) {why}".rstrip()
 
 

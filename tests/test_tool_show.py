@@ -119,3 +119,24 @@ def test_search_finds_a_call_by_its_arguments_and_a_result_by_its_text() -> None
     assert found.startswith(f"{conv.id[:8]}  Time zones\n")
     assert 'get_current_time {"timezone": "[Europe/Paris]"}' in found
     assert "line 1 of the [page] about [quokkas]" in ok(run_cli("search", "page", "quokkas"))
+
+
+def test_each_way_a_call_can_end_is_said_once() -> None:
+    from chatterm import tool_text
+    from chatterm.toolbox import DECLINED_TEXT, STOPPED_TEXT
+
+    def result(content: str, outcome: str, error: str | None = None) -> Message:
+        return Message(role=Role.TOOL, content=content, finish_reason=outcome, error=error,
+                       provider="time", model="get_current_time", tool_call_id="c")
+
+    lines = tool_text.result_lines
+    assert lines(result(STOPPED_TEXT, "stopped", "stopped")) == ["← (stopped)"]
+    assert lines(result(DECLINED_TEXT, "declined", "declined")) == ["← (declined)"]
+    # The engine's text for an error with no output of its own names the error already.
+    assert lines(result("error: timed out after 60 s", "error", "timed out after 60 s")) == [
+        "← (error)", "← error: timed out after 60 s"]
+    assert lines(result("no tool named get_time", "unknown", "no such tool")) == [
+        "← (unknown) no such tool", "← no tool named get_time"]
+    assert lines(result("", "ok")) == ["← (empty)"]
+    assert lines(result("a\nb\nc\nd\ne", "ok"))[-1] == "← (1 more line)"
+    assert lines(None) == ["← (not run)"]
