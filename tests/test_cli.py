@@ -390,7 +390,7 @@ def test_broken_config_is_one_line(isolated_env: Path) -> None:
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("argv", [["--help"], ["ask", "hi"], ["list"], ["models"],
-                                  ["ask", "-m", "a", "-m", "b", "hi"]])
+                                  ["ask", "-m", "a", "-m", "b", "hi"], ["tools"]])
 def test_cli_never_imports_textual(loopback: LoopbackServer, argv: list[str]) -> None:
     """Nor the MCP SDK: no server is configured (tests/test_cli_tools.py: --no-tools)."""
     write_config(loopback.url)
