@@ -4,7 +4,7 @@ first lines (Enter or a click shows all of it); the status line says what the lo
 doing; the loop's next reply streams below the blocks; a reloaded chat looks the same.
 
 The model side is the loopback server; the tool side an in-test ToolBox (our own seam,
-tests/test_tool_loop.py's Box) set on the chat's session, with the real engine between.
+tests/tool_box.py's Box) set on the chat's session, with the real engine between.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from loopback import sse_reply, tool_call_reply
-from test_tool_loop import Box
+from tool_box import Box
 from tool_exchange import tool_exchange
 from ui_helpers import (
     LOOP_KEY,
