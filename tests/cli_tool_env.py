@@ -62,9 +62,10 @@ def run_detached(*args: str) -> subprocess.CompletedProcess[bytes]:
 
 class Terminal:
     """`chatterm ARGS` on a pseudo-terminal that is its controlling terminal (/dev/tty)
-    and its stdin and stderr; stdout is a pipe, so the reply is read apart."""
+    and its stdin and stderr (or stderr to a file); stdout is a pipe, so the reply is read
+    apart."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, stderr: Path | None = None) -> None:
         main_fd, child_fd = pty.openpty()
 
         def own_terminal() -> None:
@@ -72,7 +73,8 @@ class Terminal:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "chatterm", *args], stdin=child_fd, stderr=child_fd,
+            [sys.executable, "-m", "chatterm", *args], stdin=child_fd,
+            stderr=child_fd if stderr is None else stderr.open("wb"),
             stdout=subprocess.PIPE, env=cli_env(), cwd=REPO_ROOT, preexec_fn=own_terminal)
         os.close(child_fd)
         self.fd = main_fd

@@ -75,6 +75,22 @@ def test_on_a_terminal_each_call_is_asked_and_always_is_saved(
     assert loopback.requests[5].json["messages"][-1]["role"] == "tool"
 
 
+def test_with_stderr_in_a_file_the_question_is_asked_on_the_terminal(
+        loopback: LoopbackServer, tmp_path: Path) -> None:
+    configure(loopback, TIME)
+    loopback.script("chat/completions", [calling("get_current_time", TOKYO),
+                                          sse_reply(["Morning."])])
+    log = tmp_path / "err.log"
+    terminal = Terminal("ask", "time in Tokyo?", stderr=log)
+    terminal.wait_for(QUESTION)
+    terminal.type(b"y\n")
+    code, out, screen = terminal.finish()
+    assert code == 0, log.read_text()
+    assert out == "Morning.\n"
+    assert "running time.get_current_time" in log.read_text()
+    assert QUESTION not in log.read_text() and "running" not in screen
+
+
 def test_no_on_the_terminal_declines_the_call(loopback: LoopbackServer) -> None:
     configure(loopback, TIME)
     loopback.script("chat/completions", [calling("get_current_time", TOKYO),

@@ -72,6 +72,10 @@ def test_tools_without_servers_says_how_to_configure_one(loopback: LoopbackServe
     assert "[mcp.servers.NAME]" in line and str(path) in line and "README" in line
     as_json = run_cli("tools", "--json")
     assert as_json.returncode == 0 and json.loads(as_json.stdout) == []
+    assert as_json.stderr.decode() == f"chatterm: {line}\n"
+    limited = run_cli("ask", "--tool", "time", "hi")
+    assert limited.returncode == 2 and limited.stderr.decode() == (
+        f"chatterm: error: --tool 'time': {line}\n")
 
 
 def test_tools_neutralises_a_hostile_description_on_a_terminal(
@@ -169,6 +173,10 @@ def test_tool_limits_the_tools_to_the_servers_it_names(loopback: LoopbackServer)
     assert unknown.returncode == 2 and unknown.stdout == b""
     assert unknown.stderr.decode() == ("chatterm: error: --tool 'tiem': no such MCP server "
                                        "(configured: time, hostile)\n")
+    comparing = run_detached("ask", "--tool", "time", "-m", "a", "-m", "b", "hi")
+    assert comparing.returncode == 2 and comparing.stderr.decode() == (
+        "chatterm: error: --tool cannot be used when comparing models (two or more -m): a "
+        "compare offers no tools\n")
     assert len(loopback.requests) == 3
 
 
