@@ -182,6 +182,31 @@ async def test_edited_arguments_are_what_the_tool_ran_with_and_what_is_saved(
         assert json.loads(asked.tool_calls[0].arguments) == {"timezone": "Asia/Tokyo"}
 
 
+async def test_parallel_calls_are_asked_one_dialog_at_a_time_in_order(
+        server: LoopbackServer) -> None:
+    configure(server)
+    server.script(CHAT, [tool_call_reply([
+        ("call_1", "get_current_time", '{"timezone": "UTC"}'),
+        ("call_2", "get_current_time", '{"timezone": "Asia/Tokyo"}')]),
+        sse_reply(["one of two"])])
+    async with running() as (app, pilot):
+        await ready(app, pilot)
+        await send(pilot, "time twice?")
+        first = await dialog(app, pilot)
+        assert first.request.call_id == "call_1" and "UTC" in first.editor.text
+        await pilot.press("y")
+        await wait_until(pilot, lambda: isinstance(app.screen, ApprovalDialog)
+                         and app.screen is not first, what="the second dialog")
+        second = app.screen
+        assert second.request.call_id == "call_2" and "Asia/Tokyo" in second.editor.text
+        assert sum(isinstance(s, ApprovalDialog) for s in app.screen_stack) == 1
+        await pilot.press("n")
+        await idle(pilot)
+        results = {m.tool_call_id: m.finish_reason
+                   for m in tool_messages(saved(app.chat.conversation.id))}
+        assert results == {"call_1": ToolOutcome.OK, "call_2": ToolOutcome.DECLINED}
+
+
 async def test_escape_denies_and_stops_the_round(server: LoopbackServer) -> None:
     configure(server)
     server.script(CHAT, [tool_call_reply([
@@ -220,7 +245,7 @@ async def test_quitting_while_a_dialog_is_open_stops_the_call_and_closes_it(
 async def test_a_tool_switched_off_in_the_panel_is_not_offered_to_the_model(
         server: LoopbackServer) -> None:
     configure(server)
-    server.script(CHAT, [sse_reply(["ok"])])
+    server.script(CHAT, [sse_reply(["ok"]), sse_reply(["ok"]), sse_reply(["ok"])])
     async with running(size=(120, 40)) as (app, pilot):
         await ready(app, pilot)
         await app.run_action("show_tools")
@@ -244,6 +269,23 @@ async def test_a_tool_switched_off_in_the_panel_is_not_offered_to_the_model(
         offered = {tool["function"]["name"] for tool in request.json["tools"]}
         tool = label.split(".", 1)[1]
         assert tool not in offered and offered  # the other tool is still offered
+        # The whole server off: the next request offers no tools at all.
+        await app.run_action("show_tools")
+        await wait_until(pilot, lambda: isinstance(app.screen, ToolsPanel), what="the panel")
+        await wait_until(pilot, lambda: getattr(app.screen.focused, "id", None)
+                         == "tools-server-0", what="the server's switch focused")
+        await pilot.press("space")
+        await wait_until(pilot, lambda: "time" in app.tools.filter_for(
+            app.chat.conversation.id).off_servers, what="the server switch")
+        await pilot.press("escape")
+        await send(pilot, "again")
+        await idle(pilot)
+        assert "tools" not in server.wait_for_requests(2)[1].json
+        # Another chat has its own switches: every tool again.
+        await pilot.press("ctrl+n")
+        await send(pilot, "new chat")
+        await idle(pilot)
+        assert len(server.wait_for_requests(3)[2].json["tools"]) == 2
 
 
 async def test_a_server_that_fails_is_a_notification_naming_it(server: LoopbackServer,
