@@ -199,6 +199,27 @@ def test_a_hostile_tool_result_never_reaches_the_terminal(loopback: LoopbackServ
     assert sent.startswith("before\x1b]52;c;cHduZWQ=\x07\x1b[2J") and sent.endswith("red")
 
 
+def test_a_long_result_shows_its_first_lines_and_an_error_one_line(
+        loopback: LoopbackServer) -> None:
+    kit = server_table("kit", sys.executable, str(REPO_ROOT / "tests" / "mcp_servers" /
+                                                  "toolkit.py"))
+    configure(loopback, kit)
+    loopback.script("chat/completions", [
+        calling("huge", {"size": 370}), calling("fail", {"message": "no"}, "call_2"),
+        sse_reply(["Both done."])])
+    result = run_detached("ask", "--yes", "go")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"Both done.\n"
+    lines = result.stderr.decode().splitlines()
+    at = lines.index("chatterm: kit.huge returned:")
+    assert lines[at + 1:at + 8] == ["  0123456789abcdefghijklmnopqrstuvwxyz"] * 6 + [
+        "  … (4 more lines)"]
+    [failed] = [line for line in lines if line.startswith("chatterm: kit.fail failed: ")]
+    assert lines[lines.index(failed) + 1:] == []  # the error once, not again as a result
+    results = [m for m in loopback.requests[2].json["messages"] if m["role"] == "tool"]
+    assert len(results[0]["content"]) == 370  # the model gets all of it
+
+
 def test_json_holds_every_step_of_the_exchange(loopback: LoopbackServer) -> None:
     configure(loopback, TIME)
     loopback.script("chat/completions", [calling("get_current_time", TOKYO),

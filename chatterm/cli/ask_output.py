@@ -146,9 +146,13 @@ class Printer:
         if outcome is ToolOutcome.STOPPED:
             warn(f"{label} stopped")
             return
-        head = f"{label} failed: {neutralise(result.error or 'error')}" \
-            if outcome is ToolOutcome.ERROR else f"{label} returned:"
-        warn(head)
+        if outcome is ToolOutcome.ERROR:
+            error = result.error or "error"
+            warn(f"{label} failed: {neutralise(error)}")
+            if " ".join(result.content.split()).endswith(" ".join(error.split())):
+                return  # the result only says the error again ("error: timed out ...")
+        else:
+            warn(f"{label} returned:")
         for line in result_lines(result.content):
             note(f"  {line}")
 
@@ -190,8 +194,7 @@ def result_lines(text: str) -> list[str]:
              for line in lines[:RESULT_LINES]]
     if len(lines) > RESULT_LINES:
         more = len(lines) - RESULT_LINES
-        shown.append(f"… ({more} more line{'s' if more > 1 else ''}; the whole result is "
-                     "saved)")
+        shown.append(f"… ({more} more line{'s' if more > 1 else ''})")
     return shown
 
 
