@@ -105,12 +105,13 @@ class Connection:
 
     async def _call_failure(self, exc: Exception) -> str:
         if isinstance(exc, MCPError) and exc.code == types.CONNECTION_CLOSED:
-            # The pipe broke before the exit was seen: give the transport a moment to
-            # learn the exit code, so the line says why.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(2):
-                    await self.end.ended.wait()
-            reason = self.end.reason or "the connection closed"
+            if self.server.url is None and self.failed is None:
+                # The pipe broke before the exit was seen: give the transport a moment
+                # to learn the exit code, so the line says why.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(2):
+                        await self.end.ended.wait()
+            reason = self.failed or self.end.reason or "the connection closed"
             self._fail(reason)
             return reason
         return self._describe(exc)
@@ -139,6 +140,8 @@ class Connection:
         # pydantic's ValidationError (by name: pydantic is the SDK's dependency, not ours)
         if type(exc).__name__ == "ValidationError":
             return "answered something that is not MCP"
+        if type(exc).__name__ in ("ConnectError", "ConnectTimeout") and self.server.url:
+            return f"cannot reach {self.server.url}: {_one_line(str(exc))}"
         if isinstance(exc, OSError):
             return _one_line(exc.strerror or str(exc))
         name = type(exc).__name__

@@ -113,6 +113,9 @@ class McpHost:
                 report=functools.partial(self._report, server))
             self._connections[server.name] = connection
             runs.append(asyncio.ensure_future(connection.run(self._stop)))
+        # The loop lives until close(), even when every server has gone: a call to a
+        # failed server must still be answered (with an ERROR result) from here.
+        await self._stop.wait()
         await asyncio.gather(*runs, return_exceptions=True)
 
     def close(self) -> None:
@@ -250,8 +253,12 @@ class McpHost:
             why = status.error or f"the server is {status.state.value}"
             return ToolResult(f"Error: {spec.server}: {why}", ToolOutcome.ERROR,
                               f"{spec.server}: {why}")
-        future: concurrent.futures.Future[ToolResult] = asyncio.run_coroutine_threadsafe(
-            connection.call(spec.tool, arguments), loop)
+        try:
+            future: concurrent.futures.Future[ToolResult] = asyncio.run_coroutine_threadsafe(
+                connection.call(spec.tool, arguments), loop)
+        except RuntimeError:  # the host loop closed under us (close() ran meanwhile)
+            return ToolResult(f"Error: {spec.server}: chatterm's tool host has stopped",
+                              ToolOutcome.ERROR, f"{spec.server}: the tool host has stopped")
         # Cancelling the awaiting task cancels `future`, which cancels the call's task
         # on the host loop (run_coroutine_threadsafe's contract); the SDK then tells the
         # server the request is cancelled.

@@ -59,12 +59,17 @@ async def stdio_transport(command: str, args: list[str], *, env: dict[str, str],
 
     async def read_stdout() -> None:
         assert process.stdout is not None
-        buffer = ""
+        # The pieces of a line not ended yet: joined once its newline comes, so a result
+        # of many megabytes on one line costs one copy, not one per chunk read.
+        pending: list[str] = []
         async with reader_send:
             try:
                 async for chunk in TextReceiveStream(process.stdout, errors="replace"):
-                    lines = (buffer + chunk).split("\n")
-                    buffer = lines.pop()
+                    if "\n" not in chunk:
+                        pending.append(chunk)
+                        continue
+                    lines = "".join([*pending, chunk]).split("\n")
+                    pending = [lines.pop()]
                     for line in lines:
                         if not line.strip():
                             continue

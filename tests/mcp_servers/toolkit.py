@@ -20,6 +20,7 @@ import sys
 import time
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 
 def build(name: str) -> MCPServer:
@@ -40,6 +41,7 @@ def build(name: str) -> MCPServer:
     @server.tool(description="Sleep for some seconds, then say so.")
     async def sleep(seconds: float) -> str:
         started = time.monotonic()
+        print(f"sleep started for {seconds} s", file=sys.stderr, flush=True)
         try:
             await asyncio.sleep(seconds)
         except asyncio.CancelledError:
@@ -59,7 +61,7 @@ def build(name: str) -> MCPServer:
 
     @server.tool(description="Always fails, with its message.")
     def fail(message: str) -> str:
-        raise ValueError(message)
+        raise ToolError(message)  # sent as an isError result with this text
 
     @server.tool(description="The value of an HTTP request header (over HTTP).")
     def header(name: str, ctx: Context) -> str:
