@@ -46,6 +46,13 @@ def _markdown(text: str | None = None) -> StreamingMarkdown:
     return StreamingMarkdown(text, classes="msg-body")
 
 
+def _only_calls(body: Widget, blocks: list[ToolBlock]) -> None:
+    """A reply that is only tool calls: the first one right under the header, with no
+    empty body nor margin row between them."""
+    body.display = False
+    blocks[0].styles.margin = (0, 0, 0, 0)
+
+
 class AssistantMessage(MessageView):
     """A reply: model label and usage, folded reasoning, refusal, Markdown body, tool
     calls, and (on the last reply, or after an error) a line with the error and actions.
@@ -125,7 +132,7 @@ class AssistantMessage(MessageView):
         yield self._body
         blocks, self._premade = self._premade or self._tool_blocks(), None
         if blocks and not message.content and not self.streaming:
-            self._body.display = False  # only calls: no empty row above them
+            _only_calls(self._body, blocks)
         if not self.streaming:
             for block in blocks:
                 # From the store: a call with no result never ran (a loop that is still
@@ -316,9 +323,10 @@ class AssistantMessage(MessageView):
             self._draw_reasoning()
         if message.tool_calls and not self.blocks:
             assert self._body is not None
-            self.mount(*self._tool_blocks(), after=self._body)
+            blocks = self._tool_blocks()
+            self.mount(*blocks, after=self._body)
             if not message.content:
-                self._body.display = False  # only calls: no empty row above them
+                _only_calls(self._body, blocks)
         self.refresh_header()
         self.refresh_footer()
 
