@@ -162,3 +162,21 @@ def test_pretty_arguments_keep_the_value_and_escape_what_is_not_printable() -> N
     assert json.loads(shown) == value
     assert "\\u009b" in shown and "\\u200f" in shown and "\U0001f600" in shown
     assert "\\udb40\\udc01" in shown  # a tag character, outside the BMP: a surrogate pair
+
+
+@pytest.mark.parametrize("size", [(120, 40), (40, 24), (40, 15)])
+async def test_the_dialog_fits_with_its_buttons_in_view(config_file: Path,
+                                                        size: tuple[int, int]) -> None:
+    long = {"timezone": "Europe/Paris", "note": "x" * 300, "list": list(range(30))}
+    async with running(size=size) as (app, pilot):
+        task = await ask(app, pilot, request(long))
+        text = screen_text(app)
+        assert "Run time.get_current_time?" in text
+        assert "Allow once" in text and "Always" in text and "Deny" in text
+        assert max(len(line) for line in text.splitlines()) <= size[0]
+        # The arguments scroll into view in the editor once it has the focus.
+        await pilot.press("e")
+        await wait_until(pilot, lambda: '"timezone"' in screen_text(app) or
+                         "Europe/Paris" in screen_text(app), what="the editor in view")
+        await pilot.press("tab", "n")  # out of the editor, where n is a letter
+        assert (await answer(pilot, task)).decision is Decision.DENY

@@ -90,7 +90,7 @@ class ApprovalDialog(Dialog[Approval]):
         width: 90; max-width: 95%; height: auto; max-height: 95%;
         border: round $primary; background: $surface; padding: 0 1;
     }
-    ApprovalDialog #approval-body { height: auto; max-height: 60vh; }
+    ApprovalDialog #approval-body { height: auto; max-height: 50vh; }
     ApprovalDialog #approval-description { color: $text-muted; margin-bottom: 1; }
     ApprovalDialog #approval-arguments { height: auto; min-height: 3; max-height: 30vh; }
     ApprovalDialog .dialog-buttons { padding-top: 0; height: auto; }
@@ -139,9 +139,9 @@ class ApprovalDialog(Dialog[Approval]):
                              compact=True)
                 yield Button("Always", id="approval-always", compact=True)
                 yield Button("Deny", id="approval-deny", variant="error", compact=True)
-            yield Static("y allow once · a always · n deny · Esc deny and stop · "
-                         "e edit the arguments (Tab leaves the editor)",
-                         classes="dialog-help", markup=False)
+            # Short: two lines at 40 columns, so the buttons fit a 15-row terminal.
+            yield Static("y once · a always · n deny · Esc deny and stop · "
+                         "e edit (Tab back)", classes="dialog-help", markup=False)
 
     def on_mount(self) -> None:
         # Deny has the focus: a stray Enter never runs anything.
