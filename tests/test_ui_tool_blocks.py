@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from loopback import sse_reply, tool_call_reply
+from loopback import Hold, sse_chunks, sse_reply, stream_reply, tool_call_reply
 from tool_box import Box
 from tool_exchange import tool_exchange
 from ui_helpers import (
@@ -104,6 +105,8 @@ async def test_a_saved_exchange_draws_each_result_inside_its_call_block(server: 
         assert app.focused is tokyo
         await pilot.press("down", "down")
         assert app.focused is wiki
+        # The focus shows: the block's bar turns into the accent's double line.
+        assert wiki.styles.border_left[0] == "double" and tokyo.styles.border_left[0] != "double"
         await wait_until(pilot, lambda: app.chat.status.text.startswith("Enter shows all"),
                          what="the block's hint")
         await pilot.press("enter")
@@ -454,3 +457,31 @@ async def test_regenerating_a_reply_with_calls_and_flipping_back_shows_its_block
         session = app.chat.replies.engine()
         ids = [view.message.id for view in app.chat.message_list.views() if view.display]
         assert ids == [m.id for m in session.conversation.messages]
+
+
+async def test_the_view_follows_the_loop_s_next_reply_as_it_streams(server: Any) -> None:
+    async def now(arguments: dict[str, Any]) -> str:
+        return TEN_LINES
+
+    box = Box({"now": now}, server="time")
+    server.script(CHAT, tool_call_reply([("c1", "now", '{"x": "1"}')]))
+    events = sse_chunks([f"answer line {n}\n\n" for n in range(1, 41)] + ["last-marker"])
+    half = threading.Event()
+    server.script(CHAT, stream_reply([*events[:21], Hold(half), *events[21:]]))
+    try:
+        async with running(size=(80, 24)) as (app, pilot):
+            with_tools(app, box)
+            await send(pilot, "long answer please")
+            message_list = app.chat.message_list
+            # Held after 21 lines: the newest are in view, the block and first lines above.
+            await wait_until(pilot, lambda: "answer line 20" in screen_text(app),
+                             what="the 20th line in view")
+            rows = [line.strip(" █") for line in screen_text(app).splitlines()]
+            assert message_list.following and "answer line 1" not in rows
+            half.set()
+            await until_idle(pilot)
+            await wait_until(pilot, lambda: "last-marker" in screen_text(app),
+                             what="the end in view")
+            assert message_list.following and message_list.scroll_y == message_list.max_scroll_y
+    finally:
+        half.set()
