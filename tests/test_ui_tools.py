@@ -288,6 +288,29 @@ async def test_a_tool_switched_off_in_the_panel_is_not_offered_to_the_model(
         assert len(server.wait_for_requests(3)[2].json["tools"]) == 2
 
 
+@pytest.mark.parametrize("size", [(120, 40), (40, 15)])
+async def test_the_panel_fits_and_scrolls_to_the_focused_switch(
+        server: LoopbackServer, size: tuple[int, int]) -> None:
+    configure(server, TIME_TABLE + "\n" + toml_for([toolkit_server("kit")]))
+    async with running(size=size) as (app, pilot):
+        await ready_or_failed(app, pilot)
+        await app.run_action("show_tools")
+        await wait_until(pilot, lambda: isinstance(app.screen, ToolsPanel), what="the panel")
+        panel = app.screen
+        await wait_until(pilot, lambda: "Esc closes" in screen_text(app), what="the keys")
+        switches = len(panel._servers) + len(panel._tools)
+        assert switches > 10  # more than a 15-row terminal shows at once
+        for _ in range(switches - 1):
+            await pilot.press("down")
+        await pilot.pause()
+        last = panel.focused
+        assert last is not None and last.id == list(panel._tools)[-1]
+        text = screen_text(app)
+        name = panel._tools[last.id].split(".", 1)[1]
+        assert f"{name}:" in text or name in text  # scrolled into view
+        assert "Esc closes" in text and max(len(line) for line in text.splitlines()) <= size[0]
+
+
 async def test_a_server_that_fails_is_a_notification_naming_it(server: LoopbackServer,
                                                                tmp_path: Path) -> None:
     missing = tmp_path / "no-such-server"

@@ -43,8 +43,10 @@ class _Switch(Checkbox):
         self.refresh()
 
 
-class _List(VerticalScroll, can_focus=False):
-    """The switches scroll into view as they get the focus; ↑↓ move between them."""
+class _List(VerticalScroll, can_focus=False, inherit_bindings=False):
+    """The switches scroll into view as they get the focus; ↑↓ move between them. (With
+    a scroll container's own bindings, ↑↓ scrolled the list instead once it overflowed,
+    and the focus stayed put.)"""
 
 
 def server_line(status: ServerStatus) -> str:
@@ -76,7 +78,7 @@ class ToolsPanel(Dialog[None]):
         width: 90; max-width: 95%; height: auto; max-height: 95%;
         border: round $primary; background: $surface; padding: 0 1;
     }
-    ToolsPanel #tools-list { height: auto; max-height: 75vh; }
+    ToolsPanel #tools-list { height: auto; max-height: 55vh; }
     ToolsPanel Checkbox { width: 100%; }
     ToolsPanel Checkbox.-tool { margin-left: 4; }
     ToolsPanel .tools-none { color: $text-muted; }
@@ -127,8 +129,9 @@ class ToolsPanel(Dialog[None]):
                         # A tool keeps its own switch while its server is off.
                         yield _Switch(tool_line(spec), spec.label not in switches.off_tools,
                                       id=key, classes="-tool", disabled=not server_on)
-            yield Static("Space switches · ↑↓ move · Esc closes · the switches are for this "
-                         "chat, until chatterm quits", classes="dialog-help", markup=False)
+            # Two lines at 40 columns: it stays in view in a 15-row terminal.
+            yield Static("Space switches (this chat, until chatterm quits) · Esc closes",
+                         classes="dialog-help", markup=False)
 
     def on_mount(self) -> None:
         for checkbox in self.query(Checkbox):
