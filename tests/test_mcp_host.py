@@ -130,3 +130,31 @@ async def test_calls_run_in_parallel_from_the_callers_loop(tmp_path: Path) -> No
         results = await asyncio.gather(*(host.call(sleep, {"seconds": 1}) for _ in range(3)))
         assert [r.text for r in results] == ["slept 1.0 s"] * 3
         assert time.monotonic() - started < 2.5  # three 1 s calls at once, not one by one
+
+
+def test_the_sdk_is_imported_on_the_host_thread_at_start_only(tmp_path: Path) -> None:
+    code = f"""
+import asyncio, importlib.abc, sys, threading
+sys.path.insert(0, {str(REPO_ROOT / 'tests')!r})
+importers = []
+class Spy(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "mcp":
+            importers.append(threading.current_thread().name)
+        return None
+sys.meta_path.insert(0, Spy())
+from pathlib import Path
+from mcp_helpers import time_server
+from chatterm.mcp.config import McpConfig
+from chatterm.mcp.host import McpHost
+host = McpHost(McpConfig(servers=(time_server(),)), log_dir=Path({str(tmp_path)!r}))
+before = "mcp" in sys.modules
+host.start()
+asyncio.run(host.wait_ready(60))
+host.close()
+print(before, importers, host.statuses()[0].state.value)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
+                         timeout=120)
+    assert out.stdout.split("\n")[0] == "False ['chatterm-mcp-host'] ready", out.stderr[-2000:]
