@@ -144,3 +144,30 @@ def test_the_example_documents_mcp_and_its_server_example_loads(tmp_path: Path) 
     assert [server.name for server in config.mcp.servers] == ["time"]
     assert config.mcp.servers[0].always_allow == ("get_current_time",)
     assert config.warnings == []
+
+
+def test_config_set_takes_the_mcp_keys_and_keeps_the_file(tmp_path: Path) -> None:
+    from chatterm.config import set_config_value
+
+    path = write(tmp_path / "c.toml", '# mine\n[mcp.servers.time]\ncommand = "mcp-server-time"'
+                 '  # the reference\n')
+    set_config_value(path, "mcp.max_tool_rounds", "4")
+    set_config_value(path, "mcp.start_timeout", "2.5")
+    set_config_value(path, "mcp.servers.time.approve", "auto")
+    set_config_value(path, "mcp.servers.time.enabled", "no")
+    set_config_value(path, "mcp.servers.web.url", "http://127.0.0.1:9/mcp")  # a new server
+    config = load_config(path)
+    assert (config.mcp.max_tool_rounds, config.mcp.start_timeout) == (4, 2.5)
+    time, web = config.mcp.servers
+    assert (time.approve, time.enabled, web.url) == ("auto", False, "http://127.0.0.1:9/mcp")
+    text = path.read_text(encoding="utf-8")
+    assert "# mine" in text and "# the reference" in text
+    for key, value, line in [
+            ("mcp.max_tool_rounds", "0", "mcp.max_tool_rounds must be an integer from 1"),
+            ("mcp.servers.time.approve", "never", 'must be "ask" or "auto"'),
+            ("mcp.servers.time.url", "http://h/mcp", "needs exactly one of command"),
+            ("mcp.servers.time.timeot", "3", "did you mean mcp.servers.time.timeout")]:
+        with pytest.raises(ConfigError) as caught:
+            set_config_value(path, key, value)
+        assert line in str(caught.value) and "\n" not in str(caught.value)
+    assert path.read_text(encoding="utf-8") == text

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from chatterm.config.load import apply_data, parse_toml, read_text
+from chatterm.config.mcp_table import MCP_KEYS, SERVER_SCALAR_KEYS
 from chatterm.config.schema import (
     NUMBER_CHECKERS,
     PARAM_KEYS,
@@ -279,6 +280,9 @@ def _known_keys(parts: list[str]) -> list[str]:
     name = parts[1] if len(parts) > 2 and parts[0] == "providers" else "NAME"
     keys += [f"providers.{name}.{k}" for k in PROVIDER_KEYS]
     keys.append(f"providers.{name}.headers.HEADER")
+    keys += [f"mcp.{k}" for k in MCP_KEYS]
+    server = parts[2] if len(parts) > 3 and parts[:2] == ["mcp", "servers"] else "NAME"
+    keys += [f"mcp.servers.{server}.{k}" for k in SERVER_SCALAR_KEYS]
     return keys
 
 
@@ -292,6 +296,10 @@ def _checker_for(parts: list[str]) -> Checker | None:
             return check_str
         case ["providers", name, key] if name and key in PROVIDER_KEYS:
             return PROVIDER_KEYS[key]
+        case ["mcp", key] if key in MCP_KEYS:
+            return MCP_KEYS[key]
+        case ["mcp", "servers", name, key] if name and key in SERVER_SCALAR_KEYS:
+            return SERVER_SCALAR_KEYS[key]
         case ["providers", name, "headers", header] if name and header:
             def check_header(value: Any) -> str:
                 return check_headers({header: value})[header]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from chatterm.config.schema import (
+    NUMBER_CHECKERS,
     BadValue,
     Checker,
     check_bool,
@@ -45,6 +46,9 @@ def _check_result_bytes(value: Any) -> int:
     if not 1000 <= number <= 100_000_000:
         raise BadValue("must be an integer from 1000 up to 100000000 (bytes)")
     return number
+
+
+NUMBER_CHECKERS.update((_check_rounds, _check_result_bytes))  # `config set` parses a number
 
 
 def _int(value: Any) -> int:
@@ -124,6 +128,11 @@ SERVER_KEYS: dict[str, Checker] = {
     "timeout": check_timeout,
     "always_allow": _check_tool_names,
 }
+
+# What `chatterm config set mcp.servers.NAME.KEY VALUE` takes: the keys of one value (the
+# lists and tables are edited in the file).
+SERVER_SCALAR_KEYS: dict[str, Checker] = {
+    key: SERVER_KEYS[key] for key in ("command", "url", "approve", "enabled", "timeout")}
 
 
 def read_mcp(table: Any, path: Path, warn: Callable[[str, list[str]], None]) -> McpConfig:
