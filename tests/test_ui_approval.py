@@ -180,3 +180,16 @@ async def test_the_dialog_fits_with_its_buttons_in_view(config_file: Path,
                          "Europe/Paris" in screen_text(app), what="the editor in view")
         await pilot.press("tab", "n")  # out of the editor, where n is a letter
         assert (await answer(pilot, task)).decision is Decision.DENY
+
+
+async def test_hostile_nesting_is_one_line_and_an_emptied_editor_means_no_arguments(
+        config_file: Path) -> None:
+    async with running() as (app, pilot):
+        task = await ask(app, pilot, request("[" * 5000 + "]" * 5000))
+        dialog = app.screen
+        assert "nested too deeply" in dialog.error_text
+        assert len(dialog.error_text.splitlines()) == 1
+        # Cleared: no arguments at all, as the engine reads "" (a tool without parameters).
+        await pilot.press("e", "f7", "backspace", "tab", "y")
+        result = await answer(pilot, task)
+        assert result.decision is Decision.ALLOW and json.loads(result.arguments or "") == {}

@@ -29,6 +29,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Label, Static, TextArea
 
+from chatterm.api import safe_json
 from chatterm.toolbox import Approval, ApprovalRequest, Approver, Decision
 from chatterm.ui import inert
 from chatterm.ui.dialogs.base import Dialog
@@ -48,7 +49,7 @@ def pretty_arguments(text: str) -> str:
     to draw and still parses to exactly the same value.
     """
     try:
-        value = json.loads(text)
+        value = safe_json.loads(text)  # hostile nesting is a ValueError, not a crash
     except ValueError:
         return inert.text(text)
     pretty = json.dumps(value, indent=2, ensure_ascii=False)
@@ -65,14 +66,17 @@ def _escape(char: str) -> str:
 
 
 def parse_arguments(text: str) -> tuple[dict[str, Any] | None, str | None]:
-    """(the arguments, None) or (None, one line saying what is wrong with them)."""
+    """(the arguments, None) or (None, one line saying what is wrong with them). No text
+    at all is no arguments, as the engine reads it (a tool without parameters)."""
+    if not text.strip():
+        return {}, None
     try:
-        value = json.loads(text)
+        value = safe_json.loads(text)
     except json.JSONDecodeError as error:
         return None, (f"The arguments are not valid JSON: {error.msg} "
                       f"(line {error.lineno}, column {error.colno}).")
-    except ValueError as error:  # lone surrogates and the like
-        return None, f"The arguments are not valid JSON: {error}."
+    except ValueError as error:  # nested too deeply, lone surrogates and the like
+        return None, f"The arguments are not valid JSON: {' '.join(str(error).split())}."
     if not isinstance(value, dict):
         kind = type(value).__name__.replace("NoneType", "null").replace("dict", "object")
         return None, f'The arguments must be a JSON object ({{"name": value, …}}), not {kind}.'
