@@ -11,6 +11,8 @@ A conversation is a tree (chatterm.tree): `conversation.messages` is the current
 `shape` the whole tree's skeleton. The tree's operations live beside this module and
 the session delegates to them: branches.py (switch, flip, delete, fork, scroll-back),
 versions.py (regenerate, retry, edit) and compare.py (one prompt to several models).
+After a send, regenerate, edit or continue, tool_loop.py runs the tool calls the reply
+ends with (with `tools`, `approver` and `tool_filter`, set by the front end).
 
 Every store write runs off the event loop, on the store's one writer thread, in the
 order the session made it (chatterm.engine.writer). Setters change the conversation in
