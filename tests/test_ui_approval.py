@@ -193,3 +193,18 @@ async def test_hostile_nesting_is_one_line_and_an_emptied_editor_means_no_argume
         await pilot.press("e", "f7", "backspace", "tab", "y")
         result = await answer(pilot, task)
         assert result.decision is Decision.ALLOW and json.loads(result.arguments or "") == {}
+
+
+async def test_the_tools_panel_without_servers_says_how_to_add_one(config_file: Path) -> None:
+    from chatterm.ui.tools.panel import ToolsPanel
+
+    async with running(size=(120, 40)) as (app, pilot):
+        assert app.tools.host is None  # nothing configured: no host, no SDK
+        await app.run_action("show_tools")
+        await wait_until(pilot, lambda: isinstance(app.screen, ToolsPanel), what="the panel")
+        await pilot.pause()
+        text = " ".join(screen_text(app).split())
+        assert "No MCP servers are configured" in text and "[mcp.servers.NAME]" in text
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ToolsPanel),
+                         what="the panel closed")
