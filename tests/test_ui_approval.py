@@ -81,7 +81,13 @@ async def test_the_dialog_shows_server_tool_description_and_arguments_inert(
 async def test_edited_arguments_are_returned_to_run_instead(config_file: Path) -> None:
     async with running() as (app, pilot):
         task = await ask(app, pilot, request())
-        await pilot.press("e", "f7", *'{"timezone": "Asia/Tokyo"}', "tab", "y")
+        await pilot.press("e", "f7", *'{"timezone": "Asia/Tokyo"}')
+        # Esc in the editor only leaves it (it does not stop the round); then y allows.
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen.focused is not app.screen.editor,
+                         what="the editor left")
+        assert not task.done()
+        await pilot.press("y")
         result = await answer(pilot, task)
         assert result.decision is Decision.ALLOW
         assert result.arguments is not None

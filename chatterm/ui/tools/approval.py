@@ -7,7 +7,8 @@ The engine's tool loop awaits the session's `Approver` for every call of an "ask
 - y: allow once, a: always allow this tool (the engine saves it through
   ToolBox.allow_always), n: deny (the model is told the user declined),
   Esc: deny and stop the round (Decision.STOP);
-- the arguments are shown whole, as pretty JSON, in an editor: edited arguments run
+- the arguments are shown whole, as pretty JSON, in an editor (e, or a click; Tab or
+  Esc leaves it, so the keys above act again): edited arguments run
   instead of the model's (and replace them in the saved reply). Text that is not JSON, or
   JSON that is not an object, is one line in the dialog, and allowing is refused until
   it is fixed.
@@ -145,7 +146,7 @@ class ApprovalDialog(Dialog[Approval]):
                 yield Button("Deny", id="approval-deny", variant="error", compact=True)
             # Short: two lines at 40 columns, so the buttons fit a 15-row terminal.
             yield Static("y once · a always · n deny · Esc deny and stop · "
-                         "e edit (Tab back)", classes="dialog-help", markup=False)
+                         "e edit (Esc back)", classes="dialog-help", markup=False)
 
     def on_mount(self) -> None:
         # Deny has the focus: a stray Enter never runs anything.
@@ -173,6 +174,11 @@ class ApprovalDialog(Dialog[Approval]):
 
     def action_decide(self, decision: str) -> None:
         chosen = Decision(decision)
+        if chosen is Decision.STOP and self.focused is self.editor:
+            # Esc while editing leaves the editor, as Esc leaves an edit in the prompt;
+            # stopping the whole round there would throw the edit away by surprise.
+            self.query_one("#approval-deny", Button).focus()
+            return
         if chosen in (Decision.DENY, Decision.STOP):
             self.dismiss(Approval(chosen))
             return
