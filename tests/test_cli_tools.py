@@ -48,7 +48,7 @@ def test_tools_lists_each_server_its_state_and_tools(loopback: LoopbackServer) -
     assert lines[0] == "time: ready, 2 tools (stdio, asks before each call)"
     assert [line.split()[0] for line in lines[1:3]] == ["get_current_time", "convert_time"]
     assert all(line.startswith("  ") and len(line.split()) > 1 for line in lines[1:3])
-    log = Path(os.environ["CHATTERM_CACHE_DIR"]) / "mcp" / "broken.log"
+    log = Path(os.environ["CHATTERM_CACHE_DIR"]) / "mcp-logs" / "broken.log"
     assert lines[3] == f"broken: failed: the server stopped (exit code 3) (its stderr: {log})"
     assert len(lines) == 5
     assert lines[4] == "off: disabled (enabled = false)"
@@ -134,7 +134,7 @@ def test_a_server_that_fails_is_one_line_and_the_others_go_on(
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"fine\n"
     [line] = result.stderr.decode().splitlines()
-    log = Path(os.environ["CHATTERM_CACHE_DIR"]) / "mcp" / "broken.log"
+    log = Path(os.environ["CHATTERM_CACHE_DIR"]) / "mcp-logs" / "broken.log"
     assert line == ("chatterm: MCP server 'broken' failed: the server stopped (exit code 3); "
                     f"going on without its tools (its stderr: {log})")
     assert "no config here" in log.read_text()

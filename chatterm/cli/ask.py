@@ -142,7 +142,9 @@ def run_ask(args: argparse.Namespace) -> int:
 
         return run_version(mode, args, config)
     prompt = read_prompt(args.prompt)
-    # Checked (--tool names) before anything is opened; started with the session.
+    # --tool names are checked before anything is opened. The servers start with the
+    # session, once every usage check has passed: a host still importing the SDK takes
+    # seconds to close, and a mistyped id must stay an instant line.
     tools = None if mode == "compare" else ask_tools(args, config)
     if args.no_save:
         # Reading an earlier conversation is fine; nothing of this exchange is written.

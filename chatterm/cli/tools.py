@@ -59,9 +59,9 @@ async def wait_for(host: McpHost, config: Config) -> list[ServerStatus]:
 
 def log_dir() -> Path:
     """Where each server's stderr goes (NAME.log), as the app's host has it."""
-    from chatterm.locations import cache_dir
+    from chatterm.locations import mcp_log_dir
 
-    return cache_dir() / "mcp"
+    return mcp_log_dir()
 
 
 def _why(status: ServerStatus, config: Config) -> str:
@@ -97,9 +97,14 @@ class AskTools:
         servers = chosen_servers(config, args.tool)
         return cls(config, servers, yes=args.yes) if servers else None
 
-    def attach(self, session: ChatSession) -> None:
+    def start(self) -> None:
+        """Start the servers (they connect on the host's thread while ask goes on)."""
         if self.host is None:
             self.host = start_host(self.config, self.servers)
+
+    def attach(self, session: ChatSession) -> None:
+        self.start()
+        assert self.host is not None
         session.tools = self.host
         session.approver = self.approver
         session.tool_filter = ToolFilter(
