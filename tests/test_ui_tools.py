@@ -245,7 +245,7 @@ async def test_quitting_while_a_dialog_is_open_stops_the_call_and_closes_it(
 async def test_a_tool_switched_off_in_the_panel_is_not_offered_to_the_model(
         server: LoopbackServer) -> None:
     configure(server)
-    server.script(CHAT, [sse_reply(["ok"]), sse_reply(["ok"]), sse_reply(["ok"])])
+    server.script(CHAT, [sse_reply(["ok"]) for _ in range(4)])
     async with running(size=(120, 40)) as (app, pilot):
         await ready(app, pilot)
         await app.run_action("show_tools")
@@ -282,10 +282,17 @@ async def test_a_tool_switched_off_in_the_panel_is_not_offered_to_the_model(
         await idle(pilot)
         assert "tools" not in server.wait_for_requests(2)[1].json
         # Another chat has its own switches: every tool again.
+        first = app.chat.conversation.id
         await pilot.press("ctrl+n")
         await send(pilot, "new chat")
         await idle(pilot)
         assert len(server.wait_for_requests(3)[2].json["tools"]) == 2
+        # Back in the first chat (a new session for it), its switches hold.
+        app.chat.open_saved(first)
+        await wait_until(pilot, lambda: app.chat.conversation.id == first, what="chat one")
+        await send(pilot, "back again")
+        await idle(pilot)
+        assert "tools" not in server.wait_for_requests(4)[3].json
 
 
 @pytest.mark.parametrize("size", [(120, 40), (40, 15)])
