@@ -171,3 +171,23 @@ def test_config_set_takes_the_mcp_keys_and_keeps_the_file(tmp_path: Path) -> Non
             set_config_value(path, key, value)
         assert line in str(caught.value) and "\n" not in str(caught.value)
     assert path.read_text(encoding="utf-8") == text
+
+
+@pytest.mark.e2e
+def test_config_show_lists_the_servers_with_their_secrets_masked(isolated_env: Path) -> None:
+    from chatterm_env import run_cli
+
+    write(isolated_env / "config" / "config.toml", '''
+[mcp.servers.gh]
+command = "github-mcp"
+env = { GITHUB_TOKEN = "ghp_supersecret1234567890" }
+[mcp.servers.web]
+url = "http://127.0.0.1:9/mcp"
+headers = { Authorization = "Bearer tok-supersecret-0987654321", Accept = "application/json" }
+''')
+    shown = run_cli("config", "show")
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout.decode()
+    assert "supersecret" not in text
+    assert "github-mcp" in text and "GITHUB_TOKEN" in text and "http://127.0.0.1:9/mcp" in text
+    assert "application/json" in text  # a public header stays readable

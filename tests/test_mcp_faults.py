@@ -210,3 +210,48 @@ async def test_an_http_server_that_is_not_there_fails_with_one_line(tmp_path: Pa
         status = status_of(host, "web")
         assert status.state is ServerState.FAILED
         assert status.error and "\n" not in status.error
+
+
+async def test_a_server_ignoring_sigterm_is_killed_at_start_timeout(tmp_path: Path) -> None:
+    server = toolkit_server("stubborn", "--ignore-term", "--hang-at-start")
+    async with running_host([server], tmp_path, start_timeout=1) as host:
+        assert status_of(host, "stubborn").error == "did not start within 1 s (start_timeout)"
+        pid = host._connections["stubborn"].end.pid
+        assert pid is not None
+        assert await poll(lambda: not _alive(pid))
+
+
+async def test_close_is_bounded_with_a_call_running_on_a_stubborn_server(tmp_path: Path) -> None:
+    async with running_host([toolkit_server("stubborn", "--ignore-term")], tmp_path) as host:
+        pid = int((await host.call(spec_of(host, "stubborn", "pid"), {})).text)
+        call = asyncio.ensure_future(host.call(spec_of(host, "stubborn", "sleep"), {"seconds": 60}))
+        assert await poll(lambda: "sleep started for 60" in log_text(tmp_path, "stubborn"))
+        started = time.monotonic()
+        await asyncio.to_thread(host.close)
+        assert time.monotonic() - started < 8  # CLOSE_TIMEOUT and a last kill
+        assert await poll(lambda: not _alive(pid))
+        result = await asyncio.wait_for(call, 10)  # answered, not left hanging
+        assert result.outcome is not ToolOutcome.OK
+
+
+async def test_close_wakes_whoever_waits_for_ready(tmp_path: Path) -> None:
+    from chatterm.mcp.config import McpConfig
+    from chatterm.mcp.host import McpHost
+
+    host = McpHost(McpConfig(start_timeout=60, servers=(
+        toolkit_server("stuck", "--hang-at-start"),)), log_dir=tmp_path)
+    host.start()
+    waiting = asyncio.ensure_future(host.wait_ready())
+    await asyncio.sleep(0)
+    await asyncio.to_thread(host.close)
+    assert await asyncio.wait_for(waiting, 10) is False
+
+
+async def test_no_fault_writes_to_our_stderr(tmp_path: Path, capfd) -> None:  # type: ignore[no-untyped-def]
+    servers = [toolkit_server("noisy", "--garbage"), toolkit_server("quits", "--exit-at-once", "2"),
+               toolkit_server("kit"), McpServerConfig("web", url="http://127.0.0.1:1/mcp")]
+    async with running_host(servers, tmp_path, start_timeout=15) as host:
+        await host.call(spec_of(host, "kit", "fail"), {"message": "nope"})
+        await host.call(spec_of(host, "kit", "crash"), {"code": 5})
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""

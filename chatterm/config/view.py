@@ -56,6 +56,29 @@ def _masked_value(name: str, value: Any, provider: ProviderConfig) -> Any:
     return value
 
 
+def _masked_mcp(cfg: Config) -> dict[str, Any]:
+    """[mcp] with every `env` value and every header value but the public ones masked
+    (a server's token is as secret as a provider's key)."""
+    servers: dict[str, Any] = {}
+    for server in cfg.mcp.servers:
+        entry: dict[str, Any] = {"command": server.command, "args": list(server.args),
+                                 "url": server.url, "approve": server.approve,
+                                 "enabled": server.enabled, "timeout": server.timeout}
+        if server.env:
+            entry["env"] = {name: mask_key(value) for name, value in server.env}
+        if server.cwd is not None:
+            entry["cwd"] = str(server.cwd)
+        if server.headers:
+            entry["headers"] = {header: text if is_public_header(header) else _mask_header(text)
+                                for header, text in server.headers}
+        if server.always_allow:
+            entry["always_allow"] = list(server.always_allow)
+        servers[server.name] = {k: v for k, v in entry.items() if v not in (None, [])}
+    return {"max_tool_rounds": cfg.mcp.max_tool_rounds,
+            "max_result_bytes": cfg.mcp.max_result_bytes,
+            "start_timeout": cfg.mcp.start_timeout, "servers": servers}
+
+
 def masked_config(cfg: Config) -> dict[str, Any]:
     """The effective config for `config show`, secrets masked and unset values left out."""
     providers: dict[str, Any] = {}
@@ -77,5 +100,6 @@ def masked_config(cfg: Config) -> dict[str, Any]:
         "params": {k: v for k, v in cfg.params.to_dict().items() if v is not None},
         "keys": dict(cfg.keys),
         "providers": providers,
+        "mcp": _masked_mcp(cfg),
     }
     return {k: v for k, v in shown.items() if v is not None}

@@ -57,6 +57,11 @@ class McpHost:
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._closing = False
+        from chatterm.redact import remember
+
+        # A server's env and headers hold its tokens: no line chatterm shows says them.
+        remember(*(value for server in config.servers
+                   for _name, value in (*server.env, *server.headers)))
 
     @classmethod
     def for_config(cls, config: Config,
@@ -124,6 +129,7 @@ class McpHost:
         with self._lock:
             self._closing = True
             thread, loop = self._thread, self._loop
+        self._wake_waiters()  # wait_ready() returns (False: not every server got ready)
         if thread is None or loop is None:
             return
         if thread is threading.current_thread():
@@ -154,12 +160,20 @@ class McpHost:
             self._waiters.append((loop, waiter))
         try:
             await asyncio.wait_for(asyncio.shield(waiter), timeout)
-            return True
         except TimeoutError:
             return False
         finally:
             with self._lock, contextlib.suppress(ValueError):
                 self._waiters.remove((loop, waiter))
+        with self._lock:
+            return self._settled()
+
+    def _wake_waiters(self) -> None:
+        with self._lock:
+            waiters = list(self._waiters)
+        for loop, waiter in waiters:
+            with contextlib.suppress(RuntimeError):  # that loop is closed
+                loop.call_soon_threadsafe(_resolve, waiter)
 
     def _settled(self) -> bool:
         return all(status.state is not ServerState.STARTING
@@ -181,10 +195,8 @@ class McpHost:
             self._specs = self._name_specs()
             status = self._statuses[server.name]
             settled = self._settled()
-            waiters = list(self._waiters) if settled else []
-        for loop, waiter in waiters:
-            with contextlib.suppress(RuntimeError):  # that loop is closed
-                loop.call_soon_threadsafe(_resolve, waiter)
+        if settled:
+            self._wake_waiters()
         if self.on_change is not None:
             try:
                 self.on_change(status)

@@ -1,7 +1,7 @@
 """A test MCP server (the SDK's MCPServer) with a tool for each fault the host must take.
 
     python tests/mcp_servers/toolkit.py [--garbage] [--exit-at-once N] [--hang-at-start]
-                                        [--http] [--name NAME]
+                                        [--ignore-term] [--http] [--name NAME]
 
 Tools: echo, pid, environ (this process's environment), sleep (a slow tool), crash (exits
 mid-call), huge (a long result), fail (an isError result), header (an HTTP request
@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -91,7 +92,10 @@ def main() -> None:
     parser.add_argument("--exit-at-once", type=int, default=None, metavar="CODE")
     parser.add_argument("--hang-at-start", action="store_true")
     parser.add_argument("--http", action="store_true")
+    parser.add_argument("--ignore-term", action="store_true", help="ignore SIGTERM")
     args = parser.parse_args()
+    if args.ignore_term:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if args.exit_at_once is not None:
         print("toolkit: exiting at once as asked", file=sys.stderr, flush=True)
         sys.exit(args.exit_at_once)
