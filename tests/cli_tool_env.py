@@ -62,21 +62,28 @@ def run_detached(*args: str) -> subprocess.CompletedProcess[bytes]:
 
 class Terminal:
     """`chatterm ARGS` on a pseudo-terminal that is its controlling terminal (/dev/tty)
-    and its stdin and stderr (or stderr to a file); stdout is a pipe, so the reply is read
-    apart."""
+    and its stdin (or `piped` into stdin) and stderr (or stderr to a file); stdout is a
+    pipe, so the reply is read apart."""
 
-    def __init__(self, *args: str, stderr: Path | None = None) -> None:
+    def __init__(self, *args: str, stderr: Path | None = None,
+                 piped: bytes | None = None) -> None:
         main_fd, child_fd = pty.openpty()
 
         def own_terminal() -> None:
             os.setsid()
-            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            fcntl.ioctl(child_fd, termios.TIOCSCTTY, 0)
 
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "chatterm", *args], stdin=child_fd,
+            [sys.executable, "-m", "chatterm", *args],
+            stdin=child_fd if piped is None else subprocess.PIPE,
             stderr=child_fd if stderr is None else stderr.open("wb"),
-            stdout=subprocess.PIPE, env=cli_env(), cwd=REPO_ROOT, preexec_fn=own_terminal)
+            stdout=subprocess.PIPE, env=cli_env(), cwd=REPO_ROOT, preexec_fn=own_terminal,
+            pass_fds=(child_fd,))
         os.close(child_fd)
+        if piped is not None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(piped)
+            self.proc.stdin.close()
         self.fd = main_fd
         self.screen = b""
         self._lock = threading.Lock()

@@ -91,6 +91,22 @@ def test_with_stderr_in_a_file_the_question_is_asked_on_the_terminal(
     assert QUESTION not in log.read_text() and "running" not in screen
 
 
+def test_a_piped_prompt_is_the_prompt_and_the_terminal_answers(
+        loopback: LoopbackServer) -> None:
+    configure(loopback, TIME)
+    loopback.script("chat/completions", [calling("get_current_time", TOKYO),
+                                          sse_reply(["As you wish."])])
+    terminal = Terminal("ask", "Answer:", piped=b"y\n")
+    terminal.wait_for(QUESTION)
+    terminal.type(b"n\n")
+    code, out, screen = terminal.finish()
+    assert code == 0, screen
+    assert out == "As you wish.\n"
+    first, second = (request.json["messages"] for request in loopback.requests)
+    assert first == [{"role": "user", "content": "Answer:\n\ny\n"}]
+    assert second[-1]["content"] == DECLINED_TEXT
+
+
 def test_no_on_the_terminal_declines_the_call(loopback: LoopbackServer) -> None:
     configure(loopback, TIME)
     loopback.script("chat/completions", [calling("get_current_time", TOKYO),
