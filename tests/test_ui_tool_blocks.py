@@ -10,6 +10,7 @@ tests/tool_box.py's Box) set on the chat's session, with the real engine between
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import threading
@@ -483,5 +484,35 @@ async def test_the_view_follows_the_loop_s_next_reply_as_it_streams(server: Any)
             await wait_until(pilot, lambda: "last-marker" in screen_text(app),
                              what="the end in view")
             assert message_list.following and message_list.scroll_y == message_list.max_scroll_y
+    finally:
+        half.set()
+
+
+async def test_a_call_shows_while_its_arguments_stream(server: Any) -> None:
+    async def write(arguments: dict[str, Any]) -> str:
+        return "written"
+
+    box = Box({"write": write}, server="fs")
+    text = "x" * 500
+    reply = tool_call_reply([("c1", "write", json.dumps({"path": "notes.txt", "text": text}))])
+    # Held after the first half of the arguments (events: role, name, half, half, end).
+    half = threading.Event()
+    reply.body.insert(3, Hold(half))
+    server.script(CHAT, reply)
+    server.script(CHAT, sse_reply(["done"]))
+    try:
+        async with running(size=(100, 40)) as (app, pilot):
+            with_tools(app, box)
+            await send(pilot, "write it")
+            await wait_until(pilot, lambda: len(blocks(app)) == 1, what="a block while streaming")
+            [block] = blocks(app)
+            await wait_until(pilot, lambda: "arriving" in shown(block), what="arriving")
+            assert shown(block).startswith("⚙ tool call  … arriving (")
+            assert '"path": "notes.txt"' in shown(block)
+            half.set()
+            await until_idle(pilot)
+            assert blocks(app) == [block]  # the same block, now the call as made
+            assert shown(block).startswith("⚙ fs.write  ✓ done")
+            assert "→ written" in shown(block)
     finally:
         half.set()

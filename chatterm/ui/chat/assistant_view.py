@@ -91,6 +91,9 @@ class AssistantMessage(MessageView):
         self._results: dict[str, Message] = {}
         # Blocks the loop's events moved before compose (a chat reopened mid-loop).
         self._premade: list[ToolBlock] | None = None
+        # Tool-call arguments streaming in, by call index (drawn a few times a second).
+        self._arguments: dict[int, list[str]] = {}
+        self._arguments_dirty = False
 
     # ---- composition -------------------------------------------------------------------
 
@@ -203,6 +206,48 @@ class AssistantMessage(MessageView):
         self.mount(block, after=blocks[-1] if blocks else self._body)
         return block
 
+    def append_tool_arguments(self, index: int, text: str) -> None:
+        """Arguments streaming in: each call gets its block at its first piece, redrawn
+        at most five times a second (its name is known only when the reply ends)."""
+        if self._body is None or not text:
+            return  # not composed: the finished reply's blocks show them
+        self._arguments.setdefault(index, []).append(text)
+        if not self._arguments_dirty:
+            self._arguments_dirty = True
+            self.set_timer(0.2, self._draw_arguments)
+
+    def _draw_arguments(self) -> None:
+        self._arguments_dirty = False
+        if not self.streaming:
+            return  # ended meanwhile: finish() drew the calls as made
+        blocks = self.blocks
+        for index in sorted(self._arguments):
+            text = "".join(self._arguments[index])
+            self._arguments[index] = [text]  # joined once per redraw, not per piece
+            if index < len(blocks):
+                blocks[index].arriving(text)
+                continue
+            block = ToolBlock(ToolCall("", "", ""))
+            block.arriving(text)
+            self.mount(block, after=blocks[-1] if blocks else self._body)
+            blocks.append(block)
+
+    def _final_blocks(self) -> None:
+        """The reply ended: its calls' blocks, as the model made them (those drawn while
+        the arguments streamed are reused, so the loop's events find them at once)."""
+        calls = self.message.tool_calls
+        existing = self.blocks
+        for block, call in zip(existing, calls, strict=False):
+            block.reset(call, self._results.get(call.id))
+        for block in existing[len(calls):]:
+            block.remove()
+        extra = [ToolBlock(call, self._results.get(call.id)) for call in calls[len(existing):]]
+        if extra:
+            assert self._body is not None
+            self.mount(*extra, after=existing[-1] if existing else self._body)
+        if calls and not self.message.content and self._body is not None:
+            _only_calls(self._body, [*existing, *extra])
+
     def settle_tools(self) -> None:
         """The reply's loop ended: calls it never finished did not run."""
         for block in self.blocks:
@@ -269,6 +314,7 @@ class AssistantMessage(MessageView):
         self._incoming = inert.Stream()
         if message.content:
             self._body.append(self._incoming.feed(message.content))
+        self._arguments.clear()
         for box in self.query(".reasoning, .refusal, .tool-block"):
             box.remove()
         self._reasoning = TextParts(inert.text(message.reasoning))
@@ -321,12 +367,8 @@ class AssistantMessage(MessageView):
         self._refusal = TextParts(inert.text(message.refusal))
         if message.reasoning:
             self._draw_reasoning()
-        if message.tool_calls and not self.blocks:
-            assert self._body is not None
-            blocks = self._tool_blocks()
-            self.mount(*blocks, after=self._body)
-            if not message.content:
-                _only_calls(self._body, blocks)
+        self._arguments.clear()
+        self._final_blocks()
         self.refresh_header()
         self.refresh_footer()
 

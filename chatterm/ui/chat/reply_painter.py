@@ -157,13 +157,14 @@ class ReplyPainter:
             view = self.active_view
             if view is None:
                 return
-            # Tool-call arguments are drawn with the finished reply, not as they stream.
             if event.kind == "content":
                 view.append_content(event.text)
             elif event.kind == "reasoning":
                 view.append_reasoning(event.text)
             elif event.kind == "refusal":
                 view.append_refusal(event.text)
+            else:
+                view.append_tool_arguments(event.index, event.text)
             if event.chunks or event.kind != "tool_arguments":
                 status.count_tokens(event.chunks)
         elif isinstance(event, ReplyStarted):

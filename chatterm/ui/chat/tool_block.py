@@ -44,6 +44,7 @@ SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 SPIN_INTERVAL = 0.2
 
 # Where a call is, before it has an outcome (ToolOutcome values after).
+ARRIVING = "arriving"  # the model is still writing its arguments (its name comes last)
 ASKED = "asked"  # the reply named it; the loop has not reached it yet
 WAITING = "waiting"  # waiting for the user's approval
 QUEUED = "queued"  # approved (or auto), about to run
@@ -129,11 +130,25 @@ class ToolBlock(Static, can_focus=True):
         if self.spec is not None:
             return self.spec.label
         from_result = result_label(self.result) if self.result is not None else None
-        return from_result or self.call.name or "?"
+        return from_result or self.call.name or "tool call"
 
     @property
     def finished(self) -> bool:
         return self.state in _FINAL
+
+    def arriving(self, arguments: str) -> None:
+        """The reply is still streaming this call's arguments."""
+        self.call = ToolCall(self.call.id, self.call.name, arguments)
+        self.state = ARRIVING
+        self._draw()
+
+    def reset(self, call: ToolCall, result: Message | None) -> None:
+        """The reply ended: the call as the model made it (and its result, if saved)."""
+        self.call, self.state = call, ASKED
+        if result is not None:
+            self.set_result(result)
+        else:
+            self._draw()
 
     def pending(self, call: ToolCall, spec: ToolSpec | None, needs_approval: bool) -> None:
         self.call, self.spec = call, spec
@@ -188,6 +203,8 @@ class ToolBlock(Static, can_focus=True):
         if self.state == RUNNING:
             seconds = max(0, int(time.monotonic() - self.started))
             return f"{SPINNER[self._frame]} running {seconds} s", "$warning"
+        if self.state == ARRIVING:
+            return f"… arriving ({len(self.call.arguments):,} characters)", "$foreground-muted"
         return _BADGES.get(self.state, ("", ""))
 
     @property
