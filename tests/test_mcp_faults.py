@@ -255,3 +255,19 @@ async def test_no_fault_writes_to_our_stderr(tmp_path: Path, capfd) -> None:  # 
         await host.call(spec_of(host, "kit", "crash"), {"code": 5})
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+async def test_the_logs_are_private_and_only_for_processes(tmp_path: Path) -> None:
+    import logging
+    import stat
+
+    logs = tmp_path / "cache" / "mcp-logs"
+    servers = [toolkit_server("quits", "--exit-at-once", "1"),
+               McpServerConfig("web", url="http://127.0.0.1:1/mcp")]
+    async with running_host(servers, logs, start_timeout=15):
+        logging.getLogger("mcp.client").warning("a record of the SDK's")
+    assert stat.S_IMODE(logs.stat().st_mode) == 0o700
+    assert sorted(p.name for p in logs.iterdir()) == ["mcp.sdk.log", "quits.log"]
+    for path in logs.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert "a record of the SDK's" in (logs / "mcp.sdk.log").read_text()

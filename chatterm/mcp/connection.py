@@ -47,7 +47,8 @@ class Connection:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect and stay connected until `stop` is set or the server goes away."""
-        log = _open_log(self.log_dir, self.server.name)
+        # Only a process has a stderr to log; an HTTP server logs on its own side.
+        log = _open_log(self.log_dir, self.server.name) if self.server.url is None else None
         try:
             async with contextlib.AsyncExitStack() as stack:
                 try:
@@ -192,8 +193,10 @@ def _open_log(log_dir: Path, name: str) -> IO[bytes] | None:
     terminal); None when it cannot be written (the server still runs, unlogged)."""
     path = log_dir / f"{name}.log"
     try:
+        from chatterm.safe_write import ensure_private_dir
+
         # A server's stderr may well say things that are private: 0700 / 0600.
-        log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        ensure_private_dir(log_dir, tighten=False)
         big = path.exists() and path.stat().st_size > LOG_LIMIT
         flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if big else os.O_APPEND)
         log = os.fdopen(os.open(path, flags, 0o600), "wb")
