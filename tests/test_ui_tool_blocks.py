@@ -34,6 +34,7 @@ from ui_helpers import (
 
 from chatterm.conversation import Role
 from chatterm.launch import LaunchOptions
+from chatterm.store import Store
 from chatterm.toolbox import Approval, ApprovalRequest, Decision, ToolResult
 
 pytestmark = pytest.mark.slow
@@ -322,7 +323,6 @@ async def test_a_warning_of_a_started_call_is_one_notification(server: Any) -> N
 def test_snapshot_of_a_reply_with_a_folded_result(server: Any, snap_compare: Any,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from chatterm.conversation import Conversation, Message, ToolCall
-    from chatterm.store import Store
     from chatterm.ui.chat import status_bar
 
     monkeypatch.setattr(status_bar, "clock", lambda: 1000.0)
@@ -516,3 +516,33 @@ async def test_a_call_shows_while_its_arguments_stream(server: Any) -> None:
             assert "→ written" in shown(block)
     finally:
         half.set()
+
+
+async def test_a_result_whose_call_is_not_shown_is_a_folded_message_of_its_own(
+        server: Any) -> None:
+    from chatterm.conversation import Conversation, Message
+
+    conversation = Conversation(provider="loop", model="model-a", title="Odd import")
+    prompt = Message(Role.USER, "hi", conversation_id=conversation.id)
+    reply = Message(Role.ASSISTANT, "Hello.", conversation_id=conversation.id,
+                    parent_id=prompt.id, provider="loop", model="model-a")
+    odd = Message(Role.TOOL, TEN_LINES, conversation_id=conversation.id, parent_id=reply.id,
+                  tool_call_id="call_nobody_made", provider="time", model="get_current_time",
+                  finish_reason="ok")
+    conversation.messages.extend([prompt, reply, odd])
+    conversation.current_id = odd.id
+    with Store.open() as store:
+        store.create_conversation(conversation)
+    async with running(LaunchOptions(resume_id=conversation.id), size=(100, 40)) as (app, pilot):
+        await wait_until(pilot, lambda: len(blocks(app)) == 1, what="the result's block")
+        text = screen_text(app)
+        assert "tool result  call_nobody_made" in text
+        [block] = blocks(app)
+        assert shown(block).startswith("⚙ time.get_current_time  ✓ done")
+        assert "result line 4" in shown(block) and "result line 5" not in shown(block)
+        view = app.chat.message_list.views()[-1]
+        view.focus()
+        await pilot.press("down")
+        assert app.focused is block
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "result line 10" in shown(block), what="expanded")

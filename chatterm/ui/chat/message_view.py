@@ -303,10 +303,17 @@ class ToolMessage(MessageView):
     def compose(self) -> ComposeResult:
         if self.in_call:
             return
-        call = self.message.tool_call_id or ""
-        yield Static(
-            Content.assemble(("tool result", "bold"), (f"  {call}", "$foreground-muted"), "\n",
-                             Content(inert.text(clipped(self.message.content)))),
-            classes="msg-body",
-            markup=False,
-        )
+        from chatterm.conversation import ToolCall
+        from chatterm.ui.chat.tool_block import ToolBlock
+
+        call_id = self.message.tool_call_id or ""
+        yield Static(Content.assemble(("tool result", "bold"),
+                                      (f"  {inert.line(call_id)}", "$foreground-muted")),
+                     classes="msg-header", markup=False)
+        # Folded as in a call's block (a long result would otherwise fill the screen).
+        yield ToolBlock(ToolCall(call_id, self.message.model or "", ""), self.message)
+
+    def inner_stops(self) -> list[Widget]:
+        from chatterm.ui.chat.tool_block import ToolBlock
+
+        return list(self.query_children(ToolBlock).results(ToolBlock))
