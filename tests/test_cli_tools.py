@@ -159,7 +159,10 @@ def test_no_tools_sends_no_tools_and_starts_no_server(loopback: LoopbackServer) 
 
 
 def test_tool_limits_the_tools_to_the_servers_it_names(loopback: LoopbackServer) -> None:
-    configure(loopback, TIME, HOSTILE)
+    # A disabled copy of the time server: were it started, its tools would clash with
+    # time's and be offered as off__get_current_time.
+    off = server_table("off", TIME_SERVER, extra="enabled = false")
+    configure(loopback, TIME, HOSTILE, off)
     loopback.script("chat/completions", [sse_reply(["one"]), sse_reply(["two"]),
                                           sse_reply(["three"])])
     assert run_detached("ask", "--tool", "hostile", "hi").returncode == 0
@@ -172,7 +175,10 @@ def test_tool_limits_the_tools_to_the_servers_it_names(loopback: LoopbackServer)
     unknown = run_detached("ask", "--tool", "tiem", "hi")
     assert unknown.returncode == 2 and unknown.stdout == b""
     assert unknown.stderr.decode() == ("chatterm: error: --tool 'tiem': no such MCP server "
-                                       "(configured: time, hostile)\n")
+                                       "(configured: time, hostile, off)\n")
+    disabled = run_detached("ask", "--tool", "off", "hi")
+    assert disabled.returncode == 2 and disabled.stderr.decode().startswith(
+        "chatterm: error: --tool 'off': that server is switched off (enabled = false in ")
     comparing = run_detached("ask", "--tool", "time", "-m", "a", "-m", "b", "hi")
     assert comparing.returncode == 2 and comparing.stderr.decode() == (
         "chatterm: error: --tool cannot be used when comparing models (two or more -m): a "
