@@ -141,6 +141,24 @@ def test_a_server_that_fails_is_one_line_and_the_others_go_on(
     assert tool_names(loopback.requests[0].json) == ["convert_time", "get_current_time"]
 
 
+def test_a_streamable_http_server_is_listed_and_its_tools_run(
+        loopback: LoopbackServer) -> None:
+    from mcp_helpers import http_toolkit
+
+    with http_toolkit("web") as web:
+        configure(loopback, f'[mcp.servers.web]\nurl = "{web.url}"\napprove = "auto"\n')
+        listing = run_cli("tools")
+        assert listing.returncode == 0, listing.stderr
+        assert listing.stdout.decode().startswith("web: ready, ")
+        assert "(http, runs calls unasked)" in listing.stdout.decode().splitlines()[0]
+        loopback.script("chat/completions", [calling("echo", {"text": "over http"}),
+                                              sse_reply(["Echoed."])])
+        result = run_detached("ask", "echo it")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"Echoed.\n"
+    assert loopback.requests[1].json["messages"][-1]["content"] == "over http"
+
+
 def test_no_tools_sends_no_tools_and_starts_no_server(loopback: LoopbackServer) -> None:
     configure(loopback, TIME)
     loopback.script("chat/completions", sse_reply(["plain"]))
