@@ -121,6 +121,12 @@ class McpHost:
         # The loop lives until close(), even when every server has gone: a call to a
         # failed server must still be answered (with an ERROR result) from here.
         await self._stop.wait()
+        # A server still starting would hold close() for the rest of its start_timeout
+        # (quitting the app took 5 s, CLOSE_TIMEOUT, then a kill): its start is cancelled,
+        # and leaving the transport ends its process as for the others.
+        for connection, run in zip(self._connections.values(), runs, strict=True):
+            if connection.client is None and connection.failed is None:
+                run.cancel()
         await asyncio.gather(*runs, return_exceptions=True)
 
     def close(self) -> None:
