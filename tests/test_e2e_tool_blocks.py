@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,8 +18,8 @@ from mcp_helpers import time_command
 from test_e2e_tmux import LOOPBACK, Tmux, launcher, poll, send_until
 
 pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(subprocess.run(["which", "tmux"], capture_output=True)
-                                 .returncode != 0, reason="tmux is not installed")]
+              pytest.mark.skipif(shutil.which("tmux") is None,
+                                 reason="tmux is not installed: the end-to-end test needs it")]
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
