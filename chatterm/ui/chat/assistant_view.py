@@ -169,8 +169,7 @@ class AssistantMessage(MessageView):
     # ---- tool calls --------------------------------------------------------------------
 
     def _tool_blocks(self) -> list[ToolBlock]:
-        blocks = [ToolBlock(call, self._results.get(call.id)) for call in self.message.tool_calls]
-        return blocks
+        return [ToolBlock(call, self._results.get(call.id)) for call in self.message.tool_calls]
 
     @property
     def blocks(self) -> list[ToolBlock]:
