@@ -137,6 +137,14 @@ async def test_always_saves_the_tool_in_the_config_and_asks_no_more(
         text = path.read_text(encoding="utf-8")
         assert "# the reference server: keep this comment" in text
         assert 'always_allow = ["get_current_time"]' in text
+        # The panel says which tool runs unasked now.
+        await app.run_action("show_tools")
+        await wait_until(pilot, lambda: "get_current_time (always allowed)"
+                         in screen_text(app), what="the panel's always mark")
+        assert "convert_time (always allowed)" not in screen_text(app)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ToolsPanel),
+                         what="the panel closed")
         await send(pilot, "and in Tokyo?")
         await wait_until(pilot, lambda: len(server.requests) == 4, timeout=20,
                          what="the second exchange, with no dialog")

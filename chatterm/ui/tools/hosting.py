@@ -26,7 +26,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from chatterm.toolbox import ServerState, ServerStatus, ToolFilter
+from chatterm.toolbox import ServerState, ServerStatus, ToolFilter, ToolSpec
 from chatterm.ui import inert
 
 if TYPE_CHECKING:
@@ -168,6 +168,10 @@ class AppTools:
                              else ServerState.DISABLED, approve=server.approve,
                              transport=server.transport)
                 for server in self._config.mcp.servers]
+
+    def asks(self, spec: ToolSpec) -> bool:
+        """Whether a call of this tool waits for the dialog (False: auto, or always)."""
+        return self.host.needs_approval(spec) if self.host is not None else True
 
     def filter_for(self, conversation_id: str) -> ToolFilter:
         return self._filters.get(conversation_id, ToolFilter())

@@ -62,11 +62,14 @@ def server_line(status: ServerStatus) -> str:
     return f"{status.name} · ready · {count} tool{'' if count == 1 else 's'} · {asks}"
 
 
-def tool_line(spec: ToolSpec) -> str:
-    """`get_current_time: Get current time in a specific timezone` (one line)."""
+def tool_line(spec: ToolSpec, *, always: bool = False) -> str:
+    """`get_current_time: Get current time in a specific timezone` (one line);
+    `always` marks a tool of an asking server that runs unasked (always_allow)."""
     name = inert.line(spec.tool)
     if spec.name != spec.tool:  # renamed for the model: two servers share the name
         name += f" (as {inert.line(spec.name)})"
+    if always:
+        name += " (always allowed)"
     lines = inert.text(spec.description).strip().splitlines()
     return f"{name}: {' '.join(lines[0].split())}" if lines else name
 
@@ -127,7 +130,9 @@ class ToolsPanel(Dialog[None]):
                         key = f"tools-tool-{index}-{number}"
                         self._tools[key] = spec.label
                         # A tool keeps its own switch while its server is off.
-                        yield _Switch(tool_line(spec), spec.label not in switches.off_tools,
+                        always = status.approve == "ask" and not self.tools.asks(spec)
+                        yield _Switch(tool_line(spec, always=always),
+                                      spec.label not in switches.off_tools,
                                       id=key, classes="-tool", disabled=not server_on)
             # Two lines at 40 columns: it stays in view in a 15-row terminal.
             yield Static("Space switches (this chat, until chatterm quits) · Esc closes",
