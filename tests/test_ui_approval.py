@@ -18,6 +18,9 @@ from ui_helpers import running, screen_text, wait_until, write_config
 from chatterm.toolbox import Approval, ApprovalRequest, Decision, ToolSpec
 from chatterm.ui.tools.approval import ApprovalDialog, pretty_arguments
 
+# The real app, started for each test: with the app's other tests, out of the fast loop.
+pytestmark = pytest.mark.slow
+
 SPEC = ToolSpec("time", "get_current_time", "get_current_time",
                 "Get current time in a specific timezone\x1b]0;pwned\x07",
                 {"type": "object", "properties": {"timezone": {"type": "string"}}})
