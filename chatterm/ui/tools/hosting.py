@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import threading
 import weakref
@@ -57,6 +58,7 @@ class AppTools:
         self._watchers: list[Callable[[], None]] = []
         self._failed: dict[str, str | None] = {}  # server -> the error already notified
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._context: contextvars.Context | None = None
         self._closing = False
 
     @property
@@ -83,6 +85,9 @@ class AppTools:
         from chatterm.mcp.host import McpHost
 
         self._loop = asyncio.get_running_loop()
+        # The app's context (Textual's active app, message pump): each hop runs in it, as
+        # code called from the app's own loop does.
+        self._context = contextvars.copy_context()
         # Logs in the cache dir (chatterm.locations.mcp_log_dir), "always" saved to the
         # config file the app loaded.
         self.host = host = McpHost.for_config(self._config, on_change=self._changed)
@@ -98,7 +103,7 @@ class AppTools:
         if loop is None or self._closing:
             return
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody looks
-            loop.call_soon_threadsafe(self._status_changed, status)
+            loop.call_soon_threadsafe(self._status_changed, status, context=self._context)
 
     def _status_changed(self, status: ServerStatus) -> None:
         if self._closing:
