@@ -21,6 +21,7 @@ from loopback import LoopbackServer, Reply, tool_call_reply
 
 TIME_SERVER = str(Path(sys.executable).parent / "mcp-server-time")
 HOSTILE_SERVER = str(REPO_ROOT / "tests" / "mcp_servers" / "hostile.py")
+TOOLKIT_SERVER = str(REPO_ROOT / "tests" / "mcp_servers" / "toolkit.py")
 TOKYO = {"timezone": "Asia/Tokyo"}
 QUESTION = 'Run time.get_current_time {"timezone": "Asia/Tokyo"}? [y]es/[n]o/[a]lways'
 
@@ -105,9 +106,10 @@ class Terminal:
         with self._lock:
             return self.screen.decode("utf-8", "replace")
 
-    def wait_for(self, needle: str, timeout: float = 60) -> None:
+    def wait_for(self, needle: str, timeout: float = 60, *, after: str = "") -> None:
+        """Until `needle` shows (after the first `after`, when given)."""
         deadline = time.monotonic() + timeout
-        while needle not in self.text():
+        while needle not in (self.text().partition(after)[2] if after else self.text()):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"{needle!r} never showed; the terminal:\n{self.text()}")
             time.sleep(0.05)

@@ -20,6 +20,7 @@ from cli_tool_env import (
     TIME,
     TIME_SERVER,
     TOKYO,
+    TOOLKIT_SERVER,
     Terminal,
     calling,
     cli_env,
@@ -28,7 +29,7 @@ from cli_tool_env import (
     server_table,
     show,
 )
-from loopback import LoopbackServer, sse_reply
+from loopback import LoopbackServer, sse_reply, tool_call_reply
 
 from chatterm.toolbox import DECLINED_TEXT
 
@@ -73,6 +74,29 @@ def test_on_a_terminal_each_call_is_asked_and_always_is_saved(
     assert out == "Noon.\n" and "[y]es/[n]o/[a]lways" not in screen
     assert "running time.get_current_time" in screen
     assert loopback.requests[5].json["messages"][-1]["role"] == "tool"
+
+
+def test_a_result_that_comes_while_a_question_waits_moves_the_question_below_it(
+        loopback: LoopbackServer) -> None:
+    kit = server_table("kit", sys.executable, TOOLKIT_SERVER, extra='approve = "auto"')
+    configure(loopback, TIME, kit)
+    loopback.script("chat/completions", [
+        tool_call_reply([("call_1", "get_current_time", json.dumps(TOKYO)),
+                         ("call_2", "sleep", json.dumps({"seconds": 1}))]),
+        sse_reply(["Both."])])
+    terminal = Terminal("ask", "the time, after a nap")
+    # The auto call starts first, then the question waits; nobody answers until the
+    # nap's result is out, so it comes while the question is on screen.
+    terminal.wait_for("slept 1")
+    terminal.wait_for(QUESTION, after="slept 1")  # asked again below the result
+    terminal.type(b"y\n")
+    code, out, screen = terminal.finish()
+    assert code == 0, screen
+    assert out == "Both.\n"
+    first = screen.index(QUESTION) + len(QUESTION)
+    between = screen[first:screen.index("chatterm: kit.sleep returned:")]
+    assert between.strip() == "" and "\n" in between  # the result did not land after it
+    assert screen.count(QUESTION) == 2  # once, and once again below the result
 
 
 def test_with_stderr_in_a_file_the_question_is_asked_on_the_terminal(

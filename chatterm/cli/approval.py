@@ -47,6 +47,7 @@ class TerminalApprover:
         self._fd: int | None = None
         self._opened = False
         self._buffer = b""
+        self._asking: str | None = None  # the question on screen, waiting for its answer
 
     async def __call__(self, request: ApprovalRequest) -> Approval:
         if self.yes:
@@ -60,11 +61,14 @@ class TerminalApprover:
                    "[y]es/[n]o/[a]lways "
         while True:
             self._say(question)
+            self._asking = question
             try:
                 line = await self._read_line(fd)
             except BaseException:
                 self._say("\n")  # Ctrl+C: the shell's prompt starts on a line of its own
                 raise
+            finally:
+                self._asking = None
             if line is None:  # Ctrl+D: no answer is no
                 self._say("\n")
                 return Approval(Decision.DENY)
@@ -73,6 +77,18 @@ class TerminalApprover:
                 return Approval(decision)
             self._say("answer y (run it once), n (don't run it) or a (always run this "
                       "tool)\n")
+
+    def interrupt(self) -> bool:
+        """Before a line is written to stderr while a question waits: end the question's
+        line; True when there was one to end (ask_again() puts it back below)."""
+        if self._asking is None or self._output() is not sys.stderr:
+            return False
+        self._say("\n")
+        return True
+
+    def ask_again(self) -> None:
+        if self._asking is not None:
+            self._say(self._asking)
 
     def close(self) -> None:
         if self._fd is not None:

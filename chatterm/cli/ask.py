@@ -201,7 +201,8 @@ def ask_tools(args: argparse.Namespace, config: Config) -> AskTools | None:
 
 def printer_for(args: argparse.Namespace, out: Out, tools: AskTools | None) -> Printer:
     why = None if tools is not None else "--no-tools" if args.no_tools else NO_TOOLS
-    return Printer(out, quiet=args.json, no_tools=why)
+    return Printer(out, quiet=args.json, no_tools=why,
+                   approver=tools.approver if tools is not None else None)
 
 
 def new_session(store: Store | None, config: Config, conversation: Conversation,

@@ -18,6 +18,7 @@ from chatterm.sanitize import neutralise
 from chatterm.toolbox import ToolOutcome
 
 if TYPE_CHECKING:
+    from chatterm.cli.approval import TerminalApprover
     from chatterm.engine.events import ReplyRestored, SessionEvent
 
 # A result on stderr: its first lines, each cut, then how much more there is.
@@ -61,8 +62,13 @@ class Printer:
 
     `no_tools` says why tool calls would not run (None: tools are offered)."""
 
-    def __init__(self, out: Out, *, quiet: bool, no_tools: str | None = NO_TOOLS) -> None:
+    def __init__(self, out: Out, *, quiet: bool, no_tools: str | None = NO_TOOLS,
+                 approver: TerminalApprover | None = None) -> None:
         self.out = out
+        # A line printed while a question waits (a call that needs nobody's word ended)
+        # must not land after "[a]lways ": the approver moves the question below it.
+        self.approver = approver
+        self._aside = False  # this event's lines interrupted a question
         self.quiet = quiet
         self.no_tools = no_tools
         self.printed: dict[str, int] = {}  # per reply: how much of its text is on stdout
@@ -72,6 +78,16 @@ class Printer:
         self.exchange: dict[str, Message] = {}
 
     def __call__(self, event: SessionEvent) -> None:
+        try:
+            self._show(event)
+        finally:
+            if self._aside:
+                # What an event printed went below a waiting question: ask it again.
+                self._aside = False
+                assert self.approver is not None
+                self.approver.ask_again()
+
+    def _show(self, event: SessionEvent) -> None:
         from chatterm.engine import events
 
         if isinstance(event, events.ReplyStarted):
@@ -92,31 +108,39 @@ class Printer:
             self._rest_of(event.message)
             if event.warnings:
                 count = len(event.warnings)
-                warn(f"warning: skipped {count} unreadable chunk{'s' if count > 1 else ''} "
+                self._warn(f"warning: skipped {count} unreadable chunk{'s' if count > 1 else ''} "
                      f"of the stream (first: {event.warnings[0]})")
         elif isinstance(event, events.ReplyRestored):
             self.restored = event
         elif isinstance(event, events.ReplyRetrying):
             retry = event.retrying
-            warn(f"{retry.reason}; retrying in {retry.delay:.1f} s "
+            self._warn(f"{retry.reason}; retrying in {retry.delay:.1f} s "
                  f"(attempt {retry.attempt} of {retry.max_retries})")
         elif isinstance(event, events.ToolCallPending):
             if not self.quiet:
                 self.out.end_line()  # the question (stderr) starts a line of its own
         elif isinstance(event, events.ToolCallStarted):
             if event.warning:
-                warn(f"warning: {event.warning}")  # "always" could not be saved
+                self._warn(f"warning: {event.warning}")  # "always" could not be saved
             if not self.quiet:
                 from chatterm.cli.approval import call_line
 
                 self.out.end_line()
-                warn(f"running {call_line(event.spec.label, event.call.arguments)}")
+                self._warn(f"running {call_line(event.spec.label, event.call.arguments)}")
         elif isinstance(event, events.ToolCallFinished):
             self.exchange[event.result.id] = event.result
             self._finished(event.call.name, event.result, event.outcome)
         elif isinstance(event, events.ToolRoundsExhausted):
             self.exhausted = event.line
-            warn(event.line)
+            self._warn(event.line)
+
+    def _warn(self, text: str) -> None:
+        self._note(f"chatterm: {text}")
+
+    def _note(self, text: str) -> None:
+        if self.approver is not None and not self._aside:
+            self._aside = self.approver.interrupt()
+        note(text)
 
     def _write(self, message: Message, text: str) -> None:
         if text:
@@ -137,24 +161,24 @@ class Printer:
         if outcome is ToolOutcome.DECLINED:
             return  # the approver said so, or the person answered n
         if outcome is ToolOutcome.UNKNOWN:
-            warn(f"not run: {label}: {result.error or 'unknown tool'}")
+            self._warn(f"not run: {label}: {result.error or 'unknown tool'}")
             return
         if self.quiet:
             if outcome is ToolOutcome.ERROR:
-                warn(f"{label} failed: {neutralise(result.error or 'error')}")
+                self._warn(f"{label} failed: {neutralise(result.error or 'error')}")
             return
         if outcome is ToolOutcome.STOPPED:
-            warn(f"{label} stopped")
+            self._warn(f"{label} stopped")
             return
         if outcome is ToolOutcome.ERROR:
             error = result.error or "error"
-            warn(f"{label} failed: {neutralise(error)}")
+            self._warn(f"{label} failed: {neutralise(error)}")
             if " ".join(result.content.split()).endswith(" ".join(error.split())):
                 return  # the result only says the error again ("error: timed out ...")
         else:
-            warn(f"{label} returned:")
+            self._warn(f"{label} returned:")
         for line in result_lines(result.content):
-            note(f"  {line}")
+            self._note(f"  {line}")
 
     def done(self, message: Message, conversation: Conversation | None, *,
              as_json: bool) -> int:
@@ -163,7 +187,7 @@ class Printer:
             # A new version that failed or was stopped holding nothing is dropped; the
             # version before it is current again, as it was.
             error = self.restored.error or "stopped"
-            warn(f"error: {error} (nothing arrived; the previous version is current again)")
+            self._warn(f"error: {error} (nothing arrived; the previous version is current again)")
             return 1
         self._rest_of(message)
         if as_json:
@@ -176,7 +200,7 @@ class Printer:
         if message.tool_calls and self.exhausted is None and self.no_tools is not None \
                 and message.state is MessageState.COMPLETE:
             # A reply that only asks for tools printed nothing: say what it asked for.
-            warn(tool_calls_line(message, self.no_tools))
+            self._warn(tool_calls_line(message, self.no_tools))
         if self.exhausted is not None:
             return 1
         return report(message)
