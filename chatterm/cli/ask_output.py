@@ -108,14 +108,15 @@ class Printer:
             self._rest_of(event.message)
             if event.warnings:
                 count = len(event.warnings)
-                self._warn(f"warning: skipped {count} unreadable chunk{'s' if count > 1 else ''} "
-                     f"of the stream (first: {event.warnings[0]})")
+                chunks = f"{count} unreadable chunk{'s' if count > 1 else ''}"
+                self._warn(f"warning: skipped {chunks} of the stream "
+                           f"(first: {event.warnings[0]})")
         elif isinstance(event, events.ReplyRestored):
             self.restored = event
         elif isinstance(event, events.ReplyRetrying):
             retry = event.retrying
             self._warn(f"{retry.reason}; retrying in {retry.delay:.1f} s "
-                 f"(attempt {retry.attempt} of {retry.max_retries})")
+                       f"(attempt {retry.attempt} of {retry.max_retries})")
         elif isinstance(event, events.ToolCallPending):
             if not self.quiet:
                 self.out.end_line()  # the question (stderr) starts a line of its own
