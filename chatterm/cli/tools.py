@@ -171,8 +171,8 @@ def run_tools(args: argparse.Namespace) -> int:
             host.close()
     else:
         # Nothing to start: the SDK is not even imported.
-        statuses = [ServerStatus(server.name, ServerState.DISABLED,
-                                 approve=server.approve) for server in servers]
+        statuses = [ServerStatus(server.name, ServerState.DISABLED, approve=server.approve,
+                                 transport=server.transport) for server in servers]
     if args.json:
         out.json([status_json(status, config) for status in statuses])
     else:
