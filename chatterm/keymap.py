@@ -49,7 +49,7 @@ _SCROLL = "Scrolling the chat (from the prompt)"
 _MESSAGE = "On a focused message"
 _COMPARE = "On the columns of a model comparison"
 
-# Keys avoid the ones TextArea already uses (ctrl+a/c/d/e/k/u/v/w/x/y/z, f6, f7): the
+# Keys avoid the ones TextArea already uses (ctrl+a/c/d/k/u/v/w/x/y/z, f6, f7): the
 # prompt has focus nearly all the time and a focused widget's bindings win over the app's.
 # The order is the README's, the palette's and the footer's (the footer puts a focused
 # widget's keys first, then the rest in this order, as far as they fit).
@@ -69,6 +69,9 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("clear_prompt", "ctrl+u", "Clear",
               "Clear the prompt (Ctrl+Z brings the text back)", "prompt", show=False,
               group=_PROMPT),
+    # Shown in the footer (a binding of the prompt's own, see ui/chat/prompt.py).
+    KeyAction("edit_in_editor", "ctrl+e", "Editor", "Edit the prompt in $VISUAL or $EDITOR "
+              "(else vi): what it saves is the prompt", "prompt", group=_PROMPT),
     KeyAction("scroll_page_up", "pageup", "Page up", "Scroll the chat up a page", "prompt",
               show=False, group=_SCROLL),
     KeyAction("scroll_page_down", "pagedown", "Page down", "Scroll the chat down a page",
@@ -214,10 +217,11 @@ RESERVED_KEYS: dict[str, str] = {
     "shift+tab": "moves the focus",
     "ctrl+c": "copies the selection",
     "ctrl+p": "opens the command palette",
+    "ctrl+e": "opens the prompt in your editor",
     **{
         key: "edits text in the prompt"
         for key in (
-            "ctrl+a", "ctrl+d", "ctrl+e", "ctrl+k", "ctrl+u", "ctrl+v", "ctrl+w",
+            "ctrl+a", "ctrl+d", "ctrl+k", "ctrl+u", "ctrl+v", "ctrl+w",
             "ctrl+x", "ctrl+y", "ctrl+z", "f6", "f7", "up", "down", "left", "right",
             "home", "end", "pageup", "pagedown", "backspace", "delete",
         )

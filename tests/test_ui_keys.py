@@ -92,7 +92,7 @@ def test_resolve_applies_valid_entries_and_reports_bad_ones() -> None:
     assert "[keys] bogus_action: unknown action" in text
     assert "[keys] retry: 'ctl+r' has an unknown modifier 'ctl'" in text
     assert "[keys] new_chat: 'f99x' is not a key" in text
-    assert "[keys] rename_chat: 'ctrl+e' edits text in the prompt" in text
+    assert "[keys] rename_chat: 'ctrl+e' opens the prompt in your editor" in text
     assert "[keys] quit: must be a string" in text
     assert all("\n" not in problem for problem in problems)
 

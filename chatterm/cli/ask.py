@@ -24,18 +24,19 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def read_prompt(words: list[str]) -> str:
+def read_prompt(words: list[str], *, editor: bool = False) -> str:
     """The prompt: the words, then a blank line, then whatever was piped on stdin.
 
     `git diff | chatterm ask "Review this"` sends both, as llm does. A lone `-` among the
     words marks where the piped text goes (`ask "Translate" - "into French"`); without
     one it goes after the words. Stdin is read only when something is piped or
-    redirected into it (a pipe or a file), never from a terminal.
+    redirected into it (a pipe or a file), never from a terminal. With `editor`
+    (`ask -e`) that is only the editor's starting text: what it saves is the prompt.
     """
     marker = words.count("-")
     if marker > 1:
         raise UsageError("'-' (read the prompt from stdin) can be given only once")
-    piped = _read_stdin(required=marker == 1 or not words)
+    piped = _read_stdin(required=marker == 1 or not (words or editor))
     if marker:
         at = words.index("-")
         before, after = words[:at], words[at + 1:]
@@ -45,6 +46,12 @@ def read_prompt(words: list[str]) -> str:
         piped = piped.rstrip("\n")  # its own line end, then the blank line, not two
     parts = [" ".join(before), piped, " ".join(after)]
     prompt = "\n\n".join(part for part in parts if part.strip())
+    if editor:
+        from chatterm.editor import edit_on_terminal
+
+        prompt = edit_on_terminal(prompt)
+        if not prompt.strip():
+            raise UsageError("the editor left the prompt empty: nothing was sent")
     if not prompt.strip():
         raise UsageError("no prompt: give it as arguments, or pipe it on stdin")
     return prompt
@@ -141,7 +148,7 @@ def run_ask(args: argparse.Namespace) -> int:
         from chatterm.cli.ask_versions import run_version
 
         return run_version(mode, args, config)
-    prompt = read_prompt(args.prompt)
+    prompt = read_prompt(args.prompt, editor=args.editor)
     # --tool names are checked before anything is opened. The servers start with the
     # session, once every usage check has passed: a host still importing the SDK takes
     # seconds to close, and a mistyped id must stay an instant line.

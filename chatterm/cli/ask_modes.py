@@ -20,7 +20,7 @@ def check_mode(args: argparse.Namespace) -> Mode:
     """The mode, or a UsageError (exit 2) for options that do not go together."""
     models: list[str] = args.model
     if args.regenerate is not None:
-        if args.prompt:
+        if args.prompt or args.editor:
             raise UsageError("--regenerate takes no prompt (to change the prompt, use "
                              "--edit MESSAGE_ID PROMPT...)")
         _one_model(models, "--regenerate")

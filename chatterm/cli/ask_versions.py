@@ -44,7 +44,7 @@ def run_version(mode: Mode, args: argparse.Namespace, config: Config) -> int:
         else:
             target = target_message(store, conversation, args.edit, Role.USER,
                                     named=explicit).id
-            prompt = read_prompt(args.prompt)
+            prompt = read_prompt(args.prompt, editor=args.editor)
     except BaseException:
         store.close()
         raise

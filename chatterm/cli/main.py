@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "The prompt comes from the arguments, or stdin when none is "
                               "given or it is '-'.")
     ask.add_argument("prompt", nargs="*", help="the prompt ('-' or nothing: read stdin)")
+    ask.add_argument("-e", "--editor", action="store_true",
+                     help="write the prompt in $VISUAL or $EDITOR (else vi), starting "
+                     "from the prompt given; an empty prompt sends nothing")
     ask.add_argument("--provider", help="provider to use (default: config default_provider)")
     ask.add_argument("-m", "--model", type=_non_empty, action="append", default=[],
                      help="model id (sent even if not in the catalog); give two or more "

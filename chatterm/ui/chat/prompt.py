@@ -1,6 +1,7 @@
 """The multi-line prompt: Enter sends, Ctrl+J / Alt+Enter (and Shift+Enter where the
 terminal tells it from Enter) insert a newline, ↑ in an empty prompt recalls earlier
-prompts, and the chat's scrolling keys (PageUp/PageDown/Home/End) pass through to the chat.
+prompts, the chat's scrolling keys (PageUp/PageDown/Home/End) pass through to the chat,
+and Ctrl+E opens the prompt in the user's editor (prompt_editor.py).
 
 Every one of these keys comes from the key map (prompt-scope actions in chatterm.keymap),
 so a `[keys]` table can change them.
@@ -15,6 +16,7 @@ from textual import events
 from textual.widgets import TextArea
 
 from chatterm.keymap import DEFAULT_KEYMAP, keys_for
+from chatterm.ui.chat.prompt_editor import open_in_editor, show_prompt_keys
 from chatterm.ui.chat.prompt_history import PromptHistory
 from chatterm.ui.events import ChatScrollRequested, PromptSubmitted
 
@@ -68,6 +70,7 @@ class PromptInput(TextArea):
             for action in ("history_previous", "history_next", "clear_prompt", *SCROLL_ACTIONS)
             for key in with_aliases(frozenset(keys_for(keymap, action)))
         }
+        self.editor_keys = with_aliases(frozenset(keys_for(keymap, "edit_in_editor")))
         self.prompt_history = PromptHistory(prompts)
         super().__init__(
             id=id,
@@ -77,6 +80,7 @@ class PromptInput(TextArea):
             compact=True,
             placeholder=placeholder,
         )
+        show_prompt_keys(self, keymap)
 
     async def on_key(self, event: events.Key) -> None:
         if self.read_only:
@@ -93,6 +97,11 @@ class PromptInput(TextArea):
             event.prevent_default()
             start, end = self.selection
             self.replace("\n", start, end, maintain_selection_offset=False)
+            return
+        if event.key in self.editor_keys:
+            event.stop()
+            event.prevent_default()
+            self.action_edit_in_editor()
             return
         action = self.key_actions.get(event.key) or self._arrow_action(event.key)
         if action is None and event.key in PROMPT_START_END:
@@ -113,6 +122,10 @@ class PromptInput(TextArea):
             self._show(self.prompt_history.previous(self.text))
         else:
             self._show(self.prompt_history.next(self.text))
+
+    def action_edit_in_editor(self) -> None:
+        """The footer's key runs this too."""
+        open_in_editor(self)
 
     def _arrow_action(self, key: str) -> str | None:
         """↑ recalls an earlier prompt when the prompt is empty, and keeps walking while

@@ -1,0 +1,27 @@
+"""An editor for the tests of Ctrl+E and `ask -e` ($EDITOR = python tests/fake_editor.py).
+
+It records how it was called in $EDITOR_RECORD (its arguments, the text it found, the
+file's and folder's modes, whether its stdin and stdout are a terminal), writes
+$EDITOR_WRITES into the file (or leaves it as it was) and exits with $EDITOR_EXIT.
+"""
+
+import json
+import os
+import stat
+import sys
+
+path = sys.argv[-1]
+with open(path, encoding="utf-8") as file:
+    text = file.read()
+record = {
+    "argv": sys.argv[1:], "text": text, "name": os.path.basename(path),
+    "mode": stat.S_IMODE(os.stat(path).st_mode),
+    "folder_mode": stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode),
+    "tty": os.isatty(0) and os.isatty(1),
+}
+with open(os.environ["EDITOR_RECORD"], "w", encoding="utf-8") as file:
+    json.dump(record, file)
+if "EDITOR_WRITES" in os.environ:
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(os.environ["EDITOR_WRITES"])
+sys.exit(int(os.environ.get("EDITOR_EXIT", "0")))
