@@ -271,3 +271,11 @@ async def test_the_logs_are_private_and_only_for_processes(tmp_path: Path) -> No
     for path in logs.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert "a record of the SDK's" in (logs / "mcp.sdk.log").read_text()
+
+
+async def test_mixed_content_from_a_real_server_is_text_with_the_image_named(
+        tmp_path: Path) -> None:
+    async with running_host([toolkit_server("kit")], tmp_path) as host:
+        result = await host.call(spec_of(host, "kit", "mixed"), {})
+    assert (result.outcome, result.text) == (
+        ToolOutcome.OK, "here it is\n\n[image: image/png, 12 KB]\n\nthe notes")

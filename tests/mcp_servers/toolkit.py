@@ -3,8 +3,9 @@
     python tests/mcp_servers/toolkit.py [--garbage] [--exit-at-once N] [--hang-at-start]
                                         [--ignore-term] [--http] [--name NAME]
 
-Tools: echo, pid, environ (this process's environment), sleep (a slow tool), crash (exits
-mid-call), huge (a long result), fail (an isError result), header (an HTTP request
+Tools: echo, pid, mixed (text, image, resource), environ (this process's environment),
+sleep (a slow tool), crash (exits mid-call), huge (a long result), fail (an isError
+result), header (an HTTP request
 header, over --http). Over stdio by default; --http serves streamable HTTP on
 127.0.0.1 on a free port and prints `URL http://127.0.0.1:PORT/mcp` on stdout.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -20,6 +22,7 @@ import socket
 import sys
 import time
 
+import mcp.types as types
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -59,6 +62,14 @@ def build(name: str) -> MCPServer:
     def huge(size: int) -> str:
         line = "0123456789abcdefghijklmnopqrstuvwxyz\n"
         return (line * (size // len(line) + 1))[:size]
+
+    @server.tool(description="Mixed content: text, a PNG image, an embedded text resource.")
+    def mixed() -> list[types.ContentBlock]:
+        png = base64.b64encode(b"\x89PNG\r\n" + b"\0" * 12 * 1024).decode()
+        return [types.TextContent(type="text", text="here it is"),
+                types.ImageContent(type="image", data=png, mime_type="image/png"),
+                types.EmbeddedResource(type="resource", resource=types.TextResourceContents(
+                    uri="file:///notes.txt", text="the notes", mime_type="text/plain"))]
 
     @server.tool(description="Always fails, with its message.")
     def fail(message: str) -> str:
