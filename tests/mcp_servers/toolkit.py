@@ -5,9 +5,9 @@
 
 Tools: echo, pid, mixed (text, image, resource), environ (this process's environment),
 sleep (a slow tool), crash (exits mid-call), huge (a long result), fail (an isError
-result), header (an HTTP request
-header, over --http). Over stdio by default; --http serves streamable HTTP on
-127.0.0.1 on a free port and prints `URL http://127.0.0.1:PORT/mcp` on stdout.
+result), header (an HTTP request header, over --http). Over stdio by default; --http
+serves streamable HTTP on 127.0.0.1 on a free port and prints
+`URL http://127.0.0.1:PORT/mcp` on stdout.
 """
 
 from __future__ import annotations
