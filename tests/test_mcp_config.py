@@ -42,6 +42,8 @@ cwd = "~/projects"
 approve = "auto"
 timeout = 30
 always_allow = ["get_current_time", "get_current_time"]
+[mcp.servers.home]
+command = "~/bin/my-server"
 [mcp.servers.web-2]
 url = "http://127.0.0.1:8000/mcp"
 headers = { Authorization = "Bearer x" }
@@ -49,8 +51,9 @@ enabled = false
 '''))
     mcp = config.mcp
     assert (mcp.max_tool_rounds, mcp.max_result_bytes, mcp.start_timeout) == (3, 5000, 7.5)
-    assert [server.name for server in mcp.servers] == ["time", "web-2"]
-    time, web = mcp.servers
+    assert [server.name for server in mcp.servers] == ["time", "home", "web-2"]
+    time, home, web = mcp.servers
+    assert home.command == str(Path.home() / "bin" / "my-server")  # no shell to expand it
     assert time.command == "mcp-server-time"
     assert time.args == ("--local-timezone", "Europe/Paris")
     assert time.env == (("TZ", "Europe/Paris"),)
@@ -61,7 +64,7 @@ enabled = false
     assert (web.url, web.headers, web.enabled, web.approve) == (
         "http://127.0.0.1:8000/mcp", (("Authorization", "Bearer x"),), False, "ask")
     assert web.transport == "http"
-    assert mcp.enabled_servers == (time,)
+    assert mcp.enabled_servers == (time, home)
     assert config.warnings == []
 
 

@@ -158,3 +158,29 @@ print(before, importers, host.statuses()[0].state.value)
                          cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
                          timeout=120)
     assert out.stdout.split("\n")[0] == "False ['chatterm-mcp-host'] ready", out.stderr[-2000:]
+
+
+async def test_on_change_comes_from_the_host_thread_and_its_errors_do_not_stop_it(
+        tmp_path: Path, capfd) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    threads: list[str] = []
+
+    def on_change(status: ServerStatus) -> None:
+        threads.append(threading.current_thread().name)
+        raise RuntimeError("a front end's bug")
+
+    host = McpHost(McpConfig(servers=(McpServerConfig("ghost", command="chatterm-no-such"),
+                                      time_server("time"))),
+                   log_dir=tmp_path, on_change=on_change)
+    host.start()
+    try:
+        assert await host.wait_ready(60)
+        assert threads == ["chatterm-mcp-host", "chatterm-mcp-host"]
+        result = await host.call(spec_of(host, "time", "get_current_time"), {"timezone": "UTC"})
+        assert result.outcome is ToolOutcome.OK
+    finally:
+        host.close()
+    # The bug is in the SDK log (mcp.sdk.log), never on the terminal.
+    assert capfd.readouterr().err == ""
+    assert "a front end's bug" in (tmp_path / "mcp.sdk.log").read_text()

@@ -63,7 +63,8 @@ def _check_command(value: Any) -> str:
         raise BadValue("must not be empty")
     if "\0" in text:
         raise BadValue("must not hold a NUL character")
-    return text
+    # No shell runs it, so `~/bin/server` is expanded here, as a shell would.
+    return str(Path(text).expanduser()) if text.startswith("~") else text
 
 
 def _check_args(value: Any) -> tuple[str, ...]:

@@ -201,8 +201,6 @@ class McpHost:
             self._specs = self._name_specs()
             status = self._statuses[server.name]
             settled = self._settled()
-        if settled:
-            self._wake_waiters()
         if self.on_change is not None:
             try:
                 self.on_change(status)
@@ -210,6 +208,8 @@ class McpHost:
                 import logging
 
                 logging.getLogger(__name__).exception("McpHost on_change failed")
+        if settled:  # after on_change: wait_ready() returns with every change told
+            self._wake_waiters()
 
     def _name_specs(self) -> list[ToolSpec]:
         """Every ready server's tools as ToolSpecs, named across servers (naming.py),

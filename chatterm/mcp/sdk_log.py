@@ -17,7 +17,7 @@ SDK_LOG = "mcp.sdk.log"
 
 
 def quiet_sdk_logging(log_dir: Path) -> None:
-    for name in ("mcp", "mcp_types", "httpx2"):
+    for name in ("mcp", "mcp_types", "httpx2", "chatterm.mcp"):
         logger = logging.getLogger(name)
         logger.propagate = False
         for old in [h for h in logger.handlers if getattr(h, "chatterm", False)]:
