@@ -13,7 +13,7 @@ A screen or widget does the same with its own scope ("chat", "message").
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
 from chatterm.keymap import DEFAULT_KEYMAP, Scope, actions_in
@@ -31,7 +31,8 @@ def binding_id(action: str) -> str:
     return BINDING_ID_PREFIX + action
 
 
-def bindings_for(scope: Scope, keymap: Mapping[str, str] | None = None) -> list[Binding]:
+def bindings_for(scope: Scope, keymap: Mapping[str, str] | None = None, *,
+                 only: Collection[str] | None = None) -> list[Binding]:
     """Textual Bindings for every action of `scope`, each with id `chatterm.<action>`;
     an unbound action has none at all, so nothing shows it.
 
@@ -44,6 +45,8 @@ def bindings_for(scope: Scope, keymap: Mapping[str, str] | None = None) -> list[
     keymap = DEFAULT_KEYMAP if keymap is None else keymap
     bindings: list[Binding] = []
     for action in actions_in(scope):
+        if only is not None and action.name not in only:
+            continue
         spec = keymap.get(action.name, action.default)
         if not spec:
             continue
@@ -61,7 +64,8 @@ def bindings_for(scope: Scope, keymap: Mapping[str, str] | None = None) -> list[
     return bindings
 
 
-def install_bindings(node: DOMNode, keymap: Mapping[str, str], scope: Scope) -> None:
+def install_bindings(node: DOMNode, keymap: Mapping[str, str], scope: Scope, *,
+                     only: Collection[str] | None = None) -> None:
     """Replace `node`'s chatterm bindings of `scope` with the key map's.
 
     Textual's own keymap (`App.set_keymap`) can move a binding to other keys but never
@@ -74,7 +78,7 @@ def install_bindings(node: DOMNode, keymap: Mapping[str, str], scope: Scope) -> 
 
     current = compat.node_bindings(node)
     wanted: dict[str | None, list[Binding]] = {}
-    for _key, new in BindingsMap(bindings_for(scope, keymap)):
+    for _key, new in BindingsMap(bindings_for(scope, keymap, only=only)):
         wanted.setdefault(new.id, []).append(new)
     # Each action's new keys take the place of its old ones, so the footer keeps its order.
     bindings: list[Binding] = []

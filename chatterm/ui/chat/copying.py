@@ -18,10 +18,11 @@ if TYPE_CHECKING:
 
 def copy_text(screen: Screen[None], text: str, what: str) -> None:
     if not text:
-        screen.notify(f"The {what} is empty.", severity="warning")
+        screen.notify(f"The {what} is empty.", severity="warning", markup=False)
         return
     screen.app.copy_to_clipboard(text)
-    screen.notify(f"Copied the {what} ({len(text):,} characters).")
+    # `what` may name a tool (a server's words): shown as written, never as markup.
+    screen.notify(f"Copied the {what} ({len(text):,} characters).", markup=False)
 
 
 def copy_code(screen: Screen[None], message: Message) -> None:

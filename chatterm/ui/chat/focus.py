@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from chatterm.ui import compat
 from chatterm.ui.chat.key_hints import message_hint
-from chatterm.ui.chat.message_view import MessageView
+from chatterm.ui.chat.message_view import NOT_ON_CALLS, MessageView
 from chatterm.ui.chat.tool_block import ToolBlock
 from chatterm.ui.compare.view import CompareView
 
@@ -54,8 +54,13 @@ def hint_for(view: Widget, keymap: Mapping[str, str], *, kitty: bool) -> str:
     message = block.parent if block is not None else view
     allowed = (message.check_action if isinstance(message, MessageView)
                else lambda _action, _parameters: True)
-    hint = message_hint(keymap, kitty=kitty, allowed=lambda action: bool(allowed(action, ())))
-    return f"{block.keys_hint} · {hint}" if block is not None and block.keys_hint else hint
+    if block is None:
+        return message_hint(keymap, kitty=kitty, allowed=lambda action: bool(allowed(action, ())))
+    # On a call: its own copy, and only the reply's keys that do what they say there.
+    hint = message_hint(keymap, kitty=kitty, labels={"copy_message": f"copy {block.copy_what}"},
+                        allowed=lambda action: action not in NOT_ON_CALLS
+                        and bool(allowed(action, ())))
+    return f"{block.keys_hint} · {hint}" if block.keys_hint else hint
 
 
 def typed_for_prompt(focused: Widget | None, event: Key) -> bool:

@@ -64,10 +64,13 @@ def idle_hint(keymap: Mapping[str, str], *, kitty: bool) -> str:
 
 
 def message_hint(keymap: Mapping[str, str], *, kitty: bool,
-                 allowed: Callable[[str], bool] = lambda _action: True) -> str:
+                 allowed: Callable[[str], bool] = lambda _action: True,
+                 labels: Mapping[str, str] | None = None) -> str:
     """The status line while a message has the focus: the keys that act on it (`allowed`
     says which do, for this message), and the way back. The most used come first, since
-    a narrow status line cuts the end off."""
+    a narrow status line cuts the end off. `labels` renames an action's item (a tool
+    call's "copy result")."""
+    labels = labels or {}
     items: list[str] = []
     if allowed("previous_version") or allowed("next_version"):
         # One item for the pair: "←→ versions", or only the way there is one to go.
@@ -75,7 +78,7 @@ def message_hint(keymap: Mapping[str, str], *, kitty: bool,
                 for action in ("previous_version", "next_version") if allowed(action)]
         if keys and all(keys):
             items.append("".join(key_label(k[0]) for k in keys) + " versions")
-    items += _items(keymap, [(action, label) for action, label in (
+    items += _items(keymap, [(action, labels.get(action, label)) for action, label in (
         ("edit_prompt", "edit"), ("regenerate", "regenerate"),
         ("regenerate_with", "other model"), ("copy_message", "copy"),
         ("copy_code", "copy code"), ("delete_message", "delete")) if allowed(action)],

@@ -163,8 +163,17 @@ class MessageView(SingleLayout, Vertical, can_focus=True):
             this, count = self.versions
             return this > 1 if action == "previous_version" else this < count
         if action in _MESSAGE_ACTIONS:
+            if action in NOT_ON_CALLS and self.call_focused():
+                return False
             return action in self.own_actions
         return True
+
+    def call_focused(self) -> bool:
+        """Whether the focus is on one of this message's tool calls (inner stops)."""
+        if not self.is_attached:
+            return False
+        focused = self.screen.focused
+        return focused is not None and focused.parent is self and focused in self.inner_stops()
 
     def _request(self, action: str) -> None:
         self.post_message(MessageActionRequested(self.message.id, action))
@@ -260,6 +269,12 @@ class UserMessage(MessageView):
 
 
 _MESSAGE_ACTIONS = frozenset(action.name for action in actions_in("message"))
+# The reply's keys that would not do what they say on one of its tool calls (qa13 F4):
+# `b` copies a code block of the reply's text, `d` deletes the whole reply. With a call
+# focused they are off (not in the hint or the footer; the letter is typing). The call's
+# own `c` copies the call (tool_block.py); r, R and the versions act on the reply that
+# made the call, as they say.
+NOT_ON_CALLS = frozenset({"copy_code", "delete_message"})
 
 
 class SystemMessage(MessageView):

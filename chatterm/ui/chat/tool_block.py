@@ -9,7 +9,9 @@ its text here), so a reloaded conversation is drawn from the same messages as a 
 
 Arguments and results are hostile input: they reach the widget through chatterm.ui.inert
 only. A long result is folded to its first lines; Enter on the focused block, or a click,
-shows all of it (still capped at DISPLAY_LIMIT characters, as a prompt is).
+shows all of it (still capped at DISPLAY_LIMIT characters, as a prompt is). The copy key
+(`c`) on a focused block copies what the block is about: its result, whole, or the
+arguments while there is no result (qa13 F4: it copied the reply's prose around it).
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from chatterm.conversation import Message, ToolCall
+from chatterm.keymap import DEFAULT_KEYMAP
 from chatterm.toolbox import DECLINED_TEXT, STOPPED_TEXT, ToolOutcome, ToolSpec
 from chatterm.ui import inert
 from chatterm.ui.events import MessageActionRequested, MessageFocusChanged
+from chatterm.ui.keys import bindings_for, install_bindings
 
 if TYPE_CHECKING:
     from textual.binding import BindingType
@@ -63,6 +67,8 @@ _BADGES: dict[str, tuple[str, str]] = {
     ToolOutcome.UNKNOWN: ("? unknown tool", "$error"),
 }
 _FINAL = frozenset({NOT_RUN, *ToolOutcome})
+# The one message key a block answers itself; the reply's other keys act on the reply.
+_OWN_KEYS = frozenset({"copy_message"})
 
 
 def pretty_arguments(arguments: str) -> str:
@@ -102,6 +108,7 @@ class ToolBlock(Static, can_focus=True):
     """One tool call: header (label and state), arguments, result; folds and unfolds."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        *bindings_for("message", only=_OWN_KEYS),
         Binding("enter", "fold", "Expand", show=False),
         Binding("up", "move(-1)", show=False),
         Binding("down", "move(1)", show=False),
@@ -173,6 +180,8 @@ class ToolBlock(Static, can_focus=True):
         self._stop_timer()
         if self.is_mounted:
             self._draw()
+            if self.has_focus:  # the hint's "copy result" (it said "copy arguments")
+                self.post_message(MessageFocusChanged(self, True))
 
     def settle(self) -> None:
         """The reply's loop is over: a call it never finished did not run."""
@@ -184,6 +193,10 @@ class ToolBlock(Static, can_focus=True):
     # ---- drawing -------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        keymap = getattr(self.app, "keymap", None)
+        if isinstance(keymap, dict) and any(
+                keymap.get(name) != DEFAULT_KEYMAP[name] for name in _OWN_KEYS):
+            install_bindings(self, keymap, "message", only=_OWN_KEYS)
         if self.state == RUNNING and self._timer is None:
             self._timer = self.set_interval(SPIN_INTERVAL, self._tick)
 
@@ -274,6 +287,26 @@ class ToolBlock(Static, can_focus=True):
         if self.expanded:
             return "Enter folds"
         return "Enter shows all" if self.foldable else ""
+
+    @property
+    def copy_what(self) -> str:
+        """What the copy key copies here: "result" or "arguments"."""
+        return "result" if self._result_text() else "arguments"
+
+    def copy_payload(self) -> str:
+        """The text the copy key puts on the clipboard: the result as saved (not the
+        folded, capped view), or the arguments as the block shows them."""
+        result = self.result
+        if self._result_text() and result is not None:
+            text = result.content if result.content.strip() else (result.error or "")
+            return text.rstrip("\n")
+        return pretty_arguments(self.call.arguments.strip())
+
+    def action_copy_message(self) -> None:
+        from chatterm.ui.chat.copying import copy_text
+
+        copy_text(self.screen, self.copy_payload(),
+                  f"{self.copy_what} of {inert.line(self.label)}")
 
     def action_fold(self) -> None:
         if not (self.foldable or self.expanded):
