@@ -6,7 +6,7 @@ the text on the clipboard and says what was copied, in one line.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chatterm.ui.chat.message_view import MessageView, code_blocks
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from chatterm.conversation import Message
 
 
-def copy_text(screen: Screen[None], text: str, what: str) -> None:
+def copy_text(screen: Screen[Any], text: str, what: str) -> None:
     if not text:
         screen.notify(f"The {what} is empty.", severity="warning", markup=False)
         return
