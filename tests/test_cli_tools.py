@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -69,7 +70,13 @@ def test_tools_without_servers_says_how_to_configure_one(loopback: LoopbackServe
     listing = run_cli("tools")
     assert listing.returncode == 0, listing.stderr
     [line] = listing.stdout.decode().splitlines()
-    assert "[mcp.servers.NAME]" in line and str(path) in line and "README" in line
+    assert "[mcp.servers.NAME]" in line and str(path) in line
+    # The section it names is a real heading of the README, the one about configuring.
+    [section] = re.findall(r'the README\'s section "([^"]+)"', line)
+    headings = [h.lstrip("#").strip() for h in
+                (REPO_ROOT / "README.md").read_text().splitlines() if h.startswith("#")]
+    assert section in headings
+    assert section == "MCP tool servers"
     as_json = run_cli("tools", "--json")
     assert as_json.returncode == 0 and json.loads(as_json.stdout) == []
     assert as_json.stderr.decode() == f"chatterm: {line}\n"
@@ -138,6 +145,9 @@ def test_a_server_that_fails_is_one_line_and_the_others_go_on(
     assert line == ("chatterm: MCP server 'broken' failed: the server stopped (exit code 3); "
                     f"going on without its tools (its stderr: {log})")
     assert "no config here" in log.read_text()
+    # The app's log dir (locations.mcp_log_dir), private as the README says (0700, 0600).
+    assert log.parent.stat().st_mode & 0o777 == 0o700
+    assert log.stat().st_mode & 0o777 == 0o600
     assert tool_names(loopback.requests[0].json) == ["convert_time", "get_current_time"]
 
 

@@ -27,8 +27,11 @@ if TYPE_CHECKING:
     from chatterm.mcp.config import McpServerConfig
     from chatterm.mcp.host import McpHost
 
+# The README heading that explains [mcp.servers.NAME] (test_cli_tools checks it exists).
+README_SECTION = "MCP tool servers"
 HOW_TO_CONFIGURE = ("no MCP servers configured: add a [mcp.servers.NAME] table with a "
-                    "command (or a url) to {path}; see the README's Tools section")
+                    "command (or a url) to {path}; see the README's section "
+                    f'"{README_SECTION}"')
 # A server past start_timeout is the host's to fail; this only bounds our own wait.
 _WAIT_MARGIN = 5.0
 
