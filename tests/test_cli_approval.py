@@ -221,3 +221,33 @@ def test_max_tool_rounds_stops_the_loop_with_a_line_and_exit_1(
         "chatterm: stopped after 1 tool round (max_tool_rounds in [mcp]): the last reply's "
         "tool calls were not run")
     assert len(loopback.requests) == 2
+
+
+def test_a_huge_argument_is_cut_in_the_question_and_the_running_line_and_kept_whole(
+        loopback: LoopbackServer) -> None:
+    configure(loopback, TIME)
+    huge = {"timezone": "A" * 120_000}
+    loopback.script("chat/completions", [
+        calling("get_current_time", huge), sse_reply(["No such zone."]),
+        calling("get_current_time", huge, "call_2"), sse_reply(["Still none."])])
+    whole = len("time.get_current_time " + json.dumps(huge))
+    terminal = Terminal("ask", "huge?")
+    terminal.wait_for("[y]es/[n]o/[a]lways")
+    terminal.type(b"y\n")
+    code, out, screen = terminal.finish()
+    assert code == 0 and out == "No such zone.\n", screen[-2000:]
+    [question] = [line for line in screen.splitlines() if "Run time.get_current_time" in line]
+    assert question.startswith('Run time.get_current_time {"timezone": "AAA')
+    assert f"… ({whole - 1000:,} more characters)? [y]es/[n]o/[a]lways" in question
+    assert len(question) < 1100
+    [running] = [line for line in screen.splitlines() if "running time." in line]
+    assert running == ('chatterm: running time.get_current_time {"timezone": "'
+                       + "A" * (200 - len('time.get_current_time {"timezone": "'))
+                       + f"… ({whole - 200:,} more characters)")
+    # The whole arguments are in the store and in --json.
+    assert json.loads(show()["messages"][1]["tool_calls"][0]["arguments"]) == huge
+    result = run_detached("ask", "--yes", "--json", "-c", "again")
+    assert result.returncode == 0, result.stderr[-2000:]
+    call = json.loads(result.stdout)["exchange"][0]
+    assert json.loads(call["tool_calls"][0]["arguments"]) == huge
+    assert max(len(line) for line in result.stderr.decode().splitlines()) < 300

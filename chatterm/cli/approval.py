@@ -26,16 +26,27 @@ ANSWERS = {"y": Decision.ALLOW, "yes": Decision.ALLOW, "n": Decision.DENY,
            "no": Decision.DENY, "a": Decision.ALWAYS, "always": Decision.ALWAYS}
 
 
-def call_line(label: str, arguments: str) -> str:
+# How much of a call's arguments one stderr line shows: the `running` line as much as a
+# result's line, the question more (it is what you approve), neither a 120 KB flood; the
+# whole arguments stay in --json and the store.
+RUNNING_WIDTH = 200
+QUESTION_WIDTH = 1000
+
+
+def call_line(label: str, arguments: str, width: int | None = None) -> str:
     """`server.tool {"arg": 1}`: the arguments on one line, compact, as JSON when they
-    are JSON (the request pretty-prints them), neutralised: they are the model's words."""
+    are JSON (the request pretty-prints them), neutralised: they are the model's words.
+    With `width`, a longer line is cut there and says how many characters were left out."""
     try:
         value = json.loads(arguments) if arguments.strip() else {}
     except ValueError:
         shown = " ".join(arguments.split())
     else:
         shown = json.dumps(value, ensure_ascii=False)
-    return neutralise(f"{label} {shown}".replace("\n", " "))
+    line = neutralise(f"{label} {shown}".replace("\n", " "))
+    if width is None or len(line) <= width:
+        return line
+    return f"{line[:width]}… ({len(line) - width:,} more characters)"
 
 
 class TerminalApprover:
@@ -57,7 +68,7 @@ class TerminalApprover:
             warn(f"declined {neutralise(request.spec.label)}: no terminal to ask on "
                  "(--yes allows every tool call)")
             return Approval(Decision.DENY)
-        question = f"Run {call_line(request.spec.label, request.arguments)}? " \
+        question = f"Run {call_line(request.spec.label, request.arguments, QUESTION_WIDTH)}? " \
                    "[y]es/[n]o/[a]lways "
         while True:
             self._say(question)

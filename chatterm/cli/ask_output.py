@@ -124,10 +124,11 @@ class Printer:
             if event.warning:
                 self._warn(f"warning: {event.warning}")  # "always" could not be saved
             if not self.quiet:
-                from chatterm.cli.approval import call_line
+                from chatterm.cli.approval import RUNNING_WIDTH, call_line
 
                 self.out.end_line()
-                self._warn(f"running {call_line(event.spec.label, event.call.arguments)}")
+                self._warn("running "
+                           f"{call_line(event.spec.label, event.call.arguments, RUNNING_WIDTH)}")
         elif isinstance(event, events.ToolCallFinished):
             self.exchange[event.result.id] = event.result
             self._finished(event.call.name, event.result, event.outcome)
