@@ -1,5 +1,12 @@
 """The one-line status under the messages: what the reply is doing (waiting, streaming,
-its tool calls waiting for approval or running), and the current model."""
+its tool calls waiting for approval or running), and the current model.
+
+While something happens (BUSY states), what happens wins the width (qa13 F5: at 40
+columns "running kit.sleep (3 s)" was cut to "running kit.sle…" beside a model label that
+never changes): the model label gives way first (provider dropped, then all of it), then
+the trailing "Esc stops", then a tool's name is cut, keeping the seconds. Idle, the hint
+is what gives way, as before (the label is cut only past half the line, by the CSS).
+"""
 
 from __future__ import annotations
 
@@ -29,6 +36,11 @@ RATE_FALLBACK = 1.0
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 SPIN_INTERVAL = 0.1
 STALL_AFTER = 1.5
+
+# The states where the left side says what is happening now.
+BUSY = frozenset({"waiting", "streaming", "tools", "retrying"})
+# The left side's right margin (chatterm.tcss #status-state): the gap before the label.
+GAP = 2
 
 
 def format_count(value: int) -> str:
@@ -75,6 +87,11 @@ class StatusBar(Horizontal):
         # The tool loop's calls: the labels waiting for approval, and those running.
         self._tools_waiting: list[str] = []
         self._tools_running: list[str] = []
+        # What the left side says, and its droppable tail ("  Esc stops"), as last drawn.
+        self._main: Content = Content("")
+        self._tail: Content = Content("")
+        # How much of the model label shows: 0 all, 1 the model only, 2 none.
+        self._label_level = 0
 
     def compose(self) -> ComposeResult:
         yield Static("", id="status-state", markup=False)
@@ -92,20 +109,60 @@ class StatusBar(Horizontal):
         self.compare = label
         self._draw_right()
 
-    def _draw_right(self) -> None:
+    def _labels(self) -> list[Content]:
+        """The model label, longest first, down to none."""
         if self.compare is not None:
-            content = Content.assemble(("⇶ ", "bold $warning"),
-                                       (inert.text(self.compare), "bold $warning"), " ")
-        else:
-            content = Content.assemble((inert.text(self.provider), "$foreground-muted"),
-                                       " · ", (inert.text(self.model), "bold"), " ")
-        self.query_one("#status-model", Static).update(content)
+            return [Content.assemble(("⇶ ", "bold $warning"),
+                                     (inert.text(self.compare), "bold $warning"), " "),
+                    Content("")]
+        return [Content.assemble((inert.text(self.provider), "$foreground-muted"),
+                                 " · ", (inert.text(self.model), "bold"), " "),
+                Content.assemble((inert.text(self.model), "bold"), " "), Content("")]
+
+    def _draw_right(self) -> None:
+        labels = self._labels()
+        label = labels[min(self._label_level, len(labels) - 1)]
+        right = self.query_one("#status-model", Static)
+        right.display = bool(label.cell_length)
+        right.update(label)  # its width changes: a layout pass (only when it does)
 
     # ---- the left side -----------------------------------------------------------------
 
-    def _left(self, content: Content | str) -> None:
-        # One line, fixed size: a repaint is enough, no layout pass for the whole screen.
-        self.query_one("#status-state", Static).update(content, layout=False)
+    def _left(self, content: Content | str, tail: Content | str = "") -> None:
+        """Draw the left side: `content`, then `tail`, which goes first when the line is
+        short while something happens."""
+        self._main = content if isinstance(content, Content) else Content(content)
+        self._tail = tail if isinstance(tail, Content) else Content(tail)
+        self._fit()
+
+    def _room(self) -> int:
+        """The cells the left side may use with no model label (0: not laid out yet)."""
+        return max(0, self.content_size.width - GAP)
+
+    def _fit(self) -> None:
+        main, tail = self._main, self._tail
+        level = 0
+        room = self._room()
+        if self.state in BUSY and room:
+            widths = [label.cell_length for label in self._labels()]
+            need = main.cell_length + tail.cell_length
+            # The longest label that leaves room for all of it, else none at all.
+            level = next((n for n, width in enumerate(widths) if need + width <= room),
+                         len(widths) - 1)
+            if need > room:
+                tail = Content("")
+        if level != self._label_level:
+            self._label_level = level
+            self._draw_right()
+        # One line, fixed size: a repaint is enough, no layout pass for the whole screen
+        # (the label's changes above make their own).
+        self.query_one("#status-state", Static).update(main + tail, layout=False)
+
+    def on_resize(self) -> None:
+        if self.state == "tools":
+            self._draw_spinner(advance=False)  # a tool's name is cut to the width
+        else:
+            self._fit()
 
     @property
     def text(self) -> str:
@@ -185,27 +242,38 @@ class StatusBar(Horizontal):
         first = min((started for _label, started in running), default=time.monotonic())
         self._spin(clock() - max(0.0, time.monotonic() - first))
 
-    def _tools_text(self) -> str:
+    def _tools_text(self, after: str, room: int) -> str:
+        """"waiting for approval: calc.slow" / "running time.get_current_time and 1
+        more", the tool's name cut so that it and `after` (the seconds) fit in `room`
+        cells (0: any width)."""
         if self._tools_waiting:
-            return f"waiting for approval: {inert.line(self._tools_waiting[0])}"
-        labels = self._tools_running
-        more = f" and {len(labels) - 1} more" if len(labels) > 1 else ""
-        return f"running {inert.line(labels[0]) if labels else 'tools'}{more}"
+            verb, label, more = "waiting for approval: ", inert.line(self._tools_waiting[0]), ""
+        else:
+            labels = self._tools_running
+            verb, label = "running ", inert.line(labels[0]) if labels else "tools"
+            more = f" and {len(labels) - 1} more" if len(labels) > 1 else ""
+        over = len(verb) + len(label) + len(more) + len(after) - room
+        if room and over > 0:
+            label = label[:max(1, len(label) - over - 1)] + "…"
+        return f"{verb}{label}{more}"
 
-    def _draw_spinner(self) -> None:
-        self._spin_frame = (self._spin_frame + 1) % len(SPINNER)
+    def _draw_spinner(self, *, advance: bool = True) -> None:
+        if advance:
+            self._spin_frame = (self._spin_frame + 1) % len(SPINNER)
         waited = clock() - self._spin_since
-        parts: list[str | tuple[str, str]] = [(f"{SPINNER[self._spin_frame]} ", "$warning")]
+        spinner = f"{SPINNER[self._spin_frame]} "
+        parts: list[str | tuple[str, str]] = [(spinner, "$warning")]
+        stops = Content.styled("  Esc stops", "$foreground-muted")
         if self.state == "tools":
             seconds = "" if self._tools_waiting else f" ({max(0, int(waited))} s)"
-            self._left(Content.assemble(*parts, (self._tools_text(), "$warning"), seconds,
-                                        ("  Esc stops", "$foreground-muted")))
+            room = self._room() and max(1, self._room() - len(spinner))
+            self._left(Content.assemble(*parts, (self._tools_text(seconds, room), "$warning"),
+                                        seconds), stops)
             return
         if self.state == "streaming":
             parts.append(f"{format_count(self._tokens)} tokens · ")
-        parts += [("waiting…", "$warning"), f" {waited:.1f} s",
-                  ("  Esc stops", "$foreground-muted")]
-        self._left(Content.assemble(*parts))
+        parts += [("waiting…", "$warning"), f" {waited:.1f} s"]
+        self._left(Content.assemble(*parts), stops)
 
     def _check_stall(self) -> None:
         if self._spin_timer is None and clock() - self._last_token_at >= STALL_AFTER:
@@ -231,8 +299,8 @@ class StatusBar(Horizontal):
                 ("streaming", "$success"),
                 f"  {format_count(self._tokens)} token{'s' if self._tokens != 1 else ''}"
                 f" · {rate}",
-                ("  Esc stops", "$foreground-muted"),
-            )
+            ),
+            Content.styled("  Esc stops", "$foreground-muted"),
         )
 
     def show_retry(self, delay: float, attempt: int, max_retries: int, reason: str) -> None:
@@ -247,11 +315,8 @@ class StatusBar(Horizontal):
     def _draw_countdown(self) -> None:
         left = max(0, round(self._countdown_end - clock()))
         self._left(
-            Content.assemble(
-                (self._countdown_text, "$warning"),
-                f" in {left} s",
-                ("  Esc cancels", "$foreground-muted"),
-            )
+            Content.assemble((self._countdown_text, "$warning"), f" in {left} s"),
+            Content.styled("  Esc cancels", "$foreground-muted"),
         )
 
     def _stop_countdown(self) -> None:
