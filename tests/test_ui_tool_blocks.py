@@ -290,6 +290,8 @@ async def test_the_line_says_when_the_tool_rounds_ran_out(
         assert app.chat.status.text.startswith("stopped after 1 tool round (max_tool_rounds")
         done, not_run = blocks(app)
         assert "✓ done" in shown(done) and "· not run" in shown(not_run)
+        # Named as the tool it is, though it never ran (qa13 F6: it was the bare `echo`).
+        assert shown(not_run).startswith("⚙ s.echo  · not run")
 
 
 async def test_a_warning_of_a_started_call_is_one_notification(server: Any) -> None:

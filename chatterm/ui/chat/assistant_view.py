@@ -7,7 +7,7 @@ body is chatterm.ui.markdown.streaming, which turns them into rows on screen.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
@@ -19,9 +19,10 @@ from chatterm.conversation import Message, MessageState, ToolCall
 from chatterm.text_parts import TextParts
 from chatterm.ui import inert
 from chatterm.ui.chat.message_view import MessageView, usage_text
-from chatterm.ui.chat.tool_block import ASKED, ToolBlock
+from chatterm.ui.chat.tool_block import ASKED, ToolBlock, known_specs
 
 if TYPE_CHECKING:
+    from chatterm.toolbox import ToolSpec
     from chatterm.ui.chat.message_header import Versions
     from chatterm.ui.markdown.streaming import StreamingMarkdown
 
@@ -137,11 +138,14 @@ class AssistantMessage(MessageView):
         if blocks and not message.content and not self.streaming:
             _only_calls(self._body, blocks)
         if not self.streaming:
-            for block in blocks:
+            unrun = [b for b in blocks if b.result is None and b.state == ASKED]
+            # The app's servers (if up) name them `server.tool`.
+            specs = known_specs(getattr(getattr(self.app, "tools", None), "host", None)
+                                ) if unrun else {}
+            for block in unrun:
                 # From the store: a call with no result never ran (a loop that is still
                 # going moves it on again with its next event).
-                if block.result is None and block.state == ASKED:
-                    block.settle()
+                block.settle(specs)
         yield from blocks
         footer = self.footer()
         if footer:
@@ -247,10 +251,11 @@ class AssistantMessage(MessageView):
         if calls and not self.message.content and self._body is not None:
             _only_calls(self._body, [*existing, *extra])
 
-    def settle_tools(self) -> None:
-        """The reply's loop ended: calls it never finished did not run."""
+    def settle_tools(self, specs: Mapping[str, ToolSpec] | None = None) -> None:
+        """The reply's loop ended: calls it never finished did not run (`specs`: the
+        tools on offer, to name them)."""
         for block in self.blocks:
-            block.settle()
+            block.settle(specs)
 
     def footer(self) -> Content:
         """The error, and continue/retry links on the last reply; empty while streaming."""

@@ -21,6 +21,7 @@ from chatterm.conversation import MessageState
 from chatterm.ui import inert
 from chatterm.ui.chat.assistant_view import AssistantMessage
 from chatterm.ui.chat.message_view import MessageView, ToolMessage, UserMessage, usage_text
+from chatterm.ui.chat.tool_block import known_specs
 
 if TYPE_CHECKING:
     from chatterm.conversation import Message
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
         ToolCallStarted,
     )
     from chatterm.engine.session import Turn
+    from chatterm.toolbox import ToolSpec
     from chatterm.ui.chat.live_replies import LiveReply, ReplyKind
     from chatterm.ui.chat.screen import ChatScreen
 
@@ -84,8 +86,9 @@ class ReplyPainter:
         if self.active_view is not None:
             self.active_view.set_flush_callback(None)
             self._tool_views.append(self.active_view)
+        specs = self._specs() if self._tool_views else {}
         for view in self._tool_views:
-            view.settle_tools()  # a call the loop never finished did not run
+            view.settle_tools(specs)  # a call the loop never finished did not run
         if self._tool_views:
             last = last_reply_view(self.screen.message_list.views())
             if last is not None:
@@ -96,6 +99,11 @@ class ReplyPainter:
         self._waiting.clear()
         self._running.clear()
         self._outcomes.clear()
+
+    def _specs(self) -> dict[str, ToolSpec]:
+        """The tools the chat's session offers, by the name the model sees."""
+        session = self.screen.replies.session
+        return known_specs(session.tools if session is not None else None)
 
     def stop_note(self) -> str:
         """What the status line says after Esc."""
@@ -150,7 +158,7 @@ class ReplyPainter:
         if isinstance(event, ToolRoundsExhausted):
             view = self.screen.message_list.view_for_id(event.reply.id)
             if isinstance(view, AssistantMessage):
-                view.settle_tools()
+                view.settle_tools(self._specs())
             status.show_note(event.line)
             return
         if isinstance(event, TextArrived):
