@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from chatterm_env import run_cli
 from mcp_helpers import running_host, spec_of, time_command, time_server
 
 from chatterm.config import load_config
@@ -93,3 +94,39 @@ def test_a_server_no_longer_in_the_file_is_refused_and_the_file_kept(tmp_path: P
     with pytest.raises(ConfigError):
         host.allow_always(spec("gone", "get_current_time"))
     assert path.read_text(encoding="utf-8") == CONFIG
+
+
+@pytest.mark.e2e
+def test_a_revoked_approval_asks_again_in_the_running_host(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """qa13 F9: taking a tool out of always_allow (config set or by hand), or setting
+    approve back to "ask", reached only the next launch; the running app ran it unasked."""
+    path = write_config(tmp_path)
+    monkeypatch.setenv("CHATTERM_CONFIG", str(path))
+    host = McpHost(load_config(path).mcp, log_dir=tmp_path, config_path=path)
+    now, convert = spec("time", "get_current_time"), spec("time", "convert_time")
+    host.allow_always(now)
+    assert not host.needs_approval(now)
+
+    revoked = run_cli("config", "set", "mcp.servers.time.always_allow", "[]")
+    assert revoked.returncode == 0, revoked.stderr
+    assert revoked.stdout.decode().startswith("set mcp.servers.time.always_allow = []")
+    assert host.needs_approval(now)
+    assert "# the reference server" in path.read_text(encoding="utf-8")
+
+    given = run_cli("config", "set", "mcp.servers.time.always_allow", '["convert_time"]')
+    assert given.returncode == 0, given.stderr
+    assert host.needs_approval(now) and not host.needs_approval(convert)
+
+    robot = spec("robot", "get_current_time")
+    assert not host.needs_approval(robot)
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'approve = "auto"', 'approve = "ask"'), encoding="utf-8")  # by hand
+    assert host.needs_approval(robot)
+
+    bad = run_cli("config", "set", "mcp.servers.time.always_allow", "convert_time")
+    assert bad.returncode == 2 and bad.stderr.decode().count("\n") == 1
+    assert "a list of tool names" in bad.stderr.decode()
+
+    path.write_text("[mcp.servers.time\nhalf edited", encoding="utf-8")
+    assert host.needs_approval(convert)  # a file that does not load: everything asks

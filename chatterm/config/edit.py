@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from chatterm.config.load import apply_data, parse_toml, read_text
-from chatterm.config.mcp_table import MCP_KEYS, SERVER_SCALAR_KEYS
+from chatterm.config.mcp_table import (
+    MCP_KEYS,
+    SERVER_LIST_KEYS,
+    SERVER_SCALAR_KEYS,
+    check_tool_name_list,
+)
 from chatterm.config.schema import (
     NUMBER_CHECKERS,
     PARAM_KEYS,
@@ -282,7 +287,7 @@ def _known_keys(parts: list[str]) -> list[str]:
     keys.append(f"providers.{name}.headers.HEADER")
     keys += [f"mcp.{k}" for k in MCP_KEYS]
     server = parts[2] if len(parts) > 3 and parts[:2] == ["mcp", "servers"] else "NAME"
-    keys += [f"mcp.servers.{server}.{k}" for k in SERVER_SCALAR_KEYS]
+    keys += [f"mcp.servers.{server}.{k}" for k in (*SERVER_SCALAR_KEYS, *SERVER_LIST_KEYS)]
     return keys
 
 
@@ -300,6 +305,8 @@ def _checker_for(parts: list[str]) -> Checker | None:
             return MCP_KEYS[key]
         case ["mcp", "servers", name, key] if name and key in SERVER_SCALAR_KEYS:
             return SERVER_SCALAR_KEYS[key]
+        case ["mcp", "servers", name, key] if name and key in SERVER_LIST_KEYS:
+            return SERVER_LIST_KEYS[key]
         case ["providers", name, "headers", header] if name and header:
             def check_header(value: Any) -> str:
                 return check_headers({header: value})[header]
@@ -336,7 +343,8 @@ def _parse_raw(checker: Checker, raw: str) -> Any:
             return float(text)
         except ValueError:
             return raw
-    if checker in (check_str_list, check_headers) and text[:1] in ("[", "{"):
+    if checker in (check_str_list, check_headers, check_tool_name_list) \
+            and text[:1] in ("[", "{"):
         try:
             return json.loads(text)
         except json.JSONDecodeError:

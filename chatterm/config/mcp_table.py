@@ -136,6 +136,16 @@ SERVER_SCALAR_KEYS: dict[str, Checker] = {
     key: SERVER_KEYS[key] for key in ("command", "url", "approve", "enabled", "timeout")}
 
 
+def check_tool_name_list(value: Any) -> list[str]:
+    """always_allow as `config set` writes it (a TOML array, not a tuple)."""
+    return list(_check_tool_names(value))
+
+
+# ... and always_allow, so an approval can be taken back (or given) from the command line
+# as well as with the app's "always": `config set mcp.servers.time.always_allow '[]'`.
+SERVER_LIST_KEYS: dict[str, Checker] = {"always_allow": check_tool_name_list}
+
+
 def read_mcp(table: Any, path: Path, warn: Callable[[str, list[str]], None]) -> McpConfig:
     """The checked McpConfig of the file's [mcp] table; `warn(key, known)` is told of an
     unknown key."""

@@ -49,8 +49,10 @@ class McpHost:
             for server in config.servers}
         self._specs: list[ToolSpec] = []
         self._tools: dict[str, tuple[ToolInfo, ...]] = {}
-        self._allowed: dict[str, set[str]] = {
-            server.name: set(server.always_allow) for server in config.servers}
+        from chatterm.mcp.approvals import LiveApprovals
+
+        # approve/always_allow as the file says them now: a revoked approval asks again.
+        self._approvals = LiveApprovals(config.servers, config_path)
         self._connections: dict[str, Connection] = {}
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -238,25 +240,19 @@ class McpHost:
     # ---- approval -------------------------------------------------------------------
 
     def needs_approval(self, spec: ToolSpec) -> bool:
-        server = self.config.server(spec.server)
-        if server is None or server.approve == "auto":
-            return server is None
-        with self._lock:
-            return spec.tool not in self._allowed.get(spec.server, set())
+        return self._approvals.needs_approval(spec.server, spec.tool)
 
     def allow_always(self, spec: ToolSpec) -> None:
         """Never ask again for this tool: at once in this process, and saved in the config
         file's always_allow (comments kept). A file that cannot be written raises
         ConfigError with one line; the tool stays allowed for this run."""
-        with self._lock:
-            allowed = self._allowed.setdefault(spec.server, set())
-            if spec.tool in allowed:
-                return
-            allowed.add(spec.tool)
+        if not self._approvals.allow(spec.server, spec.tool):
+            return
         if self.config_path is not None:
             from chatterm.mcp.allow import save_always_allow
 
             save_always_allow(self.config_path, spec.server, spec.tool)
+            self._approvals.saved(spec.server, spec.tool)
 
     # ---- calls ----------------------------------------------------------------------
 
