@@ -10,6 +10,7 @@ import pty
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from cli_tool_env import (
     TIME,
     TIME_SERVER,
     TOKYO,
+    TOOLKIT_SERVER,
     Terminal,
     calling,
     cli_env,
@@ -273,3 +275,31 @@ def test_json_holds_every_step_of_the_exchange(loopback: LoopbackServer) -> None
     assert answer["id"] == reply["id"] and tool["parent_id"] == call["id"]
     assert answer["parent_id"] == tool["id"]
     assert result.stderr == b""
+
+
+def test_a_server_slow_to_start_is_explained_at_once_not_after_start_timeout(
+        loopback: LoopbackServer, tmp_path: Path) -> None:
+    """qa13 F12: a server hanging at start held `ask` for start_timeout saying nothing."""
+    hang = server_table("hang", sys.executable, TOOLKIT_SERVER, "--hang-at-start")
+    configure(loopback, "[mcp]\nstart_timeout = 10\n", hang, TIME)
+    loopback.script("chat/completions", sse_reply(["Just talking."]))
+    err = tmp_path / "stderr"
+    proc = subprocess.Popen([sys.executable, "-m", "chatterm", "ask", "just talk"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=err.open("wb"), env=cli_env(), cwd=REPO_ROOT,
+                            start_new_session=True)
+    waiting = ("chatterm: waiting for MCP server 'hang' to start (at most 10 s, start_timeout "
+               "in [mcp]; --no-tools skips the servers, --tool SERVER picks some)")
+    deadline = time.monotonic() + 60
+    while waiting not in err.read_text() and proc.poll() is None:
+        assert time.monotonic() < deadline, err.read_text()
+        time.sleep(0.05)
+    shown_while_waiting = proc.poll() is None and not loopback.requests
+    out, _ = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err.read_text()
+    assert shown_while_waiting, err.read_text()  # before the request, not after the wait
+    assert out == b"Just talking.\n"
+    lines = err.read_text().splitlines()
+    assert lines[0] == waiting
+    assert lines[1].startswith("chatterm: MCP server 'hang' failed: did not start within 10 s")
+    assert len(lines) == 2

@@ -34,6 +34,9 @@ HOW_TO_CONFIGURE = ("no MCP servers configured: add a [mcp.servers.NAME] table w
                     f'"{README_SECTION}"')
 # A server past start_timeout is the host's to fail; this only bounds our own wait.
 _WAIT_MARGIN = 5.0
+# How long servers may take to start before the wait is explained on stderr: longer than
+# a healthy server takes on a loaded machine (~1-3 s), so a normal run prints nothing.
+PATIENCE = 5.0
 
 
 def _config_path(config: Config) -> str:
@@ -55,8 +58,20 @@ def start_host(config: Config, servers: tuple[McpServerConfig, ...]) -> McpHost:
 
 
 async def wait_for(host: McpHost, config: Config) -> list[ServerStatus]:
-    """Every server's status once each is ready or failed (or our wait is over)."""
-    await host.wait_ready(config.mcp.start_timeout + _WAIT_MARGIN)
+    """Every server's status once each is ready or failed (or our wait is over). A wait
+    past PATIENCE says at once which server it is for and how to skip it (qa13 F12: a
+    server hanging at start held every `ask` for start_timeout with nothing shown)."""
+    timeout = config.mcp.start_timeout + _WAIT_MARGIN
+    patience = min(PATIENCE, config.mcp.start_timeout / 2)
+    if not await host.wait_ready(patience):
+        slow = [status.name for status in host.statuses()
+                if status.state is ServerState.STARTING]
+        if slow:
+            names = ", ".join(repr(name) for name in slow)
+            warn(f"waiting for MCP server{'s' if len(slow) > 1 else ''} {names} to start "
+                 f"(at most {config.mcp.start_timeout:g} s, start_timeout in [mcp]; "
+                 "--no-tools skips the servers, --tool SERVER picks some)")
+        await host.wait_ready(timeout - patience)
     return host.statuses()
 
 
