@@ -217,3 +217,26 @@ async def test_the_tools_panel_without_servers_says_how_to_add_one(config_file: 
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, ToolsPanel),
                          what="the panel closed")
+
+
+@pytest.mark.parametrize("width", [120, 40])
+async def test_the_footer_lists_the_dialog_s_keys_not_the_chat_s(
+        config_file: Path, width: int) -> None:
+    """qa13 F8: under the dialog, the chat's footer kept offering ^n New, ^r Retry, f8
+    Delete…, which do nothing while it is open."""
+    chat_only = ("New", "Retry", "Delete", "Model", "Chats")
+
+    def footer() -> str:
+        return " ".join(screen_text(app).splitlines()[-2:])
+
+    async with running(size=(width, 30)) as (app, pilot):
+        await wait_until(pilot, lambda: any(key in footer() for key in chat_only),
+                         what="the chat's footer")
+        task = await ask(app, pilot, request())
+        await wait_until(pilot, lambda: "Allow once" in footer(), what="the dialog's footer")
+        assert "y Allow once" in footer() and "n Deny" in footer()
+        assert not any(key in footer() for key in chat_only), footer()
+        await pilot.press("n")
+        assert await answer(pilot, task) == Approval(Decision.DENY)
+        await wait_until(pilot, lambda: any(key in footer() for key in chat_only),
+                         what="the chat's footer back")

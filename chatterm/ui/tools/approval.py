@@ -34,6 +34,7 @@ from chatterm.api import safe_json
 from chatterm.toolbox import Approval, ApprovalRequest, Approver, Decision
 from chatterm.ui import inert
 from chatterm.ui.dialogs.base import Dialog
+from chatterm.ui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -101,6 +102,9 @@ class ApprovalDialog(Dialog[Approval]):
     ApprovalDialog .dialog-buttons { padding-top: 0; height: auto; }
     /* Three compact buttons fit a 40-column terminal. */
     ApprovalDialog .dialog-buttons Button { min-width: 0; width: auto; }
+    /* The full width (align would centre it) and both rows the chat's footer may take,
+       which would show through the dialog's see-through background. */
+    ApprovalDialog KeyFooter { dock: bottom; width: 100%; min-height: 2; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -147,6 +151,9 @@ class ApprovalDialog(Dialog[Approval]):
             # Short: two lines at 40 columns, so the buttons fit a 15-row terminal.
             yield Static("y once · a always · n deny · Esc deny and stop · "
                          "e edit (Esc back)", classes="dialog-help", markup=False)
+        # Its own footer over the chat's: that one kept listing the chat's keys (^n New,
+        # ^r Retry, …), which do nothing while the dialog is open (qa13 F8).
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         # Deny has the focus: a stray Enter never runs anything.
