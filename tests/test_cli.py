@@ -14,7 +14,7 @@ from chatterm_env import REPO_ROOT, run_cli, write_config
 from loopback import Drop, LoopbackServer, json_reply, sse_chunks, sse_reply, stream_reply
 
 SUBCOMMANDS = ["ask", "tools", "list", "show", "branch", "fork", "search", "export", "import",
-               "delete", "rename", "models", "config"]
+               "delete", "rename", "models", "config", "usage"]
 
 
 @pytest.mark.e2e

@@ -123,6 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
     tools.add_argument("--json", action="store_true",
                        help="a list of {name, state, error, tools: [{name, description}]}")
 
+    usage = commands.add_parser(
+        "usage", help="what the replies cost: tokens and cost per day, model or provider",
+        description="Sum the saved replies, their prompt and completion tokens and their "
+        "cost (where the provider reported one) per group, with totals.")
+    usage.add_argument("--since", metavar="WHEN", type=_non_empty,
+                       help="only replies since WHEN: Nd (today and the N-1 days before, "
+                       "e.g. 7d, 30d) or a date (YYYY-MM-DD); default: all")
+    usage.add_argument("--by", choices=("day", "model", "provider"), default="day")
+    usage.add_argument("--json", action="store_true",
+                       help="{by, since, groups: [...], total: {...}}")
+
     lst = commands.add_parser("list", help="list saved conversations, newest first")
     lst.add_argument("--json", action="store_true")
     lst.add_argument("--limit", type=_positive_int, default=None)
@@ -273,6 +284,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from chatterm.cli.tools import run_tools
 
         return run_tools(args)
+    if command == "usage":
+        from chatterm.cli.usage import run_usage
+
+        return run_usage(args)
     if command == "doctor":
         from chatterm.cli.doctor import run_doctor
 

@@ -2,8 +2,9 @@
 
 `Store` is the one facade the rest of chatterm uses; its jobs live in their own modules:
 conversations.py, branches.py (trees: the current branch, paging along it, deleting a
-subtree, forking), messages.py (appending, streaming saves), search.py (FTS5), over the
-connection rules of base.py. This module opens, upgrades and closes the database.
+subtree, forking), messages.py (appending, streaming saves), search.py (FTS5),
+usage.py (what replies cost), over the connection rules of base.py. This module opens,
+upgrades and closes the database.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from chatterm.store.base import StoreCore
 from chatterm.store.branches import BranchStore
 from chatterm.store.messages import MessageStore
 from chatterm.store.search import SearchStore
+from chatterm.store.usage import UsageStore
 
 
-class Store(BranchStore, MessageStore, SearchStore, StoreCore):
+class Store(BranchStore, MessageStore, SearchStore, UsageStore, StoreCore):
     """A connection to the database; safe to share between threads (calls are serialised)."""
 
     # ---- opening and closing -----------------------------------------------------------
