@@ -238,7 +238,7 @@ async def test_the_status_line_says_waiting_for_approval_then_esc_stops_the_runn
         await until_idle(pilot)
         assert shown(block).startswith("⚙ calc.slow  ■ stopped")
         assert "stopped: calls that had not finished are saved as stopped" in app.chat.status.text
-        assert not block._timer  # the spinner is gone
+        assert not block.spinning  # the spinner is gone
         assert "[regenerate]" in screen_text(app)
 
 

@@ -266,7 +266,7 @@ async def test_a_tool_switched_off_in_the_panel_is_not_offered_to_the_model(
         # Down from the server's switch to its first tool, whichever that is.
         await pilot.press("down")
         assert panel.focused is not None and panel.focused.id == "tools-tool-0-0"
-        label = panel._tools["tools-tool-0-0"]
+        label = panel.tool_switches["tools-tool-0-0"]
         await pilot.press("space")
         await wait_until(pilot, lambda: label in app.tools.filter_for(
             app.chat.conversation.id).off_tools, what="the switch")
@@ -313,15 +313,15 @@ async def test_the_panel_fits_and_scrolls_to_the_focused_switch(
         await wait_until(pilot, lambda: isinstance(app.screen, ToolsPanel), what="the panel")
         panel = app.screen
         await wait_until(pilot, lambda: "Esc closes" in screen_text(app), what="the keys")
-        switches = len(panel._servers) + len(panel._tools)
+        switches = len(panel.server_switches) + len(panel.tool_switches)
         assert switches > 10  # more than a 15-row terminal shows at once
         for _ in range(switches - 1):
             await pilot.press("down")
         await pilot.pause()
         last = panel.focused
-        assert last is not None and last.id == list(panel._tools)[-1]
+        assert last is not None and last.id == list(panel.tool_switches)[-1]
         text = screen_text(app)
-        name = panel._tools[last.id].split(".", 1)[1]
+        name = panel.tool_switches[last.id].split(".", 1)[1]
         assert f"{name}:" in text or name in text  # scrolled into view
         assert "Esc closes" in text and max(len(line) for line in text.splitlines()) <= size[0]
 

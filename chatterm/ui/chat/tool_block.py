@@ -204,6 +204,11 @@ class ToolBlock(Static, can_focus=True):
 
     # ---- drawing -------------------------------------------------------------------------
 
+    @property
+    def spinning(self) -> bool:
+        """True while the spinner ticks (a call waiting or running)."""
+        return self._timer is not None
+
     def on_mount(self) -> None:
         keymap = getattr(self.app, "keymap", None)
         if isinstance(keymap, dict) and any(

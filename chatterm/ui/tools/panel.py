@@ -147,6 +147,16 @@ class ToolsPanel(Dialog[None]):
     def on_unmount(self) -> None:
         self._unwatch()
 
+    @property
+    def server_switches(self) -> dict[str, str]:
+        """Switch id -> the server it switches (read by tests and front ends)."""
+        return dict(self._servers)
+
+    @property
+    def tool_switches(self) -> dict[str, str]:
+        """Switch id -> the tool (server.tool) it switches."""
+        return dict(self._tools)
+
     @on(Checkbox.Changed)
     def _switched(self, event: Checkbox.Changed) -> None:
         event.stop()
@@ -159,7 +169,7 @@ class ToolsPanel(Dialog[None]):
             self.tools.switch(self.conversation_id, tool=self._tools[key], on=event.value)
 
     def _statuses_changed(self) -> None:
-        self.run_worker(self._redraw(), group="tools-redraw", exclusive=True)
+        self.run_worker(self._redraw, group="tools-redraw", exclusive=True)
 
     async def _redraw(self) -> None:
         focused = self.focused.id if self.focused is not None else None
