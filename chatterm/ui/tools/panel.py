@@ -169,7 +169,8 @@ class ToolsPanel(Dialog[None]):
             self.tools.switch(self.conversation_id, tool=self._tools[key], on=event.value)
 
     def _statuses_changed(self) -> None:
-        self.run_worker(self._redraw, group="tools-redraw", exclusive=True)
+        self.run_worker(self._redraw, group="tools-redraw",  # type: ignore[arg-type]
+                        exclusive=True)
 
     async def _redraw(self) -> None:
         focused = self.focused.id if self.focused is not None else None
