@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: an isolated environment and a loopback HTTP server."""
+"""Fixtures shared by every test: an isolated environment, a loopback HTTP server, and
+the store of that environment (a test file may define its own `store` instead)."""
 
 from __future__ import annotations
 
@@ -50,3 +51,15 @@ def loopback() -> Iterator[object]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def store(isolated_env: Path) -> Iterator[object]:
+    """The isolated environment's store, open for the test and closed after it."""
+    from chatterm.store import Store
+
+    opened = Store.open()
+    try:
+        yield opened
+    finally:
+        opened.close()

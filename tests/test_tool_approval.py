@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from loopback import LoopbackServer, sse_reply, tool_call_reply
-from tool_box import Box, add, echo, saved_path, session_on
+from tool_box import Box, add, echo, saved_path, session_on, tool_results
 
 from chatterm.conversation import Role
 from chatterm.engine.events import (
@@ -37,15 +34,6 @@ from chatterm.toolbox import (
 )
 
 
-@pytest.fixture
-def store(isolated_env: Path) -> Iterator[Store]:
-    opened = Store.open()
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
 class Person:
     """An Approver that answers from a list and records what it was shown."""
 
@@ -56,11 +44,6 @@ class Person:
     async def __call__(self, request: ApprovalRequest) -> Approval:
         self.asked.append(request)
         return self.answers.pop(0)
-
-
-def tool_results(loopback: LoopbackServer, request: int) -> dict[str, str]:
-    return {m["tool_call_id"]: m["content"]
-            for m in loopback.requests[request].json["messages"] if m["role"] == "tool"}
 
 
 async def test_an_ask_tool_waits_for_the_approver_with_the_arguments_pretty_printed(

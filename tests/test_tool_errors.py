@@ -7,33 +7,16 @@ Model side: the loopback server. Tool side: the in-test Box of tests/tool_box.py
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from loopback import LoopbackServer, sse_reply, tool_call_reply
-from tool_box import Box, add, saved_path, session_on
+from tool_box import Box, add, saved_path, session_on, tool_results
 
 from chatterm.conversation import Role
 from chatterm.engine.events import SessionEvent, ToolCallFinished, ToolRoundsExhausted
 from chatterm.engine.wire import cap_results
 from chatterm.store import Store
 from chatterm.toolbox import ServerState, ServerStatus, ToolFilter, ToolOutcome, ToolResult
-
-
-@pytest.fixture
-def store(isolated_env: Path) -> Iterator[Store]:
-    opened = Store.open()
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-def tool_results(loopback: LoopbackServer, request: int) -> dict[str, str]:
-    return {m["tool_call_id"]: m["content"]
-            for m in loopback.requests[request].json["messages"] if m["role"] == "tool"}
 
 
 async def test_a_tool_s_errors_go_back_to_the_model_and_the_chat_goes_on(

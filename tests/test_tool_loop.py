@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +29,6 @@ from chatterm.engine.events import (
 )
 from chatterm.store import Store
 from chatterm.toolbox import ToolOutcome
-
-
-@pytest.fixture
-def store(isolated_env: Path) -> Iterator[Store]:
-    opened = Store.open()
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def kinds(events: list[SessionEvent]) -> list[str]:

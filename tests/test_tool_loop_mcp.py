@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from loopback import LoopbackServer, sse_reply, tool_call_reply
 from mcp_helpers import running_host, spec_of, time_server, toolkit_server
-from tool_box import saved_path, session_on
+from tool_box import saved_path, session_on, tool_results
 
 from chatterm.conversation import Role
 from chatterm.engine.events import SessionEvent, ToolCallFinished, ToolCallStarted
@@ -31,20 +30,6 @@ from chatterm.toolbox import (
     Decision,
     ToolOutcome,
 )
-
-
-@pytest.fixture
-def store(isolated_env: Path) -> Iterator[Store]:
-    opened = Store.open()
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-def tool_results(loopback: LoopbackServer, request: int) -> dict[str, str]:
-    return {m["tool_call_id"]: m["content"]
-            for m in loopback.requests[request].json["messages"] if m["role"] == "tool"}
 
 
 async def test_mcp_server_time_answers_the_model_s_call(

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,15 +30,6 @@ from chatterm.engine.session import ChatSession
 from chatterm.engine.wire import TOOL_NOT_RUN, wire_messages
 from chatterm.store import Store
 from chatterm.toolbox import STOPPED_TEXT, Approval, ApprovalRequest, ToolOutcome
-
-
-@pytest.fixture
-def store(isolated_env: Path) -> Iterator[Store]:
-    opened = Store.open()
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 async def until(condition: Any, what: str) -> None:

@@ -7,24 +7,11 @@ Model side: the loopback server. Tool side: the in-test Box of tests/tool_box.py
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from loopback import LoopbackServer, sse_reply, tool_call_reply
 from tool_box import Box, add, saved_path, session_on
 
 from chatterm.conversation import Message, MessageState, Role
 from chatterm.store import Store
-
-
-@pytest.fixture
-def store(isolated_env: Path) -> Iterator[Store]:
-    opened = Store.open()
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def roles(messages: list[Message]) -> list[Role]:

@@ -82,3 +82,9 @@ def saved_path(conversation_id: str) -> list[Message]:
     """The current branch as a new process would read it."""
     with Store.open() as other:
         return other.get_conversation(conversation_id).messages
+
+
+def tool_results(loopback: LoopbackServer, request: int) -> dict[str, str]:
+    """The tool results (call id -> content) the model got in request number `request`."""
+    return {m["tool_call_id"]: m["content"]
+            for m in loopback.requests[request].json["messages"] if m["role"] == "tool"}
