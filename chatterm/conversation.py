@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from chatterm.attachments import Attachment
 from chatterm.numbers import finite_json, finite_or_none, int_or_none
 
 
@@ -107,9 +108,11 @@ class Message:
     error: str | None = None
     # Tool-message field.
     tool_call_id: str | None = None
+    # User-message field: the files and images sent with it (bytes live in the store).
+    attachments: list[Attachment] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "id": self.id,
             "conversation_id": self.conversation_id,
             "parent_id": self.parent_id,
@@ -127,6 +130,10 @@ class Message:
             "error": self.error,
             "tool_call_id": self.tool_call_id,
         }
+        # Only when there are some: files written before attachments stay byte-identical.
+        if self.attachments:
+            data["attachments"] = [a.to_dict() for a in self.attachments]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Message:
@@ -148,6 +155,7 @@ class Message:
             tool_calls=[ToolCall.from_dict(c) for c in data.get("tool_calls") or []],
             error=data.get("error"),
             tool_call_id=data.get("tool_call_id"),
+            attachments=[Attachment.from_dict(a) for a in data.get("attachments") or []],
         )
 
 
@@ -214,6 +222,8 @@ class Conversation:
     # The leaf of the branch shown and sent (see chatterm.tree); None: not known yet
     # (a new conversation, or one read from a file without it: its last message).
     current_id: str | None = None
+    # The saved role (config [roles.NAME] or roles/NAME.toml) it was started from, if any.
+    role: str | None = None
 
     def to_dict(self, *, with_messages: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -226,6 +236,8 @@ class Conversation:
             "system_prompt": self.system_prompt,
             "params": self.params.to_dict(),
         }
+        if self.role:
+            data["role"] = self.role
         if with_messages:
             data["messages"] = [m.to_dict() for m in self.messages]
         return data
@@ -241,6 +253,7 @@ class Conversation:
             model=str(data["model"]),
             system_prompt=str(data.get("system_prompt") or ""),
             params=Params.from_dict(data.get("params")),
+            role=str(data["role"]) if data.get("role") else None,
         )
         conv.messages = [Message.from_dict(m) for m in data.get("messages") or []]
         current = data.get("current_id")
