@@ -40,6 +40,8 @@ class ModelInfo:
     context_length: int | None = None
     # A catalog id the provider's live list did not include.
     missing_live: bool = False
+    # Whether it takes images (chatterm.vision); None: not known.
+    vision: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,7 @@ class ModelInfo:
             "name": self.name,
             "context_length": self.context_length,
             "missing_live": self.missing_live,
+            "vision": self.vision,
         }
 
     @classmethod
@@ -64,6 +67,7 @@ class ModelInfo:
             name=data.get("name"),
             context_length=_as_int(data.get("context_length")),
             missing_live=bool(data.get("missing_live", False)),
+            vision=data["vision"] if isinstance(data.get("vision"), bool) else None,
         )
 
 
@@ -85,9 +89,12 @@ def builtin_catalog(provider_name: str) -> list[ModelInfo]:
     data = _catalog_data()
     if provider_name != data["provider"]:
         return []
+    from chatterm.vision import name_takes_images
+
+    # The seed's list is known model by model: the name rule's no is a no (chatterm.vision).
     return [
         ModelInfo(id=m["id"], vendor=m["vendor"], provider=provider_name, kind=m["kind"],
-                  context_length=m.get("context_length"))
+                  context_length=m.get("context_length"), vision=name_takes_images(m["id"]))
         for m in data["models"]
     ]
 
@@ -243,8 +250,17 @@ def parse_models_response(
             kind=kind,
             name=name,
             context_length=_context_length(item, info),
+            vision=_vision(item, model_id),
         )
     return list(found.values())
+
+
+def _vision(item: dict[str, Any], model_id: str) -> bool | None:
+    from chatterm.vision import live_takes_images, name_takes_images
+
+    said = live_takes_images(item)
+    # A list that says nothing: the name rule's yes, else not known.
+    return said if said is not None else (True if name_takes_images(model_id) else None)
 
 
 # ---- merging ------------------------------------------------------------------------------
@@ -269,6 +285,8 @@ def merge_models(catalog: list[ModelInfo], live: list[ModelInfo] | None, *,
             copy.source = "both"
             copy.name = seen.name or copy.name
             copy.context_length = seen.context_length or copy.context_length
+            if seen.vision is not None:
+                copy.vision = seen.vision
             copy.missing_live = False
         elif flag:
             copy.missing_live = True

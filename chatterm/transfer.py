@@ -15,8 +15,13 @@ The JSON format (also what `chatterm show --json` prints), version 2:
         created_at, state (complete|streaming|interrupted|error), provider, model,
         finish_reason, usage {prompt_tokens, completion_tokens, total_tokens,
         reasoning_tokens, cost, raw} or null, reasoning, refusal,
-        tool_calls [{id, name, arguments}], error, tool_call_id ]
+        tool_calls [{id, name, arguments}], error, tool_call_id,
+        attachments [{name, mime, size, sha256, width, height}] (only when it has any) ],
+      "attachments": [{sha256, mime, size, data (base64)}] (an export's bytes, version 3)
     }
+
+A document with attachments is version 3 (chatterm.transfer_blobs has the details); one
+without stays version 2, exactly as before.
 
 `parent_id` is the message it answers (null for a first prompt; a conversation whose first
 prompt was edited has two roots). Versions of a message are siblings: same parent.
@@ -33,21 +38,27 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from chatterm import tool_text
+from chatterm.attachments import PendingAttachment
 from chatterm.conversation import Conversation, Message, MessageState, Role, ToolCall
 from chatterm.errors import ImportFormatError
 from chatterm.markdown_embed import embed
 from chatterm.numbers import finite_json
 from chatterm.sanitize import escape_json_text
+from chatterm.transfer_blobs import VERSION_WITH_ATTACHMENTS, blob_entries, read_blobs
 from chatterm.transfer_check import FORMAT_NAME, FORMAT_VERSION, check_document
 
 
-def export_dict(conv: Conversation) -> dict[str, Any]:
-    """The export of `conv` as given: pass `Store.get_tree` to export every branch."""
-    data: dict[str, Any] = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
+def export_dict(conv: Conversation, blobs: Mapping[str, bytes] | None = None) -> dict[str, Any]:
+    """The export of `conv` as given: pass `Store.get_tree` to export every branch;
+    `blobs` (the bytes of its attachments by sha256) to carry them, as an export does."""
+    attached = any(message.attachments for message in conv.messages)
+    data: dict[str, Any] = {"format": FORMAT_NAME,
+                            "version": VERSION_WITH_ATTACHMENTS if attached else FORMAT_VERSION}
     data.update(conv.to_dict(with_messages=False))
     data["current_id"] = conv.current_id
     messages = []
@@ -56,13 +67,15 @@ def export_dict(conv: Conversation) -> dict[str, Any]:
         item["conversation_id"] = conv.id
         messages.append(item)
     data["messages"] = messages
+    if attached and blobs is not None:
+        data["attachments"] = blob_entries(conv, blobs)
     return data
 
 
-def export_json(conv: Conversation) -> str:
+def export_json(conv: Conversation, blobs: Mapping[str, bytes] | None = None) -> str:
     # JSON has no NaN or Infinity and import refuses them: an export always imports back,
     # whatever an older chatterm stored.
-    text = json.dumps(finite_json(export_dict(conv)), ensure_ascii=False, indent=2,
+    text = json.dumps(finite_json(export_dict(conv, blobs)), ensure_ascii=False, indent=2,
                       allow_nan=False)
     return escape_json_text(text) + "\n"
 
@@ -131,6 +144,12 @@ def _message_markdown(message: Message, results: dict[str, Message] | None = Non
         parts.append(_result_markdown(message))  # one that answers no call above it
     elif message.content:
         parts.append(embed(message.content))
+    if message.attachments:
+        from chatterm.attach_files import describe
+
+        # Named, not included: the JSON export carries the bytes.
+        parts.append("\n".join(f"- Attached: {_code(a.name)} ({describe(a)})"
+                               for a in message.attachments))
     if message.refusal:
         parts.append("> **Refused:** " + embed(message.refusal).replace("\n", "\n> "))
     for call in message.tool_calls:
@@ -212,6 +231,12 @@ def with_new_ids(conv: Conversation) -> Conversation:
 
 def parse_import(data: bytes) -> Conversation:
     """A conversation from an export file's bytes; ImportFormatError says what is wrong."""
+    return parse_export(data)[0]
+
+
+def parse_export(data: bytes) -> tuple[Conversation, list[PendingAttachment]]:
+    """A conversation and the bytes of its attachments (each checked against its sha256)
+    from an export file's bytes; ImportFormatError says what is wrong."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -236,10 +261,10 @@ def parse_import(data: bytes) -> Conversation:
             for index, message in enumerate(conv.messages):
                 message.parent_id = conv.messages[index - 1].id if index else None
             conv.current_id = conv.messages[-1].id if conv.messages else None
-        return conv
     except (KeyError, ValueError, TypeError, OverflowError) as exc:  # pragma: no cover
         # check_document should have caught it; this keeps the promise of one line.
         raise ImportFormatError(f"not a valid chatterm export: {exc!r}") from None
+    return conv, read_blobs(document, conv)
 
 
 def _reject_constant(name: str) -> Any:

@@ -14,11 +14,13 @@ from typing import Any
 
 from chatterm.conversation import MessageState, Role
 from chatterm.errors import ImportFormatError
+from chatterm.transfer_blobs import check_message_attachments
 
 FORMAT_NAME = "chatterm"
 FORMAT_VERSION = 2
-# Versions parse_import reads: 1 was a straight line without `current_id`.
-READABLE_VERSIONS = (1, 2)
+# Versions parse_import reads: 1 was a straight line without `current_id`; 3 is 2 with
+# attachments (chatterm.transfer_blobs).
+READABLE_VERSIONS = (1, 2, 3)
 
 # What an id may hold: ids are printed in lists, prompts and errors, and passed on command
 # lines, so no controls, spaces or quotes, and no leading '-' (it would read as an option).
@@ -239,3 +241,4 @@ def _check_message(number: int, message: Any, seen: set[str]) -> None:
                 raise ImportFormatError(f"{where}: tool call {index} is not an object")
             for field in ("id", "name", "arguments"):
                 _check_text(f"{where} tool call {index}", call, field, nullable=True)
+    check_message_attachments(where, message)

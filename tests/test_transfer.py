@@ -161,7 +161,7 @@ def test_broken_json_names_line_and_column() -> None:
     (lambda d: [d], "top level is a list"),
     (lambda d: {**d, "format": "other"}, "not a chatterm export"),
     (lambda d: {k: v for k, v in d.items() if k != "format"}, "not a chatterm export"),
-    (lambda d: {**d, "version": 3}, "unsupported export version 3"),
+    (lambda d: {**d, "version": 4}, "unsupported export version 4"),
     (lambda d: {**d, "version": True}, "unsupported export version"),
     (lambda d: {k: v for k, v in d.items() if k != "id"}, "'id' is missing"),
     (lambda d: {**d, "id": ""}, "'id' is empty"),

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def read_prompt(words: list[str], *, editor: bool = False) -> str:
+def read_prompt(words: list[str], *, editor: bool = False, attached: bool = False,
+                stdin_taken: bool = False) -> str:
     """The prompt: the words, then a blank line, then whatever was piped on stdin.
 
     `git diff | chatterm ask "Review this"` sends both, as llm does. A lone `-` among the
@@ -32,11 +33,16 @@ def read_prompt(words: list[str], *, editor: bool = False) -> str:
     one it goes after the words. Stdin is read only when something is piped or
     redirected into it (a pipe or a file), never from a terminal. With `editor`
     (`ask -e`) that is only the editor's starting text: what it saves is the prompt.
+    With `attached` (files given with -a) no prompt at all is fine; `stdin_taken`: `-a -`
+    reads stdin, so the prompt does not.
     """
     marker = words.count("-")
     if marker > 1:
         raise UsageError("'-' (read the prompt from stdin) can be given only once")
-    piped = _read_stdin(required=marker == 1 or not (words or editor))
+    if stdin_taken:
+        piped = ""
+    else:
+        piped = _read_stdin(required=marker == 1 or not (words or editor or attached))
     if marker:
         at = words.index("-")
         before, after = words[:at], words[at + 1:]
@@ -52,7 +58,7 @@ def read_prompt(words: list[str], *, editor: bool = False) -> str:
         prompt = edit_on_terminal(prompt)
         if not prompt.strip():
             raise UsageError("the editor left the prompt empty: nothing was sent")
-    if not prompt.strip():
+    if not prompt.strip() and not attached:
         raise UsageError("no prompt: give it as arguments, or pipe it on stdin")
     return prompt
 
@@ -148,7 +154,12 @@ def run_ask(args: argparse.Namespace) -> int:
         from chatterm.cli.ask_versions import run_version
 
         return run_version(mode, args, config)
-    prompt = read_prompt(args.prompt, editor=args.editor)
+    from chatterm.cli.ask_attach import load_attachments, stdin_taken
+
+    # Every file is read and checked before a prompt is read or anything is opened.
+    attachments = load_attachments(args, config)
+    prompt = read_prompt(args.prompt, editor=args.editor, attached=bool(attachments),
+                         stdin_taken=stdin_taken(args))
     # --tool names are checked before anything is opened. The servers start with the
     # session, once every usage check has passed: a host still importing the SDK takes
     # seconds to close, and a mistyped id must stay an instant line.
@@ -156,9 +167,12 @@ def run_ask(args: argparse.Namespace) -> int:
     if args.no_save:
         # Reading an earlier conversation is fine; nothing of this exchange is written.
         store = None
+        blobs: dict[str, bytes] = {}
         if args.continue_last or args.conversation is not None:
             with open_store(read_only=True) as reader:
                 conversation = pick_conversation(args, config, reader)
+                # The history is re-sent with its attachments: read now, while open.
+                blobs = history_blobs(reader, conversation)
         else:
             conversation = pick_conversation(args, config, None)
     else:
@@ -171,6 +185,17 @@ def run_ask(args: argparse.Namespace) -> int:
             f"--prefix needs a provider of kind mistral; '{conversation.provider}' "
             "does not support an assistant prefix"
         )
+    if attachments:
+        from chatterm.cli.ask_attach import warn_if_blind
+
+        if mode == "compare":
+            from chatterm.cli.compare import compare_models
+
+            models = compare_models(args, config, conversation)
+        else:
+            models = [(conversation.provider, conversation.model)]
+        for provider_name, model in models:
+            warn_if_blind(provider_name, model, attachments)
     out = Out()
     saved = conversation if store is not None else None
     if mode == "compare":
@@ -178,7 +203,8 @@ def run_ask(args: argparse.Namespace) -> int:
         from chatterm.cli.ask_output import reply_json
 
         session = new_session(store, config, conversation)
-        turn = session.new_compare(prompt, compare.compare_models(args, config, conversation))
+        turn = session.new_compare(prompt, compare.compare_models(args, config, conversation),
+                                   attachments)
         printer = compare.ComparePrinter(out, turn.replies, quiet=args.json)
         replies = drive(session, store, lambda: session.compare(turn, printer))
         if args.json:
@@ -187,10 +213,22 @@ def run_ask(args: argparse.Namespace) -> int:
             printer.finish(replies)
         return compare.report(replies)
     session = new_session(store, config, conversation, tools)
+    if store is None:
+        session.blobs.update(blobs)
     single = printer_for(args, out, tools)
-    message = drive(session, store, lambda: session.send(prompt, single, prefix=args.prefix),
+    ready = session.new_turn(prompt, attachments)  # the count is checked before anything
+    message = drive(session, store, lambda: session.send(ready, single, prefix=args.prefix),
                     tools)
     return single.done(message, saved, as_json=args.json)
+
+
+def history_blobs(store: Store, conversation: Conversation) -> dict[str, bytes]:
+    """The bytes of every attachment in `conversation`'s messages, by sha256."""
+    wanted = {a.sha256 for m in conversation.messages for a in m.attachments}
+    read = getattr(store, "attachment_data", None)
+    if not wanted or read is None:
+        return {}
+    return {sha256: read(sha256) for sha256 in sorted(wanted)}
 
 
 def ask_tools(args: argparse.Namespace, config: Config) -> AskTools | None:

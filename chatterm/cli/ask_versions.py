@@ -17,14 +17,20 @@ from chatterm.cli.ask import (
 from chatterm.cli.ask_modes import Mode, chosen_model, saved_conversation, target_message
 from chatterm.cli.output import Out
 from chatterm.conversation import Role
+from chatterm.errors import UsageError
 
 if TYPE_CHECKING:
     from chatterm.config import Config
 
 
 def run_version(mode: Mode, args: argparse.Namespace, config: Config) -> int:
+    from chatterm.cli.ask_attach import load_attachments, stdin_taken
     from chatterm.store import Store
 
+    if mode == "regenerate" and args.attach:
+        raise UsageError("--regenerate takes no attachments (it re-sends the prompt's own)")
+    # An edit without -a keeps the old prompt's attachments; with -a, these replace them.
+    attachments = load_attachments(args, config)
     tools = ask_tools(args, config)  # --tool names checked before anything is opened
     # Only a saved conversation has versions: with no database there is nothing to open.
     store = Store.open_existing()
@@ -44,7 +50,8 @@ def run_version(mode: Mode, args: argparse.Namespace, config: Config) -> int:
         else:
             target = target_message(store, conversation, args.edit, Role.USER,
                                     named=explicit).id
-            prompt = read_prompt(args.prompt, editor=args.editor)
+            prompt = read_prompt(args.prompt, editor=args.editor,
+                                 attached=bool(attachments), stdin_taken=stdin_taken(args))
     except BaseException:
         store.close()
         raise
@@ -56,7 +63,7 @@ def run_version(mode: Mode, args: argparse.Namespace, config: Config) -> int:
             target, printer, provider=provider, model=model), tools)
     else:
         assert target is not None
-        turn = session.new_edit(target, prompt)
+        turn = session.new_edit(target, prompt, attachments or None)
         message = drive(session, store, lambda: session.edit(
             turn, printer, provider=provider, model=model), tools)
     return printer.done(message, conversation, as_json=args.json)

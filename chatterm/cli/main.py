@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("-e", "--editor", action="store_true",
                      help="write the prompt in $VISUAL or $EDITOR (else vi), starting "
                      "from the prompt given; an empty prompt sends nothing")
+    ask.add_argument("-a", "--attach", action="append", default=[], metavar="FILE",
+                     help="send FILE with the prompt: a PNG/JPEG/WebP/GIF image or a UTF-8 "
+                     "text file (repeatable; '-' reads it from stdin, the prompt then "
+                     "comes from the arguments)")
     ask.add_argument("--provider", help="provider to use (default: config default_provider)")
     ask.add_argument("-m", "--model", type=_non_empty, action="append", default=[],
                      help="model id (sent even if not in the catalog); give two or more "

@@ -48,6 +48,8 @@ def run_models(args: argparse.Namespace) -> int:
                 flags.append(model.kind)
             if model.context_length:
                 flags.append(f"{model.context_length:,} ctx")
+            if model.vision:
+                flags.append("images")
             if model.source == "live":
                 flags.append("new")
             if model.missing_live:

@@ -113,6 +113,7 @@ def ending(message: Message) -> str | None:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from chatterm.attach_files import describe
     from chatterm.transfer import export_json
 
     out = Out()
@@ -147,6 +148,8 @@ def _show(args: argparse.Namespace) -> int:
                 out.line(line)
         elif message.content:
             out.line(message.content)
+        for attachment in message.attachments:
+            out.line(f"(attached) {attachment.name}  {describe(attachment)}")
         if message.tool_calls:
             results = tool_text.results_of(messages, index)
             for call in message.tool_calls:

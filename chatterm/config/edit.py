@@ -29,6 +29,7 @@ from chatterm.config.mcp_table import (
     check_tool_name_list,
 )
 from chatterm.config.schema import (
+    ATTACHMENT_KEYS,
     NUMBER_CHECKERS,
     PARAM_KEYS,
     PROVIDER_KEYS,
@@ -282,6 +283,7 @@ def add_provider(path: Path, base_url: str, model: str = "", prefer: str = "loca
 
 def _known_keys(parts: list[str]) -> list[str]:
     keys = [*TOP_KEYS, *(f"params.{k}" for k in PARAM_KEYS), "keys.ACTION"]
+    keys += [f"attachments.{k}" for k in ATTACHMENT_KEYS]
     name = parts[1] if len(parts) > 2 and parts[0] == "providers" else "NAME"
     keys += [f"providers.{name}.{k}" for k in PROVIDER_KEYS]
     keys.append(f"providers.{name}.headers.HEADER")
@@ -297,6 +299,8 @@ def _checker_for(parts: list[str]) -> Checker | None:
             return TOP_KEYS[key]
         case ["params", key] if key in PARAM_KEYS:
             return PARAM_KEYS[key]
+        case ["attachments", key] if key in ATTACHMENT_KEYS:
+            return ATTACHMENT_KEYS[key]
         case ["keys", action] if action:
             return check_str
         case ["providers", name, key] if name and key in PROVIDER_KEYS:

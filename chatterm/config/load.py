@@ -9,10 +9,13 @@ import difflib
 import os
 import re
 import tomllib
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from chatterm.attachments import AttachmentLimits
 from chatterm.config.schema import (
+    ATTACHMENT_KEYS,
     PARAM_KEYS,
     PROVIDER_KEYS,
     TABLES,
@@ -105,6 +108,10 @@ def apply_data(config: Config, data: dict[str, Any], path: Path) -> None:
 
     params = _checked_table(data.get("params", {}), "params", PARAM_KEYS, path, warnings)
     config.params = Params.from_dict(params)
+
+    limits = _checked_table(data.get("attachments", {}), "attachments", ATTACHMENT_KEYS,
+                            path, warnings)
+    config.attachments = AttachmentLimits(**{**asdict(config.attachments), **limits})
 
     for action, key_spec in data.get("keys", {}).items():
         if not isinstance(key_spec, str):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chatterm.attachments import AttachmentLimits
 from chatterm.conversation import Params
 from chatterm.errors import ConfigError, UsageError
 from chatterm.mcp.config import McpConfig
@@ -210,7 +211,32 @@ PROVIDER_KEYS: dict[str, Checker] = {
     "max_retries": check_count,
     "default_model": check_str,
 }
-TABLES = ("params", "keys", "providers", "mcp")
+
+
+def check_byte_limit(value: Any) -> int:
+    number = check_int(value)
+    # Below one byte nothing could be attached; above 2**40 is a typo, not a limit.
+    if not 1 <= number <= 1 << 40:
+        raise BadValue("must be a number of bytes from 1 up to 1099511627776")
+    return number
+
+
+def check_attachment_count(value: Any) -> int:
+    number = check_int(value)
+    if not 1 <= number <= 1000:
+        raise BadValue("must be an integer from 1 up to 1000")
+    return number
+
+
+NUMBER_CHECKERS.update((check_byte_limit, check_attachment_count))  # `config set` parses a number
+
+# [attachments]: the limits chatterm.attach_files checks before anything is sent or saved.
+ATTACHMENT_KEYS: dict[str, Checker] = {
+    "max_image_bytes": check_byte_limit,
+    "max_text_bytes": check_byte_limit,
+    "max_count": check_attachment_count,
+}
+TABLES = ("params", "keys", "providers", "mcp", "attachments")
 
 
 # ---- the loaded config ------------------------------------------------------------------
@@ -230,6 +256,7 @@ class Config:
     providers: dict[str, ProviderConfig] = field(default_factory=builtin_providers)
     # [mcp] and its [mcp.servers.NAME] tables (checked by chatterm.config.mcp_table).
     mcp: McpConfig = field(default_factory=McpConfig)
+    attachments: AttachmentLimits = field(default_factory=AttachmentLimits)
     path: Path | None = None
     warnings: list[str] = field(default_factory=list)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import fields
+from dataclasses import asdict, fields
 from typing import Any
 
 from chatterm.config.schema import Config
@@ -101,5 +101,6 @@ def masked_config(cfg: Config) -> dict[str, Any]:
         "keys": dict(cfg.keys),
         "providers": providers,
         "mcp": _masked_mcp(cfg),
+        "attachments": asdict(cfg.attachments),
     }
     return {k: v for k, v in shown.items() if v is not None}

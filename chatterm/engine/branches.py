@@ -22,15 +22,17 @@ import asyncio
 import contextlib
 import copy
 import functools
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from chatterm.conversation import Conversation, Message, now
 from chatterm.engine.events import BranchChanged
 from chatterm.engine.writer import Saving, wait
-from chatterm.errors import ChattermError, UsageError
+from chatterm.errors import ChattermError, StoreError, UsageError
 from chatterm.tree import Node, Shape
 
 if TYPE_CHECKING:
+    from chatterm.attachments import PendingAttachment
     from chatterm.engine.protocols import SessionStore
     from chatterm.engine.session import ChatSession
 
@@ -67,13 +69,21 @@ class Branches:
 
 
 async def attach(session: ChatSession, on_path: list[Message],
-                 beside: list[Message] | None = None, *, at: int | None = None) -> None:
+                 beside: list[Message] | None = None, *, at: int | None = None,
+                 blobs: Sequence[PendingAttachment] = ()) -> None:
     """New messages onto the current branch (from path index `at`, default its end;
     `beside`: other versions of the last one, saved but not shown), current, saved
     with a new conversation in ONE transaction: a failure leaves nothing behind, and
-    neither does a stop (Esc) while the write waits: it is taken back once it lands."""
+    neither does a stop (Esc) while the write waits: it is taken back once it lands.
+    `blobs`: the bytes of the new messages' attachments, saved in the same transaction
+    (passed only when there are some, so a store without attachments works as before)."""
     conversation = session.conversation
     store = session.store
+    if blobs and store is not None and not hasattr(store, "attachment_data"):
+        # A store from before schema v5 has nowhere to keep the bytes: one line, nothing
+        # saved, rather than a prompt saved without what it was about.
+        raise StoreError("this store cannot save attachments (it predates schema v5); "
+                         "use --no-save")
     before = conversation.messages, conversation.current_id
     kept = conversation.messages if at is None else conversation.messages[:at]
     conversation.messages = kept + on_path
@@ -89,11 +99,13 @@ async def attach(session: ChatSession, on_path: list[Message],
         if store is not None and not session._persisted:
             whole = copy.copy(conversation)  # every version is saved, not only the path
             whole.messages = conversation.messages + (beside or [])
-            saving = session._submit(store.create_conversation, whole)
+            saving = session._submit(functools.partial(
+                store.create_conversation, whole, **({"blobs": blobs} if blobs else {})))
             await wait(saving)
         elif store is not None:
             saving = session._submit(functools.partial(
-                store.add_messages, new, current_id=on_path[-1].id))
+                store.add_messages, new, current_id=on_path[-1].id,
+                **({"blobs": blobs} if blobs else {})))
             positions = list(await wait(saving))
     except BaseException as error:
         conversation.messages, conversation.current_id = before
@@ -105,6 +117,9 @@ async def attach(session: ChatSession, on_path: list[Message],
                             not session._persisted)
         raise
     session._persisted = True
+    # Until the request is made (chatterm.engine.attached): no need to read back from the
+    # store the bytes just written; without a store, memory is where they live.
+    session.blobs.update((blob.meta.sha256, blob.data) for blob in blobs)
     for message, position in zip(new, positions, strict=True):
         session.branches.grow(message, position)
 

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from chatterm.attach_files import check_count
 from chatterm.conversation import Message, MessageState, Role
-from chatterm.engine import branches
+from chatterm.engine import attached, branches
 from chatterm.engine.events import ReplyStopped
-from chatterm.engine.wire import wire_messages
 from chatterm.errors import StoreError, UsageError
 
 if TYPE_CHECKING:
+    from chatterm.attachments import PendingAttachment
     from chatterm.engine.events import EventSink
     from chatterm.engine.session import ChatSession
 
@@ -34,10 +36,12 @@ class CompareTurn:
 
     user: Message
     replies: list[Message]
+    # The bytes of user.attachments, saved with the prompt.
+    blobs: list[PendingAttachment] = field(default_factory=list)
 
 
-def new_compare(session: ChatSession, prompt: str,
-                models: list[tuple[str, str]]) -> CompareTurn:
+def new_compare(session: ChatSession, prompt: str, models: list[tuple[str, str]],
+                attachments: Sequence[PendingAttachment] = ()) -> CompareTurn:
     """Made now, nothing saved; an unknown provider or a model asked twice is refused."""
     if len(models) < 2:
         raise UsageError("comparing needs at least two models")
@@ -51,7 +55,9 @@ def new_compare(session: ChatSession, prompt: str,
                 provider=session.config.provider(provider).name, model=model)
         for provider, model in models
     ]
-    return CompareTurn(user, replies)
+    check_count(len(attachments), session.config.attachments)
+    user.attachments = [blob.meta for blob in attachments]
+    return CompareTurn(user, replies, list(attachments))
 
 
 async def compare(session: ChatSession, turn: CompareTurn,
@@ -62,8 +68,8 @@ async def compare(session: ChatSession, turn: CompareTurn,
     keys = [session.key_for(reply.provider or "") for reply in replies]
     messages = session.conversation.messages
     user.parent_id = messages[-1].id if messages else None
-    await branches.attach(session, [user, replies[0]], replies[1:])
-    history = wire_messages(session.conversation, upto=-1)
+    await branches.attach(session, [user, replies[0]], replies[1:], blobs=turn.blobs)
+    history = await attached.history(session, upto=-1)
     streams = [
         asyncio.ensure_future(session._stream_into(
             reply, session._request(history, model=reply.model, tools=False), key, on_event))

@@ -24,20 +24,21 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatterm.api.types import ChatRequest
+from chatterm.attachments import PendingAttachment
 from chatterm.conversation import Conversation, Message, MessageState, Params, Role
 from chatterm.conversation import title_from_prompt as _title_from_prompt
-from chatterm.engine import branches, compare, tool_loop, versions
+from chatterm.engine import attached, branches, compare, tool_loop, versions
 from chatterm.engine.compare import CompareTurn
 from chatterm.engine.events import BranchChanged, EventSink, SessionEvent
 from chatterm.engine.pool import ClientPool
 from chatterm.engine.streaming import SAVE_INTERVAL, ReplyStream
 from chatterm.engine.versions import CONTINUE_INSTRUCTION
-from chatterm.engine.wire import cap_results, wire_messages
+from chatterm.engine.wire import cap_results
 from chatterm.engine.writer import Saving, StoreWriter, done, wait, writer_for
 from chatterm.errors import ChattermError, ConfigError, StoreError, UsageError
 from chatterm.text_parts import mend_surrogates
@@ -68,6 +69,10 @@ class Turn:
     reply: Message
     # For an edit (new_edit): the prompt this is a new version of.
     edits: str | None = None
+    # The bytes of user.attachments not saved yet, saved with the prompt.
+    blobs: list[PendingAttachment] = field(default_factory=list)
+    # An edit that keeps the old version's attachments (new_edit without any given).
+    keeps_attachments: bool = False
 
 
 class ChatSession:
@@ -111,6 +116,9 @@ class ChatSession:
         self.tool_filter = ToolFilter()
         # Tool loops under way (a reply's calls running or waiting for approval).
         self._tool_rounds = 0
+        # Attachment bytes by sha256 that only memory holds (not saved, or not yet): what
+        # requests read before the store (chatterm.engine.attached).
+        self.blobs: dict[str, bytes] = {}
 
     async def aclose(self) -> None:
         """Close the HTTP clients this session opened (not a pool it was given)."""
@@ -233,6 +241,11 @@ class ChatSession:
         """A new saved conversation: the current branch up to `message_id`, new ids."""
         return await branches.fork(self, message_id, title)
 
+    async def attachment_data(self, sha256: str) -> bytes:
+        """The bytes of an attachment of this conversation (to preview or save one): from
+        memory, else read on the store's thread, off the event loop."""
+        return (await attached.blob_bytes(self, {sha256}))[sha256]
+
     @property
     def streaming(self) -> bool:
         """True while a reply of this session streams, or its tool calls wait or run."""
@@ -250,27 +263,37 @@ class ChatSession:
 
     # ---- the ways to get a reply ---------------------------------------------------------
 
-    def new_turn(self, prompt: str) -> Turn:
-        """The Messages `send` will save and stream into, made now (nothing is saved)."""
+    def new_turn(self, prompt: str,
+                 attachments: Sequence[PendingAttachment] = ()) -> Turn:
+        """The Messages `send` will save and stream into, made now (nothing is saved);
+        `attachments` (chatterm.attach_files) go with the prompt, their count checked
+        against [attachments] max_count here (AttachmentError)."""
+        turn = Turn(*self._new_pair(prompt), blobs=list(attachments))
+        attached.attach_to(self, turn)
+        return turn
+
+    def _new_pair(self, prompt: str) -> tuple[Message, Message]:
         user = Message(role=Role.USER, content=prompt, conversation_id=self.conversation.id)
         reply = Message(role=Role.ASSISTANT, conversation_id=self.conversation.id,
                         parent_id=user.id, state=MessageState.STREAMING,
                         provider=self.conversation.provider, model=self.conversation.model)
-        return Turn(user, reply)
+        return user, reply
 
     async def send(
-        self, prompt: str | Turn, on_event: EventSink = _ignore, *, prefix: str | None = None
+        self, prompt: str | Turn, on_event: EventSink = _ignore, *, prefix: str | None = None,
+        attachments: Sequence[PendingAttachment] = (),
     ) -> Message:
-        """Add `prompt` as a user message and stream the reply (starting with `prefix`)."""
-        turn = prompt if isinstance(prompt, Turn) else self.new_turn(prompt)
+        """Add `prompt` (and its `attachments`) as a user message and stream the reply
+        (starting with `prefix`)."""
+        turn = prompt if isinstance(prompt, Turn) else self.new_turn(prompt, attachments)
         user, reply = turn.user, turn.reply
         self.check_prompt(user)
         key = self.api_key()
         messages = self.conversation.messages
         user.parent_id = messages[-1].id if messages else None
         reply.provider, reply.model = self.conversation.provider, self.conversation.model
-        await branches.attach(self, [user, reply])
-        request = self._request(wire_messages(self.conversation, upto=-1), prefix=prefix)
+        await branches.attach(self, [user, reply], blobs=turn.blobs)
+        request = self._request(await attached.history(self, upto=-1), prefix=prefix)
         reply = await self._stream_into(reply, request, key, on_event)
         return await tool_loop.follow(self, reply, on_event)
 
@@ -286,9 +309,11 @@ class ChatSession:
         """Regenerate the current branch's last reply as a new version."""
         return await versions.regenerate(self, None, on_event)
 
-    def new_edit(self, message_id: str, prompt: str) -> Turn:
-        """The Messages an edit of the prompt `message_id` saves (nothing is saved yet)."""
-        return versions.new_edit(self, message_id, prompt)
+    def new_edit(self, message_id: str, prompt: str,
+                 attachments: Sequence[PendingAttachment] | None = None) -> Turn:
+        """The Messages an edit of the prompt `message_id` saves (nothing is saved yet):
+        with the old version's attachments, or `attachments` when given."""
+        return versions.new_edit(self, message_id, prompt, attachments)
 
     async def edit(self, turn: Turn, on_event: EventSink = _ignore, *,
                    provider: str | None = None, model: str | None = None) -> Message:
@@ -296,9 +321,11 @@ class ChatSession:
         version and what follows it stay on their branch."""
         return await versions.edit(self, turn, on_event, provider=provider, model=model)
 
-    def new_compare(self, prompt: str, models: list[tuple[str, str]]) -> CompareTurn:
-        """A prompt and one reply per (provider, model), made now (nothing is saved)."""
-        return compare.new_compare(self, prompt, models)
+    def new_compare(self, prompt: str, models: list[tuple[str, str]],
+                    attachments: Sequence[PendingAttachment] = ()) -> CompareTurn:
+        """A prompt (and its attachments) and one reply per (provider, model), made now
+        (nothing is saved)."""
+        return compare.new_compare(self, prompt, models, attachments)
 
     async def compare(self, turn: CompareTurn, on_event: EventSink = _ignore) -> list[Message]:
         """Send one prompt to several models; the replies stream at once (cancelling the
@@ -320,11 +347,13 @@ class ChatSession:
     # ---- internals ---------------------------------------------------------------------
 
     def check_prompt(self, user: Message) -> None:
-        if not user.content.strip():
+        # An image or a file alone is a prompt: "what is this?" goes without saying.
+        if not user.content.strip() and not user.attachments:
             raise UsageError("the prompt is empty")
         user.content = mend_surrogates(user.content)  # stray bytes from argv: U+FFFD
         if not self.conversation.title:
-            self.conversation.title = _title_from_prompt(user.content)
+            named = user.content if user.content.strip() else user.attachments[0].name
+            self.conversation.title = _title_from_prompt(named)
 
     def _request(self, messages: list[dict[str, Any]], prefix: str | None = None,
                  model: str | None = None, *, tools: bool = True) -> ChatRequest:

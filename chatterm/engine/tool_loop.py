@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from chatterm.api import safe_json
 from chatterm.conversation import Message, MessageState, Role, ToolCall
-from chatterm.engine import branches
+from chatterm.engine import attached, branches
 from chatterm.engine.events import (
     EventSink,
     ToolCallFinished,
@@ -39,7 +39,6 @@ from chatterm.engine.events import (
     ToolCallStarted,
     ToolRoundsExhausted,
 )
-from chatterm.engine.wire import wire_messages
 from chatterm.errors import ChattermError, StoreError
 from chatterm.toolbox import (
     DECLINED_TEXT,
@@ -101,7 +100,8 @@ async def follow(session: ChatSession, reply: Message, on_event: EventSink) -> M
                           state=MessageState.STREAMING, provider=provider,
                           model=reply.model or conversation.model)
             await branches.attach(session, [nxt])
-            request = session._request(wire_messages(conversation, upto=-1), model=nxt.model)
+            history = await attached.history(session, upto=-1)
+            request = session._request(history, model=nxt.model)
             reply = await session._stream_into(nxt, request, key, on_event)
     finally:
         session._tool_rounds -= 1

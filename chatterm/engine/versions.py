@@ -20,15 +20,16 @@ internals: the queued store calls, the request builder and the streams.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from chatterm.conversation import Message, MessageState, Role, now
-from chatterm.engine import attempts, branches, tool_loop
+from chatterm.engine import attached, attempts, branches, tool_loop
 from chatterm.engine.events import BranchChanged, EventSink, ReplyRestored
-from chatterm.engine.wire import wire_messages
 from chatterm.errors import ConfigError, StoreError, UsageError
 
 if TYPE_CHECKING:
+    from chatterm.attachments import PendingAttachment
     from chatterm.engine.session import ChatSession, Turn
 
 # Sent (never stored) when a provider cannot take an assistant prefix.
@@ -86,7 +87,7 @@ async def regenerate(session: ChatSession, message_id: str | None, on_event: Eve
         raise UsageError("only a reply can be regenerated; edit a prompt instead")
     name, chosen = model_for(session, provider, model)
     key = session.key_for(name)
-    request = session._request(wire_messages(conversation, upto=index), model=chosen)
+    request = session._request(await attached.history(session, upto=index), model=chosen)
     below = messages[index + 1:]
     old_leaf = conversation.current_id or messages[-1].id
     new = Message(role=Role.ASSISTANT, conversation_id=conversation.id,
@@ -146,15 +147,20 @@ async def _settle(session: ChatSession, index: int, old: Message, new: Message,
     return old
 
 
-def new_edit(session: ChatSession, message_id: str, prompt: str) -> Turn:
-    """A new version of the prompt `message_id` and the reply it will get (not saved)."""
+def new_edit(session: ChatSession, message_id: str, prompt: str,
+             attachments: Sequence[PendingAttachment] | None = None) -> Turn:
+    """A new version of the prompt `message_id` and the reply it will get (not saved);
+    it keeps the old version's attachments unless `attachments` are given."""
     branches.message_in_tree(session, message_id)
     shown = next((m for m in session.conversation.messages if m.id == message_id), None)
     if shown is not None and shown.role is not Role.USER:
         raise UsageError("only a prompt can be edited; regenerate a reply instead")
-    turn = session.new_turn(prompt)
+    turn = session.new_turn(prompt, attachments or ())
     turn.user.parent_id = session.shape.nodes[message_id].parent_id
     turn.edits = message_id
+    turn.keeps_attachments = attachments is None
+    if turn.keeps_attachments and shown is not None:
+        turn.user.attachments = list(shown.attachments)  # shown at once; edit() makes sure
     return turn
 
 
@@ -171,12 +177,15 @@ async def edit(session: ChatSession, turn: Turn, on_event: EventSink, *,
     old = conversation.messages[index]
     if old.role is not Role.USER:
         raise UsageError("only a prompt can be edited; regenerate a reply instead")
+    if turn.keeps_attachments:
+        # Their bytes are saved already (or in memory, not saving): only the links are new.
+        user.attachments = list(old.attachments)
     user.parent_id = old.parent_id
     reply.parent_id = user.id
     reply.provider, reply.model = name, chosen
-    await branches.attach(session, [user, reply], at=index)
+    await branches.attach(session, [user, reply], at=index, blobs=turn.blobs)
     on_event(BranchChanged(index, [user, reply], reply.id))
-    request = session._request(wire_messages(conversation, upto=-1), model=chosen)
+    request = session._request(await attached.history(session, upto=-1), model=chosen)
     reply = await session._stream_into(reply, request, key, on_event)
     return await tool_loop.follow(session, reply, on_event)
 
@@ -195,11 +204,11 @@ async def continue_reply(session: ChatSession, on_event: EventSink) -> Message:
     provider = session.config.provider(name)
     kept = reply.content
     if provider.supports_prefix and kept:
-        request = session._request(wire_messages(conversation, upto=index), prefix=kept,
+        request = session._request(await attached.history(session, upto=index), prefix=kept,
                                    model=chosen)
         base = ""  # the assembled reply starts with the prefix already
     else:
-        history = wire_messages(conversation, upto=index + 1)
+        history = await attached.history(session, upto=index + 1)
         history.append({"role": "user", "content": CONTINUE_INSTRUCTION})
         request = session._request(history, model=chosen)
         base = kept

@@ -5,8 +5,9 @@ turns that break it: a reply that failed before any text, a refusal (no content,
 refusal text), a reply that ended in tool calls nobody ran. This module turns the saved
 messages into a history every OpenAI-compatible server accepts:
 
-- roles alternate: user messages with no reply between them are sent as one message, and
-  of two replies in a row only the later one is sent;
+- roles alternate: user messages with no reply between them are sent as one message (text
+  joined by a blank line; when either is a list of parts, as with images, the parts in
+  order), and of two replies in a row only the later one is sent;
 - a refusal is sent as the assistant's turn, with its refusal text as the content;
 - every tool call is followed by a tool result: the saved tool message when there is
   one, otherwise a result saying the call was not run (stopped, cut off by a crash, or
@@ -14,10 +15,14 @@ messages into a history every OpenAI-compatible server accepts:
   followed by anything else;
 - a tool result longer than max_result_bytes is cut (cap_results): the store keeps the
   whole of it, the model gets the start and a note naming both sizes.
+
+A prompt's attachments are made into its content by chatterm.engine.attached (which needs
+their bytes, read off the event loop) and handed in as `contents`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from chatterm.conversation import Conversation, Message, Role
@@ -27,8 +32,10 @@ TOOL_NOT_RUN = ("not run: this tool call was not carried out (it was stopped, or
                 "tools were available), so there is no result")
 
 
-def wire_messages(conversation: Conversation, upto: int | None = None) -> list[dict[str, Any]]:
-    """The history (messages before index `upto`, or all), system prompt first."""
+def wire_messages(conversation: Conversation, upto: int | None = None, *,
+                  contents: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The history (messages before index `upto`, or all), system prompt first;
+    `contents`: the content to send for a user message, by id (with its attachments)."""
     wire: list[dict[str, Any]] = []
     if conversation.system_prompt.strip():
         wire.append({"role": "system", "content": conversation.system_prompt})
@@ -55,13 +62,30 @@ def wire_messages(conversation: Conversation, upto: int | None = None) -> list[d
             if call_id in unanswered:
                 unanswered.remove(call_id)
             wire.append({"role": "tool", "content": message.content, "tool_call_id": call_id})
-        elif message.role is Role.USER and wire and wire[-1]["role"] == "user":
-            # The reply between them failed with nothing to show: one user turn, in order.
-            wire[-1] = {"role": "user", "content": f"{wire[-1]['content']}\n\n{message.content}"}
+        elif message.role is Role.USER:
+            content = (contents or {}).get(message.id, message.content)
+            if wire and wire[-1]["role"] == "user":
+                # The reply between them failed with nothing to show: one user turn, in order.
+                wire[-1] = {"role": "user", "content": joined(wire[-1]["content"], content)}
+            else:
+                wire.append({"role": "user", "content": content})
         else:
             wire.append({"role": str(message.role), "content": message.content})
     _answer_unrun(wire, unanswered)
     return wire
+
+
+def joined(first: Any, second: Any) -> Any:
+    """Two user turns' contents as one: text by a blank line, else their parts in order."""
+    if isinstance(first, str) and isinstance(second, str):
+        return f"{first}\n\n{second}"
+    return _parts(first) + _parts(second)
+
+
+def _parts(content: Any) -> list[dict[str, Any]]:
+    if isinstance(content, list):
+        return list(content)
+    return [{"type": "text", "text": content}] if content else []
 
 
 def _assistant(message: Message) -> dict[str, Any] | None:
