@@ -39,7 +39,7 @@ def test_an_export_carries_each_distinct_attachment_once_and_round_trips() -> No
     conv, blobs = _conversation()
     document = json.loads(export_json(conv, blobs))
     assert document["version"] == 3
-    assert [m.get("attachments", []) for m in document["messages"]][0][0] == {
+    assert document["messages"][0]["attachments"][0] == {
         "name": "shot.png", "mime": "image/png", "size": len(IMAGE),
         "sha256": conv.messages[0].attachments[0].sha256, "width": 12, "height": 7}
     assert [entry["mime"] for entry in document["attachments"]] == ["image/png",
