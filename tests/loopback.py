@@ -163,6 +163,8 @@ class Request:
     headers: dict[str, str]
     body: bytes
     json: Any
+    # time.perf_counter() when the whole body had been read (benchmarks time arrivals).
+    received: float = 0.0
 
 
 # ---- reply helpers --------------------------------------------------------------------
@@ -314,6 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        received = time.perf_counter()
         parsed: Any = None
         if body:
             try:
@@ -322,7 +325,8 @@ class _Handler(BaseHTTPRequestHandler):
                 parsed = None
         split = urlsplit(self.path)
         request = Request(self.command, split.path, split.query,
-                          {k.lower(): v for k, v in self.headers.items()}, body, parsed)
+                          {k.lower(): v for k, v in self.headers.items()}, body, parsed,
+                          received)
         reply = owner._take(request)
         self.close_connection = True
         with contextlib.suppress(_Aborted, OSError):
