@@ -72,6 +72,10 @@ ACTIONS: tuple[KeyAction, ...] = (
     # Shown in the footer (a binding of the prompt's own, see ui/chat/prompt.py).
     KeyAction("edit_in_editor", "ctrl+e", "Editor", "Edit the prompt in $VISUAL or $EDITOR "
               "(else vi): what it saves is the prompt", "prompt", group=_PROMPT),
+    # Also shown in the footer; the chips it makes sit above the prompt (ui/attach/).
+    KeyAction("attach_file", "ctrl+a", "Attach", "Attach a file or image to the next "
+              "prompt: a path (Tab completes) or a pick in the file tree; Backspace in an "
+              "empty prompt removes the last one", "prompt", group=_PROMPT),
     KeyAction("scroll_page_up", "pageup", "Page up", "Scroll the chat up a page", "prompt",
               show=False, group=_SCROLL),
     KeyAction("scroll_page_down", "pagedown", "Page down", "Scroll the chat down a page",
@@ -218,10 +222,11 @@ RESERVED_KEYS: dict[str, str] = {
     "ctrl+c": "copies the selection",
     "ctrl+p": "opens the command palette",
     "ctrl+e": "opens the prompt in your editor",
+    "ctrl+a": "attaches a file",
     **{
         key: "edits text in the prompt"
         for key in (
-            "ctrl+a", "ctrl+d", "ctrl+k", "ctrl+u", "ctrl+v", "ctrl+w",
+            "ctrl+d", "ctrl+k", "ctrl+u", "ctrl+v", "ctrl+w",
             "ctrl+x", "ctrl+y", "ctrl+z", "f6", "f7", "up", "down", "left", "right",
             "home", "end", "pageup", "pagedown", "backspace", "delete",
         )

@@ -258,9 +258,15 @@ class UserMessage(MessageView):
         if self.versions is not None:
             yield from super().compose()
             yield Static(text, classes="msg-body", markup=False)
-            return
-        yield Static(Content.assemble(self.header(), "\n", text), classes="msg-body",
-                     markup=False)
+        else:
+            yield Static(Content.assemble(self.header(), "\n", text), classes="msg-body",
+                         markup=False)
+        if self.message.attachments:  # a line each, pictures where the terminal can
+            from chatterm.ui.attach.graphics import terminal_mode
+            from chatterm.ui.attach.message_parts import AttachmentList
+
+            yield AttachmentList(self.message.attachments,
+                                 previews=terminal_mode() is not None)
 
     def set_versions(self, versions: Versions | None) -> None:
         super().set_versions(versions)

@@ -1,7 +1,9 @@
 """The multi-line prompt: Enter sends, Ctrl+J / Alt+Enter (and Shift+Enter where the
 terminal tells it from Enter) insert a newline, ↑ in an empty prompt recalls earlier
 prompts, the chat's scrolling keys (PageUp/PageDown/Home/End) pass through to the chat,
-and Ctrl+E opens the prompt in the user's editor (prompt_editor.py).
+Ctrl+E opens the prompt in the user's editor (prompt_editor.py), and Ctrl+A asks the
+chat screen to attach a file (chatterm.ui.attach; a pasted path and Backspace in an empty
+prompt are passed on to it too).
 
 Every one of these keys comes from the key map (prompt-scope actions in chatterm.keymap),
 so a `[keys]` table can change them.
@@ -16,6 +18,8 @@ from textual import events
 from textual.widgets import TextArea
 
 from chatterm.keymap import DEFAULT_KEYMAP, keys_for
+from chatterm.ui.attach.events import AttachRequested, EmptyBackspace, PathPasted
+from chatterm.ui.attach.paths import MAX_PASTED_PATH
 from chatterm.ui.chat.prompt_editor import open_in_editor, show_prompt_keys
 from chatterm.ui.chat.prompt_history import PromptHistory
 from chatterm.ui.events import ChatScrollRequested, PromptSubmitted
@@ -71,6 +75,7 @@ class PromptInput(TextArea):
             for key in with_aliases(frozenset(keys_for(keymap, action)))
         }
         self.editor_keys = with_aliases(frozenset(keys_for(keymap, "edit_in_editor")))
+        self.attach_keys = with_aliases(frozenset(keys_for(keymap, "attach_file")))
         self.prompt_history = PromptHistory(prompts)
         super().__init__(
             id=id,
@@ -103,6 +108,14 @@ class PromptInput(TextArea):
             event.prevent_default()
             self.action_edit_in_editor()
             return
+        if event.key in self.attach_keys:
+            event.stop()
+            event.prevent_default()
+            self.action_attach_file()
+            return
+        if event.key == "backspace" and self.document.end == (0, 0):
+            self.post_message(EmptyBackspace())  # the last attachment chip goes
+            return
         action = self.key_actions.get(event.key) or self._arrow_action(event.key)
         if action is None and event.key in PROMPT_START_END:
             event.stop()
@@ -126,6 +139,10 @@ class PromptInput(TextArea):
     def action_edit_in_editor(self) -> None:
         """The footer's key runs this too."""
         open_in_editor(self)
+
+    def action_attach_file(self) -> None:
+        """Ctrl+A (and the footer's key): the chat screen opens the attach dialog."""
+        self.post_message(AttachRequested())
 
     def _arrow_action(self, key: str) -> str | None:
         """↑ recalls an earlier prompt when the prompt is empty, and keeps walking while
@@ -156,6 +173,10 @@ class PromptInput(TextArea):
         # scrolls sideways instead. TextArea's paste handler then inserts the text.
         if self.soft_wrap and len(self.document.text) + len(event.text) > WRAP_LIMIT:
             self.soft_wrap = False
+        # A terminal pastes a file dropped on it as its path: the screen may offer to
+        # attach it (the text goes in as typed either way).
+        if len(event.text) <= MAX_PASTED_PATH:
+            self.post_message(PathPasted(event.text))
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         if not self.soft_wrap and len(self.document.text) <= WRAP_LIMIT:

@@ -32,6 +32,9 @@ from chatterm.ui.chat.reply_painter import ReplyPainter
 from chatterm.ui.events import ConversationChanged
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from chatterm.attachments import PendingAttachment
     from chatterm.engine.events import SessionEvent
     from chatterm.engine.session import ChatSession, Turn
     from chatterm.launch import OpenedConversation
@@ -108,24 +111,29 @@ class ReplyController:
 
     # ---- sending -----------------------------------------------------------------------
 
-    def submit(self, text: str) -> bool:
-        """Send `text` as the next user message; False (and nothing changes) if impossible."""
+    def submit(self, text: str, attachments: Sequence[PendingAttachment] = ()) -> bool:
+        """Send `text` (and `attachments`, the chips of ui/attach) as the next user
+        message; False (and nothing changes) if impossible."""
         screen = self.screen
-        if not text.strip():
+        if not text.strip() and not attachments:
             return False
         if self.busy:
             screen.notify("A reply is still streaming: Esc stops it.", severity="warning")
             return False
         if screen.compare.pending:  # the send path forks: one prompt to every picked model
-            return screen.compare.submit(text)
+            return screen.compare.submit(text, attachments)
         if not screen.conversation.model:
             screen.status.show_error("no model chosen: press Ctrl+O to pick one")
+            return False
+        # The session's own messages, shown before the request is under way.
+        try:
+            turn = self.engine().new_turn(text, attachments)
+        except ChattermError as error:  # more attachments than [attachments] max_count
+            screen.status.show_error(error.message)
             return False
         screen.compare.settle()  # columns left unkept give way to the current reply
         screen.loader.show_end()
         screen.prompt.clear()
-        # The session's own messages, shown before the request is under way.
-        turn = self.engine().new_turn(text)
         self.painter.show_turn(turn)
         self._start_reply("send", text, turn)
         return True
@@ -204,6 +212,7 @@ class ReplyController:
                 self.painter.finish_active(self.painter.stop_note())
             else:
                 self.painter.drop_pending(prompt)
+                screen.attachments.give_back(live.turn)
                 screen.status.show_note("stopped before the request was sent")
             raise
         except ChattermError as error:
@@ -214,6 +223,7 @@ class ReplyController:
                 self.painter.finish_active(error.message, error=True)
             else:
                 self.painter.drop_pending(prompt)
+                screen.attachments.give_back(live.turn)
                 screen.status.show_error(error.message)
                 if isinstance(error, ConfigError) and "API key" in error.message:
                     screen.edits.ask_for_key(screen.conversation.provider)
@@ -226,6 +236,7 @@ class ReplyController:
                 self.painter.finish_active(message, error=True)
             else:
                 self.painter.drop_pending(prompt)
+                screen.attachments.give_back(live.turn)
                 screen.status.show_error(message)
         else:
             if not self._shows(live):

@@ -26,6 +26,10 @@ from textual.widgets import Static
 
 from chatterm.conversation import Role
 from chatterm.ui import inert
+from chatterm.ui.attach.chips import AttachmentTray
+from chatterm.ui.attach.controller import AttachController
+from chatterm.ui.attach.events import AttachRequested, EmptyBackspace, PathPasted
+from chatterm.ui.attach.message_parts import PreviewWanted
 from chatterm.ui.branches.actions import BranchActions
 from chatterm.ui.chat.copying import copy_text
 from chatterm.ui.chat.edits import ConversationEdits
@@ -91,6 +95,7 @@ class ChatScreen(Screen[None]):
         self.versions = BranchView(self)  # `‹ 2/3 ›`, flips, the branch redrawn
         self.message_actions = MessageActions(self)  # e edit, r regenerate
         self.compare = CompareController(self)
+        self.attachments = AttachController(self)  # Ctrl+A, pasted paths, the chips
         self._idle_hint = ""
         self._focus_hint: FocusHint | None = None
         # The message Tab goes back to, and the newest message when it was focused.
@@ -117,6 +122,7 @@ class ChatScreen(Screen[None]):
                 # region (its parent's) meets a change, so a prompt that shared the
                 # chat column's region was redrawn with every frame of a stream.
                 with Vertical(id="prompt-box"):
+                    yield AttachmentTray(id="attachments")
                     yield PromptInput(
                         id="prompt",
                         placeholder="Ask anything…",
@@ -320,7 +326,32 @@ class ChatScreen(Screen[None]):
         if self.message_actions.editing is not None:
             self.message_actions.send_edit(event.text)
         else:
-            self.replies.submit(event.text)
+            self.attachments.submit(event.text)  # with the chips, if any
+
+    @on(AttachRequested)
+    def _on_attach(self, event: AttachRequested) -> None:
+        event.stop()
+        self.attachments.ask()
+
+    @on(PathPasted)
+    def _on_path_pasted(self, event: PathPasted) -> None:
+        event.stop()
+        self.attachments.pasted(event.text)
+
+    @on(EmptyBackspace)
+    def _on_empty_backspace(self, event: EmptyBackspace) -> None:
+        event.stop()
+        self.attachments.backspace_in_empty_prompt()
+
+    @on(PreviewWanted)
+    def _on_preview_wanted(self, event: PreviewWanted) -> None:
+        event.stop()
+        self.attachments.preview(event.slot)
+
+    @on(AttachmentTray.Back)
+    def _on_tray_back(self, event: AttachmentTray.Back) -> None:
+        event.stop()
+        self.prompt.focus()
 
     @on(ConversationChanged)
     def _on_conversation_changed(self, event: ConversationChanged) -> None:

@@ -38,6 +38,9 @@ from chatterm.ui.events import ConversationChanged
 from chatterm.ui.pickers.multi_picker import picked_label
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from chatterm.attachments import PendingAttachment
     from chatterm.engine.compare import CompareTurn
     from chatterm.engine.events import SessionEvent
     from chatterm.engine.session import ChatSession
@@ -137,14 +140,15 @@ class CompareController:
 
     # ---- sending --------------------------------------------------------------------------
 
-    def submit(self, text: str) -> bool:
-        """Send `text` to every picked model (the reply controller has checked it)."""
+    def submit(self, text: str, attachments: Sequence[PendingAttachment] = ()) -> bool:
+        """Send `text` (and its attachments) to every picked model (the reply controller
+        has checked it)."""
         screen = self.screen
         models = self.models
         assert models is not None
         session = screen.engine()
         try:
-            turn = session.new_compare(text, models)
+            turn = session.new_compare(text, models, attachments)
         except ChattermError as error:
             screen.status.show_error(error.message)
             return False
