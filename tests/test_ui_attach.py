@@ -53,6 +53,7 @@ def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (folder / "shot.png").write_bytes(png(40, 30))
     (folder / "big.txt").write_text("x" * 2000, encoding="utf-8")
     (folder / "blob.bin").write_bytes(b"\x00\x01\x02binary")
+    (folder / "four.txt").write_text("4\n", encoding="utf-8")
     monkeypatch.chdir(folder)
     return folder
 
@@ -140,10 +141,13 @@ async def test_chips_go_by_backspace_and_by_a_click_on_their_cross(
         # A fourth is over max_count = 3: one line, the chips as they were.
         await pilot.press("ctrl+a")
         await wait_until(pilot, lambda: dialog(app) is not None, what="the dialog")
-        dialog(app).query_one("#attach-path").value = "big.txt"
-        # Backspace in an empty prompt removes the last chip.
-        await pilot.press("escape")
+        dialog(app).query_one("#attach-path").value = "four.txt"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: any("max_count" in n for n in notices(app)),
+                         what="the max_count line")
+        assert len(tray.chips) == 3
         assert app.focused is app.chat.prompt
+        # Backspace in an empty prompt removes the last chip.
         await pilot.press("backspace")
         assert [chip.split()[0] for chip in tray.chips] == ["notes.md", "notebook.txt"]
         # Backspace in a prompt with text is only a backspace.

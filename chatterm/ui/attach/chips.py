@@ -15,6 +15,7 @@ from typing import ClassVar
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.geometry import Size
 from textual.message import Message
 from textual.widget import Widget
 
@@ -113,18 +114,34 @@ class AttachmentTray(Widget, can_focus=True):
         self.refresh(layout=True)
         self.post_message(self.Changed())
 
-    def render(self) -> Content:
+    def _chips(self) -> list[Content]:
         parts: list[Content] = []
         for index, attachment in enumerate(self._pending):
             style = "reverse bold" if self.has_focus and index == self.selected else "bold"
-            chip = Content.assemble(
+            parts.append(Content.assemble(
                 (f"[{inert.line(chip_label(attachment.meta))} ", style),
                 Content.from_markup(f"[@click=remove({index})]✕[/]").stylize("$error"),
                 ("]", style),
-            )
-            parts.append(chip)
-        # Non-breaking inside a chip is not needed: a chip longer than the line wraps too.
-        return Content(" ").join(parts)
+            ))
+        return parts
+
+    def _lines(self, width: int) -> list[Content]:
+        """The chips in lines of `width` cells, broken between chips (a chip wider than
+        the line has a line of its own, and Textual wraps it there)."""
+        lines: list[Content] = []
+        for chip in self._chips():
+            if lines and lines[-1].cell_length + 1 + chip.cell_length <= width:
+                lines[-1] = Content.assemble(lines[-1], " ", chip)
+            else:
+                lines.append(chip)
+        return lines
+
+    def render(self) -> Content:
+        width = self.content_region.width or self.size.width or 80
+        return Content("\n").join(self._lines(width))
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return sum(max(1, -(-line.cell_length // max(1, width))) for line in self._lines(width))
 
     def on_focus(self, event: events.Focus) -> None:
         self.selected = min(self.selected, max(0, len(self._pending) - 1))

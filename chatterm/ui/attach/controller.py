@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 def model_takes_images(provider: str, model: str) -> bool | None:
     """What the catalog says about `model` and images (None: it does not know)."""
-    from chatterm.catalog import takes_images
+    from chatterm.vision import takes_images
 
     return takes_images(provider, model)
 

@@ -41,7 +41,9 @@ class PathInput(Input):
     """The path field: Tab completes instead of moving the focus, ↓ goes to the tree."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("tab", "complete", "Complete", show=False, priority=True),
+        # Not a priority binding: those run as the app receives the key, ahead of the
+        # letters typed just before it that the field has not handled yet.
+        Binding("tab", "complete", "Complete", show=False),
         Binding("down", "app.focus_next", show=False),
     ]
 
@@ -72,8 +74,8 @@ class AttachDialog(Dialog[PendingAttachment | None]):
     }
     AttachDialog .dialog-box {
         width: 80;
-        height: 24;
-        max-height: 100%;
+        height: 80%;
+        max-height: 24;
     }
     AttachDialog .dialog-title {
         padding: 0;

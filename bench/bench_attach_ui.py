@@ -1,0 +1,218 @@
+"""Attachments in the app: the event loop while a 10 MB image is sent, and opening a chat
+of 50 images.
+
+Run:  python bench/bench_attach_ui.py [--runs 5]   (from the repo root; about a minute)
+
+In-process, the real app headless (Textual's run_test, 120×40) against the loopback
+server of tests/loopback.py, with a store in a temp dir.
+
+  10 MB image    the chip of a 10 MB PNG (attached with Ctrl+A) sent with Enter: the
+                 longest the event loop went without running (a 1 ms ticker on the loop;
+                 every frame waits for the loop, so no frame can take less), from Enter
+                 until the reply is on screen, and the time from Enter to the request
+                 reaching the server. Target: no stall over 100 ms.
+  50 images      a saved chat of 50 prompts, each with its own 1 MB image (and a reply),
+                 opened from another chat (`open_saved`, what the sidebar's Enter runs)
+                 until its last reply is on screen; with pictures off (placeholders) and
+                 with `CHATTERM_IMAGES=kitty` (the pictures of the images on screen are
+                 fetched, decoded and drawn; the others never are). Target: 0.5 s.
+Medians of --runs runs each (after one warm-up run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import struct
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+SIZE = (120, 40)
+TARGET_STALL = 0.100
+TARGET_OPEN = 0.5
+
+
+def png(width: int, height: int, size: int, seed: int = 0) -> bytes:
+    """A valid PNG header and IHDR, then `size` bytes in all (random data in an ancillary
+    chunk, so nothing but the header is read before it is sent, as with a real photo)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    head = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height,
+                                                             8, 2, 0, 0, 0))
+    raw = b"".join(b"\x00" + bytes([(x * 7 + y * 3) % 256 for x in range(width * 3)])
+                   for y in range(height))
+    image = chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    filler = max(0, size - len(head) - len(image) - 12)
+    return head + chunk(b"zzZz", random.Random(seed).randbytes(filler)) + image
+
+
+def environment(tmp: Path, url: str, *, model: str = "gpt-4o") -> None:
+    from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, write_config
+
+    os.environ.update(CHATTERM_CONFIG=str(tmp / "config.toml"), CHATTERM_DATA_DIR=str(tmp),
+                      CHATTERM_CACHE_DIR=str(tmp / "cache"), LOOP_API_KEY=LOOP_KEY)
+    os.environ[LOOP_KEY_ENV] = LOOP_KEY
+    write_config(tmp / "config.toml", url, model=model)
+
+
+class Ticker:
+    """The longest gap between two runs of a 1 ms timer on the event loop."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            self.longest = max(self.longest, now - last)
+            last = now
+
+    def start(self) -> None:
+        self.longest = 0.0
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def stop(self) -> float:
+        if self._task is not None:
+            self._task.cancel()
+        return self.longest
+
+
+async def until(pilot: Any, predicate: Any, timeout: float = 30.0) -> None:
+    deadline = time.perf_counter() + timeout
+    while not predicate():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the app did not get there")
+        await asyncio.sleep(0.001)
+
+
+async def send_big_image(tmp: Path, server: Any, image: Path) -> tuple[float, float]:
+    from loopback import sse_reply
+    from ui_helpers import make_app, screen_text
+
+    server.script("chat/completions", sse_reply(["A ", "picture. done-marker"]))
+    app = make_app()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.chat is not None and app.chat.query("#prompt"))
+            await pilot.press("ctrl+a")
+            await until(pilot, lambda: app.screen is not app.chat)
+            app.screen.query_one("#attach-path").value = str(image)
+            await pilot.press("enter")
+            await until(pilot, lambda: app.chat.attachments.tray.pending)
+            app.chat.prompt.insert("what is it?")
+            before = len(server.requests)
+            ticker = Ticker()
+            ticker.start()
+            started = time.perf_counter()
+            await pilot.press("enter")
+            await until(pilot, lambda: len(server.requests) > before)
+            arrived = time.perf_counter() - started
+            await until(pilot, lambda: "done-marker" in screen_text(app))
+            return ticker.stop(), arrived
+    finally:
+        if app.store is not None:
+            app.store.close()
+
+
+def build_chat(count: int, size: int) -> str:
+    """A saved chat of `count` prompts, each with an image of `size` bytes, and replies."""
+    from chatterm.attach_files import load_bytes
+    from chatterm.attachments import AttachmentLimits
+    from chatterm.conversation import Conversation, Message, Role
+    from chatterm.store import Store
+
+    limits = AttachmentLimits()
+    conversation = Conversation(provider="loop", model="gpt-4o", title="50 images")
+    blobs = []
+    for n in range(count):
+        blob = load_bytes(png(64, 48, size, seed=n), f"shot-{n}.png", limits)
+        blobs.append(blob)
+        conversation.messages.append(Message(role=Role.USER, content=f"picture {n}?",
+                                             conversation_id=conversation.id,
+                                             attachments=[blob.meta]))
+        conversation.messages.append(Message(role=Role.ASSISTANT, content=f"reply {n} end",
+                                             conversation_id=conversation.id,
+                                             provider="loop", model="gpt-4o"))
+    for parent, child in zip(conversation.messages, conversation.messages[1:], strict=False):
+        child.parent_id = parent.id
+    conversation.current_id = conversation.messages[-1].id
+    with Store.open() as store:
+        store.create_conversation(conversation, blobs=blobs)
+    return conversation.id
+
+
+async def open_chat(conversation_id: str, last: str) -> float:
+    from ui_helpers import make_app, screen_text
+
+    app = make_app()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.chat is not None and app.chat.query("#prompt"))
+            await pilot.pause(0.2)
+            started = time.perf_counter()
+            app.chat.open_saved(conversation_id)
+            await until(pilot, lambda: last in screen_text(app))
+            return time.perf_counter() - started
+    finally:
+        if app.store is not None:
+            app.store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    from loopback import LoopbackServer
+
+    server = LoopbackServer()
+    server.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="chatterm-bench-attach-") as folder:
+            tmp = Path(folder)
+            environment(tmp, server.url)
+            os.environ["CHATTERM_IMAGES"] = "off"
+            image = tmp / "big.png"
+            image.write_bytes(png(640, 480, 10 * 1024 * 1024))
+            stalls, arrivals = [], []
+            for run in range(args.runs + 1):
+                stall, arrived = asyncio.run(send_big_image(tmp, server, image))
+                if run:
+                    stalls.append(stall)
+                    arrivals.append(arrived)
+            print(f"10 MB image: longest event-loop stall, Enter to reply shown: median "
+                  f"{statistics.median(stalls) * 1000:.0f} ms, worst "
+                  f"{max(stalls) * 1000:.0f} ms (target {TARGET_STALL * 1000:.0f} ms); "
+                  f"Enter to request at the server: median "
+                  f"{statistics.median(arrivals) * 1000:.0f} ms")
+            chat = build_chat(50, 1024 * 1024)
+            for mode in ("off", "kitty"):
+                os.environ["CHATTERM_IMAGES"] = mode
+                from chatterm.ui.attach import graphics
+
+                graphics.terminal_mode.cache_clear()
+                times = [asyncio.run(open_chat(chat, "reply 49 end"))
+                         for _ in range(args.runs + 1)][1:]
+                print(f"50 images, pictures {mode:>5}: open until the last reply is shown: "
+                      f"median {statistics.median(times) * 1000:.0f} ms, worst "
+                      f"{max(times) * 1000:.0f} ms (target {TARGET_OPEN * 1000:.0f} ms)")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
