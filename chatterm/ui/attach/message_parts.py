@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -63,19 +64,26 @@ class ImageSlot(AttachmentLine):
         self.asked = False  # PreviewWanted posted (at most once)
         self.shown = False  # the picture is mounted
 
-    def render_line(self, y: int) -> Strip:
-        # Called only for rows inside the visible region: the cheapest "on screen" test.
-        if self.previews and not self.asked:
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Called only with the part of the widget inside the visible region: the
+        # cheapest "on screen" test there is.
+        if self.previews and not self.asked and crop.area:
             self.asked = True
-            self.post_message(PreviewWanted(self))
-        return super().render_line(y)
+            # Posted from the slot's own turn: a message made while the screen renders
+            # has the screen as its sender, and would stop bubbling just below it.
+            self.call_later(self._ask)
+        return super().render_lines(crop)
+
+    def _ask(self) -> None:
+        self.post_message(PreviewWanted(self))
 
     def show_picture(self, picture: Widget) -> None:
         """Put the picture (a textual-image widget) under the line."""
-        if self.shown or self.parent is None:
+        parent = self.parent
+        if self.shown or not isinstance(parent, Widget):
             return
         self.shown = True
-        self.parent.mount(picture, after=self)
+        parent.mount(picture, after=self)
 
 
 class AttachmentList(Vertical):

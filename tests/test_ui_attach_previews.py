@@ -1,0 +1,91 @@
+"""Pictures of sent images: asked for only by the lines that come on screen, drawn with
+textual-image, and no picture library imported until then. A small app of attachment
+lines (the chat screen answers PreviewWanted the same way, through the session)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+import pytest
+from test_ui_attach import png
+from textual import on
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
+
+from chatterm.attach_files import load_bytes
+from chatterm.attachments import AttachmentLimits
+from chatterm.ui.attach import graphics
+from chatterm.ui.attach.message_parts import AttachmentList, ImageSlot, PreviewWanted
+
+pytestmark = pytest.mark.slow
+
+
+class Lines(App[None]):
+    def __init__(self, count: int, *, previews: bool) -> None:
+        super().__init__()
+        self.blobs = [load_bytes(png(32 + n, 24, ), f"shot-{n}.png", AttachmentLimits())
+                      for n in range(count)]
+        self.previews = previews
+        self.asked: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            for blob in self.blobs:
+                yield AttachmentList([blob.meta], previews=self.previews)
+
+    @on(PreviewWanted)
+    async def _wanted(self, event: PreviewWanted) -> None:
+        slot = event.slot
+        self.asked.append(slot.attachment.name)
+        data = next(b.data for b in self.blobs if b.meta.sha256 == slot.attachment.sha256)
+        picture = await asyncio.to_thread(graphics.prepare, data)
+        slot.show_picture(graphics.picture_widget(picture, "kitty"))
+
+
+async def until(pilot: Any, predicate: Any) -> None:
+    for _ in range(500):
+        if predicate():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("timed out")
+
+
+def test_no_picture_library_is_imported_by_the_chat() -> None:
+    import subprocess
+
+    code = ("import sys; import chatterm.ui.chat.screen, chatterm.ui.attach.message_parts; "
+            "print([m for m in ('textual_image', 'PIL') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
+
+
+async def test_only_the_lines_on_screen_ask_for_their_pictures() -> None:
+    app = Lines(50, previews=True)
+    async with app.run_test(size=(60, 12)) as pilot:
+        await until(pilot, lambda: app.asked)
+        await pilot.pause(0.2)
+        asked = list(app.asked)
+        # 12 rows show a handful of lines (and then their pictures), not 50.
+        assert 1 <= len(asked) <= 12, asked
+        assert asked[0] == "shot-0.png"
+        await until(pilot, lambda: app.query(".attachment-picture"))
+        picture = app.query(".attachment-picture").first()
+        assert type(picture).__name__ == "TGPImage"
+        assert picture.region.height <= graphics.PICTURE_ROWS
+        # Scrolling to the end asks for the last ones; the middle ones never asked.
+        app.query_one(VerticalScroll).scroll_end(animate=False)
+        await until(pilot, lambda: "shot-49.png" in app.asked)
+        assert len(app.asked) < 50
+
+
+async def test_without_pictures_nothing_is_asked_and_the_line_says_it_all() -> None:
+    app = Lines(3, previews=False)
+    async with app.run_test(size=(60, 12)) as pilot:
+        await pilot.pause(0.2)
+        assert app.asked == []
+        slots = list(app.query(ImageSlot).results(ImageSlot))
+        assert [slot.label for slot in slots][0] == \
+            f"image shot-0.png · {slots[0].attachment.size} B · 32×24"
