@@ -157,3 +157,64 @@ def test_an_image_in_several_prompts_is_encoded_once_per_request(monkeypatch) ->
                 for n in range(3)]
     made = attached.contents(messages, {blob.meta.sha256: blob.data})
     assert len(made) == 3 and calls == [len(IMAGE)]
+
+
+class BlobStore:
+    """The real Store plus a dict of blobs: what the engine asks of schema v5's store
+    (add_messages/create_conversation with blobs=, attachment_data), to test the engine's
+    side of the saved path on its own."""
+
+    def __init__(self, store: object) -> None:
+        self.inner = store
+        self.blobs: dict[str, bytes] = {}
+        self.reads: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def _keep(self, blobs: object) -> None:
+        for blob in blobs or ():  # type: ignore[attr-defined]
+            self.blobs[blob.meta.sha256] = blob.data
+
+    def create_conversation(self, conv: Conversation, *, blobs: object = ()) -> None:
+        self._keep(blobs)
+        self.inner.create_conversation(conv)  # type: ignore[attr-defined]
+
+    def add_messages(self, messages: object, *, current_id: str | None = None,
+                     blobs: object = ()) -> list[int]:
+        self._keep(blobs)
+        return self.inner.add_messages(messages, current_id=current_id)  # type: ignore[attr-defined]
+
+    def attachment_data(self, sha256: str) -> bytes:
+        self.reads.append(threading.current_thread().name)
+        return self.blobs[sha256]
+
+
+async def test_saved_blobs_go_with_the_prompt_and_come_back_from_the_store(
+        loopback: LoopbackServer, store) -> None:
+    loopback.script("chat/completions", [sse_reply(["one"]), sse_reply(["two"]),
+                                         sse_reply(["three"])])
+    kept = BlobStore(store)
+    session = _session(loopback, kept)
+    image = load_bytes(IMAGE, "a.png", LIMITS)
+    await session.send("look", attachments=[image])  # a new chat: create_conversation
+    assert kept.blobs == {image.meta.sha256: IMAGE}
+    assert session.blobs == {}  # the store has them: memory lets go
+    await session.send("again", attachments=[load_bytes(b"t\n", "t.txt", LIMITS)])
+    assert len(kept.blobs) == 2  # add_messages carried the second
+    await session.send("and?")
+    # Read back on the store's writer thread, never on the loop.
+    assert kept.reads and all(name.startswith("chatterm-store-writer") for name in kept.reads)
+    assert _users(loopback)[0][1]["image_url"]["url"] == _url(IMAGE)
+    assert await session.attachment_data(image.meta.sha256) == IMAGE
+
+
+async def test_a_store_that_cannot_keep_blobs_refuses_before_saving(
+        loopback: LoopbackServer, store) -> None:
+    session = _session(loopback, store)
+    if hasattr(store, "attachment_data"):
+        pytest.skip("the store keeps attachments (schema v5)")
+    with pytest.raises(Exception, match="cannot save attachments"):
+        await session.send("look", attachments=[load_bytes(IMAGE, "a.png", LIMITS)])
+    assert loopback.requests == [] and session.conversation.messages == []
+    assert store.list_conversations() == []
