@@ -258,9 +258,11 @@ class UserMessage(MessageView):
         if self.versions is not None:
             yield from super().compose()
             yield Static(text, classes="msg-body", markup=False)
-        else:
+        elif text or not self.message.attachments:
             yield Static(Content.assemble(self.header(), "\n", text), classes="msg-body",
                          markup=False)
+        else:  # an image alone: no blank line for the text there is not
+            yield Static(self.header(), classes="msg-body", markup=False)
         if self.message.attachments:  # a line each, pictures where the terminal can
             from chatterm.ui.attach.graphics import terminal_mode
             from chatterm.ui.attach.message_parts import AttachmentList
