@@ -65,6 +65,7 @@ def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (folder / "big.txt").write_text("x" * 2000, encoding="utf-8")
     (folder / "blob.bin").write_bytes(b"\x00\x01\x02binary")
     (folder / "four.txt").write_text("4\n", encoding="utf-8")
+    (folder / "sub").mkdir()
     monkeypatch.chdir(folder)
     return folder
 
@@ -111,6 +112,13 @@ async def test_ctrl_a_completes_picks_in_the_tree_and_says_what_is_wrong(
             await wait_until(pilot, lambda: box.error_text, what=f"the error for {path}")
             assert words in box.error_text and "\n" not in box.error_text
             assert dialog(app) is box
+        # A folder's path: the tree goes there, the field gets its slash.
+        box.query_one("#attach-path").value = str(files / "sub")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "a folder" in box.error_text, what="the folder line")
+        assert box.path_text == str(files / "sub") + "/"
+        assert str(box.query_one("#attach-tree").path) == str(files / "sub")
+        box.query_one("#attach-tree").path = files
         # ↓ into the tree; Enter on a file there attaches it.
         await pilot.press("down")
         tree = box.query_one("#attach-tree")

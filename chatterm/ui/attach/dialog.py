@@ -158,7 +158,15 @@ class AttachDialog(Dialog[PendingAttachment | None]):
         if not text:
             self.show_error("type a path, or pick a file in the tree (↓)")
             return
-        self.attach(os.path.expanduser(text))
+        path = os.path.expanduser(text)
+        if os.path.isdir(path):  # a folder: the tree shows it, as `cd` would
+            self.query_one(FileTree).path = Path(path)
+            field = self.query_one(PathInput)
+            field.value = text if text.endswith("/") else text + "/"
+            field.cursor_position = len(field.value)
+            self.show_error("a folder: pick a file in the tree (↓), or Tab for its names")
+            return
+        self.attach(path)
 
     @on(DirectoryTree.FileSelected)
     def _picked(self, event: DirectoryTree.FileSelected) -> None:
