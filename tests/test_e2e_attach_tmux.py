@@ -3,11 +3,17 @@ completion, the chip above the prompt, the dialog in a 40×15 pane, Backspace.""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-from test_e2e_tmux import Tmux, launcher, loopback_process, poll, pytestmark, send_until, tmux
+import pytest
+from test_e2e_tmux import Tmux, launcher, loopback_process, poll, send_until, tmux
 
-__all__ = ["loopback_process", "pytestmark", "tmux"]  # the fixtures and marks, reused
+__all__ = ["loopback_process", "tmux"]  # the fixtures, reused
+
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(shutil.which("tmux") is None,
+                                 reason="tmux is not installed: the end-to-end test needs it")]
 
 
 def test_attach_a_file_at_120_then_40_columns(tmux: Tmux, loopback_process: str,
