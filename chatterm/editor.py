@@ -15,7 +15,9 @@ import shlex
 import signal
 import subprocess
 import tempfile
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -70,11 +72,21 @@ def edit_text(text: str, *, terminal: IO[bytes] | None = None,
     own stdin may be a pipe); None leaves it this process's own (the app, suspended).
     """
     words, source = editor_command(environ)
-    with tempfile.TemporaryDirectory(prefix="chatterm-", ignore_cleanup_errors=True) as folder:
+    try:
+        scratch = tempfile.TemporaryDirectory(prefix="chatterm-prompt-",
+                                              ignore_cleanup_errors=True)
+    except OSError as error:
+        raise EditorError(f"no temporary folder for the editor's file ({error.strerror})"
+                          ) from None
+    with scratch as folder:
         path = Path(folder) / FILE_NAME
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
-            file.write(file_text(text))
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
+                file.write(file_text(text))
+        except OSError as error:
+            raise EditorError(f"the prompt could not be written to {path} for the editor "
+                              f"({error.strerror})") from None
         code = _run([*words, str(path)], source, terminal)
         if code != 0:
             raise EditorError(f"the editor {_name(words, source)} {_exit(code)}")
@@ -103,8 +115,9 @@ def edit_on_terminal(text: str) -> str:
 
 def _run(command: list[str], source: str, terminal: IO[bytes] | None) -> int:
     try:
-        return subprocess.run(command, stdin=terminal, stdout=terminal, stderr=terminal,
-                              check=False).returncode
+        with _keys_for_the_editor():
+            return subprocess.run(command, stdin=terminal, stdout=terminal,
+                                  stderr=terminal, check=False).returncode
     except FileNotFoundError:
         if source == FALLBACK:
             raise EditorError("no editor: $VISUAL and $EDITOR are not set, and 'vi' was "
@@ -113,6 +126,28 @@ def _run(command: list[str], source: str, terminal: IO[bytes] | None) -> int:
     except OSError as error:
         raise EditorError(f"the editor {_name(command, source)} could not start "
                           f"({error.strerror or error})") from None
+
+
+@contextmanager
+def _keys_for_the_editor() -> Iterator[None]:
+    """Ctrl+C and Ctrl+\\ in the editor are the editor's, as with git: the terminal sends
+    their signals to the whole foreground group, chatterm included, and a
+    KeyboardInterrupt here would leave the app suspended. A Python handler (not
+    SIG_IGN, which a child would inherit) ignores them here and is reset in the editor."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (and only it gets the signals)
+        return
+    wanted = [sig for sig in (signal.SIGINT, getattr(signal, "SIGQUIT", None)) if sig]
+    before = {sig: signal.signal(sig, _ignore) for sig in wanted}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """Stands in for SIG_IGN while the editor runs."""
 
 
 def _name(words: list[str], source: str) -> str:

@@ -3,6 +3,9 @@
 It records how it was called in $EDITOR_RECORD (its arguments, the text it found, the
 file's and folder's modes, whether its stdin and stdout are a terminal), writes
 $EDITOR_WRITES into the file (or leaves it as it was) and exits with $EDITOR_EXIT.
+With $EDITOR_ASKS set it is interactive, for the tmux tests: it clears the screen, shows
+"FAKE-EDITOR: " and the file's first line, and reads a line from the terminal: "fail"
+exits with status 3, anything else is written to the file.
 """
 
 import json
@@ -21,6 +24,12 @@ record = {
 }
 with open(os.environ["EDITOR_RECORD"], "w", encoding="utf-8") as file:
     json.dump(record, file)
+if os.environ.get("EDITOR_ASKS"):
+    print("\x1b[2J\x1b[H" + "~\n" * 5 + "FAKE-EDITOR: " + text.split("\n")[0], flush=True)
+    line = sys.stdin.readline().rstrip("\n")
+    if line == "fail":
+        sys.exit(3)
+    os.environ["EDITOR_WRITES"] = line + "\n"
 if "EDITOR_WRITES" in os.environ:
     with open(path, "w", encoding="utf-8") as file:
         file.write(os.environ["EDITOR_WRITES"])

@@ -254,3 +254,63 @@ def test_compare_two_models_at_120_then_40_columns_keep_one_and_reopen(
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_editor_hands_the_screen_back_whole_at_120_and_40_columns(
+        tmux: Tmux, loopback_process: str, tmp_path: Path) -> None:
+    """Ctrl+E as a person uses it: the editor takes the screen, the pane is resized while
+    it runs, the editor fails (one line, the draft kept), is stopped by Ctrl+C, then
+    succeeds (its text sent);
+    each time the app comes back whole: title, prompt, footer."""
+    script = launcher(tmp_path, tmp_path / "home", loopback_process)
+    editor = f"{shlex.quote(sys.executable)} {shlex.quote(str(REPO / 'tests/fake_editor.py'))}"
+    record = tmp_path / "record.json"
+    tmux.start("edit", f"env EDITOR={shlex.quote(editor)} EDITOR_ASKS=1 "
+                       f"EDITOR_RECORD={shlex.quote(str(record))} {script}")
+    screen = lambda: tmux.screen("edit")  # noqa: E731
+
+    def whole(width: int) -> bool:
+        lines = screen().rstrip("\n").splitlines()
+        return (len(lines) > 3 and "New chat" in lines[0] and "^e Editor" in lines[-2]
+                and "^p" in lines[-1] and all(len(line) <= width for line in lines))
+
+    def open_editor() -> None:
+        # Once: a second Ctrl+E sent while the editor starts would be typed into it.
+        tmux.keys("edit", "C-e")
+        poll(lambda: "FAKE-EDITOR: draft to keep" in screen(), "the editor", timeout=60,
+             screen=screen)
+
+    poll(lambda: "Ask anything" in screen(), "the prompt", screen=screen)
+    send_until(lambda: tmux.keys("edit", "draft to keep", literal=True),
+               lambda: "draft to keep" in screen(), "the typed draft", screen=screen)
+    open_editor()
+    assert "^e Editor" not in screen()  # the editor has the screen to itself
+    tmux.run("resize-window", "-t", "edit", "-x", "40", "-y", "30")
+    tmux.keys("edit", "fail", literal=True)
+    tmux.keys("edit", "Enter")
+    poll(lambda: "status 3" in screen() and whole(40), "the app back at 40 columns",
+         screen=screen)
+    assert "draft to keep" in screen()
+    # Ctrl+C in the editor is the editor's (the terminal signals chatterm too). Its line
+    # is looked for once the first one's toast has gone (two stack past a 30-row pane).
+    poll(lambda: "status 3" not in screen(), "the first line to go", timeout=30,
+         screen=screen)
+    open_editor()
+    tmux.keys("edit", "C-c")
+    # (how the editor ends on Ctrl+C is its own business: chatterm outlives it)
+    poll(lambda: "keeps its" in screen(), "the app back after Ctrl+C", screen=screen)
+    assert whole(40), screen()
+    assert "draft to keep" in screen()
+    tmux.run("resize-window", "-t", "edit", "-x", "120", "-y", "40")
+    poll(lambda: whole(120) and "Ctrl+B chats" in screen(), "120 columns", screen=screen)
+    open_editor()
+    tmux.keys("edit", "written in the editor", literal=True)
+    tmux.keys("edit", "Enter")
+    poll(lambda: "written in the editor" in screen() and whole(120),
+         "the editor's text in the prompt", screen=screen)
+    assert "draft to keep" not in screen()
+    send_until(lambda: tmux.keys("edit", "Enter"), lambda: "Ask anything" in screen(),
+               "the prompt to be sent", screen=screen)
+    poll(lambda: "done-marker" in screen(), "the reply", screen=screen)
+    tmux.keys("edit", "C-q")
+    poll(lambda: not tmux.alive("edit"), "chatterm to quit")

@@ -55,17 +55,28 @@ def open_in_editor(prompt: TextArea) -> None:
     try:
         if app.is_headless:
             # No terminal to hand over (run_test, the Pilot tests): the editor runs as is.
-            edited = edit_text(prompt.text)
+            edited = _edit(prompt.text)
         else:
             with app.suspend():
-                edited = edit_text(prompt.text)
-    except EditorError as error:
-        app.notify(f"{error.message}; {KEPT}.", severity="error")
-        return
+                # Nothing may escape this block: App.suspend resumes the app only when
+                # the block ends normally (no try/finally around its yield), so an
+                # exception would leave the terminal in the shell's mode, the app unseen.
+                edited = _edit(prompt.text)
     except SuspendNotSupported:
-        app.notify(f"This terminal cannot be handed to an editor; {KEPT}.", severity="error")
+        edited = EditorError("this terminal cannot be handed to an editor")
+    if isinstance(edited, EditorError):
+        app.notify(f"{edited.message}; {KEPT}.", severity="error")
         return
     if edited != prompt.text:
         prompt.replace(edited, (0, 0), prompt.document.end, maintain_selection_offset=False)
     prompt.move_cursor(prompt.document.end)
     prompt.focus()
+
+
+def _edit(text: str) -> str | EditorError:
+    try:
+        return edit_text(text)
+    except EditorError as error:
+        return error
+    except Exception as error:  # see open_in_editor: nothing may escape the block
+        return EditorError(f"the editor could not be run ({type(error).__name__}: {error})")
