@@ -115,7 +115,7 @@ def edit_on_terminal(text: str) -> str:
 
 def _run(command: list[str], source: str, terminal: IO[bytes] | None) -> int:
     try:
-        with _keys_for_the_editor():
+        with keys_for_the_editor():
             return subprocess.run(command, stdin=terminal, stdout=terminal,
                                   stderr=terminal, check=False).returncode
     except FileNotFoundError:
@@ -129,11 +129,15 @@ def _run(command: list[str], source: str, terminal: IO[bytes] | None) -> int:
 
 
 @contextmanager
-def _keys_for_the_editor() -> Iterator[None]:
+def keys_for_the_editor() -> Iterator[None]:
     """Ctrl+C and Ctrl+\\ in the editor are the editor's, as with git: the terminal sends
     their signals to the whole foreground group, chatterm included, and a
     KeyboardInterrupt here would leave the app suspended. A Python handler (not
-    SIG_IGN, which a child would inherit) ignores them here and is reset in the editor."""
+    SIG_IGN, which a child would inherit) ignores them here and is reset in the editor.
+    The app holds this around its whole suspension too (prompt_editor): the terminal is
+    in the shell's mode from the moment the app suspends, before the editor starts and
+    after it ends, and a Ctrl+C typed then must not reach chatterm either. Nesting is
+    fine: each level puts back what it found."""
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set handlers (and only it gets the signals)
         return

@@ -16,7 +16,7 @@ from textual.app import SuspendNotSupported
 from textual.binding import BindingsMap
 from textual.worker import WorkerState
 
-from chatterm.editor import EditorError, edit_text
+from chatterm.editor import EditorError, edit_text, keys_for_the_editor
 from chatterm.ui import compat
 from chatterm.ui.keys import bindings_for
 
@@ -57,7 +57,10 @@ def open_in_editor(prompt: TextArea) -> None:
             # No terminal to hand over (run_test, the Pilot tests): the editor runs as is.
             edited = _edit(prompt.text)
         else:
-            with app.suspend():
+            # Ctrl+C is ignored here from before the terminal is handed over until the
+            # app has it back: a key typed while the editor starts (or as it ends) would
+            # otherwise raise KeyboardInterrupt here, outside any editor.
+            with keys_for_the_editor(), app.suspend():
                 # Nothing may escape this block: App.suspend resumes the app only when
                 # the block ends normally (no try/finally around its yield), so an
                 # exception would leave the terminal in the shell's mode, the app unseen.
