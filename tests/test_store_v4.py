@@ -76,7 +76,8 @@ def test_upgrading_keeps_every_row_and_makes_the_calls_searchable(tmp_path: Path
     with Store.open(path) as store:
         index_is_sound(store)
         with store.raw_connection() as conn:
-            assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == \
+                schema.latest_version(MIGRATIONS)
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         lima = found(store, "America/Lima")
         assert [(role, snippet) for _, role, snippet in lima] == [
@@ -96,7 +97,9 @@ def test_upgrading_keeps_every_row_and_makes_the_calls_searchable(tmp_path: Path
     # Every version-3 field is as it was, but the killed reply's recovery (as any start).
     changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
     assert len(changed) == 1 and changed[0][0][6] == "streaming"
-    assert rows(path, "SELECT * FROM conversations ORDER BY id") == conversations
+    # Later versions add columns (schema 5: role); the version-3 ones are as they were.
+    assert [row[:len(conversations[0])] for row in rows(
+        path, "SELECT * FROM conversations ORDER BY id")] == conversations
     assert dump(path.with_name("chatterm.db.bak-v3")) == dump(FIXTURE)
 
 
@@ -174,7 +177,7 @@ def test_a_new_store_finds_tool_calls_and_results_as_they_are_saved() -> None:
         store.update_message(streaming)
         assert [mid for mid, _, _ in found(store, "Reykjavik")] == [streaming.id]
         index_is_sound(store)
-        assert schema.latest_version(MIGRATIONS) == 4
+        assert schema.latest_version(MIGRATIONS) >= 4
 
 
 def test_doctor_s_copy_finds_tool_calls_too(isolated_env: Path) -> None:

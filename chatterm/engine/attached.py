@@ -20,7 +20,7 @@ import asyncio
 import base64
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any
 
 from chatterm.attach_files import attachment_text, check_count
 from chatterm.attachments import AttachmentError
@@ -105,15 +105,9 @@ async def blob_bytes(session: ChatSession, wanted: set[str]) -> dict[str, bytes]
     return found
 
 
-class BlobStore(Protocol):
-    """The store's read of an attachment's bytes (schema v5, chatterm.store)."""
-
-    def attachment_data(self, sha256: str) -> bytes: ...
-
-
-def read_blobs(store: SessionStore | BlobStore, wanted: Sequence[str]) -> dict[str, bytes]:
-    read = cast("BlobStore", store).attachment_data
-    return {sha256: read(sha256) for sha256 in wanted}
+def read_blobs(store: SessionStore, wanted: Sequence[str]) -> dict[str, bytes]:
+    """The bytes of each of `wanted` from the store (schema v5), on its thread."""
+    return {sha256: store.attachment_data(sha256) for sha256 in wanted}
 
 
 def attach_to(session: ChatSession, turn: Turn) -> None:

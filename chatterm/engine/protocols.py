@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from chatterm.api.types import ChatRequest, ClientEvent
+    from chatterm.attachments import PendingAttachment
     from chatterm.conversation import Conversation, ConversationSummary, Message, SearchHit
     from chatterm.providers import ProviderConfig
     from chatterm.tree import Shape
@@ -34,7 +35,8 @@ class SessionStore(Protocol):
     """What the session reads and writes (chatterm.store.Store). Every write is called
     off the event loop, on the store's writer thread (see chatterm.engine.writer)."""
 
-    def create_conversation(self, conv: Conversation) -> None: ...
+    def create_conversation(self, conv: Conversation, *,
+                            blobs: Sequence[PendingAttachment] = ()) -> None: ...
 
     def update_conversation(self, conv: Conversation) -> None: ...
 
@@ -43,8 +45,12 @@ class SessionStore(Protocol):
     def get_conversation(self, conversation_id: str, *,
                          last_n: int | None = None) -> Conversation: ...
 
-    def add_messages(self, messages: Sequence[Message], *,
-                     current_id: str | None = None) -> list[int]: ...
+    def add_messages(self, messages: Sequence[Message], *, current_id: str | None = None,
+                     blobs: Sequence[PendingAttachment] = ()) -> list[int]: ...
+
+    def attachment_data(self, sha256: str) -> bytes:
+        """The bytes of a stored attachment (schema v5); StoreError when missing."""
+        ...
 
     def update_message(self, message: Message) -> bool: ...
 

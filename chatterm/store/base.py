@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from chatterm import tree
 from chatterm.conversation import (
@@ -21,7 +22,10 @@ from chatterm.conversation import (
     MessageState,
 )
 from chatterm.errors import StoreError, UsageError
-from chatterm.store import calls, database, failures, parts, rows, trees, writers
+from chatterm.store import attached, calls, database, failures, parts, rows, trees, writers
+
+if TYPE_CHECKING:
+    from chatterm.attachments import PendingAttachment
 
 T = TypeVar("T")
 
@@ -33,10 +37,19 @@ _INSERT_MESSAGE = (
     ":tool_call_id, :writer, :error, :usage, :tool_calls, :refusal, :reasoning, :content"
     "{values})"
 )
-# Schema version 4 (see calls.py); a file left older (tests, a read-only mount) has no
-# `calls` column.
-INSERT_MESSAGE = _INSERT_MESSAGE.format(calls=", calls", values=", :calls")
-INSERT_MESSAGE_V3 = _INSERT_MESSAGE.format(calls="", values="")
+
+
+def insert_message(columns: tuple[str, ...]) -> str:
+    """The INSERT of a message row with the newer schemas' `columns` (none for a file
+    left at version 3: tests, a read-only mount)."""
+    return _INSERT_MESSAGE.format(calls="".join(f", {c}" for c in columns),
+                                  values="".join(f", :{c}" for c in columns))
+
+
+# Schema version 4 added `calls` (calls.py), version 5 the usage numbers (attached.py).
+INSERT_MESSAGE = insert_message(("calls", *attached.USAGE_COLUMNS))
+INSERT_MESSAGE_V4 = insert_message(("calls",))
+INSERT_MESSAGE_V3 = insert_message(())
 
 
 class StoreCore:
@@ -57,7 +70,10 @@ class StoreCore:
         self._has_trees = trees.has_trees(conn)
         # Version 4 indexes tool calls in their own column of messages_fts (calls.py).
         self._has_calls = calls.has_column(conn)
-        self._insert_message = INSERT_MESSAGE if self._has_calls else INSERT_MESSAGE_V3
+        # Version 5: attachments, conversations.role, usage numbers (attached.py).
+        self._has_v5 = attached.has_tables(conn)
+        self._insert_message = (INSERT_MESSAGE if self._has_v5 else INSERT_MESSAGE_V4
+                                if self._has_calls else INSERT_MESSAGE_V3)
         self._fts_columns = "content, reasoning" + (", calls" if self._has_calls else "")
 
     def _unknown(self, conversation_id: str) -> UsageError:
@@ -221,9 +237,21 @@ class StoreCore:
         self._conn.executemany(trees.TOUCH, ({"id": mid, "at": at}
                                              for mid in trees.touch_rows(shape, leaf_id)))
 
+    def _save_attachments(self, messages: Sequence[Message],
+                          blobs: Sequence[PendingAttachment]) -> None:
+        """Link `messages`' attachments (storing `blobs`), in the caller's transaction."""
+        if self._has_v5:
+            attached.save(self._conn, messages, blobs, time.time())
+        elif blobs or any(message.attachments for message in messages):
+            raise StoreError(f"{self.path} predates schema version 5 and cannot hold "
+                             "attachments; nothing was saved")
+
     def _as_recovered(self, messages: list[Message]) -> list[Message]:
-        """Streaming messages with their appended parts; read-only stores, which cannot
-        run recover_interrupted, also show its outcome."""
+        """Loaded messages made whole: their attachments (metadata, never the bytes), and
+        streaming ones with their appended parts; read-only stores, which cannot run
+        recover_interrupted, also show its outcome."""
+        if self._has_v5 and messages:
+            attached.fill(self._conn, messages)
         if not (self.read_only or self._has_parts):
             return messages
         for message in messages:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatterm.conversation import (
     Conversation,
@@ -18,6 +18,9 @@ from chatterm.store import database, failures, rows, space, trees
 from chatterm.store.base import StoreCore
 from chatterm.tree import Node, Shape, TreeError
 
+if TYPE_CHECKING:
+    from chatterm.attachments import PendingAttachment
+
 _INSERT_CONVERSATION = (
     "INSERT INTO conversations (id, title, created_at, updated_at, provider, model, "
     "system_prompt, params, message_count, current_id) VALUES (:id, :title, :created_at, "
@@ -27,32 +30,41 @@ _INSERT_CONVERSATION = (
 # A store opened with the schema of version 2 (tests build one this way) has no tree.
 _INSERT_CONVERSATION_V2 = _INSERT_CONVERSATION.replace(", current_id)", ")").replace(
     ", :current_id)", ")")
+# Version 5 keeps the role a chat was started from (attached.py).
+_INSERT_CONVERSATION_V5 = _INSERT_CONVERSATION.replace(", current_id)", ", current_id, role)"
+                                                       ).replace(", :current_id)",
+                                                                 ", :current_id, :role)")
 
 
 class ConversationStore(StoreCore):
     """The conversation rows (and a whole conversation's messages at once)."""
 
-    def create_conversation(self, conv: Conversation) -> None:
+    def create_conversation(self, conv: Conversation, *,
+                            blobs: Sequence[PendingAttachment] = ()) -> None:
         """Insert `conv` and any messages it already holds (a tree, or a straight list
         whose messages name no parent: it is chained). `conv.current_id` (None: the
-        leaf of the most recently active branch) becomes its current branch."""
+        leaf of the most recently active branch) becomes its current branch. `blobs`:
+        bytes of the messages' attachments, saved in the same transaction."""
         prepared = self._prepare(conv)
         self._write(lambda: self._in_transaction(conv, lambda: self._insert_whole(
-            conv, *prepared)))
+            conv, *prepared, blobs)))
 
-    def import_conversation(self, conv: Conversation) -> None:
+    def import_conversation(self, conv: Conversation, *,
+                            blobs: Sequence[PendingAttachment] = ()) -> None:
         """Insert a whole conversation in one transaction: all of it or nothing.
 
         UsageError if its id (or a message id) is already in the store, or if its
         messages do not form a tree. A message saved as `streaming` in the file is
         imported as `interrupted`: nobody is streaming it.
         """
-        self.import_conversations([conv])
+        self.import_conversations([conv], blobs=blobs)
 
-    def import_conversations(self, convs: Sequence[Conversation]) -> None:
+    def import_conversations(self, convs: Sequence[Conversation], *,
+                             blobs: Sequence[PendingAttachment] = ()) -> None:
         """Insert every conversation of `convs` in ONE transaction: all or nothing.
 
-        Trees and current branches are kept as given (see create_conversation).
+        Trees and current branches are kept as given (see create_conversation); `blobs`
+        holds the bytes of their attachments (each stored once, whoever uses it).
         """
         prepared = []
         seen: set[str] = set()
@@ -69,7 +81,7 @@ class ConversationStore(StoreCore):
             try:
                 with database.transaction(self._conn):
                     for conv, messages, shape in prepared:
-                        self._insert_whole(conv, messages, shape)
+                        self._insert_whole(conv, messages, shape, blobs)
             except sqlite3.IntegrityError as exc:
                 # Rolled back by now, so what is in the store is what was there before.
                 raise self._explain_batch([conv for conv, *_ in prepared], exc) from exc
@@ -105,7 +117,7 @@ class ConversationStore(StoreCore):
             raise self._explain_conflict(conv, exc) from exc
 
     def _insert_whole(self, conv: Conversation, messages: list[Message],
-                      shape: Shape | None) -> None:
+                      shape: Shape | None, blobs: Sequence[PendingAttachment] = ()) -> None:
         conv_values = rows.conversation_values(conv)
         conv_values["message_count"] = len(messages)
         conv_values["current_id"] = conv.current_id
@@ -119,9 +131,10 @@ class ConversationStore(StoreCore):
                                     if message.state is MessageState.STREAMING else None)
                 yield values
 
-        self._conn.execute(_INSERT_CONVERSATION if self._has_trees
-                           else _INSERT_CONVERSATION_V2, conv_values)
+        self._conn.execute(_INSERT_CONVERSATION_V5 if self._has_v5 else _INSERT_CONVERSATION
+                           if self._has_trees else _INSERT_CONVERSATION_V2, conv_values)
         self._conn.executemany(self._insert_message, message_rows())
+        self._save_attachments(messages, blobs)
         self._conn.execute(
             f"INSERT INTO messages_fts(rowid, {self._fts_columns}) "
             f"SELECT seq, {self._fts_columns} FROM messages "
@@ -187,6 +200,7 @@ class ConversationStore(StoreCore):
                 cursor = self._conn.execute(
                     "UPDATE conversations SET title = :title, provider = :provider, "
                     "model = :model, system_prompt = :system_prompt, params = :params, "
+                    f"{'role = :role, ' if self._has_v5 else ''}"
                     "updated_at = max(updated_at, :updated_at) WHERE id = :id", values)
             if cursor.rowcount == 0:
                 raise self._unknown(conv.id)
@@ -243,7 +257,8 @@ class ConversationStore(StoreCore):
 
     def _conversation_row(self, conversation_id: str) -> Conversation:
         row = self._conn.execute(
-            f"SELECT {rows.CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
+            f"SELECT {rows.CONVERSATION_COLUMNS_V5 if self._has_v5 else rows.CONVERSATION_COLUMNS}"
+            " FROM conversations WHERE id = ?",
             (conversation_id,)).fetchone()
         if row is None:
             raise self._unknown(conversation_id)

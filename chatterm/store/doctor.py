@@ -10,6 +10,7 @@ current schema, its full-text index rebuilt from the recovered text.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatterm.store import calls, database, failures, parts, space
+from chatterm.store import attached, calls, database, failures, parts, space
 from chatterm.store.files import create_private_file
 
 BATCH = 256
@@ -28,6 +29,9 @@ _CONVERSATION_COLUMNS = ("id", "title", "created_at", "updated_at", "provider", 
 _MESSAGE_COLUMNS = ("id", "conversation_id", "position", "parent_id", "role", "state",
                     "created_at", "provider", "model", "finish_reason", "tool_call_id",
                     "error", "usage", "tool_calls", "refusal", "reasoning", "content")
+# Schema version 5 (attached.py): a file from before it has none of these.
+_BLOB_COLUMNS = ("sha256", "mime", "size", "width", "height", "created_at", "data")
+_LINK_COLUMNS = ("message_id", "position", "name", "sha256")
 _TEXT_COLUMNS = {"refusal", "reasoning", "content", "system_prompt", "title"}
 _ROLES = {"system", "user", "assistant", "tool"}
 _STATES = {"complete", "streaming", "interrupted", "error"}
@@ -92,6 +96,7 @@ def recover(source: Path, target: Path) -> Recovery:
     src = open_damaged(source)
     try:
         conversations = {row["id"]: row for row in _valid_conversations(src, result)}
+        roles = _roles(src)
         current = _current_ids(src)
         by_conversation: dict[str, list[dict[str, Any]]] = {}
         seen: set[str] = set()
@@ -102,6 +107,7 @@ def recover(source: Path, target: Path) -> Recovery:
             seen.add(row["id"])
             by_conversation.setdefault(row["conversation_id"], []).append(row)
         _attach_parts(src, by_conversation, result)
+        links, blobs = _attachments(src, seen, result)
     finally:
         src.close()
     with Store.open(target) as store, store.raw_connection() as conn, \
@@ -119,11 +125,12 @@ def recover(source: Path, target: Path) -> Recovery:
             # The current branch is kept when its leaf survived; otherwise the store
             # reads the last message as the leaf.
             conv["current_id"] = current.get(conv_id) if current.get(conv_id) in ids else None
+            conv["role"] = roles.get(conv_id)
             conn.execute(
                 "INSERT INTO conversations (id, title, created_at, updated_at, provider, "
-                "model, system_prompt, params, message_count, current_id) VALUES (:id, "
+                "model, system_prompt, params, message_count, current_id, role) VALUES (:id, "
                 ":title, :created_at, :updated_at, :provider, :model, :system_prompt, "
-                ":params, :message_count, :current_id)", conv)
+                ":params, :message_count, :current_id, :role)", conv)
             for position, message in enumerate(messages):
                 # Renumbered without gaps (the store relies on it); nobody streams into
                 # a recovered copy, so a reply cut off by the damage reads as interrupted.
@@ -139,6 +146,12 @@ def recover(source: Path, target: Path) -> Recovery:
             result.messages += len(messages)
         conn.execute("INSERT INTO messages_fts(rowid, content, reasoning, calls) "
                      "SELECT seq, content, reasoning, calls FROM messages")
+        attached.fill_usage(conn)
+        conn.executemany(f"INSERT INTO attachments ({', '.join(_BLOB_COLUMNS)}) VALUES "
+                         f"({', '.join('?' * len(_BLOB_COLUMNS))})",
+                         ([blob[c] for c in _BLOB_COLUMNS] for blob in blobs.values()))
+        conn.executemany(f"INSERT INTO message_attachments ({', '.join(_LINK_COLUMNS)}) "
+                         "VALUES (?, ?, ?, ?)", links)
     # Opening it made a disk-space reserve; the copy is not in use yet, so it needs none.
     space.release_reserve(target)
     return result
@@ -155,6 +168,49 @@ def _current_ids(src: sqlite3.Connection) -> dict[str, str]:
             if isinstance(cid, str) and isinstance(leaf, str)}
     except sqlite3.DatabaseError:
         return {}
+
+
+def _roles(src: sqlite3.Connection) -> dict[str, str]:
+    """Each conversation's saved role, where readable (a file before version 5 has none)."""
+    try:
+        return {cid: role for cid, role in src.execute(
+            "SELECT id, role FROM conversations WHERE role IS NOT NULL")
+            if isinstance(cid, str) and isinstance(role, str) and role}
+    except sqlite3.DatabaseError:
+        return {}
+
+
+def _attachments(src: sqlite3.Connection, messages: set[str], result: Recovery
+                 ) -> tuple[list[tuple[Any, ...]], dict[str, dict[str, Any]]]:
+    """The attachment links of recovered messages, and the blobs they use whose bytes
+    still hash to their name; a message loses the attachments whose bytes were damaged."""
+    if not _safe(src, "SELECT 1 FROM sqlite_master WHERE name = 'message_attachments'"):
+        return [], {}
+    blobs: dict[str, dict[str, Any]] = {}
+    for row in _rows(src, "attachments", _BLOB_COLUMNS, result):
+        data, sha256 = row["data"], row["sha256"]
+        if isinstance(data, bytes) and isinstance(sha256, str) and isinstance(
+                row["mime"], str) and hashlib.sha256(data).hexdigest() == sha256:
+            row["size"] = len(data)
+            if not isinstance(row["created_at"], int | float):
+                row["created_at"] = 0.0
+            blobs[sha256] = row
+        else:
+            result.unreadable_rows += 1
+    links: list[tuple[Any, ...]] = []
+    lost = 0
+    for row in _rows(src, "message_attachments", _LINK_COLUMNS, result):
+        if row["message_id"] not in messages or not isinstance(row["name"], str) \
+                or not isinstance(row["position"], int):
+            continue
+        if row["sha256"] not in blobs:
+            lost += 1
+            continue
+        links.append(tuple(row[c] for c in _LINK_COLUMNS))
+    if lost:
+        result.notes.append(f"attachments: {lost} could not be read and were left out")
+    used = {link[3] for link in links}
+    return links, {sha256: blob for sha256, blob in blobs.items() if sha256 in used}
 
 
 def _mend_parents(messages: list[dict[str, Any]]) -> None:

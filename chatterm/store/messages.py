@@ -11,29 +11,47 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from chatterm.conversation import (
     Message,
     MessageState,
 )
-from chatterm.errors import UsageError
-from chatterm.store import database, failures, parts, rows, space
+from chatterm.errors import StoreError, UsageError
+from chatterm.store import attached, database, failures, parts, rows, space
 from chatterm.store.base import StoreCore
+
+if TYPE_CHECKING:
+    from chatterm.attachments import PendingAttachment
+
+# The usage numbers are saved with the JSON they repeat (schema version 5, attached.py).
+_SET_USAGE = "".join(f", {name} = :{name}" for name in attached.USAGE_COLUMNS)
 
 
 class MessageStore(StoreCore):
     """The message rows of conversations that exist."""
+
+    def attachment_data(self, sha256: str) -> bytes:
+        """The bytes of a stored attachment (StoreError naming it when there are none)."""
+        def work() -> bytes | None:
+            return attached.data_of(self._conn, sha256) if self._has_v5 else None
+        data = self._run(work)
+        if data is None:
+            raise StoreError(f"{self.path}: attachment {sha256[:12]} is not in the store")
+        return data
 
     def add_message(self, message: Message) -> int:
         """Append `message` to its conversation (it becomes the current leaf); returns
         the position it was given."""
         return self.add_messages([message])[0]
 
-    def add_messages(self, messages: Sequence[Message], *,
-                     current_id: str | None = None) -> list[int]:
+    def add_messages(self, messages: Sequence[Message], *, current_id: str | None = None,
+                     blobs: Sequence[PendingAttachment] = ()) -> list[int]:
         """Add `messages` (parents first, each `parent_id` as the caller set it) in one
         transaction; returns their positions. The branch ending at `current_id` (default:
-        the last message given) becomes the current one, and the most recently active."""
+        the last message given) becomes the current one, and the most recently active.
+        `blobs`: the bytes of attachments the messages carry that the store may not hold
+        yet, saved in the same transaction (see attached.py)."""
         if any(not message.conversation_id for message in messages):
             raise ValueError("add_messages needs message.conversation_id")
         if not messages:
@@ -55,6 +73,7 @@ class MessageStore(StoreCore):
                         raise UsageError(f"message {message.id} answers {message.parent_id}, "
                                          "which is not in its conversation")
                 positions = [self._append(message) for message in messages]
+                self._save_attachments(messages, blobs)
                 parents = [message.parent_id for message in messages]
                 if parents[0] == before and len(set(parents)) == len(parents):
                     # Growing the current branch by a line: nothing new has a sibling,
@@ -111,7 +130,8 @@ class MessageStore(StoreCore):
                     "refusal = :refusal, state = :state, finish_reason = :finish_reason, "
                     "usage = :usage, tool_calls = :tool_calls, error = :error, "
                     "model = :model, provider = :provider, writer = :writer"
-                    f"{', calls = :calls' if self._has_calls else ''} WHERE id = :id",
+                    f"{', calls = :calls' if self._has_calls else ''}"
+                    f"{_SET_USAGE if self._has_v5 else ''} WHERE id = :id",
                     values)
                 if self._has_parts:
                     self._appender.wrote_row(self._conn, values)

@@ -16,7 +16,7 @@ from chatterm.conversation import (
     Usage,
 )
 from chatterm.numbers import finite_json
-from chatterm.store import calls
+from chatterm.store import attached, calls
 from chatterm.text_parts import mend_surrogates
 
 MESSAGE_COLUMNS = (
@@ -28,6 +28,8 @@ PREFIXED_MESSAGE_COLUMNS = ", ".join(f"m.{name.strip()}"
 CONVERSATION_COLUMNS = (
     "id, title, created_at, updated_at, provider, model, system_prompt, params"
 )
+# Schema version 5 adds the role a chat was started from (attached.py).
+CONVERSATION_COLUMNS_V5 = CONVERSATION_COLUMNS + ", role"
 SUMMARY_COLUMNS = "id, title, provider, model, created_at, updated_at, message_count"
 
 
@@ -92,11 +94,15 @@ def message_values(message: Message) -> dict[str, Any]:
         "content": message.content or "",
         # What search finds of the calls (schema version 4, see calls.py).
         "calls": calls.text_of(message.tool_calls) if message.tool_calls else "",
+        # What `chatterm usage` sums (schema version 5, see attached.py).
+        **attached.usage_values(message.usage),
     })
 
 
 def conversation_from_row(row: tuple[Any, ...]) -> Conversation:
-    cid, title, created_at, updated_at, provider, model, system_prompt, params = row
+    """From CONVERSATION_COLUMNS, or CONVERSATION_COLUMNS_V5 (with the role)."""
+    cid, title, created_at, updated_at, provider, model, system_prompt, params = row[:8]
+    role = row[8] if len(row) > 8 and isinstance(row[8], str) and row[8] else None
     return Conversation(
         id=cid,
         title=title,
@@ -106,6 +112,7 @@ def conversation_from_row(row: tuple[Any, ...]) -> Conversation:
         model=model,
         system_prompt=system_prompt,
         params=Params.from_dict(json.loads(params) if params else None),
+        role=role,
     )
 
 
@@ -119,6 +126,7 @@ def conversation_values(conv: Conversation) -> dict[str, Any]:
         "model": conv.model,
         "system_prompt": conv.system_prompt or "",
         "params": dumps(conv.params.to_dict()),
+        "role": conv.role or None,
     })
 
 

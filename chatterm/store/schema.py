@@ -15,7 +15,7 @@ from pathlib import Path
 
 from chatterm import safe_write
 from chatterm.errors import StoreError
-from chatterm.store import calls, parts, trees
+from chatterm.store import attached, calls, parts, trees
 
 # "ctm1" in ASCII: lets us tell our files from other SQLite databases.
 APPLICATION_ID = 0x63746D31
@@ -124,6 +124,8 @@ MIGRATIONS: list[Migration] = [
               trees.upgrade),
     Migration(4, "tool calls searchable: messages.calls, a third index column (calls.py)",
               calls.upgrade),
+    Migration(5, "attachments, a conversation's role, usage as numbers (attached.py)",
+              attached.upgrade),
 ]
 
 

@@ -1,8 +1,10 @@
 """What the replies cost: tokens and the provider's reported cost, summed per group.
 
-Read from the `usage` JSON column of assistant messages (written by rows.py from
-conversation.Usage), in one aggregate query: no schema change, and nothing is loaded
-into Python but the groups (bench/bench_usage.py: 200,000 messages).
+One aggregate query, and nothing is loaded into Python but the groups
+(bench/bench_usage.py: 200,000 messages). From schema version 5 it sums the numeric
+columns `prompt_tokens`, `completion_tokens` and `cost` that repeat the `usage` JSON
+(store/attached.py), reading only the covering index `messages_usage`; a file left older
+(opened read-only) is summed from the JSON itself, with the same rules.
 """
 
 from __future__ import annotations
@@ -42,6 +44,20 @@ SELECT k, count(*), sum(pt), sum(ct), sum(cost), count(cost) FROM (
           -- A request that failed before any reply came saved no usage: not a reply.
           AND (state != 'error' OR usage IS NOT NULL))
 )
+GROUP BY k ORDER BY {order}
+"""
+
+
+# Schema 5: the same sums from columns of the index `messages_usage`. A failed reply counts
+# when it reported numbers (the JSON query counts one with any usage at all: the same
+# replies, since a Usage with no numbers is never saved by chatterm).
+_COLUMN_QUERY = """
+SELECT {key} AS k, count(*), sum(prompt_tokens), sum(completion_tokens), sum(cost),
+       count(cost)
+FROM messages {index}
+WHERE role = 'assistant' AND created_at >= :since {conversation}
+  AND (state != 'error' OR prompt_tokens IS NOT NULL OR completion_tokens IS NOT NULL
+       OR cost IS NOT NULL)
 GROUP BY k ORDER BY {order}
 """
 
@@ -95,12 +111,22 @@ class UsageStore(StoreCore):
         `conversation_id` limits it to one conversation (every branch: all it cost)."""
         if by not in _KEYS:
             raise ValueError(f"usage: unknown grouping {by!r}")
-        query = _QUERY.format(
-            key=_KEYS[by], prompt=_INTEGER.format(name="prompt_tokens"),
-            completion=_INTEGER.format(name="completion_tokens"),
-            cost=_NUMBER.format(name="cost"),
-            conversation="AND conversation_id = :cid" if conversation_id else "",
-            order="k" if by == "day" else "coalesce(sum(pt), 0) + coalesce(sum(ct), 0) DESC, k")
+        conversation = "AND conversation_id = :cid" if conversation_id else ""
+        if self._has_v5:
+            # One conversation: its rows by the (conversation_id, position) index; all of
+            # them: the covering index, never the table.
+            query = _COLUMN_QUERY.format(
+                key=_KEYS[by], conversation=conversation,
+                index="" if conversation_id else "INDEXED BY messages_usage",
+                order="k" if by == "day" else
+                "coalesce(sum(prompt_tokens), 0) + coalesce(sum(completion_tokens), 0) DESC, k")
+        else:
+            query = _QUERY.format(
+                key=_KEYS[by], prompt=_INTEGER.format(name="prompt_tokens"),
+                completion=_INTEGER.format(name="completion_tokens"),
+                cost=_NUMBER.format(name="cost"), conversation=conversation,
+                order="k" if by == "day" else
+                "coalesce(sum(pt), 0) + coalesce(sum(ct), 0) DESC, k")
         params = {"since": float(since) if since is not None else float("-inf"),
                   "cid": conversation_id}
 
