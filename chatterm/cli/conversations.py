@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chatterm.cli.common import open_store
 from chatterm.cli.output import Out, confirm, note, short_id, warn
 from chatterm.conversation import HIT_END, HIT_START, Conversation
-from chatterm.errors import ChattermError, UsageError
+from chatterm.errors import ChattermError, StoreError, UsageError
 from chatterm.timefmt import relative_time
+
+if TYPE_CHECKING:
+    from chatterm.store import Store
 
 
 def run(command: str, args: argparse.Namespace) -> int:
@@ -103,13 +108,34 @@ def _export(args: argparse.Namespace) -> int:
         # JSON holds every branch; Markdown the current one (export_markdown picks it).
         conversation = (store.get_tree(conversation_id) if args.format == "json"
                         else store.get_conversation(conversation_id))
-    text = export_json(conversation) if args.format == "json" else export_markdown(conversation)
+        # The JSON export carries the attachments' bytes, so import gives them back.
+        blobs = attachment_bytes(store, conversation) if args.format == "json" else None
+    text = (export_json(conversation, blobs) if args.format == "json"
+            else export_markdown(conversation))
     if args.output:
         write_text(Path(args.output).expanduser(), text)
         note(f"exported {short_id(conversation.id)} to {args.output}")
         return 0
     Out().write(text if text.endswith("\n") else text + "\n")
     return 0
+
+
+def attachment_bytes(store: Store, conversation: Conversation) -> dict[str, bytes]:
+    """The bytes of every attachment `conversation` names, by sha256 (read from the store)."""
+    from chatterm.transfer_blobs import wanted
+
+    names = wanted(conversation)
+    if not names:
+        return {}
+    read = _blob_reader(store)
+    return {sha256: read(sha256) for sha256 in names}
+
+
+def _blob_reader(store: Store) -> Callable[[str], bytes]:
+    read: Callable[[str], bytes] | None = getattr(store, "attachment_data", None)
+    if read is None:  # a store from before schema v5 has no attachments to read
+        raise StoreError("this store cannot keep attachments (it predates schema v5)")
+    return read
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -134,13 +160,15 @@ def _import(args: argparse.Namespace) -> int:
 
 def _import_export(args: argparse.Namespace, data: bytes, source: str) -> int:
     """chatterm's own export: one conversation, a copy under new ids if its ids are taken."""
-    from chatterm.transfer import parse_import, with_new_ids
+    from chatterm.transfer import parse_export, with_new_ids
 
     try:
-        conversation: Conversation = parse_import(data)
+        conversation, blobs = parse_export(data)
     except ChattermError as error:
         raise type(error)(f"{source}: {error.message}") from None
     with open_store(read_only=args.dry_run) as store:
+        if blobs and not args.dry_run:
+            _blob_reader(store)  # one line, nothing imported, on a store without them
         taken = store.holds_ids_of(conversation)
         if args.dry_run:
             from chatterm.cli.history_import import size_line
@@ -162,7 +190,10 @@ def _import_export(args: argparse.Namespace, data: bytes, source: str) -> int:
             if not args.as_new:
                 warn(f"conversation {short_id(original)} is already saved; imported a copy "
                      f"with new ids as {short_id(conversation.id)}")
-        store.import_conversation(conversation)
+        if blobs:
+            store.import_conversation(conversation, **{"blobs": blobs})
+        else:
+            store.import_conversation(conversation)
     Out().line(conversation.id)
     return 0
 
