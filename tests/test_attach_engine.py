@@ -178,12 +178,13 @@ class BlobStore:
 
     def create_conversation(self, conv: Conversation, *, blobs: object = ()) -> None:
         self._keep(blobs)
-        self.inner.create_conversation(conv)  # type: ignore[attr-defined]
+        self.inner.create_conversation(conv, blobs=blobs)  # type: ignore[attr-defined]
 
     def add_messages(self, messages: object, *, current_id: str | None = None,
                      blobs: object = ()) -> list[int]:
         self._keep(blobs)
-        return self.inner.add_messages(messages, current_id=current_id)  # type: ignore[attr-defined]
+        return self.inner.add_messages(  # type: ignore[attr-defined]
+            messages, current_id=current_id, blobs=blobs)
 
     def attachment_data(self, sha256: str) -> bytes:
         self.reads.append(threading.current_thread().name)
