@@ -31,7 +31,9 @@ def blob(data: bytes, name: str = "shot.png", mime: str = "image/png") -> Pendin
 
 
 def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    # A plain connection (it writes nothing): the last one to close removes the -wal and
+    # -shm files that any reader of a WAL file makes, so the fixture's folder stays clean.
+    conn = sqlite3.connect(path)
     try:
         return conn.execute(sql).fetchall()
     finally:
