@@ -167,3 +167,30 @@ def test_config_set_and_show_take_the_attachment_limits(loopback) -> None:
     assert shown.returncode == 0, shown.stderr
     limits = tomllib.loads(shown.stdout.decode())["attachments"]
     assert limits == {"max_image_bytes": 5000000, "max_text_bytes": 1048576, "max_count": 10}
+
+
+def test_a_compare_sends_the_attachments_to_every_model(loopback, tmp_path) -> None:
+    write_config(loopback.url, model="gpt-4o")
+    loopback.script("chat/completions", [sse_reply(["a"])], model="gpt-4o")
+    loopback.script("chat/completions", [sse_reply(["b"])], model="local-llm")
+    shot = tmp_path / "shot.png"
+    shot.write_bytes(png())
+    result = run_cli("ask", "--no-save", "-m", "gpt-4o", "-m", "local-llm", "-a", str(shot),
+                     "which?")
+    assert result.returncode == 0, result.stderr
+    # One warning, for the model not known to take images.
+    assert result.stderr.decode().count("warning:") == 1
+    assert b"local-llm (test) is not known to take images" in result.stderr
+    for request in loopback.requests:
+        parts = request.json["messages"][-1]["content"]
+        assert parts[1]["image_url"]["url"].endswith(base64.b64encode(png()).decode())
+
+
+def test_regenerate_takes_no_attachments(loopback, tmp_path) -> None:
+    write_config(loopback.url)
+    notes = tmp_path / "n.txt"
+    notes.write_text("x")
+    result = run_cli("ask", "--regenerate", "-a", str(notes))
+    assert result.returncode == 2
+    assert b"--regenerate takes no attachments" in result.stderr
+    assert loopback.requests == []
