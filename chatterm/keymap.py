@@ -12,7 +12,8 @@ keys.ACTION KEY` checks a key exactly as the app will, without loading Textual.
 Scopes: "app" actions are bindings of the app (they work from any widget), "chat" ones
 bindings of the chat screen; "prompt" actions are handled by the prompt widget itself
 (send, newline, history, scrolling the chat); "message" ones are bindings of a focused
-message; "compare" ones bindings of the columns of a model comparison (ui/compare/).
+message; "compare" ones bindings of the columns of a model comparison (ui/compare/);
+"queue" ones bindings of the queued prompts while they have the focus (ui/chat/queue_view.py).
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-Scope = Literal["app", "chat", "prompt", "message", "compare"]
+Scope = Literal["app", "chat", "prompt", "message", "compare", "queue"]
 # Keys of these scopes fire whatever widget has the focus.
 _EVERYWHERE: frozenset[Scope] = frozenset({"app", "chat"})
 # Keys of these scopes fire only while their widget has the focus, which is a mode the
 # user entered on purpose: a single letter is fine there.
-_FOCUSED: frozenset[Scope] = frozenset({"message", "compare"})
+_FOCUSED: frozenset[Scope] = frozenset({"message", "compare", "queue"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +49,16 @@ _PROMPT = "In the prompt"
 _SCROLL = "Scrolling the chat (from the prompt)"
 _MESSAGE = "On a focused message"
 _COMPARE = "On the columns of a model comparison"
+_QUEUE = "On the queued prompts"
 
 # Keys avoid the ones TextArea already uses (ctrl+a/c/d/k/u/v/w/x/y/z, f6, f7): the
 # prompt has focus nearly all the time and a focused widget's bindings win over the app's.
 # The order is the README's, the palette's and the footer's (the footer puts a focused
 # widget's keys first, then the rest in this order, as far as they fit).
 ACTIONS: tuple[KeyAction, ...] = (
-    KeyAction("send", "enter", "Send", "Send the prompt", "prompt", show=False, group=_PROMPT),
+    KeyAction("send", "enter", "Send", "Send the prompt (while a reply streams: queue it; in "
+              "an empty prompt, with the queue held: send the next queued one)", "prompt",
+              show=False, group=_PROMPT),
     KeyAction(
         "newline", "shift+enter,ctrl+j,alt+enter", "Newline",
         "Insert a newline in the prompt (Shift+Enter only where the terminal tells it from "
@@ -112,9 +116,13 @@ ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("keep_reply", "enter,k", "Keep",
               "Keep the chosen column's reply (←/→ choose): it becomes the current branch",
               "compare", group=_COMPARE),
+    KeyAction("remove_queued", "delete,backspace", "Remove",
+              "Remove the picked queued prompt (↑/↓ pick; or click its ✕)", "queue",
+              group=_QUEUE),
     # Quit first: with little room the footer keeps the way out.
     KeyAction("quit", "ctrl+q", "Quit", "Quit (a partial reply is kept)", priority=True),
-    KeyAction("stop", "escape", "Stop", "Stop the reply being streamed", scope="chat"),
+    KeyAction("stop", "escape", "Stop", "Stop the reply being streamed (queued prompts are "
+              "then held; again: clear them)", scope="chat"),
     KeyAction("retry", "ctrl+r", "Retry",
               "Retry the last reply, or regenerate it as a new version (again: another)",
               palette="Retry reply", palette_help="Regenerate the last reply as a new version",

@@ -73,6 +73,7 @@ class ChattermApp(App[int]):
         self.chatterm_keymap = self.keymap
         self.api_keys = ApiKeys(self.config)
         self.chat: ChatScreen | None = None
+        self._quit_asked = False  # the question about queued prompts is up (action_quit)
         self._client_pool: ClientPool | None = None
         self._theme_problems = self._initial_theme()
         # How the screen was left last time; kept up to date for the next launch.
@@ -196,13 +197,33 @@ class ChattermApp(App[int]):
                 yield command
 
     async def action_quit(self) -> None:
-        """Quit, but first let every streaming reply be stopped and saved."""
+        """Quit, but first let every streaming reply be stopped and saved. Queued prompts
+        are not saved (prompt_queue.py): with some, quitting asks first (Ctrl+Q again or
+        Y quits)."""
+        waiting = self.chat.queue.waiting() if self.chat is not None else 0
+        if waiting and not self._quit_asked:
+            from chatterm.ui.dialogs.confirm import ConfirmDialog
+
+            self._quit_asked = True
+            things = "1 queued prompt is" if waiting == 1 else f"{waiting} queued prompts are"
+            self.push_screen(ConfirmDialog(
+                f"{things} not sent yet, and will be lost: queued prompts are saved only "
+                "when they are sent.\nQuit anyway?", confirm="Quit", cancel="Stay",
+                danger=True, title="Quit with queued prompts"), self._quit_answered)
+            return
         if self.chat is not None:
             await self.chat.stop_and_wait(every_chat=True)
         await self.tools.close()  # bounded: a server that will not exit is killed
         if self._client_pool is not None:
             await self._client_pool.aclose()
         self.exit(0)
+
+
+    async def _quit_answered(self, quit_now: bool | None) -> None:
+        if quit_now:
+            await self.action_quit()
+        else:
+            self._quit_asked = False
 
 
 def _teach_alt_enter() -> None:

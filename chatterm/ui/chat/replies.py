@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from chatterm.engine.events import SessionEvent
     from chatterm.engine.session import ChatSession, Turn
     from chatterm.launch import OpenedConversation
+    from chatterm.ui.chat.prompt_queue import Outcome
     from chatterm.ui.chat.screen import ChatScreen
 
 
@@ -111,15 +112,21 @@ class ReplyController:
 
     # ---- sending -----------------------------------------------------------------------
 
-    def submit(self, text: str, attachments: Sequence[PendingAttachment] = ()) -> bool:
+    def submit(self, text: str, attachments: Sequence[PendingAttachment] = (), *,
+               queued: bool = False) -> bool:
         """Send `text` (and `attachments`, the chips of ui/attach) as the next user
-        message; False (and nothing changes) if impossible."""
+        message; False (and nothing changes) if impossible. While a reply streams it is
+        queued instead (prompt_queue.py; `queued`: it comes from there)."""
         screen = self.screen
         if not text.strip() and not attachments:
-            return False
+            return screen.queue.send_next()  # an empty Enter sends the next held one
         if self.busy:
-            screen.notify("A reply is still streaming: Esc stops it.", severity="warning")
-            return False
+            live = self.live_here
+            if (live is not None and live.kind == "compare") or screen.compare.pending:
+                screen.notify("A comparison is streaming: Esc stops it (prompts queue "
+                              "behind one reply, not a comparison).", severity="warning")
+                return False
+            return screen.queue.add(text, attachments)
         if screen.compare.pending:  # the send path forks: one prompt to every picked model
             return screen.compare.submit(text, attachments)
         if not screen.conversation.model:
@@ -170,6 +177,7 @@ class ReplyController:
         screen = self.screen
         kind, prompt = live.kind, live.prompt
         started = False
+        outcome: Outcome = "failed"  # what the queue hears (prompt_queue.py)
         # Each blink of the prompt's cursor is a screen update of its own; a steady
         # cursor while the reply streams leaves the CPU to the reply.
         screen.prompt.cursor_blink = False
@@ -206,6 +214,7 @@ class ReplyController:
             else:
                 await session.continue_reply(on_event)
         except asyncio.CancelledError:
+            outcome = "stopped"
             if live.gave_back or not self._shows(live):
                 pass  # the note is up (the reply is back as it was), or nobody looks
             elif started:
@@ -239,11 +248,16 @@ class ReplyController:
                 screen.attachments.give_back(live.turn)
                 screen.status.show_error(message)
         else:
+            # An HTTP error or a cut stream ends the reply without raising: its state says.
+            message = live.message
+            if message is None or message.state is MessageState.COMPLETE:
+                outcome = "complete"
             if not self._shows(live):
                 self._tell_done(live)
         finally:
             self.live.discard(live)
             shown = self._shows(live)
+            screen.queue.reply_ended(live.conversation_id, outcome, shown=shown)
             if shown:
                 screen.prompt.cursor_blink = live.blink
                 self.painter.release()

@@ -40,6 +40,8 @@ from chatterm.ui.chat.message_actions import MessageActions
 from chatterm.ui.chat.message_list import MessageList
 from chatterm.ui.chat.message_view import MessageView
 from chatterm.ui.chat.prompt import PromptInput
+from chatterm.ui.chat.prompt_queue import QueueController
+from chatterm.ui.chat.queue_view import QueuedPrompts
 from chatterm.ui.chat.replies import ReplyController, last_reply_index
 from chatterm.ui.chat.reveal import load_newer, show_hit
 from chatterm.ui.chat.sidebar_panel import SIDEBAR_OVERLAY_BELOW, SidebarPanel
@@ -96,6 +98,7 @@ class ChatScreen(Screen[None]):
         self.message_actions = MessageActions(self)  # e edit, r regenerate
         self.compare = CompareController(self)
         self.attachments = AttachController(self)  # Ctrl+A, pasted paths, the chips
+        self.queue = QueueController(self)  # prompts sent while a reply streams
         self._idle_hint = ""
         self._focus_hint: FocusHint | None = None
         # The message Tab goes back to, and the newest message when it was focused.
@@ -117,6 +120,7 @@ class ChatScreen(Screen[None]):
             yield Vertical(id="sidebar-slot")
             with Vertical(id="chat"):
                 yield MessageList(id="messages", versions_of=self.versions.versions_of)
+                yield QueuedPrompts(id="queue", keymap=self.services.keymap)
                 yield StatusBar(id="status")
                 # In a box of its own: Textual redraws every widget whose clipping
                 # region (its parent's) meets a change, so a prompt that shared the
@@ -213,6 +217,7 @@ class ChatScreen(Screen[None]):
         if live is not None:
             self.replies.pick_up(live)
             self.compare.pick_up(live)
+        self.queue.redraw()  # a queue belongs to its chat
         self.prompt.focus()
         self.post_message(ConversationChanged(opened.conversation.id))
         if reveal is not None:
@@ -259,8 +264,10 @@ class ChatScreen(Screen[None]):
     def action_stop(self) -> None:
         if self.message_actions.cancel_edit():  # Esc first leaves an edit
             return
-        if not self.replies.stop():
-            self.compare.cancel()  # Esc also leaves compare mode before its prompt
+        # A stopped reply holds the queue (prompt_queue.py); with nothing to stop, Esc
+        # clears a queue, then leaves compare mode before its prompt.
+        if not self.replies.stop() and not self.queue.clear():
+            self.compare.cancel()
 
     def action_retry(self) -> None:
         self.replies.retry()
@@ -349,9 +356,15 @@ class ChatScreen(Screen[None]):
         self.attachments.preview(event.slot)
 
     @on(AttachmentTray.Back)
-    def _on_tray_back(self, event: AttachmentTray.Back) -> None:
+    @on(QueuedPrompts.Back)
+    def _on_tray_back(self, event: AttachmentTray.Back | QueuedPrompts.Back) -> None:
         event.stop()
         self.prompt.focus()
+
+    @on(QueuedPrompts.Remove)
+    def _on_queue_remove(self, event: QueuedPrompts.Remove) -> None:
+        event.stop()
+        self.queue.remove(event.index)
 
     @on(ConversationChanged)
     def _on_conversation_changed(self, event: ConversationChanged) -> None:
