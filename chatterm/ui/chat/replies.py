@@ -249,8 +249,8 @@ class ReplyController:
                 screen.status.show_error(message)
         else:
             # An HTTP error or a cut stream ends the reply without raising: its state says.
-            message = live.message
-            if message is None or message.state is MessageState.COMPLETE:
+            ended = live.message
+            if ended is None or ended.state is MessageState.COMPLETE:
                 outcome = "complete"
             if not self._shows(live):
                 self._tell_done(live)
