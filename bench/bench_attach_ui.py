@@ -202,9 +202,6 @@ def main() -> None:
             chat = build_chat(50, 1024 * 1024)
             for mode in ("off", "kitty"):
                 os.environ["CHATTERM_IMAGES"] = mode
-                from chatterm.ui.attach import graphics
-
-                graphics.terminal_mode.cache_clear()
                 times = [asyncio.run(open_chat(chat, "reply 49 end"))
                          for _ in range(args.runs + 1)][1:]
                 print(f"50 images, pictures {mode:>5}: open until the last reply is shown: "

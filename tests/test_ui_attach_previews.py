@@ -89,3 +89,48 @@ async def test_without_pictures_nothing_is_asked_and_the_line_says_it_all() -> N
         slots = list(app.query(ImageSlot).results(ImageSlot))
         assert len(slots) == 3 and slots[0].label == \
             f"image shot-0.png · {slots[0].attachment.size} B · 32×24"
+
+
+async def test_the_chat_draws_the_pictures_of_its_images_through_the_session(
+        loopback: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chat screen's path: the line asks, the session gives the bytes (the engine's
+    attachment_data, played here by a stand-in that knows one image: the store's side is
+    tested with the store), the picture is mounted under the line; an image whose bytes
+    are not at hand keeps its line and nothing breaks."""
+    import os
+    from pathlib import Path
+
+    from test_ui_attach_snapshot import conversation
+    from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until, \
+        write_config
+
+    from chatterm.launch import OpenedConversation
+
+    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
+    monkeypatch.setenv("CHATTERM_IMAGES", "kitty")
+    write_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url)
+    chat = conversation()
+    picture = load_bytes(png(64, 48), "screenshot.png", AttachmentLimits())
+    chat.messages[2].attachments = [picture.meta, chat.messages[2].attachments[1]]
+    from chatterm.attachments import AttachmentError
+    from chatterm.engine.session import ChatSession
+
+    asked: list[str] = []
+
+    async def attachment_data(self: ChatSession, sha256: str) -> bytes:
+        asked.append(sha256)
+        if sha256 != picture.meta.sha256:
+            raise AttachmentError(f"the bytes of attachment {sha256[:12]} are not at hand")
+        return picture.data
+
+    monkeypatch.setattr(ChatSession, "attachment_data", attachment_data)
+    async with running() as (app, pilot):
+        app.chat.open_conversation(OpenedConversation(chat))
+        await wait_until(pilot, lambda: "A terminal, and a cat." in screen_text(app),
+                         what="the chat")
+        await wait_until(pilot, lambda: app.chat.query(".attachment-picture"),
+                         what="the picture")
+        pictures = app.chat.query(".attachment-picture")
+        assert len(pictures) == 1  # photo.webp's bytes are nowhere: its line only
+        assert sorted(asked) == sorted(a.sha256 for a in chat.messages[2].attachments)
+        assert "image photo.webp · " in screen_text(app)

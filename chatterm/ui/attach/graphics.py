@@ -18,7 +18,6 @@ worker thread, with its terminal questions turned off (`_quiet_import`).
 
 from __future__ import annotations
 
-import functools
 import io
 import os
 import sys
@@ -60,9 +59,8 @@ def mode_for(env: Mapping[str, str]) -> Mode | None:
     return None
 
 
-@functools.cache
 def terminal_mode() -> Mode | None:
-    """This process's terminal, decided once."""
+    """This process's terminal (a few lookups in the environment: not worth a cache)."""
     return mode_for(os.environ)
 
 
