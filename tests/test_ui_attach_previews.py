@@ -101,8 +101,7 @@ async def test_the_chat_draws_the_pictures_of_its_images_through_the_session(
     from pathlib import Path
 
     from test_ui_attach_snapshot import conversation
-    from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until, \
-        write_config
+    from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until, write_config
 
     from chatterm.launch import OpenedConversation
 
