@@ -282,3 +282,28 @@ async def test_a_pasted_path_offers_to_attach_and_no_keeps_the_text(
         app.post_message(events.Paste("hello there"))
         await pilot.pause(0.2)
         assert app.screen is app.chat and prompt.text.endswith("hello there")
+
+
+@needs_v5
+async def test_the_apps_json_export_carries_the_attachments_bytes(
+        server: Any, files: Path, tmp_path: Path) -> None:
+    import json
+
+    from chatterm.ui.dialogs.export import ExportDialog
+
+    server.script(CHAT, sse_reply(["Read it."]))
+    async with running() as (app, pilot):
+        await attach_by_path(app, pilot, "notes.md")
+        await pilot.press(*"read", "enter")
+        await wait_until(pilot, lambda: server.requests and not app.chat.busy,
+                         what="the reply")
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ExportDialog), what="export")
+        await pilot.press("ctrl+t")  # JSON
+        out = tmp_path / "out.json"
+        app.screen.query_one("#export-path").value = str(out)
+        await pilot.press("enter")
+        await wait_until(pilot, out.exists, what="the export")
+    exported = json.loads(out.read_text(encoding="utf-8"))
+    (entry,) = exported["attachments"]
+    assert base64.b64decode(entry["data"]) == (files / "notes.md").read_bytes()

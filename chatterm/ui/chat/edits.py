@@ -22,7 +22,7 @@ from chatterm.ui.events import ConversationChanged
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from chatterm.conversation import Params
+    from chatterm.conversation import Conversation, Params
     from chatterm.engine.writer import Saving
     from chatterm.ui.chat.screen import ChatScreen
 
@@ -282,6 +282,15 @@ class ConversationEdits:
         self.screen.run_worker(partial(self._export_to, path, fmt),  # type: ignore[arg-type]
                                group="export", exclusive=True)
 
+    async def _attachment_bytes(self, conversation: Conversation) -> dict[str, bytes] | None:
+        from chatterm.transfer_blobs import wanted
+
+        shas = wanted(conversation)
+        if not shas:
+            return None
+        session = self.screen.engine()
+        return {sha256: await session.attachment_data(sha256) for sha256 in shas}
+
     async def _export_to(self, path: Path, fmt: str) -> None:
         from chatterm import safe_write, transfer
 
@@ -294,8 +303,13 @@ class ConversationEdits:
                 # chat in memory holds only the current one. Read once the writes landed.
                 await screen.engine().flush()
                 conversation = await asyncio.to_thread(store.get_tree, conversation.id)
-            text = (transfer.export_json(conversation) if fmt == "json"
-                    else transfer.export_markdown(conversation))
+            if fmt == "json":
+                # The attachments' bytes go in the file (import round-trips them), read
+                # through the session and encoded off the event loop.
+                blobs = await self._attachment_bytes(conversation)
+                text = await asyncio.to_thread(transfer.export_json, conversation, blobs)
+            else:
+                text = transfer.export_markdown(conversation)
             await asyncio.to_thread(safe_write.write_text, path, text)
         except ChattermError as error:
             screen.status.show_error(error.message)
