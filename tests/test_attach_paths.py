@@ -103,3 +103,15 @@ def test_what_a_chip_and_a_sent_line_say() -> None:
     assert placeholder(text) == "file notes.md · 3.4 KB"
     unmeasured = Attachment("odd.webp", "image/webp", 10, "c" * 64)
     assert placeholder(unmeasured) == "image odd.webp · 10 B"
+
+
+def test_the_model_picker_marks_the_models_that_take_images() -> None:
+    from chatterm.catalog import ModelInfo
+    from chatterm.ui.pickers.model_picker import ModelListScreen
+
+    def row(vision: bool | None) -> str:
+        model = ModelInfo("gpt-4o", "openai", "aimlapi", context_length=128_000, vision=vision)
+        return ModelListScreen._row(model, [], False).plain
+
+    assert row(True).endswith("128K ctx  images")
+    assert "images" not in row(None) and "images" not in row(False)

@@ -238,6 +238,8 @@ class ModelListScreen(ModalScreen[R | None], Generic[R]):
             parts.append((f"  {inert.line(model.name)}", "dim"))
         if model.context_length:
             parts.append((f"  {format_context(model.context_length)} ctx", "dim"))
+        if model.vision:  # takes images (chatterm.vision): where an attachment can go
+            parts.append(("  images", "dim"))
         if model.missing_live:
             parts.append(("  (not in the live list)", "dim italic"))
         if is_current:
