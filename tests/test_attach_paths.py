@@ -111,7 +111,7 @@ def test_the_model_picker_marks_the_models_that_take_images() -> None:
 
     def row(vision: bool | None) -> str:
         model = ModelInfo("gpt-4o", "openai", "aimlapi", context_length=128_000, vision=vision)
-        return ModelListScreen._row(model, [], False).plain
+        return ModelListScreen.row(model, [], False).plain
 
     assert row(True).endswith("128K ctx  images")
     assert "images" not in row(None) and "images" not in row(False)

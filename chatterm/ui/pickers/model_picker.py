@@ -201,7 +201,7 @@ class ModelListScreen(ModalScreen[R | None], Generic[R]):
                 option_id = f"model-{len(self._option_models)}"
                 self._option_models[option_id] = ranked.model.id
                 is_current = mark_current and ranked.model.id == current_model
-                options.append(Option(self._row(ranked.model, ranked.positions, is_current,
+                options.append(Option(self.row(ranked.model, ranked.positions, is_current,
                                                 self.is_marked(self._viewing, ranked.model.id)),
                                       id=option_id))
         if offers_custom_id(query, models):
@@ -227,8 +227,8 @@ class ModelListScreen(ModalScreen[R | None], Generic[R]):
         return False
 
     @staticmethod
-    def _row(model: ModelInfo, positions: Sequence[int], is_current: bool,
-             marked: bool = False) -> Content:
+    def row(model: ModelInfo, positions: Sequence[int], is_current: bool,
+            marked: bool = False) -> Content:
         mark = ("✓ ", "bold $success") if marked else ("● " if is_current else "  ", "bold")
         parts: list[str | Content | tuple[str, str]] = [
             mark,
