@@ -21,16 +21,6 @@ from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until,
 pytestmark = pytest.mark.slow
 
 
-def _store_keeps_attachments() -> bool:
-    from chatterm.store import Store
-
-    return hasattr(Store, "attachment_data")
-
-
-# Sending saves the prompt with its attachments: that needs the store's schema v5.
-needs_v5 = pytest.mark.skipif(not _store_keeps_attachments(),
-                              reason="the store does not keep attachments yet (schema v5)")
-
 CHAT = "chat/completions"
 
 
@@ -187,7 +177,6 @@ async def test_chips_go_by_backspace_and_by_a_click_on_their_cross(
         await wait_until(pilot, lambda: app.focused is app.chat.prompt, what="back to prompt")
 
 
-@needs_v5
 async def test_a_send_carries_the_chips_and_clears_them(server: Any, files: Path) -> None:
     server.script(CHAT, sse_reply(["Nice notes."]))
     async with running() as (app, pilot):
@@ -221,7 +210,6 @@ async def test_a_failed_send_keeps_the_chips(server: Any, files: Path,
         assert server.requests == []
 
 
-@needs_v5
 async def test_an_image_to_a_model_not_known_to_take_images_asks_first(
         server: Any, files: Path) -> None:
     from chatterm.ui.dialogs.confirm import ConfirmDialog
@@ -284,7 +272,6 @@ async def test_a_pasted_path_offers_to_attach_and_no_keeps_the_text(
         assert app.screen is app.chat and prompt.text.endswith("hello there")
 
 
-@needs_v5
 async def test_the_apps_json_export_carries_the_attachments_bytes(
         server: Any, files: Path, tmp_path: Path) -> None:
     import json
