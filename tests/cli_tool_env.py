@@ -34,8 +34,20 @@ TIME = server_table("time", TIME_SERVER, "--local-timezone", "UTC")
 HOSTILE = server_table("hostile", sys.executable, HOSTILE_SERVER)
 
 
+# Tests whose model calls a tool need its server up for the first request: on a loaded
+# machine a healthy server can take longer than ask_wait's 3 s, so they wait for it. A
+# test of ask_wait itself sets its own (an [mcp] table given keeps its ask_wait).
+TEST_ASK_WAIT = "ask_wait = 60\n"
+
+
 def configure(loopback: LoopbackServer, *tables: str) -> Path:
-    return write_config(loopback.url, extra="".join(tables))
+    given = list(tables)
+    mcp = next((i for i, table in enumerate(given) if table.startswith("[mcp]\n")), None)
+    if mcp is None:
+        given.insert(0, "[mcp]\n" + TEST_ASK_WAIT)
+    elif "ask_wait" not in given[mcp]:
+        given[mcp] = given[mcp].replace("[mcp]\n", "[mcp]\n" + TEST_ASK_WAIT, 1)
+    return write_config(loopback.url, extra="".join(given))
 
 
 def calling(name: str, arguments: dict[str, Any], call_id: str = "call_1",

@@ -2,9 +2,10 @@
 
 chatterm.mcp.host (and with it the MCP SDK, ~1 s to import) is imported only when an
 enabled server is configured and wanted: `ask` without servers, or with --no-tools, never
-loads it. The CLI waits for the servers it starts (bounded by [mcp] start_timeout) before
-the first request, so the model is offered every tool that is there; a server that fails
-is one stderr line, and the others go on.
+loads it. The CLI waits for the servers it starts before the first request, at most
+[mcp] ask_wait (3 s), so the model is offered every tool that is there; a server still
+starting then is named on stderr and joins later tool rounds once it is ready; a server
+that fails is one stderr line, and the others go on.
 """
 
 from __future__ import annotations
@@ -27,16 +28,18 @@ if TYPE_CHECKING:
     from chatterm.mcp.config import McpServerConfig
     from chatterm.mcp.host import McpHost
 
+# `chatterm tools` waits for every server; a server past start_timeout is the host's to
+# fail, and this margin only bounds our own wait.
+_WAIT_MARGIN = 5.0
+# How long servers may take to start before `chatterm tools` explains its wait: longer
+# than a healthy server takes on a loaded machine (~1-3 s), so a normal run prints nothing.
+PATIENCE = 5.0
+
 # The README heading that explains [mcp.servers.NAME] (test_cli_tools checks it exists).
 README_SECTION = "MCP tool servers"
 HOW_TO_CONFIGURE = ("no MCP servers configured: add a [mcp.servers.NAME] table with a "
                     "command (or a url) to {path}; see the README's section "
                     f'"{README_SECTION}"')
-# A server past start_timeout is the host's to fail; this only bounds our own wait.
-_WAIT_MARGIN = 5.0
-# How long servers may take to start before the wait is explained on stderr: longer than
-# a healthy server takes on a loaded machine (~1-3 s), so a normal run prints nothing.
-PATIENCE = 5.0
 
 
 def _config_path(config: Config) -> str:
@@ -58,10 +61,19 @@ def start_host(config: Config, servers: tuple[McpServerConfig, ...]) -> McpHost:
 
 
 async def wait_for(host: McpHost, config: Config) -> list[ServerStatus]:
-    """Every server's status once each is ready or failed (or our wait is over). A wait
-    past PATIENCE says at once which server it is for and how to skip it (qa13 F12: a
-    server hanging at start held every `ask` for start_timeout with nothing shown)."""
-    timeout = config.mcp.start_timeout + _WAIT_MARGIN
+    """Every server's status once each is ready or failed, or once [mcp] ask_wait is
+    over: a server still starting then is not waited for (a server hanging at start held
+    every `ask` for start_timeout, even a prompt that needs no tool). The tool loop asks
+    the host for its tools at every request, so a server that comes up later is offered
+    from the next tool round on."""
+    await host.wait_ready(min(config.mcp.ask_wait, config.mcp.start_timeout))
+    return host.statuses()
+
+
+async def wait_all(host: McpHost, config: Config) -> list[ServerStatus]:
+    """`chatterm tools`: every server's status once each is ready or failed (the host
+    fails one at start_timeout; the margin only bounds our own wait). A wait past
+    PATIENCE says at once which server it is for."""
     patience = min(PATIENCE, config.mcp.start_timeout / 2)
     if not await host.wait_ready(patience):
         slow = [status.name for status in host.statuses()
@@ -69,9 +81,8 @@ async def wait_for(host: McpHost, config: Config) -> list[ServerStatus]:
         if slow:
             names = ", ".join(repr(name) for name in slow)
             warn(f"waiting for MCP server{'s' if len(slow) > 1 else ''} {names} to start "
-                 f"(at most {config.mcp.start_timeout:g} s, start_timeout in [mcp]; "
-                 "--no-tools skips the servers, --tool SERVER picks some)")
-        await host.wait_ready(timeout - patience)
+                 f"(at most {config.mcp.start_timeout:g} s, start_timeout in [mcp])")
+        await host.wait_ready(config.mcp.start_timeout + _WAIT_MARGIN - patience)
     return host.statuses()
 
 
@@ -129,12 +140,22 @@ class AskTools:
             only_servers=frozenset(server.name for server in self.servers))
 
     async def ready(self) -> None:
-        """Wait for the servers; one line per server that did not come up."""
+        """Wait for the servers (at most ask_wait); one line per server that failed, and
+        one naming those still starting, which the prompt goes ahead without."""
         assert self.host is not None
-        for status in await wait_for(self.host, self.config):
-            if status.state in (ServerState.FAILED, ServerState.STARTING):
+        statuses = await wait_for(self.host, self.config)
+        for status in statuses:
+            if status.state is ServerState.FAILED:
                 warn(f"MCP server {status.name!r} {_failed(status, self.config)}; going on "
                      f"without its tools{_log_note(status)}")
+        slow = [status.name for status in statuses if status.state is ServerState.STARTING]
+        if slow:
+            names = ", ".join(repr(name) for name in slow)
+            plural = "s" if len(slow) > 1 else ""
+            warn(f"MCP server{plural} {names} still starting after "
+                 f"{self.config.mcp.ask_wait:g} s (ask_wait in [mcp]): the prompt goes "
+                 f"without {'their' if plural else 'its'} tools, which join later tool "
+                 "rounds once ready; --no-tools skips the servers, --tool SERVER picks some")
 
     def close(self) -> None:
         self.approver.close()
@@ -184,7 +205,7 @@ def run_tools(args: argparse.Namespace) -> int:
     if any(server.enabled for server in servers):
         host = start_host(config, servers)
         try:
-            statuses = asyncio.run(wait_for(host, config))
+            statuses = asyncio.run(wait_all(host, config))
         finally:
             host.close()
     else:

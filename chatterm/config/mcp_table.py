@@ -17,6 +17,7 @@ from chatterm.config.schema import (
     Checker,
     check_bool,
     check_headers,
+    check_number,
     check_str,
     check_timeout,
     check_url,
@@ -112,10 +113,22 @@ def _check_tool_names(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))  # duplicates dropped, order kept
 
 
+def _check_ask_wait(value: Any) -> float:
+    number = check_number(value)
+    # 0 is allowed: never wait, the first request goes with the servers already up.
+    if not 0 <= number <= 86400:
+        raise BadValue("must be a number of seconds from 0 up to 86400")
+    return number
+
+
+NUMBER_CHECKERS.add(_check_ask_wait)
+
+
 MCP_KEYS: dict[str, Checker] = {
     "max_tool_rounds": _check_rounds,
     "max_result_bytes": _check_result_bytes,
     "start_timeout": check_timeout,
+    "ask_wait": _check_ask_wait,
 }
 SERVER_KEYS: dict[str, Checker] = {
     "command": _check_command,

@@ -16,6 +16,10 @@ ApproveMode = Literal["ask", "auto"]
 DEFAULT_MAX_TOOL_ROUNDS = 10
 DEFAULT_MAX_RESULT_BYTES = 100_000
 DEFAULT_START_TIMEOUT = 20.0
+# How long `chatterm ask` waits for servers still starting before it sends the prompt:
+# longer than a healthy server takes on an idle machine (~1-2 s), short enough that a
+# server hanging at start costs a prompt that needs no tool next to nothing.
+DEFAULT_ASK_WAIT = 3.0
 DEFAULT_CALL_TIMEOUT = 60.0
 
 
@@ -45,6 +49,7 @@ class McpConfig:
     max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS
     max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES
     start_timeout: float = DEFAULT_START_TIMEOUT
+    ask_wait: float = DEFAULT_ASK_WAIT
     servers: tuple[McpServerConfig, ...] = field(default=())
 
     def server(self, name: str) -> McpServerConfig | None:
