@@ -65,6 +65,7 @@ async def test_prompts_sent_while_a_reply_streams_go_in_order_after_it(server: A
         assert "2 queued · sent when the reply ends" in text
         assert "1 second with a second line" in text and "2 third" in text
         assert sent_prompts(server) == ["first"]  # nothing goes while the reply streams
+        app.chat.prompt.insert("a draft typed meanwhile")
         hold.set()
         await wait_until(pilot, lambda: len(sent_prompts(server)) == 3 and not app.chat.busy,
                          what="the queued prompts to be sent")
@@ -74,6 +75,7 @@ async def test_prompts_sent_while_a_reply_streams_go_in_order_after_it(server: A
             "second\nwith a second line", "second answer", "third"]
         assert view.rows == [] and not view.display
         await wait_until(pilot, lambda: "third answer" in screen_text(app), what="the reply")
+        assert app.chat.prompt.text == "a draft typed meanwhile"  # a queued send keeps it
 
 
 async def test_a_queued_prompt_is_removed_by_key_and_by_its_cross(server: Any) -> None:

@@ -140,7 +140,8 @@ class ReplyController:
             return False
         screen.compare.settle()  # columns left unkept give way to the current reply
         screen.loader.show_end()
-        screen.prompt.clear()
+        if not queued:  # a queued prompt left the box long ago: what is there now is a draft
+            screen.prompt.clear()
         self.painter.show_turn(turn)
         self._start_reply("send", text, turn)
         return True
