@@ -10,7 +10,7 @@ the store's table (schema v5) and the wire's content parts build on them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from chatterm.errors import ChattermError
@@ -71,4 +71,7 @@ class PendingAttachment:
     """An attachment read from disk or stdin, not saved yet: its description and bytes."""
 
     meta: Attachment
-    data: bytes
+    # Out of the repr: Textual names every worker by repr() of its callable, and a reply
+    # worker's carries the turn with its attachments (repr of a 10 MB image's bytes held
+    # the event loop for ~0.3 s at every send; bench/bench_attach_ui.py).
+    data: bytes = field(repr=False)

@@ -115,3 +115,13 @@ def test_the_model_picker_marks_the_models_that_take_images() -> None:
 
     assert row(True).endswith("128K ctx  images")
     assert "images" not in row(None) and "images" not in row(False)
+
+
+def test_a_pending_attachment_s_repr_leaves_its_bytes_out() -> None:
+    """Textual describes each worker by repr() of its callable; a reply worker's partial
+    holds the turn and its attachments, so a 10 MB image's repr stalled every send."""
+    from chatterm.attachments import PendingAttachment
+
+    meta = Attachment("big.png", "image/png", 10_000_000, "d" * 64, 640, 480)
+    text = repr(PendingAttachment(meta, b"\x00" * 10_000_000))
+    assert "big.png" in text and len(text) < 1000
