@@ -174,6 +174,13 @@ ACTIONS: tuple[KeyAction, ...] = (
               "The MCP servers and their tools: switch them on and off for this chat",
               show=False, palette="Tools",
               palette_help="MCP servers, their state and tools; switches for this chat"),
+    # No default key: the free ones are taken by terminals (F1 help, F10 menu, F11 full
+    # screen) or by the example config (F12); `[keys] show_usage = "..."` gives it one.
+    KeyAction("show_usage", "", "Usage",
+              "What the saved replies cost: tokens and cost per day, model or provider",
+              show=False, palette="Usage",
+              palette_help="Tokens and cost of the saved replies, per day, model or provider",
+              scope="chat"),
     KeyAction("change_theme", "", "Theme", "Pick a theme (previews live, saved)", show=False,
               palette="Change theme",
               palette_help="Preview themes as you move; Enter keeps and saves one"),

@@ -97,3 +97,58 @@ def day_series(report: UsageReport, until: float | None = None
         costs.append((line.cost or 0.0) if line else 0.0)
         day += dt.timedelta(days=1)
     return days, tokens, costs
+
+
+# When the table is wider than the screen: a long group name (a model's) is cut to
+# KEY_SOFT cells first, then columns are given up in this order (the split of the
+# tokens first, their sum stays; then the count of replies), then the name is cut
+# further, never below KEY_MIN cells.
+_DROP_ORDER = ("completion", "prompt", "replies")
+KEY_SOFT = 24
+KEY_MIN = 10
+
+
+def table_rows(report: UsageReport) -> list[tuple[str, ...]]:
+    """The header, a row per group and the totals row, as the CLI's table has them."""
+    rows: list[tuple[str, ...]] = [(report.by, *HEADERS)]
+    rows += [(line.key, *cells(line)) for line in report.lines]
+    rows.append(("total", *cells(report.total)))
+    return rows
+
+
+def fit_table(report: UsageReport, width: int) -> list[str]:
+    """The CLI's table (usage_text.table) when it fits in `width` cells; narrower, the
+    columns of _DROP_ORDER go, then the group names are cut with "…"."""
+    rows = table_rows(report)
+    columns = list(range(len(rows[0])))
+    header = rows[0]
+
+    def widths(keep: list[int]) -> list[int]:
+        return [max(len(row[i]) for row in rows) for i in keep]
+
+    def total_width(keep: list[int], key_cap: int | None = None) -> int:
+        sizes = widths(keep)
+        if key_cap is not None:
+            sizes[0] = min(sizes[0], key_cap)
+        return sum(sizes) + 2 * (len(keep) - 1)
+
+    cap = None if total_width(columns) <= width else KEY_SOFT
+    for name in _DROP_ORDER:
+        if total_width(columns, cap) <= width:
+            break
+        columns.remove(header.index(name))
+    sizes = widths(columns)
+    if cap is not None:
+        sizes[0] = min(sizes[0], cap)
+    over = sum(sizes) + 2 * (len(columns) - 1) - width
+    if over > 0:
+        sizes[0] = max(KEY_MIN, sizes[0] - over)
+    lines = []
+    for row in rows:
+        key = row[0] if len(row[0]) <= sizes[0] else row[0][:sizes[0] - 1] + "…"
+        cells = [key.ljust(sizes[0])] + [row[i].rjust(size)
+                                         for i, size in zip(columns[1:], sizes[1:],
+                                                            strict=True)]
+        lines.append("  ".join(cells).rstrip())
+    lines.insert(len(lines) - 1, "-" * len(lines[0]))
+    return lines

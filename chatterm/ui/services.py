@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from chatterm.engine.protocols import ConversationIndex, SessionStore
+from chatterm.engine.usage import UsageSource
 from chatterm.errors import ChattermError
 from chatterm.launch import SavedChats
 
@@ -26,9 +27,10 @@ if TYPE_CHECKING:
     from chatterm.ui.tools.hosting import AppTools
 
 
-class ChatStore(SessionStore, ConversationIndex, SavedChats, Protocol):
-    """The store as the chat screen hands it on: to its sessions, to the sidebar, and to
-    open a saved chat (chatterm.store.Store is one); the screen itself writes nothing."""
+class ChatStore(SessionStore, ConversationIndex, SavedChats, UsageSource, Protocol):
+    """The store as the chat screen hands it on: to its sessions, to the sidebar, to
+    open a saved chat, to the usage screen (chatterm.store.Store is one); the screen
+    itself writes nothing."""
 
     def get_tree(self, conversation_id: str) -> Conversation:
         """Every message of every branch (the tree view reads it, ui/branches)."""

@@ -325,6 +325,12 @@ class ChatScreen(Screen[None]):
     def action_fork_chat(self) -> None:
         self.branches.fork_here()
 
+    def action_show_usage(self) -> None:
+        # Loaded when first opened: it brings textual-plotext with it once a chart shows.
+        from chatterm.ui.usage.screen import UsageScreen
+
+        self.app.push_screen(UsageScreen(self.services.store))
+
     # ---- events from the widgets ---------------------------------------------------------
 
     @on(PromptSubmitted)

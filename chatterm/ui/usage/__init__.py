@@ -1,0 +1,1 @@
+"""The usage screen (palette "Usage"): what the saved replies cost, as `chatterm usage`."""
