@@ -189,3 +189,48 @@ async def test_a_queue_belongs_to_its_chat_and_quitting_with_one_asks(server: An
         await pilot.press("n")
         await wait_until(pilot, lambda: app.screen is app.chat, what="the chat again")
         assert app.is_running
+
+
+async def test_chips_go_with_the_prompt_queued_and_typing_on_the_queue_is_for_the_prompt(
+        server: Any) -> None:
+    import hashlib
+
+    from chatterm.attachments import Attachment, PendingAttachment
+
+    data = b"line one of the notes\n"
+    notes = PendingAttachment(Attachment("notes.txt", "text/plain", len(data),
+                                         hashlib.sha256(data).hexdigest()), data)
+    hold = threading.Event()
+    server.script(CHAT, sse_reply(["busy ", "answer"], hold=hold))
+    server.script(CHAT, sse_reply(["read it"]))
+    async with running() as (app, pilot):
+        await streaming(pilot, server, "busy", 1)
+        app.chat.attachments.tray.add(notes)
+        await send(pilot, "summarise this")
+        view = queue_view(app)
+        assert view.rows == ["summarise this [+1 attached]"]
+        assert app.chat.attachments.tray.pending == []  # the chip went with the prompt
+        await pilot.press("shift+tab")
+        assert app.focused is view
+        await pilot.press("h", "i")  # a letter on the queue is typing: the prompt takes it
+        await wait_until(pilot, lambda: app.chat.prompt.text == "hi", what="the typing")
+        hold.set()
+        await wait_until(pilot, lambda: len(sent_prompts(server)) == 2 and not app.chat.busy,
+                         what="the queued prompt to be sent")
+        assert "line one of the notes" in sent_prompts(server)[1]
+        assert sent_prompts(server)[1].startswith("summarise this")
+
+
+async def test_deleting_a_chat_drops_its_queue(server: Any) -> None:
+    hold = threading.Event()
+    server.script(CHAT, sse_reply(["doomed ", "answer"], hold=hold))
+    async with running() as (app, pilot):
+        await streaming(pilot, server, "doomed", 1)
+        await send(pilot, "never sent")
+        assert queue_view(app).rows == ["never sent"]
+        app.chat.edits.delete_current()  # what F8's "Delete" answer runs
+        await wait_until(pilot, lambda: not queue_view(app).display and not app.chat.busy,
+                         what="the chat and its queue gone")
+        assert app.chat.queue.waiting() == 0
+        assert sent_prompts(server) == ["doomed"]
+        hold.set()

@@ -264,6 +264,7 @@ class ConversationEdits:
         fresh = new_conversation(screen.services.config, conversation.provider,
                                  conversation.model)
         screen.opened = OpenedConversation(fresh)
+        screen.queue.forget(conversation.id)  # its queued prompts go with it
         screen.loader.show()
         screen.prompt.focus()
         screen.post_message(ConversationChanged(None))

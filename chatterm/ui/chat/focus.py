@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from chatterm.ui import compat
 from chatterm.ui.chat.key_hints import message_hint
 from chatterm.ui.chat.message_view import NOT_ON_CALLS, MessageView
+from chatterm.ui.chat.queue_view import QueuedPrompts
 from chatterm.ui.chat.tool_block import ToolBlock
 from chatterm.ui.compare.view import CompareView
 
@@ -65,8 +66,8 @@ def hint_for(view: Widget, keymap: Mapping[str, str], *, kitty: bool) -> str:
 
 def typed_for_prompt(focused: Widget | None, event: Key) -> bool:
     """Whether a key pressed while `focused` has the focus was meant for the prompt: a
-    printable key on a message (or the columns of a comparison) that is not one of its
-    own keys.
+    printable key on a message (or the columns of a comparison, or the queued prompts)
+    that is not one of its own keys.
 
     Without this, "hello cab" typed after clicking a message would copy the message and
     a code block. It has to be decided when the app receives the key, before delivering
@@ -75,7 +76,8 @@ def typed_for_prompt(focused: Widget | None, event: Key) -> bool:
     act there too."""
     if isinstance(focused, ToolBlock):
         focused = focused.parent  # type: ignore[assignment]
-    if not isinstance(focused, MessageView | CompareView) or not event.is_printable:
+    if (not isinstance(focused, MessageView | CompareView | QueuedPrompts)
+            or not event.is_printable):
         return False
     bound = compat.node_bindings(focused).key_to_bindings.get(event.key, [])
     # A key of an action that does nothing on this message (`e` on a reply, `r` on a

@@ -95,6 +95,11 @@ class QueueController:
         self.screen.status.show_note(f"{_count(count)} cleared")
         return True
 
+    def forget(self, conversation_id: str) -> None:
+        """The conversation was deleted: its queue goes, unsent."""
+        self._queues.pop(conversation_id, None)
+        self.redraw()
+
     def send_next(self) -> bool:
         """Enter in an empty prompt: the next held prompt goes, and the queue runs again."""
         queue = self.here
