@@ -29,6 +29,7 @@ from chatterm.attachments import AttachmentError, AttachmentLimits, PendingAttac
 from chatterm.ui import inert
 from chatterm.ui.attach.paths import complete
 from chatterm.ui.dialogs.base import Dialog
+from chatterm.ui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -43,7 +44,7 @@ class PathInput(Input):
     BINDINGS: ClassVar[list[BindingType]] = [
         # Not a priority binding: those run as the app receives the key, ahead of the
         # letters typed just before it that the field has not handled yet.
-        Binding("tab", "complete", "Complete", show=False),
+        Binding("tab", "complete", "Complete"),
         Binding("down", "app.focus_next", show=False),
     ]
 
@@ -91,6 +92,11 @@ class AttachDialog(Dialog[PendingAttachment | None]):
     AttachDialog #attach-matches.-empty {
         display: none;
     }
+    AttachDialog KeyFooter {
+        dock: bottom;
+        width: 100%;
+        min-height: 2;
+    }
     AttachDialog FileTree {
         height: 1fr;
         min-height: 3;
@@ -118,6 +124,8 @@ class AttachDialog(Dialog[PendingAttachment | None]):
             yield self._error_line()
             yield Static("Enter attach · Tab complete · ↓ tree · Esc cancel",
                          classes="dialog-help", markup=False)
+        # Its own footer over the chat's, whose keys do nothing while this is open.
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(PathInput).focus()
