@@ -54,6 +54,27 @@ def test_attach_a_file_at_120_then_40_columns(tmux: Tmux, loopback_process: str,
     poll(lambda: "Attach a file" not in screen(), "the dialog closed", screen=screen)
     tmux.keys("a", "BSpace")  # an empty prompt: the last chip goes
     poll(lambda: "[notes.md" not in screen(), "the chip removed", screen=screen)
+    # Attached again and sent at 40 columns: the sent prompt lists it, the chips clear.
+    send_until(lambda: tmux.keys("a", "C-a"), lambda: "Attach a file" in screen(),
+               "the dialog again", screen=screen)
+    tmux.keys("a", "notes.md", literal=True)
+    poll(lambda: "notes.md" in screen(), "the path typed", screen=screen)
+    tmux.keys("a", "Enter")
+    poll(lambda: "[notes.md" in screen(), "the chip again", screen=screen)
+    tmux.keys("a", "read it", literal=True)
+    poll(lambda: "read it" in screen(), "the prompt typed", screen=screen)
+    tmux.keys("a", "Enter")
+    poll(lambda: "done-marker" in screen(), "the reply", screen=screen)
+    # (Polled: the "Removed notes.md." toast of the Backspace may still cover it.)
+    poll(lambda: "▪ file notes.md · 8 B" in screen(), "the sent prompt's line",
+         screen=screen)
+    assert "[notes.md" not in screen()
     tmux.run("resize-window", "-t", "a", "-x", "120", "-y", "40")
     tmux.keys("a", "C-q")
     poll(lambda: not tmux.alive("a"), "chatterm to quit")
+    # Saved with it: reopened, the prompt still lists its attachment.
+    tmux.start("b", f"cd {work} && {script} -c")
+    poll(lambda: "▪ file notes.md · 8 B" in tmux.screen("b"), "the reopened chat",
+         screen=lambda: tmux.screen("b"))
+    tmux.keys("b", "C-q")
+    poll(lambda: not tmux.alive("b"), "chatterm to quit again")
