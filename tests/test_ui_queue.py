@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from loopback import Hold, Reply, json_reply, sse_reply
+from loopback import Hold, Reply, json_reply, sse_chunks, sse_reply
 from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until, write_config
 
 pytestmark = pytest.mark.slow
@@ -234,3 +234,33 @@ async def test_deleting_a_chat_drops_its_queue(server: Any) -> None:
         assert app.chat.queue.waiting() == 0
         assert sent_prompts(server) == ["doomed"]
         hold.set()
+
+
+async def test_a_comparison_streaming_does_not_queue_the_prompt(server: Any) -> None:
+    from loopback import stream_reply
+    from test_ui_compare import MODELS, enter_compare_mode
+
+    server.always("models", json_reply(MODELS))
+    never = threading.Event()
+    for model in ("model-a", "model-b"):
+        chunks = sse_chunks([f"{model} says"], model=model, finish_reason=None, done=False)
+        server.script(CHAT, stream_reply([*chunks, Hold(never)]), model=model)
+    async with running(size=(120, 32)) as (app, pilot):
+        told: list[str] = []
+        notify = app.notify
+
+        def recording(message: str, *args: Any, **kwargs: Any) -> None:
+            told.append(message)
+            notify(message, *args, **kwargs)
+
+        app.notify = recording
+        await enter_compare_mode(pilot, "model-b")
+        await send(pilot, "Who are you?")
+        await wait_until(pilot, lambda: app.chat.busy and len(sent_prompts(server)) == 2,
+                         what="the comparison")
+        await send(pilot, "not for a comparison")
+        assert queue_view(app).rows == []
+        assert app.chat.prompt.text == "not for a comparison"  # kept, not lost
+        assert any("A comparison is streaming" in said for said in told)
+        await pilot.press("escape")
+        never.set()
