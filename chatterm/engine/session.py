@@ -32,7 +32,7 @@ from chatterm.api.types import ChatRequest
 from chatterm.attachments import PendingAttachment
 from chatterm.conversation import Conversation, Message, MessageState, Params, Role
 from chatterm.conversation import title_from_prompt as _title_from_prompt
-from chatterm.engine import attached, branches, compare, tool_loop, versions
+from chatterm.engine import attached, branches, compare, tool_loop, usage, versions
 from chatterm.engine.compare import CompareTurn
 from chatterm.engine.events import BranchChanged, EventSink, SessionEvent
 from chatterm.engine.pool import ClientPool
@@ -47,6 +47,7 @@ from chatterm.toolbox import Approver, ToolBox, ToolFilter
 if TYPE_CHECKING:
     from chatterm.config import Config
     from chatterm.engine.protocols import ClientFactory, SessionStore
+    from chatterm.engine.usage import UsageLine
     from chatterm.providers import ProviderConfig
     from chatterm.tree import Shape
 
@@ -200,6 +201,12 @@ class ChatSession:
         full = await self._run(self.store.get_conversation, self.conversation.id)
         self.conversation.messages = full.messages
         self.complete = True
+
+    async def usage_total(self) -> UsageLine | None:
+        """What this conversation cost so far (every branch and version: the figures of
+        `chatterm usage` for it), read in the store's write order, so a reply just saved
+        is in it; unsaved, the replies in memory. None when the store cannot say."""
+        return await usage.conversation_total(self, self._run)
 
     def older_messages(self, before_id: str, limit: int) -> list[Message]:
         """Up to `limit` messages of the current branch just above `before_id`, for

@@ -8,14 +8,20 @@ same `--since` rules (usage_text.parse_since): the screen and the CLI cannot dis
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chatterm import usage_text
-from chatterm.store.usage import GROUPINGS, Grouping, UsageLine, UsageReport
+from chatterm.conversation import Message, MessageState, Role
+from chatterm.store.usage import GROUPINGS, Grouping, UsageLine, UsageReport, total_of
+
+if TYPE_CHECKING:
+    from chatterm.engine.session import ChatSession
 
 __all__ = ["GROUPINGS", "PERIODS", "Grouping", "UsageFigures", "UsageLine",
-           "UsageReport", "UsageSource", "load_figures"]
+           "UsageReport", "UsageSource", "conversation_total", "load_figures",
+           "total_text"]
 
 # (the CLI's --since, the label): None is all time.
 PERIODS: tuple[tuple[str | None, str], ...] = (("7d", "7 days"), ("30d", "30 days"),
@@ -63,3 +69,50 @@ def period_label(period: str | None) -> str:
 
 def next_grouping(by: Grouping) -> Grouping:
     return GROUPINGS[(GROUPINGS.index(by) + 1) % len(GROUPINGS)]
+
+
+# ---- a conversation's running total (the status bar) ---------------------------------
+
+
+async def conversation_total(session: ChatSession,
+                             run: Callable[..., Awaitable[Any]]) -> UsageLine | None:
+    """The session's conversation summed as `chatterm usage` sums it: by the store's
+    query, through `run` (the session's writer, so the reads come after its saves), when
+    the conversation is saved; else from the replies in memory, by the same rules."""
+    store = session.store
+    if store is None or not session.saved:
+        return in_memory_total(session.conversation.messages)
+    query = getattr(store, "usage", None)
+    if query is None:  # a store without the usage query (a test's stand-in)
+        return None
+    report: UsageReport = await run(query, by="provider",
+                                    conversation_id=session.conversation.id)
+    return report.total
+
+
+def in_memory_total(messages: Iterable[Message]) -> UsageLine:
+    """The store's rules on messages not saved: replies that report numbers (a failed
+    one only if it does), their tokens, the cost where reported."""
+    lines = []
+    for message in messages:
+        used = message.usage
+        if message.role is not Role.ASSISTANT or used is None:
+            continue
+        if message.state is MessageState.ERROR and used.prompt_tokens is None \
+                and used.completion_tokens is None and used.cost is None:
+            continue
+        lines.append(UsageLine(key="", replies=1, prompt_tokens=used.prompt_tokens or 0,
+                               completion_tokens=used.completion_tokens or 0,
+                               cost=used.cost, costed=int(used.cost is not None)))
+    return total_of(lines)
+
+
+def total_text(total: UsageLine | None) -> str:
+    """"Σ 1,234 tok · $0.0123" (the cost only when a provider reported one; "" when
+    nothing was used): what the status bar shows of the conversation's total."""
+    if total is None or not total.replies or not (total.tokens or total.cost):
+        return ""
+    text = f"Σ {total.tokens:,} tok"
+    if total.cost is not None:
+        text += f" · ${total.cost:.4f}" if total.cost < 1 else f" · ${total.cost:,.2f}"
+    return text

@@ -16,6 +16,7 @@ from chatterm.conversation import Message, Role
 from chatterm.errors import ChattermError
 from chatterm.launch import FIRST_PAGE, open_at, open_saved
 from chatterm.ui import inert
+from chatterm.ui.chat import usage_total
 from chatterm.ui.chat.message_list import view_for
 from chatterm.ui.chat.message_view import MessageView, SystemMessage
 from chatterm.ui.chat.replies import last_reply_index
@@ -71,6 +72,9 @@ class HistoryLoader:
         screen.forget_last_message()
         screen.refresh_title()
         screen.status.set_model(conversation.provider, conversation.model or "(no model)")
+        screen.status.set_total("")
+        if screen.opened.saved:  # what it cost so far, read after the first frame
+            usage_total.refresh(screen)
         screen.show_idle_hint()
         message_list = screen.message_list
         message_list.remove_children()

@@ -26,6 +26,7 @@ from textual.worker import WorkerCancelled, WorkerFailed
 from chatterm.conversation import Message, MessageState, Role
 from chatterm.errors import ChattermError, ConfigError
 from chatterm.ui import inert
+from chatterm.ui.chat import usage_total
 from chatterm.ui.chat.assistant_view import AssistantMessage
 from chatterm.ui.chat.live_replies import LiveReplies, LiveReply, ReplyKind
 from chatterm.ui.chat.reply_painter import ReplyPainter
@@ -271,6 +272,7 @@ class ReplyController:
                 if shown:
                     screen.opened.saved = live.opened.saved
                     screen.refresh_title()
+                    usage_total.refresh(screen, live.session)  # the status bar's total
                 screen.post_message(ConversationChanged(live.conversation_id))
             self.mark_streaming()
 

@@ -3,9 +3,12 @@ its tool calls waiting for approval or running), and the current model.
 
 While something happens (BUSY states), what happens wins the width (qa13 F5: at 40
 columns "running kit.sleep (3 s)" was cut to "running kit.sle…" beside a model label that
-never changes): the model label gives way first (provider dropped, then all of it), then
-the trailing "Esc stops", then a tool's name is cut, keeping the seconds. Idle, the hint
-is what gives way, as before (the label is cut only past half the line, by the CSS).
+never changes): the model label gives way first (the conversation's running total
+dropped, then the provider, then all of it), then the trailing "Esc stops", then a tool's
+name is cut, keeping the seconds. Idle, the hint is what gives way, as before (the label
+is cut only past half the line, by the CSS); the running total ("Σ 1,234 tok · $0.0123",
+before the model) shows only while the label with it fits in half the line, so at 40
+columns the model stays whole rather than the total.
 """
 
 from __future__ import annotations
@@ -82,6 +85,8 @@ class StatusBar(Horizontal):
         self._stall_timer: Timer | None = None
         self.provider = ""
         self.model = ""
+        # The conversation's running total (engine.usage.total_text), "" for none.
+        self.total = ""
         # While in compare mode, what the right side says instead of the model.
         self.compare: str | None = None
         # The tool loop's calls: the labels waiting for approval, and those running.
@@ -103,6 +108,15 @@ class StatusBar(Horizontal):
         self.provider = provider
         self.model = model
         self._draw_right()
+        if self.total:
+            self._fit()  # the label's width changed: does the total still fit?
+
+    def set_total(self, text: str) -> None:
+        """What the conversation has cost so far ("" hides it); it gives way first."""
+        if text != self.total:
+            self.total = text
+            self._draw_right()  # the same level may now be another label
+            self._fit()
 
     def set_compare(self, label: str | None) -> None:
         """Compare mode (`label` names the models) or, with None, the model again."""
@@ -115,9 +129,13 @@ class StatusBar(Horizontal):
             return [Content.assemble(("⇶ ", "bold $warning"),
                                      (inert.text(self.compare), "bold $warning"), " "),
                     Content("")]
-        return [Content.assemble((inert.text(self.provider), "$foreground-muted"),
-                                 " · ", (inert.text(self.model), "bold"), " "),
-                Content.assemble((inert.text(self.model), "bold"), " "), Content("")]
+        labels = [Content.assemble((inert.text(self.provider), "$foreground-muted"),
+                                   " · ", (inert.text(self.model), "bold"), " "),
+                  Content.assemble((inert.text(self.model), "bold"), " "), Content("")]
+        if self.total:
+            labels.insert(0, Content.assemble((self.total, "$foreground-muted"), "  ",
+                                              labels[0]))
+        return labels
 
     def _draw_right(self) -> None:
         labels = self._labels()
@@ -151,6 +169,10 @@ class StatusBar(Horizontal):
                          len(widths) - 1)
             if need > room:
                 tail = Content("")
+        elif self.total and self.compare is None and room:
+            # Idle: the total only while the label with it fits in half the line (the
+            # CSS's cut, past half, would take the model's name off its end first).
+            level = 0 if self._labels()[0].cell_length <= (room + GAP) // 2 else 1
         if level != self._label_level:
             self._label_level = level
             self._draw_right()
