@@ -117,6 +117,8 @@ def test_main_screen_mid_stream(server: Any, snap_compare: Any) -> None:
 
     async def run_before(pilot: Any) -> None:
         await quiet(pilot)
+        # The chat's running total is read after it opens (ui/chat/usage_total.py).
+        await wait_until(pilot, lambda: app.chat.status.total, what="the running total")
         app.chat.prompt.insert("And Rust?")
         await pilot.press("enter")
         await wait_until(pilot, lambda: "Rust takes longer" in screen_text(app),
@@ -142,6 +144,8 @@ def test_finished_reply_with_code(server: Any, snap_compare: Any) -> None:
         await wait_until(pilot, lambda: not app.chat.busy, what="the reply to end")
         await wait_until(pilot, lambda: "returns a greeting" in screen_text(app),
                          what="the last line")
+        await wait_until(pilot, lambda: app.chat.status.total == "Σ 57 tok",
+                         what="the running total")
 
     try:
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
