@@ -294,3 +294,25 @@ async def test_the_apps_json_export_carries_the_attachments_bytes(
     exported = json.loads(out.read_text(encoding="utf-8"))
     (entry,) = exported["attachments"]
     assert base64.b64decode(entry["data"]) == (files / "notes.md").read_bytes()
+
+
+async def test_a_comparison_asks_about_the_models_not_known_to_take_images(
+        server: Any, files: Path) -> None:
+    from chatterm.ui.dialogs.confirm import ConfirmDialog
+
+    server.script(CHAT, sse_reply(["Grey."]), model="gpt-4o")
+    server.script(CHAT, sse_reply(["Square."]), model="model-b")
+    async with running() as (app, pilot):
+        app.chat.compare.start([("loop", "gpt-4o"), ("loop", "model-b")])
+        await attach_by_path(app, pilot, "shot.png")
+        await pilot.press(*"look", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog),
+                         what="the question")
+        # gpt-4o takes images (the catalog's rule); only model-b is in doubt.
+        assert "loop · model-b is not known" in app.screen.question
+        assert "gpt-4o" not in app.screen.question
+        await pilot.press("y")
+        await wait_until(pilot, lambda: len(server.requests) >= 2, what="both requests")
+        for request in server.requests[:2]:
+            parts = request.json["messages"][-1]["content"]
+            assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")

@@ -40,7 +40,7 @@ def model_takes_images(provider: str, model: str) -> bool | None:
 class AttachController:
     def __init__(self, screen: ChatScreen) -> None:
         self.screen = screen
-        # (provider, model) pairs the user said to send images to anyway, per chat.
+        # (chat, provider, model): the user said to send images there anyway.
         self._allowed: set[tuple[str, str, str]] = set()
 
     @property
@@ -154,22 +154,32 @@ class AttachController:
         from chatterm.ui.dialogs.confirm import ConfirmDialog
 
         conversation = self.screen.conversation
-        key = (conversation.id, conversation.provider, conversation.model)
-        if key not in self._allowed:
-            takes = await asyncio.to_thread(model_takes_images, conversation.provider,
-                                            conversation.model)
+        compare = self.screen.compare
+        # The models the prompt goes to: the chat's, or every one of a comparison's.
+        models = list(compare.models) if compare.models else [
+            (conversation.provider, conversation.model or "")]
+        doubts: list[tuple[str, bool | None]] = []
+        for provider, model in models:
+            key = (conversation.id, provider, model)
+            if key in self._allowed:
+                continue
+            takes = await asyncio.to_thread(model_takes_images, provider, model)
             if takes is not True:
-                model = inert.line(f"{conversation.provider} · {conversation.model}")
-                known = ("does not take images" if takes is False
-                         else "is not known to take images")
-                yes = await self.screen.app.push_screen_wait(ConfirmDialog(
-                    f"{model} {known}: the server may refuse the request, or the model "
-                    "may not see the picture.\nSend it anyway?",
-                    confirm="Send anyway", cancel="Cancel", title="An image for this model"))
-                self.screen.prompt.focus()
-                if not yes:
-                    return
-                self._allowed.add(key)
+                doubts.append((inert.line(f"{provider} · {model}"), takes))
+        if doubts:
+            names = ", ".join(name for name, _takes in doubts)
+            known = ("does not take images" if len(doubts) == 1 and doubts[0][1] is False
+                     else "is not known to take images" if len(doubts) == 1
+                     else "are not known to take images")
+            yes = await self.screen.app.push_screen_wait(ConfirmDialog(
+                f"{names} {known}: the server may refuse the request, or the model "
+                "may not see the picture.\nSend it anyway?",
+                confirm="Send anyway", cancel="Cancel", title="An image for this model"))
+            self.screen.prompt.focus()
+            if not yes:
+                return
+            self._allowed.update((conversation.id, provider, model)
+                                 for provider, model in models)
         self._send(text)
 
     def _send(self, text: str) -> None:
