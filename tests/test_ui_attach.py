@@ -316,3 +316,25 @@ async def test_a_comparison_asks_about_the_models_not_known_to_take_images(
         for request in server.requests[:2]:
             parts = request.json["messages"][-1]["content"]
             assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+async def test_chips_queued_behind_a_streaming_reply_go_with_their_prompt(
+        server: Any, files: Path) -> None:
+    import threading
+
+    hold = threading.Event()
+    server.script(CHAT, sse_reply(["first ", "answer"], hold=hold))
+    server.script(CHAT, sse_reply(["second answer"]))
+    async with running() as (app, pilot):
+        await pilot.press(*"first", "enter")
+        await wait_until(pilot, lambda: server.requests and app.chat.busy, what="streaming")
+        await attach_by_path(app, pilot, "notes.md")
+        await pilot.press(*"and this", "enter")
+        tray = app.chat.attachments.tray
+        await wait_until(pilot, lambda: tray.chips == [], what="the chips taken by the queue")
+        assert len(server.requests) == 1
+        hold.set()
+        await wait_until(pilot, lambda: len(server.requests) == 2 and not app.chat.busy,
+                         what="the queued prompt sent")
+        content = server.requests[1].json["messages"][-1]["content"]
+        assert content.startswith("and this") and "# Notes\nhello\n" in content

@@ -144,7 +144,7 @@ class AttachController:
         if not attachments:
             self.screen.replies.submit(text)
             return
-        if any(a.meta.kind == "image" for a in attachments) and not self.screen.busy:
+        if any(a.meta.kind == "image" for a in attachments):  # queued ones too
             self.screen.run_worker(partial(self._check_then_send, text),  # type: ignore[arg-type]
                                    group="attach-send", exclusive=True)
             return
