@@ -210,12 +210,13 @@ async def test_saved_blobs_go_with_the_prompt_and_come_back_from_the_store(
     assert await session.attachment_data(image.meta.sha256) == IMAGE
 
 
-async def test_a_store_that_cannot_keep_blobs_refuses_before_saving(
+async def test_a_prompt_the_store_refuses_sends_nothing_and_leaves_nothing(
         loopback: LoopbackServer, store) -> None:
     session = _session(loopback, store)
-    if hasattr(store, "attachment_data"):
-        pytest.skip("the store keeps attachments (schema v5)")
-    with pytest.raises(Exception, match="cannot save attachments"):
-        await session.send("look", attachments=[load_bytes(IMAGE, "a.png", LIMITS)])
+    turn = session.new_turn("look", [load_bytes(IMAGE, "a.png", LIMITS)])
+    turn.blobs = []  # a link to bytes neither given nor stored: the store refuses it
+    with pytest.raises(Exception, match=turn.user.attachments[0].sha256[:12]) as caught:
+        await session.send(turn)
+    assert "\n" not in str(caught.value)
     assert loopback.requests == [] and session.conversation.messages == []
     assert store.list_conversations() == []

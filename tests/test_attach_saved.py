@@ -13,11 +13,7 @@ from attach_samples import png
 from chatterm_env import run_cli, write_config
 from loopback import LoopbackServer, sse_reply
 
-from chatterm.store import Store
-
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
-    not hasattr(Store, "attachment_data"),
-    reason="the store keeps no attachments yet (schema v5, store14, not merged)")]
+pytestmark = pytest.mark.e2e
 
 IMAGE = png(40, 30, padding=5000)
 

@@ -225,10 +225,7 @@ def run_ask(args: argparse.Namespace) -> int:
 def history_blobs(store: Store, conversation: Conversation) -> dict[str, bytes]:
     """The bytes of every attachment in `conversation`'s messages, by sha256."""
     wanted = {a.sha256 for m in conversation.messages for a in m.attachments}
-    read = getattr(store, "attachment_data", None)
-    if not wanted or read is None:
-        return {}
-    return {sha256: read(sha256) for sha256 in sorted(wanted)}
+    return {sha256: store.attachment_data(sha256) for sha256 in sorted(wanted)}
 
 
 def ask_tools(args: argparse.Namespace, config: Config) -> AskTools | None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatterm.cli.common import open_store
 from chatterm.cli.output import Out, confirm, note, short_id, warn
 from chatterm.conversation import HIT_END, HIT_START, Conversation
-from chatterm.errors import ChattermError, StoreError, UsageError
+from chatterm.errors import ChattermError, UsageError
 from chatterm.timefmt import relative_time
 
 if TYPE_CHECKING:
@@ -124,18 +123,7 @@ def attachment_bytes(store: Store, conversation: Conversation) -> dict[str, byte
     """The bytes of every attachment `conversation` names, by sha256 (read from the store)."""
     from chatterm.transfer_blobs import wanted
 
-    names = wanted(conversation)
-    if not names:
-        return {}
-    read = _blob_reader(store)
-    return {sha256: read(sha256) for sha256 in names}
-
-
-def _blob_reader(store: Store) -> Callable[[str], bytes]:
-    read: Callable[[str], bytes] | None = getattr(store, "attachment_data", None)
-    if read is None:  # a store from before schema v5 has no attachments to read
-        raise StoreError("this store cannot keep attachments (it predates schema v5)")
-    return read
+    return {sha256: store.attachment_data(sha256) for sha256 in wanted(conversation)}
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -167,8 +155,6 @@ def _import_export(args: argparse.Namespace, data: bytes, source: str) -> int:
     except ChattermError as error:
         raise type(error)(f"{source}: {error.message}") from None
     with open_store(read_only=args.dry_run) as store:
-        if blobs and not args.dry_run:
-            _blob_reader(store)  # one line, nothing imported, on a store without them
         taken = store.holds_ids_of(conversation)
         if args.dry_run:
             from chatterm.cli.history_import import size_line
@@ -190,10 +176,7 @@ def _import_export(args: argparse.Namespace, data: bytes, source: str) -> int:
             if not args.as_new:
                 warn(f"conversation {short_id(original)} is already saved; imported a copy "
                      f"with new ids as {short_id(conversation.id)}")
-        if blobs:
-            store.import_conversation(conversation, **{"blobs": blobs})
-        else:
-            store.import_conversation(conversation)
+        store.import_conversation(conversation, blobs=blobs)
     Out().line(conversation.id)
     return 0
 

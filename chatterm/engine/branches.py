@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from chatterm.conversation import Conversation, Message, now
 from chatterm.engine.events import BranchChanged
 from chatterm.engine.writer import Saving, wait
-from chatterm.errors import ChattermError, StoreError, UsageError
+from chatterm.errors import ChattermError, UsageError
 from chatterm.tree import Node, Shape
 
 if TYPE_CHECKING:
@@ -75,15 +75,9 @@ async def attach(session: ChatSession, on_path: list[Message],
     `beside`: other versions of the last one, saved but not shown), current, saved
     with a new conversation in ONE transaction: a failure leaves nothing behind, and
     neither does a stop (Esc) while the write waits: it is taken back once it lands.
-    `blobs`: the bytes of the new messages' attachments, saved in the same transaction
-    (passed only when there are some, so a store without attachments works as before)."""
+    `blobs`: the bytes of the new messages' attachments, saved in the same transaction."""
     conversation = session.conversation
     store = session.store
-    if blobs and store is not None and not hasattr(store, "attachment_data"):
-        # A store from before schema v5 has nowhere to keep the bytes: one line, nothing
-        # saved, rather than a prompt saved without what it was about.
-        raise StoreError("this store cannot save attachments (it predates schema v5); "
-                         "use --no-save")
     before = conversation.messages, conversation.current_id
     kept = conversation.messages if at is None else conversation.messages[:at]
     conversation.messages = kept + on_path
@@ -100,12 +94,11 @@ async def attach(session: ChatSession, on_path: list[Message],
             whole = copy.copy(conversation)  # every version is saved, not only the path
             whole.messages = conversation.messages + (beside or [])
             saving = session._submit(functools.partial(
-                store.create_conversation, whole, **({"blobs": blobs} if blobs else {})))
+                store.create_conversation, whole, blobs=blobs))
             await wait(saving)
         elif store is not None:
             saving = session._submit(functools.partial(
-                store.add_messages, new, current_id=on_path[-1].id,
-                **({"blobs": blobs} if blobs else {})))
+                store.add_messages, new, current_id=on_path[-1].id, blobs=blobs))
             positions = list(await wait(saving))
     except BaseException as error:
         conversation.messages, conversation.current_id = before
