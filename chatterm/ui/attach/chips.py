@@ -54,7 +54,12 @@ class AttachmentTray(Widget, can_focus=True):
         """The chips changed (added, removed, taken for a send)."""
 
     class Back(Message):
-        """Esc/Enter on the tray: the prompt takes the focus back."""
+        """Esc/Enter on the tray (or a letter typed there): the prompt takes the focus
+        back, with the letter typed into it."""
+
+        def __init__(self, typed: str = "") -> None:
+            super().__init__()
+            self.typed = typed
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -146,6 +151,13 @@ class AttachmentTray(Widget, can_focus=True):
     def on_focus(self, event: events.Focus) -> None:
         self.selected = min(self.selected, max(0, len(self._pending) - 1))
         self.refresh()
+
+    def on_key(self, event: events.Key) -> None:
+        # A letter is meant for the prompt (as on a focused message): it goes there.
+        if event.is_printable and event.character and event.key not in ("left", "right"):
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Back(event.character))
 
     def on_blur(self, event: events.Blur) -> None:
         self.refresh()

@@ -366,6 +366,8 @@ class ChatScreen(Screen[None]):
     def _on_tray_back(self, event: AttachmentTray.Back | QueuedPrompts.Back) -> None:
         event.stop()
         self.prompt.focus()
+        if isinstance(event, AttachmentTray.Back) and event.typed:
+            self.prompt.insert(event.typed)  # a letter typed on the chips
 
     @on(QueuedPrompts.Remove)
     def _on_queue_remove(self, event: QueuedPrompts.Remove) -> None:
