@@ -270,28 +270,22 @@ class ChatSession:
 
     # ---- the ways to get a reply ---------------------------------------------------------
 
-    def new_turn(self, prompt: str,
-                 attachments: Sequence[PendingAttachment] = ()) -> Turn:
-        """The Messages `send` will save and stream into, made now (nothing is saved);
-        `attachments` (chatterm.attach_files) go with the prompt, their count checked
-        against [attachments] max_count here (AttachmentError)."""
-        turn = Turn(*self._new_pair(prompt), blobs=list(attachments))
-        attached.attach_to(self, turn)
-        return turn
-
-    def _new_pair(self, prompt: str) -> tuple[Message, Message]:
+    def new_turn(self, prompt: str, attachments: Sequence[PendingAttachment] = ()) -> Turn:
+        """The Messages `send` will save and stream into, made now (nothing is saved), with
+        `attachments` (chatterm.attach_files; their count is checked now)."""
         user = Message(role=Role.USER, content=prompt, conversation_id=self.conversation.id)
         reply = Message(role=Role.ASSISTANT, conversation_id=self.conversation.id,
                         parent_id=user.id, state=MessageState.STREAMING,
                         provider=self.conversation.provider, model=self.conversation.model)
-        return user, reply
+        turn = Turn(user, reply, blobs=list(attachments))
+        attached.attach_to(self, turn)
+        return turn
 
     async def send(
         self, prompt: str | Turn, on_event: EventSink = _ignore, *, prefix: str | None = None,
         attachments: Sequence[PendingAttachment] = (),
     ) -> Message:
-        """Add `prompt` (and its `attachments`) as a user message and stream the reply
-        (starting with `prefix`)."""
+        """Add `prompt` (with `attachments`) and stream the reply (starting with `prefix`)."""
         turn = prompt if isinstance(prompt, Turn) else self.new_turn(prompt, attachments)
         user, reply = turn.user, turn.reply
         self.check_prompt(user)
@@ -330,8 +324,7 @@ class ChatSession:
 
     def new_compare(self, prompt: str, models: list[tuple[str, str]],
                     attachments: Sequence[PendingAttachment] = ()) -> CompareTurn:
-        """A prompt (and its attachments) and one reply per (provider, model), made now
-        (nothing is saved)."""
+        """A prompt (with attachments), one reply per (provider, model): nothing saved yet."""
         return compare.new_compare(self, prompt, models, attachments)
 
     async def compare(self, turn: CompareTurn, on_event: EventSink = _ignore) -> list[Message]:
