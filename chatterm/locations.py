@@ -31,6 +31,11 @@ def user_themes_dir() -> Path:
     return config_dir() / "themes"
 
 
+def user_roles_dir() -> Path:
+    """Saved roles, one TOML file each (chatterm.roles), beside the config like themes/."""
+    return config_dir() / "roles"
+
+
 def data_dir() -> Path:
     override = _override("CHATTERM_DATA_DIR")
     if override is not None:

@@ -131,6 +131,8 @@ def pick_conversation(
             conversation.system_prompt = args.system
         conversation.params = conversation.params.merged(params_from_args(args))
         return conversation
+    if getattr(args, "role", None):
+        return role_conversation(args, config, chosen)
     provider = config.provider(args.provider)
     model = chosen or config.model_for(provider.name)
     if not model:
@@ -140,6 +142,31 @@ def pick_conversation(
         model=model,
         system_prompt=args.system if args.system is not None else config.system_prompt,
         params=params_from_args(args),
+    )
+
+
+def role_conversation(args: argparse.Namespace, config: Config,
+                      chosen: str | None) -> Conversation:
+    """A new conversation from `--role NAME`: the role's system prompt, provider, model
+    and params, each overridden by what the command line gives."""
+    from chatterm.cli.output import warn
+    from chatterm.roles import load_roles, role_model
+
+    roles = load_roles(config)
+    role = roles.get(args.role)
+    for line in roles.notes:
+        # Only this role's notes (ignored keys): the other roles are not in play.
+        if line.startswith(f"{role.source}:") or f"'roles.{role.name}." in line:
+            warn(f"warning: {line}")
+    provider, model = role_model(config, role, args.provider, chosen)
+    if not model:
+        raise UsageError(f"no model chosen for provider '{provider}': pass -m MODEL")
+    return Conversation(
+        provider=provider,
+        model=model,
+        system_prompt=args.system if args.system is not None else role.system_prompt,
+        params=role.params.merged(params_from_args(args)),
+        role=role.name,
     )
 
 

@@ -19,6 +19,12 @@ Mode = Literal["send", "regenerate", "edit", "compare"]
 def check_mode(args: argparse.Namespace) -> Mode:
     """The mode, or a UsageError (exit 2) for options that do not go together."""
     models: list[str] = args.model
+    if args.role is not None and (args.continue_last or args.conversation is not None
+                                  or args.regenerate is not None or args.edit is not None):
+        # A role is where a chat starts; a continued one keeps its own prompt and model.
+        raise UsageError("--role starts a new conversation: it cannot be used with -c, "
+                         "--conversation, --regenerate or --edit (use --system or -m to "
+                         "change a conversation)")
     if args.regenerate is not None:
         if args.prompt or args.editor:
             raise UsageError("--regenerate takes no prompt (to change the prompt, use "

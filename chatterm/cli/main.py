@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("-m", "--model", type=_non_empty, action="append", default=[],
                      help="model id (sent even if not in the catalog); give two or more "
                      "to compare them: one reply each, streamed at once, as versions")
+    ask.add_argument("--role", metavar="NAME", type=_non_empty,
+                     help="start from saved role NAME (chatterm roles lists them): its "
+                     "system prompt, provider, model and params; options given here win")
     ask.add_argument("--system", help="system prompt")
     ask.add_argument("--stop", action="append", default=[], metavar="SEQ", type=_non_empty,
                      help="stop sequence (repeatable)")
@@ -137,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("--by", choices=("day", "model", "provider"), default="day")
     usage.add_argument("--json", action="store_true",
                        help="{by, since, groups: [...], total: {...}}")
+
+    roles = commands.add_parser(
+        "roles", help="list the saved roles ([roles.NAME] in the config, roles/NAME.toml)",
+        description="List every saved role: name, description, provider/model and where "
+        "it is defined. A role that cannot be used is one line on stderr.")
+    roles.add_argument("--json", action="store_true",
+                       help="a list of {name, description, provider, model, system_prompt, "
+                       "params, source}")
 
     lst = commands.add_parser("list", help="list saved conversations, newest first")
     lst.add_argument("--json", action="store_true")
@@ -288,6 +299,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from chatterm.cli.tools import run_tools
 
         return run_tools(args)
+    if command == "roles":
+        from chatterm.cli.roles import run_roles
+
+        return run_roles(args)
     if command == "usage":
         from chatterm.cli.usage import run_usage
 

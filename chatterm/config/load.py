@@ -113,6 +113,9 @@ def apply_data(config: Config, data: dict[str, Any], path: Path) -> None:
                             path, warnings)
     config.attachments = AttachmentLimits(**{**asdict(config.attachments), **limits})
 
+    # Checked one role at a time when roles are loaded: a bad role never stops the rest.
+    config.role_tables = dict(data.get("roles", {}))
+
     for action, key_spec in data.get("keys", {}).items():
         if not isinstance(key_spec, str):
             raise _key_error(path, f"keys.{action}", need("a string", key_spec).args[0])

@@ -236,7 +236,15 @@ ATTACHMENT_KEYS: dict[str, Checker] = {
     "max_text_bytes": check_byte_limit,
     "max_count": check_attachment_count,
 }
-TABLES = ("params", "keys", "providers", "mcp", "attachments")
+# [roles.NAME] (and roles/NAME.toml): checked one role at a time by chatterm.config.role_table,
+# so a bad role is one line and the others still load; `params` is a table of PARAM_KEYS.
+ROLE_KEYS: dict[str, Checker] = {
+    "system_prompt": check_str,
+    "description": check_str,
+    "provider": check_str,
+    "model": check_str,
+}
+TABLES = ("params", "keys", "providers", "mcp", "attachments", "roles")
 
 
 # ---- the loaded config ------------------------------------------------------------------
@@ -257,6 +265,8 @@ class Config:
     # [mcp] and its [mcp.servers.NAME] tables (checked by chatterm.config.mcp_table).
     mcp: McpConfig = field(default_factory=McpConfig)
     attachments: AttachmentLimits = field(default_factory=AttachmentLimits)
+    # [roles.NAME] as read, each checked when roles are loaded (chatterm.roles.load_roles).
+    role_tables: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     warnings: list[str] = field(default_factory=list)
 
