@@ -203,7 +203,13 @@ async def continue_reply(session: ChatSession, on_event: EventSink) -> Message:
     index = conversation.messages.index(reply)
     provider = session.config.provider(name)
     kept = reply.content
-    if provider.supports_prefix and kept:
+    if resumes_tool_loop(conversation.messages, index):
+        # A loop's next reply stopped before its first token: nothing to continue from,
+        # so the model is asked again with the round's results, as the loop would have.
+        request = session._request(await attached.history(session, upto=index),
+                                   model=chosen)
+        base = ""
+    elif provider.supports_prefix and kept:
         request = session._request(await attached.history(session, upto=index), prefix=kept,
                                    model=chosen)
         base = ""  # the assembled reply starts with the prefix already
@@ -225,6 +231,14 @@ async def continue_reply(session: ChatSession, on_event: EventSink) -> Message:
         raise
     await _settle_continue(session, reply, before, on_event)
     return await tool_loop.follow(session, reply, on_event)
+
+
+def resumes_tool_loop(messages: list[Message], index: int) -> bool:
+    """True for a reply with nothing in it that answers tool results (Esc after a round,
+    before the next reply's first token): continuing it resumes the tool loop."""
+    reply = messages[index]
+    return (index > 0 and reply.role is Role.ASSISTANT and messages[index - 1].role is Role.TOOL and not reply.content
+            and not reply.reasoning and not reply.tool_calls)
 
 
 def _writer_of(session: ChatSession, reply: Message) -> tuple[str, str]:

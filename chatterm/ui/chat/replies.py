@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from chatterm.conversation import Message, MessageState, Role
+from chatterm.engine.versions import resumes_tool_loop
 from chatterm.errors import ChattermError, ConfigError
 from chatterm.ui import inert
 from chatterm.ui.chat import usage_total
@@ -363,6 +364,9 @@ class ReplyController:
             screen.status.show_error("there is no reply to continue yet")
             return
         last = screen.conversation.messages[index]
+        if resumes_tool_loop(screen.conversation.messages, index):
+            self._start_reply("continue")  # the round's results go to the model again
+            return
         if not last.content.strip():
             # Nothing was kept to continue from: a fresh attempt is the same thing.
             self._start_reply("retry")

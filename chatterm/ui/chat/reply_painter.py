@@ -18,6 +18,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from chatterm.conversation import MessageState
+from chatterm.engine.versions import resumes_tool_loop
 from chatterm.ui import inert
 from chatterm.ui.chat.assistant_view import AssistantMessage
 from chatterm.ui.chat.message_view import MessageView, ToolMessage, UserMessage, usage_text
@@ -109,6 +110,10 @@ class ReplyPainter:
         """What the status line says after Esc."""
         if self._running or self._waiting or self._outcomes["stopped"]:
             return "stopped: calls that had not finished are saved as stopped"
+        messages = self.screen.conversation.messages
+        if messages and resumes_tool_loop(messages, len(messages) - 1):
+            # Nothing of the next reply came: the results are saved, still unanswered.
+            return "stopped before the reply began: Ctrl+G sends the tool results again"
         return "stopped: the partial reply is kept (Ctrl+G continues)"
 
     def drop_pending(self, prompt: str) -> None:
