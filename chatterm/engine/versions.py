@@ -237,7 +237,8 @@ def resumes_tool_loop(messages: list[Message], index: int) -> bool:
     """True for a reply with nothing in it that answers tool results (Esc after a round,
     before the next reply's first token): continuing it resumes the tool loop."""
     reply = messages[index]
-    return (index > 0 and reply.role is Role.ASSISTANT and messages[index - 1].role is Role.TOOL and not reply.content
+    return (index > 0 and reply.role is Role.ASSISTANT
+            and messages[index - 1].role is Role.TOOL and not reply.content
             and not reply.reasoning and not reply.tool_calls)
 
 
