@@ -71,7 +71,18 @@ class StoreWriter:
 
 async def wait(saving: concurrent.futures.Future[T]) -> T:
     """Await a queued write; cancelling the waiter does not cancel the write."""
-    return await asyncio.shield(asyncio.wrap_future(saving))
+    landed = asyncio.wrap_future(saving)
+    # A waiter cancelled (Esc, quit) leaves nobody to read a failed write's exception,
+    # and asyncio would print "Future exception was never retrieved" with a traceback
+    # when the future is collected: after the app has quit, onto the user's terminal
+    # (a reply's last save that found the store closed). A waiter still there gets it.
+    landed.add_done_callback(_seen)
+    return await asyncio.shield(landed)
+
+
+def _seen(future: asyncio.Future[object]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def done(value: T) -> concurrent.futures.Future[T]:
