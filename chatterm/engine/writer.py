@@ -80,7 +80,7 @@ async def wait(saving: concurrent.futures.Future[T]) -> T:
     return await asyncio.shield(landed)
 
 
-def _seen(future: asyncio.Future[object]) -> None:
+def _seen(future: asyncio.Future[T]) -> None:
     if not future.cancelled():
         future.exception()
 
