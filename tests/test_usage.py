@@ -108,3 +108,24 @@ def test_since_reads_days_and_dates() -> None:
     assert usage_text.parse_since("7d", now) == dt.datetime(2026, 11, 26).timestamp()
     assert usage_text.parse_since("1d", now) == dt.datetime(2026, 12, 2).timestamp()
     assert usage_text.parse_since("2026-11-01") == dt.datetime(2026, 11, 1).timestamp()
+
+
+def test_one_conversations_total_is_its_usage_total(store: Store) -> None:
+    # The status bar's query (its own index) gives what usage(conversation_id=) gives.
+    conv, other = _chat(store), _chat(store)
+    now = time.time()
+    for chat, usage, state in ((conv, Usage(prompt_tokens=10, completion_tokens=2, cost=0.5),
+                                MessageState.COMPLETE),
+                               (conv, Usage(prompt_tokens=7), MessageState.ERROR),
+                               (conv, None, MessageState.ERROR),
+                               (conv, None, MessageState.COMPLETE),
+                               (other, Usage(prompt_tokens=99, cost=9.0),
+                                MessageState.COMPLETE)):
+        store.add_message(_reply(chat, now, usage, state=state))
+    total = store.conversation_total(conv.id)
+    assert total == store.usage(by="provider", conversation_id=conv.id).total
+    assert (total.replies, total.tokens, total.cost, total.costed) == (3, 19, 0.5, 1)
+    plan = " ".join(str(row) for row in store._conn.execute(
+        "EXPLAIN QUERY PLAN SELECT count(*) FROM messages WHERE conversation_id = ? "
+        "AND +role = 'assistant'", (conv.id,)))
+    assert "messages_usage" not in plan

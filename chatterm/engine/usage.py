@@ -82,12 +82,11 @@ async def conversation_total(session: ChatSession,
     store = session.store
     if store is None or not session.saved:
         return in_memory_total(session.conversation.messages)
-    query = getattr(store, "usage", None)
+    query = getattr(store, "conversation_total", None)
     if query is None:  # a store without the usage query (a test's stand-in)
         return None
-    report: UsageReport = await run(query, by="provider",
-                                    conversation_id=session.conversation.id)
-    return report.total
+    total: UsageLine = await run(query, session.conversation.id)
+    return total
 
 
 def in_memory_total(messages: Iterable[Message]) -> UsageLine:

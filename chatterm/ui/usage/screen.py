@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from functools import partial
+from importlib import import_module
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
@@ -140,6 +141,9 @@ class UsageScreen(Screen[None]):
         now = self._now if self._now is not None else time.time()
         try:
             figures = await asyncio.to_thread(load_figures, source, period, by, now)
+            if self._charts is None and self._charts_fit():
+                # textual-plotext's import takes ~0.4 s: on a thread, not the event loop.
+                await asyncio.to_thread(import_module, "chatterm.ui.usage.chart")
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # StoreError and kin: one line, the screen stays usable
@@ -195,10 +199,12 @@ class UsageScreen(Screen[None]):
         self.query_one("#usage-note", Static).update(note)
         self._draw_charts(figures)
 
+    def _charts_fit(self) -> bool:
+        return self.size.width >= CHART_MIN_WIDTH and self.size.height >= CHART_MIN_HEIGHT
+
     def _draw_charts(self, figures: UsageFigures) -> None:
         box = self.query_one("#usage-charts", Horizontal)
-        wanted = (self.size.width >= CHART_MIN_WIDTH and self.size.height >= CHART_MIN_HEIGHT
-                  and bool(figures.days.lines))
+        wanted = self._charts_fit() and bool(figures.days.lines)
         box.set_class(not wanted, "-hidden")
         if not wanted:
             return
