@@ -55,7 +55,7 @@ _COLUMN_QUERY = """
 SELECT {key} AS k, count(*), sum(prompt_tokens), sum(completion_tokens), sum(cost),
        count(cost)
 FROM messages {index}
-WHERE role = 'assistant' AND created_at >= :since {conversation}
+WHERE {role} = 'assistant' AND created_at >= :since {conversation}
   AND (state != 'error' OR prompt_tokens IS NOT NULL OR completion_tokens IS NOT NULL
        OR cost IS NOT NULL)
 GROUP BY k ORDER BY {order}
@@ -130,6 +130,9 @@ class UsageStore(StoreCore):
             query = _COLUMN_QUERY.format(
                 key=_KEYS[by], conversation=conversation,
                 index="" if conversation_id else "INDEXED BY messages_usage",
+                # One conversation: `+role` keeps SQLite on its own rows (see
+                # _CONVERSATION_QUERY) rather than a walk of messages_usage.
+                role="+role" if conversation_id else "role",
                 order="k" if by == "day" else
                 "coalesce(sum(prompt_tokens), 0) + coalesce(sum(completion_tokens), 0) DESC, k")
         else:
