@@ -128,6 +128,7 @@ class McpHost:
         # and leaving the transport ends its process as for the others.
         for connection, run in zip(self._connections.values(), runs, strict=True):
             if connection.client is None and connection.failed is None:
+                connection.end.hurry = True
                 run.cancel()
         await asyncio.gather(*runs, return_exceptions=True)
 

@@ -39,6 +39,10 @@ class ProcessEnd:
     ended: anyio.Event = field(default_factory=anyio.Event)
     reason: str | None = None  # one line, e.g. "the server stopped (exit code 1)"
     pid: int | None = None
+    # Set by the host for a server stopped before it finished starting: one that has not
+    # answered initialize will not act on its stdin closing either, so it gets SIGTERM at
+    # once rather than after EXIT_GRACE (a hung server held `ask`'s exit ~1.5 s).
+    hurry: bool = False
 
     def end(self, reason: str) -> None:
         if self.reason is None:
@@ -102,7 +106,7 @@ async def stdio_transport(command: str, args: list[str], *, env: dict[str, str],
             yield reader, writer
         finally:
             with anyio.CancelScope(shield=True):
-                await _stop(process)
+                await _stop(process, hurry=end.hurry)
                 end.end(await _exit_reason(process))
                 for stream in (reader, writer, reader_send, writer_receive):
                     await stream.aclose()
@@ -130,14 +134,15 @@ async def _exit_reason(process: anyio.abc.Process) -> str:
     return f"the server stopped (exit code {code})"
 
 
-async def _stop(process: anyio.abc.Process) -> None:
+async def _stop(process: anyio.abc.Process, *, hurry: bool = False) -> None:
     """Close stdin (the MCP way to ask a stdio server to exit), then SIGTERM, then
-    SIGKILL its whole process group, each after a bounded wait."""
+    SIGKILL its whole process group, each after a bounded wait (`hurry`: SIGTERM with
+    no wait for stdin's close to be heard)."""
     if process.stdin is not None:
         with contextlib.suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
             await process.stdin.aclose()
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if await _exited(process, EXIT_GRACE):
+    for index, sig in enumerate((signal.SIGTERM, signal.SIGKILL)):
+        if await _exited(process, 0.0 if hurry and index == 0 else EXIT_GRACE):
             break
         kill_group(process.pid, sig)
     await _exited(process, EXIT_GRACE)
