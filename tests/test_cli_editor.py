@@ -91,6 +91,22 @@ def test_an_empty_or_failed_edit_sends_nothing(
     assert loopback.requests == []
 
 
+def test_an_empty_edit_cancels_even_with_attachments(
+        loopback: LoopbackServer, record: Path, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    """qa14 F1: `ask -e -a FILE` with the editor emptied refused without saying why, while
+    `ask -a FILE` alone sends the file: emptying the editor is the way to cancel."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("some notes\n", encoding="utf-8")
+    monkeypatch.setenv("EDITOR_WRITES", "\n")
+    monkeypatch.setenv("EDITOR_EXIT", "0")
+    code, out, screen = Terminal("ask", "-e", "-a", str(notes), "draft").finish()
+    assert code == 2 and out == "", screen
+    lines = [line for line in screen.splitlines() if line.strip()]
+    assert len(lines) == 1 and "(an empty edit cancels, even with -a)" in lines[0]
+    assert loopback.requests == []
+
+
 def test_a_missing_editor_or_no_terminal_is_one_line(
         loopback: LoopbackServer, record: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VISUAL", "/nonexistent/chatterm-editor -w")

@@ -57,7 +57,10 @@ def read_prompt(words: list[str], *, editor: bool = False, attached: bool = Fals
 
         prompt = edit_on_terminal(prompt)
         if not prompt.strip():
-            raise UsageError("the editor left the prompt empty: nothing was sent")
+            # Emptying the editor is how one cancels (as with a commit message), so this
+            # holds with -a files too, although a prompt of attachments alone is fine.
+            cancel = " (an empty edit cancels, even with -a)" if attached else ""
+            raise UsageError(f"the editor left the prompt empty: nothing was sent{cancel}")
     if not prompt.strip() and not attached:
         raise UsageError("no prompt: give it as arguments, or pipe it on stdin")
     return prompt
