@@ -169,10 +169,13 @@ async def test_chips_go_by_backspace_and_by_a_click_on_their_cross(
         await pilot.click(offset=(column, row))
         await wait_until(pilot, lambda: len(tray.chips) == 1, what="the click to remove it")
         assert tray.chips[0].startswith("notebook.txt")
+        # The prompt has the focus again: typing goes there, Backspace is the prompt's (F4).
+        await wait_until(pilot, lambda: app.focused is app.chat.prompt, what="prompt after ✕")
+        await pilot.press("h", "i", "backspace")
+        assert app.chat.prompt.text == "xh" and len(tray.chips) == 1
         # The tray itself: Shift+Tab from the prompt, Backspace removes the picked chip;
         # a letter typed there goes to the prompt.
         app.chat.prompt.clear()
-        app.chat.prompt.focus()  # (the click on ✕ had focused the chips)
         await pilot.pause()
         await pilot.press("shift+tab")
         assert app.focused is tray

@@ -2,9 +2,10 @@
 
 One widget for all of them, whose text is the chips in a row: Textual wraps it like any
 text, so at 40 columns the chips go on as many lines as they need instead of running
-off the edge. Each chip ends in a clickable ✕. The tray takes the focus (Tab, or a click
-on a chip): ←/→ pick a chip, Backspace or Delete removes it, Esc or Enter go back to the
-prompt. Backspace in an empty prompt removes the last chip (the prompt asks the tray).
+off the edge. Each chip ends in a clickable ✕ (the prompt keeps the focus). The tray
+takes the focus (Tab, or a click on a chip): ←/→ pick a chip, Backspace or Delete
+removes it, Esc or Enter go back to the prompt. Backspace in an empty prompt removes the
+last chip (the prompt asks the tray).
 """
 
 from __future__ import annotations
@@ -163,8 +164,10 @@ class AttachmentTray(Widget, can_focus=True):
         self.refresh()
 
     def action_remove(self, index: int) -> None:
-        """A click on a chip's ✕."""
+        """A click on a chip's ✕: the chip goes and the prompt gets the focus back (the
+        click focused the tray; left there, what is typed next would be lost)."""
         self.remove_at(index)
+        self.post_message(self.Back())
 
     def action_remove_selected(self) -> None:
         self.remove_at(self.selected)
