@@ -349,3 +349,28 @@ async def test_chips_queued_behind_a_streaming_reply_go_with_their_prompt(
                          what="the queued prompt sent")
         content = server.requests[1].json["messages"][-1]["content"]
         assert content.startswith("and this") and "# Notes\nhello\n" in content
+
+
+async def test_a_hostile_file_name_reaches_the_terminal_inert(server: Any, files: Path) -> None:
+    """qa14 F7: a file named with ESC and BEL cleared the screen and set the terminal's
+    title from the dialog's tree, and Tab completion put it in the field as it was."""
+    from ui_helpers import terminal_output
+
+    folder = files / "ev"
+    folder.mkdir()
+    (folder / "evil\x1b[2J\x1b]0;PWNED\x07.txt").write_text("hi\n", encoding="utf-8")
+    async with running() as (app, pilot):
+        await pilot.press("ctrl+a")
+        await wait_until(pilot, lambda: dialog(app) is not None, what="the attach dialog")
+        box = dialog(app)
+        tree = box.query_one("#attach-tree")
+        tree.path = folder
+        await wait_until(pilot, lambda: tree.root.children, what="the tree's file")
+        await pilot.pause()
+        drawn = terminal_output(app)
+        assert "\x1b]0;PWNED" not in drawn and "\x07" not in drawn and "\x1b[2J" not in drawn
+        assert "evil␛[2J" in screen_text(app)
+        box.query_one("#attach-path").value = str(folder / "e")
+        await pilot.press("tab")
+        assert box.path_text == str(folder / "e")  # not filled in with the raw name
+        assert "control characters" in box.error_text

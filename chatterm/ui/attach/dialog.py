@@ -18,6 +18,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.style import Style
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -33,6 +35,9 @@ from chatterm.ui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from textual.widgets.directory_tree import DirEntry
+    from textual.widgets.tree import TreeNode
 
 # Matches listed under the field after a Tab, at most (then "… and N more").
 SHOWN_MATCHES = 8
@@ -59,6 +64,16 @@ class FileTree(DirectoryTree):
 
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
         return [path for path in paths if not path.name.startswith(".")]
+
+    def render_label(self, node: TreeNode[DirEntry], base_style: Style,
+                     style: Style) -> Text:
+        # A file name is hostile input: one holding ESC or BEL cleared the screen and set
+        # the terminal's title from this tree (qa14 F7). Shown inert, as everywhere else.
+        label = super().render_label(node, base_style, style)
+        shown = inert.line(label.plain)
+        if shown == label.plain:
+            return label
+        return Text(shown, style=base_style + style)
 
 
 def load_in_thread(path: str, limits: AttachmentLimits) -> PendingAttachment:
@@ -143,6 +158,11 @@ class AttachDialog(Dialog[PendingAttachment | None]):
     def complete_path(self) -> None:
         field = self.query_one(PathInput)
         completed, names = complete(field.value)
+        if inert.line(completed) != completed:
+            # The field would show the name's control characters to the terminal as
+            # they are (qa14 F7); the tree shows it inert and can pick it.
+            self.show_error("that name holds control characters: pick it in the tree (↓)")
+            return
         field.value = completed
         field.cursor_position = len(completed)
         shown = ""
