@@ -17,6 +17,7 @@ naming the file (and for a limit, the config key that sets it). Sizes are checke
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 import stat
@@ -85,7 +86,12 @@ def load_file(path: str | os.PathLike[str], limits: AttachmentLimits) -> Pending
         with where.open("rb") as handle:
             if stat.S_ISREG(info.st_mode):
                 head = handle.read(SNIFF_BYTES)
-                _check_size(shown, info.st_size, _kind_of(head), limits)
+                kind = _kind_of(head)
+                if kind is None:
+                    # What it is before how big: a 30 MB binary is "not text", not "a
+                    # text file too big" (qa14 F2), which raising the limit would not cure.
+                    _check_text(head, shown, complete=False)
+                _check_size(shown, info.st_size, kind, limits)
                 data = head + handle.read()
             else:
                 # A pipe or device (`-a <(cmd)`, /dev/stdin): no size to stat, so read at
@@ -103,6 +109,8 @@ def load_bytes(data: bytes, name: str, limits: AttachmentLimits) -> PendingAttac
 
 def _pending(data: bytes, name: str, shown: str, limits: AttachmentLimits) -> PendingAttachment:
     kind = _kind_of(data[:SNIFF_BYTES])
+    if kind is None:
+        _check_text(data[:SNIFF_BYTES], shown, complete=False)
     _check_size(shown, len(data), kind, limits)
     if not data:
         raise AttachmentError(f"{shown}: the file is empty, nothing to attach")
@@ -141,14 +149,16 @@ def _check_size(shown: str, size: int, kind: str | None, limits: AttachmentLimit
                               f"{size_text(limit)} (attachments.{key})")
 
 
-def _check_text(data: bytes, shown: str) -> None:
+def _check_text(data: bytes, shown: str, *, complete: bool = True) -> None:
+    """Refuse what is not UTF-8 text; `complete=False`: `data` is the file's start, which
+    may end inside a character."""
     # NUL never appears in text a person wrote; it marks a binary file that happens to
     # decode (UTF-16, an object file of ASCII), which the model could not read anyway.
     if b"\x00" in data:
         raise AttachmentError(f"{shown}: not an image or a text file (it holds NUL bytes); "
                               f"{WORKS}")
     try:
-        data.decode("utf-8")
+        codecs.getincrementaldecoder("utf-8")().decode(data, final=complete)
     except UnicodeDecodeError as error:
         raise AttachmentError(f"{shown}: not an image or UTF-8 text (byte {error.start} is "
                               f"not UTF-8); {WORKS}") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
 import pytest
 from attach_samples import gif, jpeg, png, webp
@@ -142,3 +143,21 @@ def test_a_pipe_is_read_up_to_the_limit(tmp_path) -> None:
 def test_size_text() -> None:
     assert [size_text(n) for n in (0, 1023, 1024, 1536, 20 * 1024 * 1024, 3 * 1024 ** 3)] \
         == ["0 B", "1023 B", "1 KB", "1.5 KB", "20 MB", "3 GB"]
+
+
+def test_a_big_binary_is_named_for_what_it_is_not_for_its_size(tmp_path: Path) -> None:
+    """qa14 F2: a 3 MB binary was refused as 'a text file can be up to 1 MB', and after
+    raising the limit as not text: what it is comes first."""
+    blob = tmp_path / "big.bin"
+    blob.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(3 * 1024 * 1024))
+    with pytest.raises(AttachmentError, match="not an image or a text file"):
+        load_file(blob, AttachmentLimits())
+    latin = tmp_path / "big.txt"
+    latin.write_bytes("café ".encode("latin-1") * 400_000)
+    with pytest.raises(AttachmentError, match="not an image or UTF-8 text"):
+        load_file(latin, AttachmentLimits())
+    # Text too big is still about its size, even when the sniffed start ends mid-character.
+    text = tmp_path / "long.md"
+    text.write_bytes("é".encode() * 700_000)
+    with pytest.raises(AttachmentError, match="max_text_bytes"):
+        load_file(text, AttachmentLimits())
