@@ -74,14 +74,14 @@ def test_every_action_is_described_once_and_bindings_come_from_the_registry() ->
 
 def test_resolve_applies_valid_entries_and_reports_bad_ones() -> None:
     keymap, problems = resolve_keys({
-        "switch_model": "ctrl+l",
+        "switch_model": "f12",
         "bogus_action": "ctrl+x",
         "retry": "ctl+r",
         "new_chat": "f99x",
         "rename_chat": "ctrl+e",
         "quit": 3,
     })
-    assert keymap["switch_model"] == "ctrl+l"
+    assert keymap["switch_model"] == "f12"
     # Rejected entries keep their defaults.
     assert keymap["retry"] == "ctrl+r"
     assert keymap["new_chat"] == "ctrl+n"
@@ -98,7 +98,7 @@ def test_resolve_applies_valid_entries_and_reports_bad_ones() -> None:
 
 
 def test_resolve_suggests_close_action_names() -> None:
-    _, problems = resolve_keys({"swich_model": "ctrl+l"})
+    _, problems = resolve_keys({"swich_model": "f12"})
     assert problems == ["[keys] swich_model: unknown action (did you mean switch_model?)"]
 
 
@@ -125,10 +125,10 @@ def test_empty_string_unbinds() -> None:
 def test_keys_table_from_a_real_config_file(isolated_env: Any) -> None:
     path = isolated_env / "config" / "config.toml"
     path.parent.mkdir(parents=True)
-    path.write_text('[keys]\nswitch_model = "ctrl+l"\nzzz = "f4"\n', encoding="utf-8")
+    path.write_text('[keys]\nswitch_model = "f12"\nzzz = "f4"\n', encoding="utf-8")
     config = load_config(path)
     keymap, problems = resolve_keys(config.keys)
-    assert keymap["switch_model"] == "ctrl+l"
+    assert keymap["switch_model"] == "f12"
     assert problems == ["[keys] zzz: unknown action (known: " + ", ".join(ACTIONS_BY_NAME)
                         + ")"]
 
@@ -158,17 +158,17 @@ class KeysApp(App[None]):
 
 
 async def test_rebinding_takes_effect_in_a_running_app() -> None:
-    app = KeysApp({"switch_model": "ctrl+l", "new_chat": ""})
+    app = KeysApp({"switch_model": "f12", "new_chat": ""})
     async with app.run_test() as pilot:
         await pilot.press("ctrl+o")  # the old key does nothing now
-        await pilot.press("ctrl+l")
+        await pilot.press("f12")
         await pilot.press("ctrl+b")
         await pilot.press("ctrl+n")  # unbound
         await pilot.pause()
         assert app.called == ["switch_model", "toggle_sidebar"]
         # The footer shows the new key, not the old one.
         shown = {b.binding.action: b.binding.key for b in app.screen.active_bindings.values()}
-        assert shown["switch_model"] == "ctrl+l"
+        assert shown["switch_model"] == "f12"
 
 
 async def test_default_bindings_work_while_typing_in_an_input() -> None:
@@ -200,7 +200,7 @@ class PaletteApp(KeysApp):
 
 @pytest.mark.slow
 async def test_palette_lists_chatterm_commands_with_their_keys_and_runs_the_action() -> None:
-    app = PaletteApp({"switch_model": "ctrl+l"})
+    app = PaletteApp({"switch_model": "f12"})
     app.chatterm_keymap = app.keymap  # type: ignore[attr-defined]
     async with app.run_test() as pilot:
         await pilot.press("ctrl+p")
@@ -214,7 +214,7 @@ async def test_palette_lists_chatterm_commands_with_their_keys_and_runs_the_acti
         await wait_until(pilot, lambda: any(h.text == "Switch model" for h in hits()),
                          what="the Switch model command")
         [hit] = [h for h in hits() if h.text == "Switch model"]
-        assert hit.help == "Pick another model or provider (ctrl+l)"
+        assert hit.help == "Pick another model or provider (f12)"
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.called == ["switch_model"], what="the action")
 

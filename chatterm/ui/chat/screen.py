@@ -227,6 +227,8 @@ class ChatScreen(Screen[None]):
         conversation = self.conversation
         title = conversation.title or "New chat"
         parts: list[str | tuple[str, str]] = [(inert.text(title), "bold")]
+        if conversation.role:  # ahead of the title: it stays in sight at 40 columns
+            parts.insert(0, (f"[{inert.line(conversation.role)}] ", "$accent"))
         if self.opened.saved:
             parts.append((f"  {conversation.id[:8]}", "$foreground-muted"))
         self.query_one("#title-bar", Static).update(Content.assemble(*parts))
@@ -296,6 +298,11 @@ class ChatScreen(Screen[None]):
         conversation = new_conversation(services.config, *(services.new_chat_with
                                                            or (None, None)))
         self.open_conversation(OpenedConversation(conversation))
+
+    def action_new_chat_with_role(self) -> None:
+        from chatterm.ui.chat.role_chat import ask_role
+
+        ask_role(self)
 
     def action_rename_chat(self) -> None:
         self.edits.ask_title()
