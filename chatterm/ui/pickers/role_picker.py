@@ -70,7 +70,8 @@ class RolePicker(Dialog[str | None]):
             role = by_text[match.text]
             # The name is the first part of the searched text: its matched letters light up.
             name_positions = [p for p in match.positions if p < len(role.name)]
-            parts: list[Content | tuple[str, str]] = [highlight(*inert.marked(role.name, name_positions))]
+            name = highlight(*inert.marked(role.name, name_positions))
+            parts: list[Content | tuple[str, str]] = [name]
             if role.description:
                 parts.append((f"  {inert.line(role.description)}", ""))
             where = _where(role)
