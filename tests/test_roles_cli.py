@@ -49,6 +49,9 @@ def test_ask_role_sends_the_role_s_system_prompt_model_and_params(loopback) -> N
     assert body["stop"] == ["END"]
     listed = json.loads(run_cli("list", "--json").stdout)
     assert len(listed) == 1
+    # The chat keeps the role it was started from (schema 5: conversations.role).
+    shown = json.loads(run_cli("show", "--json", listed[0]["id"]).stdout)
+    assert shown["role"] == "reviewer"
 
 
 def test_the_command_line_wins_over_the_role(loopback) -> None:
