@@ -147,3 +147,20 @@ async def test_a_bad_role_file_is_a_notification_and_the_others_are_listed(
         await wait_until(pilot, lambda: app.chat.conversation.role == "poet", what="the chat")
         assert app.chat.conversation.model == "model-a"
         assert app.chat.conversation.system_prompt == "Answer in rhyme."
+
+
+async def test_at_40_columns_the_role_stays_ahead_of_a_long_title(
+        loopback: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    config_with(loopback, monkeypatch, ROLES)
+    loopback.script(CHAT, sse_reply(["ok"]))
+    async with running(size=(40, 30)) as (app, pilot):
+        await open_picker_with_key(app, pilot)
+        await pilot.press(*"reviewer", "enter")
+        await wait_until(pilot, lambda: app.chat.conversation.role == "reviewer", what="the chat")
+        app.chat.prompt.insert("a very long first prompt that becomes a long title " * 2)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.chat.opened.saved and not app.chat.busy,
+                         what="the save")
+        await wait_until(pilot, lambda: "a very long" in screen_text(app).splitlines()[0],
+                         what="the title")
+        assert screen_text(app).splitlines()[0].lstrip().startswith("[reviewer] ")
