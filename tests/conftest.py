@@ -63,3 +63,17 @@ def store(isolated_env: Path) -> Iterator[object]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture
+def server(loopback: object, monkeypatch: pytest.MonkeyPatch) -> object:
+    """The loopback server, with the config the app's tests run on pointing at it (the
+    default provider `loop`, its key in the environment: see ui_helpers.write_config).
+    A test file with a `server` fixture of its own uses that one instead."""
+    import os
+
+    from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, write_config
+
+    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
+    write_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url)  # type: ignore[attr-defined]
+    return loopback

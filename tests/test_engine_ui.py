@@ -4,13 +4,11 @@ freezes it (issue 11): Pilot runs of the real app against the loopback server.""
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until, write_config
+from ui_helpers import running, screen_text, wait_until
 
 from chatterm.conversation import Conversation, Message, Role
 from chatterm.errors import StoreError
@@ -18,13 +16,6 @@ from chatterm.launch import LaunchOptions
 from chatterm.store import Store
 
 pytestmark = pytest.mark.slow  # whole-app Pilot runs, as test_ui_chat.py
-
-
-@pytest.fixture
-def server(loopback: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
-    write_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url)
-    return loopback
 
 
 def seed(title: str) -> str:

@@ -5,13 +5,12 @@ branch is current. The real app, a real store, the loopback server."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from loopback import sse_reply
-from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until, write_config
+from ui_helpers import running, screen_text, wait_until
 
 from chatterm.conversation import Conversation, Message, MessageState, Role
 from chatterm.launch import LaunchOptions
@@ -20,13 +19,6 @@ from chatterm.store import Store
 pytestmark = pytest.mark.slow
 
 CHAT = "chat/completions"
-
-
-@pytest.fixture
-def server(loopback: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
-    write_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url)
-    return loopback
 
 
 def seed_tree(*, interrupted_dogs: bool = False) -> tuple[str, dict[str, str]]:

@@ -40,13 +40,6 @@ pytestmark = pytest.mark.slow
 CHAT = "chat/completions"
 
 
-@pytest.fixture
-def server(loopback: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
-    write_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url)
-    return loopback
-
-
 def saved(conversation_id: str) -> Conversation:
     with Store.open() as store:
         return store.get_conversation(conversation_id)

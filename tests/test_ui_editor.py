@@ -5,7 +5,6 @@ loopback server."""
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import sys
 import threading
@@ -14,20 +13,13 @@ from typing import Any
 
 import pytest
 from loopback import sse_reply
-from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until, write_config
+from ui_helpers import running, screen_text, wait_until
 
 pytestmark = pytest.mark.slow
 
 CHAT = "chat/completions"
 
 FAKE_EDITOR = Path(__file__).with_name("fake_editor.py")
-
-
-@pytest.fixture
-def server(loopback: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
-    write_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url)
-    return loopback
 
 
 @pytest.fixture

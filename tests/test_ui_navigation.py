@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from loopback import sse_reply
-from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until, write_config
+from ui_helpers import running, screen_text, wait_until, write_config
 
 from chatterm.conversation import Conversation, Message, Role
 from chatterm.launch import LaunchOptions
@@ -18,13 +18,6 @@ from chatterm.store import Store
 pytestmark = pytest.mark.slow
 
 CHAT = "chat/completions"
-
-
-@pytest.fixture
-def server(loopback: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
-    write_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url)
-    return loopback
 
 
 def seed(contents: list[str]) -> str:

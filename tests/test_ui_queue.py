@@ -5,25 +5,16 @@ server, whose replies wait on a threading.Event so "while it streams" is certain
 
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
 from loopback import Hold, Reply, json_reply, sse_chunks, sse_reply
-from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until, write_config
+from ui_helpers import running, screen_text, wait_until
 
 pytestmark = pytest.mark.slow
 
 CHAT = "chat/completions"
-
-
-@pytest.fixture
-def server(loopback: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
-    write_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url)
-    return loopback
 
 
 def sent_prompts(server: Any) -> list[str]:

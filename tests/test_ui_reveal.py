@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 from loopback import sse_reply
-from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until, write_config
+from ui_helpers import running, screen_text, wait_until
 
 from chatterm.conversation import Conversation, Message, Role
 from chatterm.store import Store
@@ -18,13 +16,6 @@ pytestmark = pytest.mark.slow
 CHAT = "chat/completions"
 HIT = 1234
 TOTAL = 2000
-
-
-@pytest.fixture
-def server(loopback: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
-    write_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url)
-    return loopback
 
 
 def seed_long(total: int = TOTAL, hit: int = HIT) -> tuple[str, str]:

@@ -43,13 +43,6 @@ CHAT = "chat/completions"
 TEN_LINES = "\n".join(f"result line {n}" for n in range(1, 11))
 
 
-@pytest.fixture
-def server(loopback: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
-    write_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url)
-    return loopback
-
-
 def blocks(app: Any) -> list[Any]:
     from chatterm.ui.chat.tool_block import ToolBlock
 

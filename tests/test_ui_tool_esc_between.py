@@ -9,28 +9,19 @@ side: the in-test Box (tests/tool_box.py).
 
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
 from loopback import Hold, sse_chunks, sse_reply, stream_reply, tool_call_reply
 from tool_box import Box, add, saved_path, tool_results
-from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until, write_config
+from ui_helpers import running, screen_text, wait_until
 
 from chatterm.conversation import MessageState, Role
 
 pytestmark = pytest.mark.slow
 
 CHAT = "chat/completions"
-
-
-@pytest.fixture
-def server(loopback: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
-    write_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url)
-    return loopback
 
 
 async def stopped_after_results(server: Any, pilot: Any, hold: threading.Event) -> None:

@@ -6,13 +6,11 @@ to what is happening. The real app, the loopback server with usage chunks carryi
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 from loopback import sse_reply
-from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until, write_config
+from ui_helpers import running, screen_text, wait_until
 
 from chatterm.engine.usage import in_memory_total, total_text
 from chatterm.launch import LaunchOptions
@@ -43,13 +41,6 @@ def stored_total(conversation_id: str) -> str:
 async def send(app: Any, pilot: Any, text: str) -> None:
     app.chat.prompt.insert(text)
     await pilot.press("enter")
-
-
-@pytest.fixture
-def server(loopback: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
-    write_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url)
-    return loopback
 
 
 async def test_the_running_total_follows_each_reply_and_comes_back_with_the_chat(

@@ -4,14 +4,12 @@ again and again. Against the real engine, store and the loopback server."""
 
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
 from loopback import Hold, Reply, sse_reply
-from ui_helpers import LOOP_KEY, LOOP_KEY_ENV, running, screen_text, wait_until, write_config
+from ui_helpers import running, screen_text, wait_until
 
 from chatterm.conversation import Conversation, Message, Role
 from chatterm.launch import LaunchOptions
@@ -21,13 +19,6 @@ pytestmark = pytest.mark.slow
 
 CHAT = "chat/completions"
 T0 = 1_600_000_000.0
-
-
-@pytest.fixture
-def server(loopback: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv(LOOP_KEY_ENV, LOOP_KEY)
-    write_config(Path(os.environ["CHATTERM_CONFIG"]), loopback.url)
-    return loopback
 
 
 def tree_chat(edges: list[tuple[str, str | None, str]], current: str, *,
