@@ -194,3 +194,8 @@ headers = { Authorization = "Bearer tok-supersecret-0987654321", Accept = "appli
     assert "supersecret" not in text
     assert "github-mcp" in text and "GITHUB_TOKEN" in text and "http://127.0.0.1:9/mcp" in text
     assert "application/json" in text  # a public header stays readable
+    # Every [mcp] setting is shown, with its value (ask_wait was missing from the view).
+    from chatterm.config.mcp_table import MCP_KEYS
+
+    for key in MCP_KEYS:
+        assert key in text, key

@@ -76,7 +76,8 @@ def _masked_mcp(cfg: Config) -> dict[str, Any]:
         servers[server.name] = {k: v for k, v in entry.items() if v not in (None, [])}
     return {"max_tool_rounds": cfg.mcp.max_tool_rounds,
             "max_result_bytes": cfg.mcp.max_result_bytes,
-            "start_timeout": cfg.mcp.start_timeout, "servers": servers}
+            "start_timeout": cfg.mcp.start_timeout, "ask_wait": cfg.mcp.ask_wait,
+            "servers": servers}
 
 
 def masked_config(cfg: Config) -> dict[str, Any]:
