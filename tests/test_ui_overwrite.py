@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from loopback import sse_reply
-from test_ui_chat import CHAT, keyless, seed_conversation, server, type_and_send, until_idle
+from test_ui_chat import CHAT, keyless, seed_conversation, type_and_send, until_idle
 from ui_helpers import running, screen_text, wait_until
 
 from chatterm.config import add_provider, load_config
@@ -20,7 +20,7 @@ from chatterm.ui.dialogs.overwrite import free_path
 
 pytestmark = pytest.mark.slow
 
-__all__ = ["keyless", "server"]  # fixtures, used by name
+__all__ = ["keyless"]  # a fixture, used by name (server is conftest.py's)
 
 
 async def test_export_asks_before_replacing_a_file_and_offers_a_free_name(
