@@ -76,7 +76,7 @@ async def usage_screen(app: Any, pilot: Any) -> Any:
     from chatterm.ui.usage.screen import UsageScreen
 
     await wait_until(pilot, lambda: isinstance(app.screen, UsageScreen), what="the usage screen")
-    await wait_until(pilot, lambda: app.screen.figures is not None and not app.screen.loading,
+    await wait_until(pilot, lambda: app.screen.figures is not None and not app.screen.busy,
                      what="the figures")
     return app.screen
 
@@ -84,7 +84,7 @@ async def usage_screen(app: Any, pilot: Any) -> Any:
 async def switched(pilot: Any, screen: Any, key: str) -> None:
     before = screen.figures
     await pilot.press(key)
-    await wait_until(pilot, lambda: screen.figures is not before and not screen.loading,
+    await wait_until(pilot, lambda: screen.figures is not before and not screen.busy,
                      what=f"the figures after {key}")
 
 
@@ -212,7 +212,7 @@ async def test_no_replies_and_a_failing_store_are_one_line(configured: None) -> 
         assert broken.note_text == ("Could not read the usage: database disk image is "
                                     "malformed second line")
         await pilot.press("p")  # still usable
-        await wait_until(pilot, lambda: broken.period is None and not broken.loading,
+        await wait_until(pilot, lambda: broken.period is None and not broken.busy,
                          what="another try")
         assert broken.problem
         await pilot.press("escape")

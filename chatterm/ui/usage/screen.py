@@ -80,7 +80,10 @@ class UsageScreen(Screen[None]):
         self._now = now
         self.figures: UsageFigures | None = None
         self.problem = ""
-        self.loading = False
+        # A plain flag, not Textual's `loading` (which blanks the whole screen behind a
+        # loading indicator: a switch of period at 40 columns left only the footer in the
+        # clean-clone CI's tmux test); the table on screen stays until the new one lands.
+        self.busy = False
         self._charts: tuple[DayChart, DayChart] | None = None
 
     def compose(self) -> ComposeResult:
@@ -131,7 +134,7 @@ class UsageScreen(Screen[None]):
         if self.source is None:
             self._fail("Usage is unavailable: the database could not be opened.")
             return
-        self.loading = True
+        self.busy = True
         # A callable, not a coroutine (see ui/chat/sidebar.py); exclusive: a newer choice
         # cancels the older load, so stale figures never land.
         self.run_worker(partial(self._fetch, self.source, self.period, self.grouping),  # type: ignore[arg-type]
@@ -149,13 +152,13 @@ class UsageScreen(Screen[None]):
         except Exception as exc:  # StoreError and kin: one line, the screen stays usable
             self._fail(f"Could not read the usage: {inert.line(str(exc))}")
             return
-        self.loading = False
+        self.busy = False
         self.problem = ""
         self.figures = figures
         self._draw()
 
     def _fail(self, problem: str) -> None:
-        self.loading = False
+        self.busy = False
         self.problem = problem
         self.figures = None
         self.query_one("#usage-table", Static).update("")
