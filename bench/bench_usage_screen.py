@@ -73,7 +73,7 @@ async def measure(store: Store) -> list[tuple[str, float]]:
                 before = screen.figures
                 started = time.perf_counter()
                 await pilot.press(key)
-                await until(lambda b=before: screen.figures is not b and not screen.loading,
+                await until(lambda b=before: screen.figures is not b and not screen.busy,
                             pilot)
                 await pilot.pause()
                 times.append(time.perf_counter() - started)
@@ -81,9 +81,9 @@ async def measure(store: Store) -> list[tuple[str, float]]:
                     before = screen.figures
                     await pilot.press(key)
                     await until(lambda b=before: screen.figures is not b
-                                and not screen.loading, pilot)
+                                and not screen.busy, pilot)
                 await pilot.press(key)
-                await until(lambda: not screen.loading, pilot)
+                await until(lambda: not screen.busy, pilot)
             rows.append((name, statistics.median(times)))
         tick.cancel()
         rows.append(("longest event-loop gap meanwhile", max(gaps)))
